@@ -1,0 +1,6 @@
+// concur/concur.hpp: every module of concur.
+#pragma once
+
+#include "concur/exceptions.hpp"
+#include "concur/futures.hpp"
+#include "concur/timeout.hpp"

@@ -1,0 +1,47 @@
+// concur/exceptions.hpp: Python's built-in exceptions, as C++ types.
+//
+// Every module throws these (or its own, derived from them) so that code that
+// knows Python's exception names knows what to catch:
+//
+//   Python               C++                         rooted in
+//   RuntimeError         concur::RuntimeError        std::runtime_error
+//   ValueError           concur::ValueError          std::invalid_argument
+//   TypeError            concur::TypeError           std::invalid_argument
+//   TimeoutError         concur::TimeoutError        std::runtime_error
+//   EOFError             concur::EOFError            std::runtime_error
+//   NotImplementedError  concur::NotImplementedError concur::RuntimeError
+//   BrokenBarrierError   concur::BrokenBarrierError  concur::RuntimeError
+//   OSError              std::system_error (its what() names the failed call)
+//
+// Python parity: TypeError is mostly a compile error in C++; it is thrown only
+// where a check can happen at run time alone.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace concur {
+
+struct RuntimeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct ValueError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+struct TypeError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+struct TimeoutError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct EOFError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct NotImplementedError : RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+struct BrokenBarrierError : RuntimeError {
+  using RuntimeError::RuntimeError;
+};
+
+}  // namespace concur
