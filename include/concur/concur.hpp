@@ -3,4 +3,5 @@
 
 #include "concur/exceptions.hpp"
 #include "concur/futures.hpp"
+#include "concur/subprocess.hpp"
 #include "concur/timeout.hpp"
