@@ -1,0 +1,133 @@
+// concur/threading/lock.hpp: threading.Lock, a plain (non-recursive) mutex.
+//
+// What it does
+//   A Lock is locked or unlocked. `acquire()` takes it, blocking while another
+//   acquisition holds it; `release()` gives it back. It has no owner: any thread
+//   may release a Lock that another thread acquired (as in Python), and a
+//   thread that acquires a Lock it already holds blocks (it is not re-entrant;
+//   use RLock for that).
+//
+// What blocks
+//   acquire() with blocking = true, for at most `timeout` (omitted = forever).
+//   acquire(false) and try_lock() never block. release() never blocks.
+//
+// What throws
+//   release() of an unlocked Lock: concur::RuntimeError("release unlocked lock").
+//   acquire(false, timeout) with a bound: concur::ValueError (as in Python,
+//   "can't specify a timeout for a non-blocking call"). A negative timeout:
+//   concur::ValueError (from concur::Timeout). Nothing else throws.
+//
+// Memory ordering
+//   A release() happens-before the acquire() that next takes the Lock: what a
+//   thread wrote while holding it is visible to the next holder.
+//
+// Lifetime
+//   The Lock must outlive every call on it; destroying a Lock that a thread is
+//   blocked on is undefined. Not copyable, not movable.
+//
+// Implementation
+//   One 32-bit futex word (0 unlocked, 1 locked, 2 locked with sleepers). The
+//   uncontended acquire/release is a single atomic instruction inlined at the
+//   call site; a contended acquire spins for a few microseconds, then sleeps on
+//   the futex. Waiters are not served in FIFO order (neither are Python's).
+//
+// Python parity
+//   - `acquire(blocking=True, timeout=-1)` is spelled `acquire()`,
+//     `acquire(false)`, `acquire(timeout)` and `acquire(blocking, timeout)`;
+//     a timeout is any std::chrono duration. A negative timeout is a
+//     ValueError (Python accepts -1 as "forever": leave the timeout out).
+//     Timeouts beyond TIMEOUT_MAX are clamped, never an OverflowError.
+//   - `with lock:` is a C++ scope: std::scoped_lock / std::unique_lock work,
+//     since a Lock is Lockable and TimedLockable (lock, unlock, try_lock,
+//     try_lock_for, try_lock_until); so does std::condition_variable_any.
+//   - `repr(lock)` is `lock.repr()`: "<unlocked concur.threading.Lock object at 0x...>".
+//   - `locked()` as in Python.
+//
+// Example
+//   concur::threading::Lock lock;
+//   int counter = 0;
+//   {
+//     std::scoped_lock guard(lock);   // with lock:
+//     ++counter;
+//   }
+//   if (lock.acquire(std::chrono::milliseconds(10))) { ++counter; lock.release(); }
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "concur/exceptions.hpp"
+#include "concur/timeout.hpp"
+
+namespace concur::threading {
+
+/// The largest timeout a blocking call accepts (larger ones are clamped to it).
+inline constexpr std::chrono::nanoseconds TIMEOUT_MAX{INT64_MAX / 2};
+
+class Lock {
+ public:
+  Lock() noexcept = default;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  /// Takes the lock, waiting as long as needed when `blocking`, not at all
+  /// otherwise. Returns true when taken.
+  bool acquire(bool blocking = true) {
+    if (try_acquire_fast()) return true;
+    return blocking && acquire_slow(Deadline{});
+  }
+  /// Takes the lock, waiting at most `timeout`. Returns true when taken.
+  bool acquire(Timeout timeout) {
+    if (try_acquire_fast()) return true;
+    return acquire_slow(Deadline(timeout));
+  }
+  /// Python's acquire(blocking, timeout): a bounded timeout with
+  /// blocking = false is a ValueError.
+  bool acquire(bool blocking, Timeout timeout) {
+    if (!blocking && !timeout.is_forever())
+      throw ValueError("can't specify a timeout for a non-blocking call");
+    return blocking ? acquire(timeout) : acquire(false);
+  }
+
+  /// Unlocks. Any thread may release. Throws RuntimeError when not locked.
+  void release() {
+    const std::uint32_t prev = word_.exchange(0, std::memory_order_release);
+    if (prev != 1) release_slow(prev);
+  }
+
+  /// True while some thread holds the lock (a snapshot).
+  [[nodiscard]] bool locked() const noexcept {
+    return word_.load(std::memory_order_relaxed) != 0;
+  }
+
+  /// Lockable / TimedLockable.
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() noexcept { return try_acquire_fast(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
+    return try_lock_for(tp - Clock::now());
+  }
+
+  /// Python's repr(): "<locked concur.threading.Lock object at 0x...>".
+  [[nodiscard]] std::string repr() const;
+
+ private:
+  bool try_acquire_fast() noexcept {
+    std::uint32_t expected = 0;
+    return word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                         std::memory_order_relaxed);
+  }
+  bool acquire_slow(const Deadline& deadline);
+  void release_slow(std::uint32_t prev);
+
+  std::atomic<std::uint32_t> word_{0};
+};
+
+}  // namespace concur::threading

@@ -1,0 +1,146 @@
+// concur/threading/rlock.hpp: threading.RLock, a re-entrant lock.
+//
+// What it does
+//   An RLock has an owner and a recursion count. The owner may acquire it again
+//   (the count goes up) and must release it as many times; the lock is free when
+//   the count is back to 0. Only the owner may release it.
+//
+// What blocks
+//   acquire() by a thread that does not own it, while another thread does, for
+//   at most `timeout` (omitted = forever). A re-entrant acquire never blocks.
+//
+// What throws
+//   release() by a thread that does not own it (including when it is free):
+//   concur::RuntimeError("cannot release un-acquired lock").
+//   acquire(false, timeout) with a bound: concur::ValueError. Negative timeout:
+//   concur::ValueError.
+//
+// Memory ordering
+//   The owner's last release() happens-before the next acquire() that makes
+//   another thread the owner.
+//
+// Lifetime
+//   Must outlive every call on it. A thread that ends while owning an RLock
+//   leaves it owned forever (as in Python). Not copyable, not movable.
+//
+// Python parity
+//   - Same method names; `_is_owned()` and `_recursion_count()` are public here
+//     as is_owned() and recursion_count(); `locked()` (3.14) is provided.
+//   - The owner is identified by get_ident(), as in Python.
+//   - Lockable and TimedLockable (lock/unlock/try_lock/try_lock_for/try_lock_until).
+//   - repr(): "<locked concur.threading.RLock object owner=140.. count=2 at 0x...>".
+//
+// Example
+//   concur::threading::RLock rl;
+//   std::scoped_lock outer(rl);
+//   { std::scoped_lock inner(rl); }   // same thread: does not block
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "concur/threading/lock.hpp"
+
+namespace concur::threading {
+
+/// Python's threading.get_ident(): a non-zero integer naming the calling thread
+/// among the threads alive now (pthread_self()); may be reused after it ends.
+std::uint64_t get_ident() noexcept;
+
+class Condition;
+
+class RLock {
+ public:
+  RLock() noexcept = default;
+  RLock(const RLock&) = delete;
+  RLock& operator=(const RLock&) = delete;
+
+  /// Takes the lock (again, when the caller owns it). Returns true when taken.
+  bool acquire(bool blocking = true) {
+    const std::uint64_t me = get_ident();
+    if (owner_.load(std::memory_order_relaxed) == me) return bump(), true;
+    if (!inner_.acquire(blocking)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    count_.store(1, std::memory_order_relaxed);
+    return true;
+  }
+  bool acquire(Timeout timeout) {
+    const std::uint64_t me = get_ident();
+    if (owner_.load(std::memory_order_relaxed) == me) return bump(), true;
+    if (!inner_.acquire(timeout)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    count_.store(1, std::memory_order_relaxed);
+    return true;
+  }
+  bool acquire(bool blocking, Timeout timeout) {
+    if (!blocking && !timeout.is_forever())
+      throw ValueError("can't specify a timeout for a non-blocking call");
+    return blocking ? acquire(timeout) : acquire(false);
+  }
+
+  /// Gives back one level; frees the lock when the count reaches 0.
+  /// Throws RuntimeError when the caller is not the owner.
+  void release() {
+    if (owner_.load(std::memory_order_relaxed) != get_ident()) throw_not_owner();
+    const std::uint64_t left = count_.load(std::memory_order_relaxed) - 1;
+    count_.store(left, std::memory_order_relaxed);
+    if (left == 0) {
+      owner_.store(0, std::memory_order_relaxed);
+      inner_.release();
+    }
+  }
+
+  /// True when the calling thread owns the lock (Python's _is_owned()).
+  [[nodiscard]] bool is_owned() const noexcept {
+    return owner_.load(std::memory_order_relaxed) == get_ident();
+  }
+  /// The caller's recursion level: 0 when it does not own the lock
+  /// (Python's _recursion_count()).
+  [[nodiscard]] std::uint64_t recursion_count() const noexcept {
+    return is_owned() ? count_.load(std::memory_order_relaxed) : 0;
+  }
+  /// True while any thread owns the lock (Python 3.14's locked()).
+  [[nodiscard]] bool locked() const noexcept { return inner_.locked(); }
+
+  void lock() { acquire(); }
+  void unlock() { release(); }
+  bool try_lock() { return acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
+    return try_lock_for(tp - Clock::now());
+  }
+
+  [[nodiscard]] std::string repr() const;
+
+ private:
+  friend class Condition;
+  [[noreturn]] static void throw_not_owner();
+  void bump() noexcept {
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // Condition::wait: gives the lock up entirely and takes it back at the same level.
+  std::uint64_t release_save() noexcept {
+    const std::uint64_t saved = count_.load(std::memory_order_relaxed);
+    count_.store(0, std::memory_order_relaxed);
+    owner_.store(0, std::memory_order_relaxed);
+    inner_.release();
+    return saved;
+  }
+  void acquire_restore(std::uint64_t saved) {
+    inner_.acquire();
+    owner_.store(get_ident(), std::memory_order_relaxed);
+    count_.store(saved, std::memory_order_relaxed);
+  }
+
+  Lock inner_;
+  std::atomic<std::uint64_t> owner_{0};
+  std::atomic<std::uint64_t> count_{0};  // written by the owner only; read by repr()
+};
+
+}  // namespace concur::threading

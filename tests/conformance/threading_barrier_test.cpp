@@ -1,0 +1,230 @@
+// Conformance: threading.Barrier (CHECKLISTS.md 2f). Every item applies; 2f.51's
+// textual form is concur's repr() (Python's shape: "waiters=2/3", "broken").
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <vector>
+
+#include "concur/threading.hpp"
+#include "threading/test_util.hpp"
+
+namespace {
+
+using namespace concur_test;
+using concur::BrokenBarrierError;
+using concur::threading::Barrier;
+using concur::threading::Event;
+
+constexpr int N = 5;
+
+// CHECKLISTS 2f.41
+TEST(ThreadingBarrier, BadParties) {
+  EXPECT_THROW(Barrier(0), concur::ValueError);
+  EXPECT_THROW(Barrier(-1), concur::ValueError);
+}
+
+// CHECKLISTS 2f.42
+TEST(ThreadingBarrier, AllPassTogetherForTenRounds) {
+  Barrier b(N);
+  std::atomic<int> arrived{0}, errors{0};
+  Bunch threads(N, [&](int) {
+    for (int round = 0; round < 10; ++round) {
+      ++arrived;
+      b.wait(kBound);
+      // Everyone of this round has arrived before anyone passes.
+      if (arrived.load() < (round + 1) * N) ++errors;
+      b.wait(kBound);  // keep rounds apart
+    }
+  });
+  threads.join_all();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(b.n_waiting(), 0);
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.parties(), N);
+}
+
+// CHECKLISTS 2f.43
+TEST(ThreadingBarrier, ReturnValuesArePermutation) {
+  Barrier b(N);
+  std::mutex m;
+  std::vector<int> got;
+  Bunch threads(N, [&](int) {
+    const int r = b.wait(kBound);
+    std::scoped_lock g(m);
+    got.push_back(r);
+  });
+  threads.join_all();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+// CHECKLISTS 2f.44
+TEST(ThreadingBarrier, ActionRunsOncePerTripBeforeRelease) {
+  std::atomic<int> actions{0}, errors{0};
+  Barrier b(N, [&] { ++actions; });
+  Bunch threads(N, [&](int) {
+    for (int round = 1; round <= 3; ++round) {
+      b.wait(kBound);
+      if (actions.load() < round) ++errors;  // the action ran before the release
+      b.wait(kBound);
+    }
+  });
+  threads.join_all();
+  EXPECT_EQ(actions.load(), 6);
+  EXPECT_EQ(errors.load(), 0);
+}
+
+// CHECKLISTS 2f.45
+TEST(ThreadingBarrier, AbortBreaksWaiters) {
+  Barrier b(N);
+  std::atomic<int> broken{0}, passed_second{0};
+  Bunch threads(N, [&](int i) {
+    try {
+      b.wait(kBound);
+      if (i == N - 1) {
+        // Wait until the others sit in their second wait, then abort.
+        while (b.n_waiting() < N - 1) Event().wait(1ms);
+        b.abort();
+        return;
+      }
+      b.wait(kBound);
+      ++passed_second;
+    } catch (const BrokenBarrierError&) {
+      ++broken;
+    }
+  });
+  threads.join_all();
+  EXPECT_EQ(broken.load(), N - 1);
+  EXPECT_EQ(passed_second.load(), 0);
+  EXPECT_TRUE(b.broken());
+}
+
+// CHECKLISTS 2f.46
+TEST(ThreadingBarrier, ResetBreaksWaitersThenUsable) {
+  Barrier b(N);
+  std::atomic<int> broken{0}, passed_after{0};
+  Barrier after(N);  // to line everyone up after the reset
+  Bunch threads(N, [&](int i) {
+    if (i == N - 1) {
+      while (b.n_waiting() < N - 1) Event().wait(1ms);
+      b.reset();
+    } else {
+      try {
+        b.wait(kBound);
+      } catch (const BrokenBarrierError&) {
+        ++broken;
+      }
+    }
+    after.wait(kBound);
+    b.wait(kBound);  // usable again by all N
+    ++passed_after;
+  });
+  threads.join_all();
+  EXPECT_EQ(broken.load(), N - 1);
+  EXPECT_EQ(passed_after.load(), N);
+}
+
+// CHECKLISTS 2f.47
+TEST(ThreadingBarrier, AbortThenResetWhenAllLeft) {
+  Barrier b(N);
+  Barrier line_up(N);
+  std::atomic<int> broken{0}, passed{0};
+  Bunch threads(N, [&](int i) {
+    try {
+      if (i == N - 1) {
+        while (b.n_waiting() < N - 1) Event().wait(1ms);
+        b.abort();
+      } else {
+        b.wait(kBound);
+      }
+    } catch (const BrokenBarrierError&) {
+      ++broken;
+    }
+    if (line_up.wait(kBound) == 0) b.reset();  // one thread resets once all left
+    line_up.wait(kBound);
+    b.wait(kBound);
+    ++passed;
+  });
+  threads.join_all();
+  EXPECT_EQ(broken.load(), N - 1);
+  EXPECT_EQ(passed.load(), N);
+  EXPECT_FALSE(b.broken());
+}
+
+// CHECKLISTS 2f.48
+TEST(ThreadingBarrier, TimeoutBreaksForEveryone) {
+  Barrier b(N);
+  std::atomic<int> broken{0};
+  Bunch threads(N, [&](int i) {
+    try {
+      if (i == N - 1) {
+        // Late: arrive after the others' timeout broke the barrier.
+        while (!b.broken()) Event().wait(1ms);
+        b.wait(kBound);
+      } else {
+        b.wait(200ms);
+      }
+    } catch (const BrokenBarrierError&) {
+      ++broken;
+    }
+  });
+  threads.join_all();
+  EXPECT_EQ(broken.load(), N);
+}
+
+// CHECKLISTS 2f.49
+TEST(ThreadingBarrier, DefaultTimeout) {
+  Barrier b(2, nullptr, 100ms);
+  const auto t0 = Clock::now();
+  EXPECT_THROW(b.wait(), BrokenBarrierError);
+  expect_took(seconds_since(t0), 0.1);
+}
+
+// CHECKLISTS 2f.50
+TEST(ThreadingBarrier, SingleParty) {
+  Barrier b(1);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(b.wait(), 0);
+}
+
+// CHECKLISTS 2f.51
+TEST(ThreadingBarrier, NWaitingAndRepr) {
+  Barrier b(3);
+  std::atomic<int> broken{0};
+  Bunch threads(2, [&](int) {
+    try {
+      b.wait(kBound);
+    } catch (const BrokenBarrierError&) {
+      ++broken;
+    }
+  });
+  ASSERT_TRUE(eventually([&] { return b.n_waiting() == 2; }));
+  EXPECT_NE(b.repr().find("waiters=2/3"), std::string::npos) << b.repr();
+  b.abort();
+  threads.join_all();
+  EXPECT_NE(b.repr().find("broken"), std::string::npos) << b.repr();
+  EXPECT_EQ(broken.load(), 2);
+}
+
+// CHECKLISTS 2f.52
+TEST(ThreadingBarrier, ThrowingActionBreaksBarrier) {
+  Barrier b(3, [] { throw std::runtime_error("action failed"); });
+  std::atomic<int> broken{0}, action_error{0};
+  Bunch threads(3, [&](int) {
+    try {
+      b.wait(kBound);
+    } catch (const BrokenBarrierError&) {
+      ++broken;
+    } catch (const std::runtime_error&) {
+      ++action_error;  // the thread that ran the action gets its exception
+    }
+  });
+  threads.join_all();
+  EXPECT_EQ(action_error.load(), 1);
+  EXPECT_EQ(broken.load(), 2);
+  EXPECT_TRUE(b.broken());
+}
+
+}  // namespace

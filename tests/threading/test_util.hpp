@@ -1,0 +1,69 @@
+// Helpers shared by the threading tests (tests/threading and the threading_*
+// conformance tests): bounded waiting, timing tolerance, thread groups.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "concur/threading.hpp"
+#include "support/leak_check.hpp"
+
+namespace concur_test {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+/// The bound on every blocking call of a test that should not block long.
+inline constexpr auto kBound = std::chrono::seconds(10);
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// A wait of `expected` seconds was right when it took >= 0.6x and < 10x.
+inline void expect_took(double took, double expected) {
+  EXPECT_GE(took, 0.6 * expected) << "returned too early";
+  EXPECT_LT(took, 10.0 * expected) << "returned too late";
+}
+
+/// Polls `pred` until it holds (at most kBound).
+template <class Pred>
+bool eventually(Pred pred) {
+  return concur::testing::eventually(pred, std::chrono::milliseconds(10000));
+}
+
+/// Starts `n` concur Threads running fn(i); joined (bounded) by join_all() or
+/// the destructor.
+class Bunch {
+ public:
+  Bunch(int n, std::function<void(int)> fn) {
+    for (int i = 0; i < n; ++i) {
+      threads_.push_back(std::make_unique<concur::threading::Thread>(fn, i));
+      threads_.back()->start();
+    }
+  }
+  ~Bunch() { join_all(); }
+  /// Joins every thread; false (and a test failure) if one is still alive after kBound.
+  bool join_all() {
+    bool ok = true;
+    for (auto& t : threads_) {
+      if (!t->join(kBound)) {
+        ADD_FAILURE() << "a thread did not finish within the bound";
+        ok = false;
+      }
+    }
+    return ok;
+  }
+  int size() const { return static_cast<int>(threads_.size()); }
+  concur::threading::Thread& operator[](int i) { return *threads_[static_cast<std::size_t>(i)]; }
+
+ private:
+  std::vector<std::unique_ptr<concur::threading::Thread>> threads_;
+};
+
+}  // namespace concur_test
