@@ -4,4 +4,5 @@
 #include "concur/exceptions.hpp"
 #include "concur/futures.hpp"
 #include "concur/subprocess.hpp"
+#include "concur/threading.hpp"
 #include "concur/timeout.hpp"
