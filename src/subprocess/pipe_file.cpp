@@ -84,6 +84,11 @@ std::size_t PipeFile::write(std::string_view data) {
   std::size_t done = 0;
   while (done < data.size()) {
     const long r = detail::write_noexcept(fd_, data.data() + done, data.size() - done);
+    if (r == -EAGAIN) {  // left non-blocking by a communicate() that timed out
+      detail::PollItem item{fd_, detail::kPollOut, 0};
+      detail::poll_until(&item, 1, Deadline());
+      continue;
+    }
     if (r < 0) throw std::system_error(static_cast<int>(-r), std::system_category(), "write");
     done += static_cast<std::size_t>(r);
   }

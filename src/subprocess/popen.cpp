@@ -327,15 +327,26 @@ Popen::Popen(Args args, PopenOptions o) {
     throw_errno(rc, "posix_spawn: '" + (o.executable ? *o.executable : argv[0]) + "'");
   }
   st.pid = pid;
+  // posix_spawn has no CLONE_PIDFD (glibc 2.36 has no pidfd_spawn), so the pidfd is
+  // opened right after. The child is unreaped, so its pid cannot be reused, unless
+  // the application lets the kernel reap it (SIGCHLD ignored / SA_NOCLDWAIT) or a
+  // foreign waitpid(-1) did: then pidfd_open fails with ESRCH, or the waitid below
+  // says ECHILD (the pidfd does not name a child of ours). Either way the status is
+  // lost, reported as returncode 0 + status_lost(), as Python reports 0.
   try {
     st.pidfd = detail::pidfd_open(pid);
-  } catch (...) {
-    ::kill(pid, SIGKILL);  // the child is ours and unreaped: its pid cannot be reused
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  } catch (const std::system_error& e) {
+    if (e.code().value() != ESRCH) {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      throw;
     }
-    throw;
+    st.returncode = 0;
+    st.lost = true;
   }
+  if (st.pidfd) st.reap_locked();  // no other thread knows this Popen yet
   stdin_ = PipeFile(parent_end[0].release(), false, o.text);
   stdout_ = PipeFile(parent_end[1].release(), true, o.text);
   stderr_ = PipeFile(parent_end[2].release(), true, o.text);

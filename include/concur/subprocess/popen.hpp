@@ -51,6 +51,7 @@
 //   rather than waiting for it).
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,9 @@ class Popen {
  public:
   /// Starts the child. Throws ValueError/TypeError/std::system_error (see above).
   explicit Popen(Args args, PopenOptions options = {});
+  /// The same, for a braced list: makes `Popen p({"true"})` unambiguous.
+  explicit Popen(std::initializer_list<std::string> args, PopenOptions options = {})
+      : Popen(Args(args), std::move(options)) {}
   /// Closes the pipes; reaps the child, killing it first if it still runs.
   ~Popen();
   Popen(Popen&& other) noexcept;
