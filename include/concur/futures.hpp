@@ -1,5 +1,16 @@
-// concur/futures.hpp: Python's concurrent.futures (in progress).
+// concur/futures.hpp: Python's concurrent.futures in C++ (namespace concur::futures).
+//
+//   Python                                   C++
+//   Future                                   Future<T>, Future<void>; AnyFuture (any T)
+//   Executor                                 Executor
+//   ThreadPoolExecutor(max_workers, ...)     ThreadPoolExecutor({.max_workers = 4, ...})
+//   wait(fs, timeout, return_when)           wait(fs, timeout, FIRST_COMPLETED | ...)
+//   as_completed(fs, timeout)                as_completed(fs, timeout) (a range)
+//   CancelledError, TimeoutError, ...        the same names (futures/errors.hpp)
 #pragma once
-#include "concur/exceptions.hpp"
-#include "concur/timeout.hpp"
-namespace concur::futures {}
+
+#include "concur/futures/errors.hpp"
+#include "concur/futures/executor.hpp"
+#include "concur/futures/future.hpp"
+#include "concur/futures/thread_pool.hpp"
+#include "concur/futures/wait.hpp"

@@ -3,7 +3,7 @@
 #include <iostream>
 
 int main() {
-
-
-  std::cout << "consumer: " << 42 << "\n";
+  concur::futures::ThreadPoolExecutor pool({.max_workers = 2});
+  auto f = pool.submit([](int x) { return x * 2; }, 21);
+  std::cout << "consumer: " << f.result() << "\n";
 }

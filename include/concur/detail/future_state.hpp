@@ -1,0 +1,223 @@
+// concur/detail/future_state.hpp: the shared state behind every Future.
+// Internal: users see it only through Future<T> and AnyFuture.
+//
+// One allocation per future, reference counted (intrusive). For an executor's
+// task the callable and its arguments live in the same allocation (see
+// executor.hpp), so a submit costs one allocation.
+//
+// The state word packs the Python state (low 3 bits) with three flags:
+//
+//   bit 0-2  PENDING | RUNNING | CANCELLED | CANCELLED_AND_NOTIFIED | FINISHED | SETTING
+//   bit 3    SLEEPERS   a thread blocks in result()/exception() (futex on the word)
+//   bit 4    CALLBACKS  the callback list is not empty
+//   bit 5    WAITERS    the waiter list (wait/as_completed) is not empty
+//
+// Every transition is a CAS on the word, so exactly one of two racing
+// transitions wins. SETTING is the private step between "claimed by
+// set_result/set_exception" and FINISHED, while the value is written; it
+// counts as not done. The lists are guarded by `mu_`; a completer reads the
+// flags it swapped out and takes the lock only when a list is not empty, so a
+// future nobody listens to completes with no lock at all.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <typeinfo>
+
+#include "concur/futures/errors.hpp"
+#include "concur/timeout.hpp"
+
+namespace concur::futures {
+
+/// Python's future states (concurrent.futures._base), as an enum.
+enum class FutureState : std::uint8_t {
+  PENDING = 0,
+  RUNNING = 1,
+  CANCELLED = 2,
+  CANCELLED_AND_NOTIFIED = 3,
+  FINISHED = 4,
+};
+
+class AnyFuture;
+
+}  // namespace concur::futures
+
+namespace concur::detail {
+
+class MultiWaiter;
+
+/// A node of a future's waiter list: one per (wait()/as_completed() call, future).
+struct WaiterNode {
+  WaiterNode* next = nullptr;
+  MultiWaiter* waiter = nullptr;
+  std::uint32_t index = 0;  // the future's position in the waiter's input
+};
+
+class StateBase {
+ public:
+  static constexpr std::uint32_t kStateMask = 7;
+  static constexpr std::uint32_t kSetting = 5;
+  static constexpr std::uint32_t kSleepers = 1U << 3;
+  static constexpr std::uint32_t kCallbacks = 1U << 4;
+  static constexpr std::uint32_t kWaiters = 1U << 5;
+
+  StateBase() noexcept = default;
+  StateBase(const StateBase&) = delete;
+  StateBase& operator=(const StateBase&) = delete;
+
+  // --- reference counting -------------------------------------------------
+  void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) last_release();
+  }
+
+  // --- state queries (acquire: a done state makes the value visible) -------
+  [[nodiscard]] futures::FutureState state() const noexcept {
+    const std::uint32_t s = word_.load(std::memory_order_acquire) & kStateMask;
+    return s == kSetting ? futures::FutureState::RUNNING : static_cast<futures::FutureState>(s);
+  }
+  [[nodiscard]] static bool is_done(std::uint32_t w) noexcept {
+    const std::uint32_t s = w & kStateMask;
+    return s >= 2 && s <= 4;
+  }
+  /// FINISHED or CANCELLED_AND_NOTIFIED: what wait() and as_completed() count.
+  [[nodiscard]] static bool is_completed(std::uint32_t w) noexcept {
+    const std::uint32_t s = w & kStateMask;
+    return s == 3 || s == 4;
+  }
+  [[nodiscard]] bool done() const noexcept { return is_done(word_.load(std::memory_order_acquire)); }
+  [[nodiscard]] bool has_exception() const noexcept { return has_exception_; }
+
+  // --- transitions -----------------------------------------------------------
+  /// Python's cancel(): true if PENDING (now CANCELLED) or already cancelled.
+  /// A RUNNING task that accepts a std::stop_token is asked to stop.
+  bool cancel() noexcept;
+  /// Python's set_running_or_notify_cancel().
+  bool set_running_or_notify_cancel();
+  /// Claims the right to complete (PENDING/RUNNING -> SETTING) or throws
+  /// InvalidStateError; the caller then stores the outcome and calls publish().
+  void begin_set();
+  void set_exception(std::exception_ptr e);
+  /// After begin_set(): stores the exception and publishes.
+  void set_exception_claimed(std::exception_ptr e) noexcept;
+  /// SETTING -> FINISHED, wakes and notifies everyone.
+  void publish() noexcept;
+  /// RUNNING -> CANCELLED_AND_NOTIFIED: a running task that stopped on request
+  /// by throwing CancelledError. No-op in any other state.
+  void finish_cancelled() noexcept;
+
+  // --- waiting ----------------------------------------------------------------
+  /// Blocks until done (any done state) or the deadline; false on timeout.
+  bool wait_done(const Deadline& deadline) const noexcept;
+  /// Throws CancelledError or TimeoutError unless the future finished in time.
+  void wait_finished(const Timeout& timeout) const;
+
+  // --- listeners ----------------------------------------------------------------
+  using Callback = std::function<void(StateBase&)>;
+  /// Runs `cb` when the future is done (at once, in this thread, if it is).
+  /// Returns true if it was queued, false if it ran now.
+  bool add_callback(Callback cb);
+  /// Registers a wait()/as_completed() waiter unless the future is already
+  /// completed (FINISHED or CANCELLED_AND_NOTIFIED); returns false then.
+  bool add_waiter(WaiterNode* node) noexcept;
+  /// Unregisters it if still there (after the wait ends).
+  void remove_waiter(WaiterNode* node) noexcept;
+
+  // --- for executors ----------------------------------------------------------------
+  /// Runs the task this state belongs to (executor tasks override it).
+  virtual void run() noexcept {}
+  /// Intrusive link for executors' queues.
+  StateBase* next_task_ = nullptr;
+  /// Set by tasks that take a std::stop_token: cancel() of a RUNNING task
+  /// requests a stop through it.
+  std::stop_source* stop_ = nullptr;
+
+  /// The repr Python prints: <Future at 0x... state=finished returned int>.
+  [[nodiscard]] std::string repr() const;
+  /// The stored exception (null unless finished with one). Marks it retrieved.
+  [[nodiscard]] std::exception_ptr exception_ptr() const noexcept {
+    retrieved_.store(true, std::memory_order_relaxed);
+    return exception_;
+  }
+  void mark_retrieved() const noexcept { retrieved_.store(true, std::memory_order_relaxed); }
+
+ protected:
+  virtual ~StateBase();
+  virtual void destroy() noexcept { delete this; }
+  [[nodiscard]] virtual const std::type_info& value_type() const noexcept = 0;
+
+ private:
+  void last_release() noexcept;
+  /// After a transition out of `old` (the word before it): wakes sleepers, runs
+  /// the callbacks when the new state is done, notifies the waiters when it is
+  /// completed.
+  void after_transition(std::uint32_t old, std::uint32_t now) noexcept;
+
+  mutable std::atomic<std::uint32_t> word_{0};
+  std::atomic<std::uint32_t> refs_{1};
+  bool has_exception_ = false;
+  mutable std::atomic<bool> retrieved_{false};
+  std::exception_ptr exception_;
+  mutable std::mutex mu_;
+  struct CallbackNode;
+  CallbackNode* callbacks_ = nullptr;  // newest first
+  WaiterNode* waiters_ = nullptr;
+};
+
+/// Intrusive owning pointer to a StateBase (or derived).
+template <class S>
+class Ref {
+ public:
+  Ref() noexcept = default;
+  /// Adopts one reference.
+  static Ref adopt(S* p) noexcept {
+    Ref r;
+    r.p_ = p;
+    return r;
+  }
+  /// Takes a new reference.
+  static Ref share(S* p) noexcept {
+    if (p) p->retain();
+    return adopt(p);
+  }
+  Ref(const Ref& o) noexcept : p_(o.p_) {
+    if (p_) p_->retain();
+  }
+  Ref(Ref&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  Ref& operator=(Ref o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~Ref() {
+    if (p_) p_->release();
+  }
+  S* get() const noexcept { return p_; }
+  S* operator->() const noexcept { return p_; }
+  S& operator*() const noexcept { return *p_; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  /// Gives up ownership without releasing.
+  S* leak() noexcept {
+    S* p = p_;
+    p_ = nullptr;
+    return p;
+  }
+
+ private:
+  S* p_ = nullptr;
+};
+
+/// Reports an exception nobody else will see (a done callback that threw, a
+/// failed future destroyed unread, a pool initializer that failed) to the hook
+/// installed by futures::set_exception_hook.
+void report_exception(const char* what_happened, const std::string& context,
+                      std::exception_ptr e) noexcept;
+
+/// Human-readable name of a C++ type (demangled).
+std::string type_name(const std::type_info& t);
+
+}  // namespace concur::detail
