@@ -21,13 +21,13 @@ using concur::threading::Event;
 constexpr int N = 5;
 
 // CHECKLISTS 2f.41
-TEST(ThreadingBarrier, BadParties) {
+TEST(threading_Barrier, BadParties) {
   EXPECT_THROW(Barrier(0), concur::ValueError);
   EXPECT_THROW(Barrier(-1), concur::ValueError);
 }
 
 // CHECKLISTS 2f.42
-TEST(ThreadingBarrier, AllPassTogetherForTenRounds) {
+TEST(threading_Barrier, AllPassTogetherForTenRounds) {
   Barrier b(N);
   std::atomic<int> arrived{0}, errors{0};
   Bunch threads(N, [&](int) {
@@ -47,7 +47,7 @@ TEST(ThreadingBarrier, AllPassTogetherForTenRounds) {
 }
 
 // CHECKLISTS 2f.43
-TEST(ThreadingBarrier, ReturnValuesArePermutation) {
+TEST(threading_Barrier, ReturnValuesArePermutation) {
   Barrier b(N);
   std::mutex m;
   std::vector<int> got;
@@ -62,7 +62,7 @@ TEST(ThreadingBarrier, ReturnValuesArePermutation) {
 }
 
 // CHECKLISTS 2f.44
-TEST(ThreadingBarrier, ActionRunsOncePerTripBeforeRelease) {
+TEST(threading_Barrier, ActionRunsOncePerTripBeforeRelease) {
   std::atomic<int> actions{0}, errors{0};
   Barrier b(N, [&] { ++actions; });
   Bunch threads(N, [&](int) {
@@ -78,7 +78,7 @@ TEST(ThreadingBarrier, ActionRunsOncePerTripBeforeRelease) {
 }
 
 // CHECKLISTS 2f.45
-TEST(ThreadingBarrier, AbortBreaksWaiters) {
+TEST(threading_Barrier, AbortBreaksWaiters) {
   Barrier b(N);
   std::atomic<int> broken{0}, passed_second{0};
   Bunch threads(N, [&](int i) {
@@ -103,7 +103,7 @@ TEST(ThreadingBarrier, AbortBreaksWaiters) {
 }
 
 // CHECKLISTS 2f.46
-TEST(ThreadingBarrier, ResetBreaksWaitersThenUsable) {
+TEST(threading_Barrier, ResetBreaksWaitersThenUsable) {
   Barrier b(N);
   std::atomic<int> broken{0}, passed_after{0};
   Barrier after(N);  // to line everyone up after the reset
@@ -128,7 +128,7 @@ TEST(ThreadingBarrier, ResetBreaksWaitersThenUsable) {
 }
 
 // CHECKLISTS 2f.47
-TEST(ThreadingBarrier, AbortThenResetWhenAllLeft) {
+TEST(threading_Barrier, AbortThenResetWhenAllLeft) {
   Barrier b(N);
   Barrier line_up(N);
   std::atomic<int> broken{0}, passed{0};
@@ -155,7 +155,7 @@ TEST(ThreadingBarrier, AbortThenResetWhenAllLeft) {
 }
 
 // CHECKLISTS 2f.48
-TEST(ThreadingBarrier, TimeoutBreaksForEveryone) {
+TEST(threading_Barrier, TimeoutBreaksForEveryone) {
   Barrier b(N);
   std::atomic<int> broken{0};
   Bunch threads(N, [&](int i) {
@@ -176,7 +176,7 @@ TEST(ThreadingBarrier, TimeoutBreaksForEveryone) {
 }
 
 // CHECKLISTS 2f.49
-TEST(ThreadingBarrier, DefaultTimeout) {
+TEST(threading_Barrier, DefaultTimeout) {
   Barrier b(2, nullptr, 100ms);
   const auto t0 = Clock::now();
   EXPECT_THROW(b.wait(), BrokenBarrierError);
@@ -184,13 +184,13 @@ TEST(ThreadingBarrier, DefaultTimeout) {
 }
 
 // CHECKLISTS 2f.50
-TEST(ThreadingBarrier, SingleParty) {
+TEST(threading_Barrier, SingleParty) {
   Barrier b(1);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b.wait(), 0);
 }
 
 // CHECKLISTS 2f.51
-TEST(ThreadingBarrier, NWaitingAndRepr) {
+TEST(threading_Barrier, NWaitingAndRepr) {
   Barrier b(3);
   std::atomic<int> broken{0};
   Bunch threads(2, [&](int) {
@@ -209,7 +209,7 @@ TEST(ThreadingBarrier, NWaitingAndRepr) {
 }
 
 // CHECKLISTS 2f.52
-TEST(ThreadingBarrier, ThrowingActionBreaksBarrier) {
+TEST(threading_Barrier, ThrowingActionBreaksBarrier) {
   Barrier b(3, [] { throw std::runtime_error("action failed"); });
   std::atomic<int> broken{0}, action_error{0};
   Bunch threads(3, [&](int) {

@@ -18,7 +18,7 @@ using concur::threading::RLock;
 using concur::threading::Thread;
 
 // CHECKLISTS 2c.18
-TEST(ThreadingCondition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
+TEST(threading_Condition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
   Condition c;
   c.acquire();
   c.acquire();  // recursive: does not block
@@ -40,7 +40,7 @@ TEST(ThreadingCondition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
 }
 
 // CHECKLISTS 2c.19
-TEST(ThreadingCondition, UnacquiredWaitAndNotifyRaise) {
+TEST(threading_Condition, UnacquiredWaitAndNotifyRaise) {
   Condition c;
   EXPECT_THROW(c.wait(), concur::RuntimeError);
   EXPECT_THROW(c.wait(10ms), concur::RuntimeError);
@@ -53,7 +53,7 @@ TEST(ThreadingCondition, UnacquiredWaitAndNotifyRaise) {
 }
 
 // CHECKLISTS 2c.20
-TEST(ThreadingCondition, NotifyNWakesExactlyN) {
+TEST(threading_Condition, NotifyNWakesExactlyN) {
   for (int pass = 0; pass < 2; ++pass) {  // a second full round works the same
     Condition c;
     int waiting = 0;       // under c: threads inside wait()
@@ -104,7 +104,7 @@ TEST(ThreadingCondition, NotifyNWakesExactlyN) {
 }
 
 // CHECKLISTS 2c.21
-TEST(ThreadingCondition, WaitTimesOut) {
+TEST(threading_Condition, WaitTimesOut) {
   Condition c;
   std::scoped_lock g(c);
   const auto t0 = Clock::now();
@@ -115,7 +115,7 @@ TEST(ThreadingCondition, WaitTimesOut) {
 }
 
 // CHECKLISTS 2c.22
-TEST(ThreadingCondition, WaitForPredicate) {
+TEST(threading_Condition, WaitForPredicate) {
   Condition c;
   int state = 0;
   std::atomic<int> observed{-1};
@@ -137,7 +137,7 @@ TEST(ThreadingCondition, WaitForPredicate) {
 }
 
 // CHECKLISTS 2c.23
-TEST(ThreadingCondition, WaitForTimesOutWithPredicateValue) {
+TEST(threading_Condition, WaitForTimesOutWithPredicateValue) {
   Condition c;
   std::scoped_lock g(c);
   int calls = 0;
@@ -154,7 +154,7 @@ TEST(ThreadingCondition, WaitForTimesOutWithPredicateValue) {
 }
 
 // CHECKLISTS 2c.24
-TEST(ThreadingCondition, NotifyMoreThanWaitersAndNoWaiters) {
+TEST(threading_Condition, NotifyMoreThanWaitersAndNoWaiters) {
   Condition c;
   {
     std::scoped_lock g(c);

@@ -13,7 +13,7 @@ using namespace concur_test;
 using concur::threading::Event;
 
 // CHECKLISTS 2e.36
-TEST(ThreadingEvent, IsSetSetClear) {
+TEST(threading_Event, IsSetSetClear) {
   Event e;
   EXPECT_FALSE(e.is_set());
   e.set();
@@ -27,7 +27,7 @@ TEST(ThreadingEvent, IsSetSetClear) {
 }
 
 // CHECKLISTS 2e.37
-TEST(ThreadingEvent, NotifyAllWaitersRepeatedly) {
+TEST(threading_Event, NotifyAllWaitersRepeatedly) {
   Event e;
   for (int round = 0; round < 2; ++round) {
     std::atomic<int> started{0}, returned{0}, true_results{0};
@@ -48,7 +48,7 @@ TEST(ThreadingEvent, NotifyAllWaitersRepeatedly) {
 }
 
 // CHECKLISTS 2e.38
-TEST(ThreadingEvent, Timeouts) {
+TEST(threading_Event, Timeouts) {
   Event e;
   auto t0 = Clock::now();
   EXPECT_FALSE(e.wait(0s));
@@ -63,7 +63,7 @@ TEST(ThreadingEvent, Timeouts) {
 }
 
 // CHECKLISTS 2e.39
-TEST(ThreadingEvent, SetThenClearStillWakesAll) {
+TEST(threading_Event, SetThenClearStillWakesAll) {
   Event e;
   std::atomic<int> started{0}, true_results{0};
   Bunch b(5, [&](int) {
@@ -79,7 +79,7 @@ TEST(ThreadingEvent, SetThenClearStillWakesAll) {
 }
 
 // CHECKLISTS 2e.40
-TEST(ThreadingEvent, Repr) {
+TEST(threading_Event, Repr) {
   Event e;
   const std::string unset = e.repr();
   EXPECT_EQ(unset.substr(unset.size() - 8), ": unset>") << unset;

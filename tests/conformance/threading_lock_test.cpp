@@ -25,7 +25,7 @@ using concur::threading::RLock;
 using concur::threading::Thread;
 
 // CHECKLISTS 2a.1
-TEST(ThreadingLock, TryAcquireFreeAndContended) {
+TEST(threading_Lock, TryAcquireFreeAndContended) {
   Lock lock;
   EXPECT_TRUE(lock.acquire(false));
   std::atomic<int> result{-1};
@@ -37,7 +37,7 @@ TEST(ThreadingLock, TryAcquireFreeAndContended) {
 }
 
 // CHECKLISTS 2a.2
-TEST(ThreadingLock, AcquireContendedAllFinishAfterRelease) {
+TEST(threading_Lock, AcquireContendedAllFinishAfterRelease) {
   Lock lock;
   lock.acquire();
   std::atomic<int> started{0}, finished{0};
@@ -57,7 +57,7 @@ TEST(ThreadingLock, AcquireContendedAllFinishAfterRelease) {
 }
 
 // CHECKLISTS 2a.3
-TEST(ThreadingLock, NotReentrant) {
+TEST(threading_Lock, NotReentrant) {
   Lock lock;
   Event second_done;
   std::atomic<bool> got{false};
@@ -77,7 +77,7 @@ TEST(ThreadingLock, NotReentrant) {
 }
 
 // CHECKLISTS 2a.4
-TEST(ThreadingLock, ReleasedByAnotherThread) {
+TEST(threading_Lock, ReleasedByAnotherThread) {
   Lock lock;
   Thread a([&] { lock.acquire(); });
   a.start();
@@ -90,7 +90,7 @@ TEST(ThreadingLock, ReleasedByAnotherThread) {
 }
 
 // CHECKLISTS 2a.5
-TEST(ThreadingLock, TimeoutArgumentRules) {
+TEST(threading_Lock, TimeoutArgumentRules) {
   Lock lock;
   EXPECT_THROW(lock.acquire(false, 1s), concur::ValueError);
   EXPECT_THROW(lock.acquire(true, -1ms), concur::ValueError);
@@ -104,7 +104,7 @@ TEST(ThreadingLock, TimeoutArgumentRules) {
 }
 
 // CHECKLISTS 2a.6
-TEST(ThreadingLock, TimedAcquire) {
+TEST(threading_Lock, TimedAcquire) {
   Lock lock;
   std::atomic<double> took{0};
   std::atomic<bool> got{true};
@@ -126,7 +126,7 @@ TEST(ThreadingLock, TimedAcquire) {
 }
 
 // CHECKLISTS 2a.7
-TEST(ThreadingLock, StateAfterTimeout) {
+TEST(threading_Lock, StateAfterTimeout) {
   Lock lock;
   lock.acquire();
   Thread t([&] { EXPECT_FALSE(lock.acquire(10ms)); });
@@ -139,7 +139,7 @@ TEST(ThreadingLock, StateAfterTimeout) {
 }
 
 // CHECKLISTS 2a.8
-TEST(ThreadingLock, ReleaseUnlockedIsRuntimeError) {
+TEST(threading_Lock, ReleaseUnlockedIsRuntimeError) {
   Lock lock;
   EXPECT_THROW(lock.release(), concur::RuntimeError);
   lock.acquire();
@@ -149,7 +149,7 @@ TEST(ThreadingLock, ReleaseUnlockedIsRuntimeError) {
 }
 
 // CHECKLISTS 2a.9
-TEST(ThreadingLock, ScopedUseReleasesOnExitAndThrow) {
+TEST(threading_Lock, ScopedUseReleasesOnExitAndThrow) {
   Lock lock;
   {
     std::scoped_lock g(lock);
@@ -165,7 +165,7 @@ TEST(ThreadingLock, ScopedUseReleasesOnExitAndThrow) {
 }
 
 // CHECKLISTS 2a.10
-TEST(ThreadingLock, Repr) {
+TEST(threading_Lock, Repr) {
   Lock lock;
   EXPECT_EQ(lock.repr().rfind("<unlocked", 0), 0u) << lock.repr();
   lock.acquire();
@@ -174,7 +174,7 @@ TEST(ThreadingLock, Repr) {
 }
 
 // CHECKLISTS 2b.11
-TEST(ThreadingRLock, Reacquire) {
+TEST(threading_RLock, Reacquire) {
   RLock lock;
   lock.acquire();
   lock.acquire();
@@ -187,7 +187,7 @@ TEST(ThreadingRLock, Reacquire) {
 }
 
 // CHECKLISTS 2b.12
-TEST(ThreadingRLock, ReleaseUnacquired) {
+TEST(threading_RLock, ReleaseUnacquired) {
   RLock lock;
   EXPECT_THROW(lock.release(), concur::RuntimeError);
   lock.acquire();
@@ -198,7 +198,7 @@ TEST(ThreadingRLock, ReleaseUnacquired) {
 }
 
 // CHECKLISTS 2b.13
-TEST(ThreadingRLock, ReleaseFromAnotherThread) {
+TEST(threading_RLock, ReleaseFromAnotherThread) {
   RLock lock;
   Event held, done;
   Thread b([&] {
@@ -215,7 +215,7 @@ TEST(ThreadingRLock, ReleaseFromAnotherThread) {
 }
 
 // CHECKLISTS 2b.14
-TEST(ThreadingRLock, IsOwned) {
+TEST(threading_RLock, IsOwned) {
   RLock lock;
   EXPECT_FALSE(lock.is_owned());
   lock.acquire();
@@ -234,7 +234,7 @@ TEST(ThreadingRLock, IsOwned) {
 }
 
 // CHECKLISTS 2b.15
-TEST(ThreadingRLock, RecursionCount) {
+TEST(threading_RLock, RecursionCount) {
   RLock lock;
   EXPECT_EQ(lock.recursion_count(), 0u);
   lock.acquire();
@@ -263,7 +263,7 @@ TEST(ThreadingRLock, RecursionCount) {
 }
 
 // CHECKLISTS 2b.16
-TEST(ThreadingRLock, LockedForEveryObserverAndReprCount) {
+TEST(threading_RLock, LockedForEveryObserverAndReprCount) {
   RLock lock;
   EXPECT_FALSE(lock.locked());
   lock.acquire();
@@ -282,7 +282,7 @@ TEST(ThreadingRLock, LockedForEveryObserverAndReprCount) {
 }
 
 // CHECKLISTS 2b.17
-TEST(ThreadingRLock, TimeoutRules) {
+TEST(threading_RLock, TimeoutRules) {
   RLock lock;
   EXPECT_THROW(lock.acquire(false, 1s), concur::ValueError);
   EXPECT_THROW(lock.acquire(-1ms), concur::ValueError);

@@ -18,14 +18,14 @@ using concur::threading::Semaphore;
 using concur::threading::Thread;
 
 // CHECKLISTS 2d.25
-TEST(ThreadingSemaphore, NegativeInitialValue) {
+TEST(threading_Semaphore, NegativeInitialValue) {
   EXPECT_THROW(Semaphore(-1), concur::ValueError);
   EXPECT_THROW(BoundedSemaphore(-1), concur::ValueError);
   EXPECT_NO_THROW(Semaphore(0));
 }
 
 // CHECKLISTS 2d.26
-TEST(ThreadingSemaphore, DefaultValueIsOne) {
+TEST(threading_Semaphore, DefaultValueIsOne) {
   Semaphore s;
   EXPECT_EQ(s.value(), 1);
   s.acquire();
@@ -44,7 +44,7 @@ TEST(ThreadingSemaphore, DefaultValueIsOne) {
 }
 
 // CHECKLISTS 2d.27
-TEST(ThreadingSemaphore, TryAcquire) {
+TEST(threading_Semaphore, TryAcquire) {
   Semaphore s(2);
   EXPECT_TRUE(s.acquire(false));
   EXPECT_TRUE(s.acquire(false));
@@ -54,7 +54,7 @@ TEST(ThreadingSemaphore, TryAcquire) {
 }
 
 // CHECKLISTS 2d.28
-TEST(ThreadingSemaphore, TryAcquireContended) {
+TEST(threading_Semaphore, TryAcquireContended) {
   Semaphore s(4);
   s.acquire();
   std::atomic<int> ok{0}, fail{0};
@@ -67,7 +67,7 @@ TEST(ThreadingSemaphore, TryAcquireContended) {
 }
 
 // CHECKLISTS 2d.29
-TEST(ThreadingSemaphore, AcquireContendedAndMultiRelease) {
+TEST(threading_Semaphore, AcquireContendedAndMultiRelease) {
   for (bool multi : {false, true}) {
     Semaphore s(7);
     s.acquire();
@@ -102,7 +102,7 @@ TEST(ThreadingSemaphore, AcquireContendedAndMultiRelease) {
 }
 
 // CHECKLISTS 2d.30
-TEST(ThreadingSemaphore, AcquireTimeout) {
+TEST(threading_Semaphore, AcquireTimeout) {
   Semaphore s(2);
   EXPECT_THROW(s.acquire(false, 1s), concur::ValueError);
   EXPECT_TRUE(s.acquire(5ms));
@@ -116,7 +116,7 @@ TEST(ThreadingSemaphore, AcquireTimeout) {
 }
 
 // CHECKLISTS 2d.31
-TEST(ThreadingSemaphore, NestedScopes) {
+TEST(threading_Semaphore, NestedScopes) {
   Semaphore s(2);
   try {
     std::scoped_lock outer(s);
@@ -132,14 +132,14 @@ TEST(ThreadingSemaphore, NestedScopes) {
 }
 
 // CHECKLISTS 2d.32
-TEST(ThreadingSemaphore, PlainReleaseWithoutAcquire) {
+TEST(threading_Semaphore, PlainReleaseWithoutAcquire) {
   Semaphore s(1);
   s.release();
   EXPECT_EQ(s.value(), 2);
 }
 
 // CHECKLISTS 2d.33
-TEST(ThreadingSemaphore, BoundedOverRelease) {
+TEST(threading_Semaphore, BoundedOverRelease) {
   BoundedSemaphore s(3);
   EXPECT_THROW(s.release(), concur::ValueError);
   s.acquire();
@@ -149,7 +149,7 @@ TEST(ThreadingSemaphore, BoundedOverRelease) {
 }
 
 // CHECKLISTS 2d.34
-TEST(ThreadingSemaphore, BoundedLimitAcrossThreads) {
+TEST(threading_Semaphore, BoundedLimitAcrossThreads) {
   for (int limit = 1; limit < 10; ++limit) {
     BoundedSemaphore s(limit);
     {
@@ -163,7 +163,7 @@ TEST(ThreadingSemaphore, BoundedLimitAcrossThreads) {
 }
 
 // CHECKLISTS 2d.35
-TEST(ThreadingSemaphore, Repr) {
+TEST(threading_Semaphore, Repr) {
   Semaphore s(3);
   EXPECT_NE(s.repr().find("value=3"), std::string::npos) << s.repr();
   s.acquire();

@@ -33,7 +33,7 @@ using th::Event;
 using th::Thread;
 
 // CHECKLISTS 2g.53
-TEST(ThreadingThread, StartTwice) {
+TEST(threading_Thread, StartTwice) {
   Thread t([] {});
   t.start();
   EXPECT_THROW(t.start(), concur::RuntimeError);
@@ -42,7 +42,7 @@ TEST(ThreadingThread, StartTwice) {
 }
 
 // CHECKLISTS 2g.54
-TEST(ThreadingThread, JoinInactiveOrCurrent) {
+TEST(threading_Thread, JoinInactiveOrCurrent) {
   Thread t([] {});
   EXPECT_THROW(t.join(), concur::RuntimeError);
   EXPECT_THROW(th::current_thread().join(), concur::RuntimeError);
@@ -60,7 +60,7 @@ TEST(ThreadingThread, JoinInactiveOrCurrent) {
 }
 
 // CHECKLISTS 2g.55
-TEST(ThreadingThread, DaemonFlag) {
+TEST(threading_Thread, DaemonFlag) {
   Event go;
   Thread t([&] { go.wait(kBound); });
   EXPECT_FALSE(t.daemon());  // inherited from the main thread
@@ -86,7 +86,7 @@ TEST(ThreadingThread, DaemonFlag) {
 }
 
 // CHECKLISTS 2g.56
-TEST(ThreadingThread, JoinWithTimeout) {
+TEST(threading_Thread, JoinWithTimeout) {
   th::Lock lock;
   lock.acquire();
   Thread t([&] {
@@ -101,7 +101,7 @@ TEST(ThreadingThread, JoinWithTimeout) {
 }
 
 // CHECKLISTS 2g.57
-TEST(ThreadingThread, JoinFromManyThreads) {
+TEST(threading_Thread, JoinFromManyThreads) {
   for (int joiners = 2; joiners < 20; joiners += 5) {
     Event go;
     Thread worker([&] { go.wait(kBound); });
@@ -117,7 +117,7 @@ TEST(ThreadingThread, JoinFromManyThreads) {
 }
 
 // CHECKLISTS 2g.58
-TEST(ThreadingThread, IdentsAndRepr) {
+TEST(threading_Thread, IdentsAndRepr) {
   Event go;
   std::vector<std::unique_ptr<Thread>> ts;
   for (int i = 0; i < 4; ++i) ts.push_back(std::make_unique<Thread>([&] { go.wait(kBound); }));
@@ -141,7 +141,7 @@ TEST(ThreadingThread, IdentsAndRepr) {
 }
 
 // CHECKLISTS 2g.59
-TEST(ThreadingThread, EnumerateAfterJoin) {
+TEST(threading_Thread, EnumerateAfterJoin) {
   Event go;
   Thread t([&] { go.wait(kBound); });
   t.start();
@@ -157,7 +157,7 @@ TEST(ThreadingThread, EnumerateAfterJoin) {
 }
 
 // CHECKLISTS 2g.60
-TEST(ThreadingThread, Names) {
+TEST(threading_Thread, Names) {
   Thread a([] {});
   EXPECT_EQ(a.name().rfind("Thread-", 0), 0u) << a.name();
   EXPECT_GT(std::stoi(a.name().substr(7)), 0);
@@ -174,7 +174,7 @@ TEST(ThreadingThread, Names) {
 }
 
 // CHECKLISTS 2g.61
-TEST(ThreadingThreadDeathTest, NonDaemonJoinedAtExit) {
+TEST(threading_ThreadDeathTest, NonDaemonJoinedAtExit) {
   EXPECT_EXIT(
       {
         Thread t([] {
@@ -188,7 +188,7 @@ TEST(ThreadingThreadDeathTest, NonDaemonJoinedAtExit) {
 }
 
 // CHECKLISTS 2g.61
-TEST(ThreadingThreadDeathTest, DaemonDoesNotHoldUpExit) {
+TEST(threading_ThreadDeathTest, DaemonDoesNotHoldUpExit) {
   const auto t0 = Clock::now();
   EXPECT_EXIT(
       {
@@ -205,7 +205,7 @@ TEST(ThreadingThreadDeathTest, DaemonDoesNotHoldUpExit) {
 }
 
 // CHECKLISTS 2g.62
-TEST(ThreadingThread, FinishedThreadDropsTarget) {
+TEST(threading_Thread, FinishedThreadDropsTarget) {
   auto payload = std::make_shared<int>(7);
   std::weak_ptr<int> watch = payload;
   Thread t([p = payload](std::shared_ptr<int> arg) { (void)(*p + *arg); }, payload);
@@ -217,7 +217,7 @@ TEST(ThreadingThread, FinishedThreadDropsTarget) {
 }
 
 // CHECKLISTS 2g.63
-TEST(ThreadingThreadDeathTest, DefaultExcepthookPrints) {
+TEST(threading_ThreadDeathTest, DefaultExcepthookPrints) {
   EXPECT_EXIT(
       {
         Thread t({.name = "failing"}, [] { throw concur::ValueError("bad value"); });
@@ -231,7 +231,7 @@ TEST(ThreadingThreadDeathTest, DefaultExcepthookPrints) {
 }
 
 // CHECKLISTS 2g.64
-TEST(ThreadingThread, CustomExcepthookGetsTypeValueThread) {
+TEST(threading_Thread, CustomExcepthookGetsTypeValueThread) {
   std::mutex m;
   std::string type, what, thread_name;
   bool value_ok = false;
@@ -259,7 +259,7 @@ TEST(ThreadingThread, CustomExcepthookGetsTypeValueThread) {
 }
 
 // CHECKLISTS 2g.64
-TEST(ThreadingThreadDeathTest, FailingExcepthookAndRestore) {
+TEST(threading_ThreadDeathTest, FailingExcepthookAndRestore) {
   EXPECT_EXIT(
       {
         auto original = th::set_excepthook(
@@ -279,7 +279,7 @@ TEST(ThreadingThreadDeathTest, FailingExcepthookAndRestore) {
 }
 
 // CHECKLISTS 2h.65
-TEST(ThreadingTimer, RunsOnceWithFreshArgs) {
+TEST(threading_Timer, RunsOnceWithFreshArgs) {
   std::vector<int> shared_default{1};
   std::atomic<int> calls{0};
   std::atomic<std::size_t> size_a{0}, size_b{0};
@@ -303,7 +303,7 @@ TEST(ThreadingTimer, RunsOnceWithFreshArgs) {
 }
 
 // CHECKLISTS 2h.66
-TEST(ThreadingTimer, CancelBeforeAndAfterStart) {
+TEST(threading_Timer, CancelBeforeAndAfterStart) {
   std::atomic<int> calls{0};
   th::Timer t(200ms, [&] { ++calls; });
   t.start();
