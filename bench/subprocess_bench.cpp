@@ -79,7 +79,8 @@ void BM_Floor_SpawnCaptureEcho(benchmark::State& state) {
     }
     std::string out;
     char buf[4096];
-    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+      out.append(buf, static_cast<size_t>(n));
     close(fds[0]);
     int status;
     waitpid(pid, &status, 0);

@@ -41,8 +41,7 @@ CONCUR_TOUR_PART(subprocess_popen, "subprocess.Popen: stdin, communicate, ls / |
 
   // A two-process pipeline: ls / | grep -c .
   subprocess::Popen ls({"ls", "/"}, {.stdout_ = subprocess::PIPE});
-  subprocess::Popen grep({"grep", "-c", "."},
-                         {.stdin_ = ls.stdout_, .stdout_ = subprocess::PIPE});
+  subprocess::Popen grep({"grep", "-c", "."}, {.stdin_ = ls.stdout_, .stdout_ = subprocess::PIPE});
   ls.stdout_.close();  // the parent's copy: EOF and SIGPIPE must reach the children
   auto [count, _] = grep.communicate(10s);
   std::cout << "entries in /: " << *count;

@@ -13,12 +13,14 @@
 
 #include "tour.hpp"
 
+// clang-format off
 // expect: ls -l / exited with 0
 // expect: first line: total [0-9]+
 // expect: CompletedProcess\(args=\['echo', 'hello'\], returncode=0, stdout=b'hello\\n', stderr=b''\)
 // expect: CalledProcessError: Command 'exit 1' returned non-zero exit status 1\.
 // expect: returncode 1
 // expect: TimeoutExpired: Command '\['sleep', '10'\]' timed out after 0\.2 seconds
+// clang-format on
 CONCUR_TOUR_PART(subprocess_run, "subprocess.run: capture, check, CompletedProcess, timeout") {
   namespace subprocess = concur::subprocess;
   using namespace std::chrono_literals;

@@ -19,18 +19,18 @@ struct SignalName {
 // Python's signal.Signals on Linux (aliases such as SIGIOT, SIGPOLL, SIGCLD resolve
 // to these names).
 constexpr SignalName kSignals[] = {
-    {SIGHUP, "SIGHUP"},       {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"},
-    {SIGILL, "SIGILL"},       {SIGTRAP, "SIGTRAP"},   {SIGABRT, "SIGABRT"},
-    {SIGBUS, "SIGBUS"},       {SIGFPE, "SIGFPE"},     {SIGKILL, "SIGKILL"},
-    {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"},   {SIGUSR2, "SIGUSR2"},
-    {SIGPIPE, "SIGPIPE"},     {SIGALRM, "SIGALRM"},   {SIGTERM, "SIGTERM"},
+    {SIGHUP, "SIGHUP"},       {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},
+    {SIGILL, "SIGILL"},       {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+    {SIGBUS, "SIGBUS"},       {SIGFPE, "SIGFPE"},   {SIGKILL, "SIGKILL"},
+    {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+    {SIGPIPE, "SIGPIPE"},     {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
 #ifdef SIGSTKFLT
     {SIGSTKFLT, "SIGSTKFLT"},
 #endif
-    {SIGCHLD, "SIGCHLD"},     {SIGCONT, "SIGCONT"},   {SIGSTOP, "SIGSTOP"},
-    {SIGTSTP, "SIGTSTP"},     {SIGTTIN, "SIGTTIN"},   {SIGTTOU, "SIGTTOU"},
-    {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"},   {SIGXFSZ, "SIGXFSZ"},
-    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"},   {SIGWINCH, "SIGWINCH"},
+    {SIGCHLD, "SIGCHLD"},     {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"},
+    {SIGTSTP, "SIGTSTP"},     {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},
+    {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"},
     {SIGIO, "SIGIO"},
 #ifdef SIGPWR
     {SIGPWR, "SIGPWR"},
@@ -96,8 +96,8 @@ void CompletedProcess::check_returncode() const {
 }
 
 std::string CompletedProcess::repr() const {
-  std::string out = "CompletedProcess(args=" + args.repr() +
-                    ", returncode=" + std::to_string(returncode);
+  std::string out =
+      "CompletedProcess(args=" + args.repr() + ", returncode=" + std::to_string(returncode);
   const auto value = [&](const std::string& s) { return text ? repr_str(s) : repr_bytes(s); };
   if (stdout_) out += ", stdout=" + value(*stdout_);
   if (stderr_) out += ", stderr=" + value(*stderr_);

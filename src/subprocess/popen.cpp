@@ -70,7 +70,8 @@ namespace {
 }
 
 void check_no_nul(const std::string& s, const char* what) {
-  if (s.find('\0') != std::string::npos) throw ValueError(std::string("embedded null byte in ") + what);
+  if (s.find('\0') != std::string::npos)
+    throw ValueError(std::string("embedded null byte in ") + what);
 }
 
 // Python's universal newlines over a whole buffer, continuing from `last_cr`.
@@ -107,7 +108,8 @@ std::string resolve_program(const std::string& name, const std::optional<Environ
   std::size_t start = 0;
   for (;;) {
     const auto end = path.find(':', start);
-    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        path.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (dir.empty()) dir = ".";
     const std::string candidate = dir + "/" + name;
     struct stat sb {};
@@ -422,8 +424,7 @@ int Popen::wait(Timeout timeout) {
 CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout timeout) {
   auto& st = *impl_;
   const Deadline deadline(timeout);
-  if (input && st.comm_started)
-    throw ValueError("Cannot send input after starting communication");
+  if (input && st.comm_started) throw ValueError("Cannot send input after starting communication");
   if (input && !stdin_) throw ValueError("communicate: input given but stdin_ is not a pipe");
   if (!st.comm_started) {
     st.comm_started = true;
@@ -447,8 +448,8 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
     }
   }
   const auto timed_out = [&] {
-    return TimeoutExpired(st.args, std::chrono::duration<double>(timeout.duration()),
-                          st.raw(true), st.raw(false));
+    return TimeoutExpired(st.args, std::chrono::duration<double>(timeout.duration()), st.raw(true),
+                          st.raw(false));
   };
   if (!st.comm_done) {
     // SIGPIPE stays blocked in this thread while it writes (PITFALLS 19).
@@ -517,8 +518,10 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
     throw timed_out();
   }
   CommunicateResult result;
-  if (st.have_out) result.stdout_ = st.out_pre + (st.text ? translate(st.out_raw, st.out_cr) : st.out_raw);
-  if (st.have_err) result.stderr_ = st.err_pre + (st.text ? translate(st.err_raw, st.err_cr) : st.err_raw);
+  if (st.have_out)
+    result.stdout_ = st.out_pre + (st.text ? translate(st.out_raw, st.out_cr) : st.out_raw);
+  if (st.have_err)
+    result.stderr_ = st.err_pre + (st.text ? translate(st.err_raw, st.err_cr) : st.err_raw);
   return result;
 }
 

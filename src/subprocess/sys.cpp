@@ -1,6 +1,4 @@
 // The system-call wrappers of concur::subprocess (see concur/detail/subprocess_sys.hpp).
-#include "concur/detail/subprocess_sys.hpp"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +13,8 @@
 #include <climits>
 #include <system_error>
 
+#include "concur/detail/subprocess_sys.hpp"
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -23,7 +23,8 @@ namespace concur::subprocess::detail {
 
 static_assert(kPollIn == POLLIN && kPollOut == POLLOUT && kPollErr == POLLERR &&
               kPollHup == POLLHUP && kPollNval == POLLNVAL);
-static_assert(sizeof(PollItem) == sizeof(pollfd) && offsetof(PollItem, fd) == offsetof(pollfd, fd) &&
+static_assert(sizeof(PollItem) == sizeof(pollfd) &&
+              offsetof(PollItem, fd) == offsetof(pollfd, fd) &&
               offsetof(PollItem, events) == offsetof(pollfd, events) &&
               offsetof(PollItem, revents) == offsetof(pollfd, revents));
 static_assert(sizeof(sigset_t) <= 128);
@@ -113,9 +114,7 @@ int pidfd_send_signal_noexcept(int pidfd, int sig) noexcept {
   return r == 0 ? 0 : -errno;
 }
 
-int kill_group_noexcept(int pgid, int sig) noexcept {
-  return ::kill(-pgid, sig) == 0 ? 0 : -errno;
-}
+int kill_group_noexcept(int pgid, int sig) noexcept { return ::kill(-pgid, sig) == 0 ? 0 : -errno; }
 
 WaitState try_reap(int pidfd, int* returncode) {
   for (;;) {

@@ -101,19 +101,18 @@ TEST(SubprocessEnv, InvalidEnvAndCmd) {
 TEST(SubprocessEnv, ExecutableTakesPrecedence) {
   EXPECT_EQ(sp::check_output({"display-name", "-c", "echo $0"}, {.executable = "/bin/sh"}),
             "display-name\n");
-  EXPECT_EQ(sp::check_output("echo $0", {.shell = true, .executable = "/bin/dash"}),
-            "/bin/dash\n");
+  EXPECT_EQ(sp::check_output("echo $0", {.shell = true, .executable = "/bin/dash"}), "/bin/dash\n");
   EXPECT_THROW(sp::run({"/bin/true"}, {.executable = "/no/such/prog"}), std::system_error);
 }
 
 // CHECKLISTS 4e.44
 TEST(SubprocessEnv, ShellStringAndSequence) {
-  EXPECT_EQ(sp::check_output("echo $FRUIT", {.shell = true,
-                                             .env = sp::Environment{{"FRUIT", "apple"}}}),
-            "apple\n");
-  EXPECT_EQ(sp::check_output({"echo $FRUIT"}, {.shell = true,
-                                               .env = sp::Environment{{"FRUIT", "pear"}}}),
-            "pear\n");
+  EXPECT_EQ(
+      sp::check_output("echo $FRUIT", {.shell = true, .env = sp::Environment{{"FRUIT", "apple"}}}),
+      "apple\n");
+  EXPECT_EQ(
+      sp::check_output({"echo $FRUIT"}, {.shell = true, .env = sp::Environment{{"FRUIT", "pear"}}}),
+      "pear\n");
 }
 
 // CHECKLISTS 4e.45

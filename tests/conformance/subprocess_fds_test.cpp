@@ -95,13 +95,15 @@ TEST(SubprocessFds, NewSessionAndProcessGroup) {
 
 // Bit mask of ignored signals of a child, from /proc/<pid>/status.
 unsigned long long ignored_signals(bool restore) {
-  auto out = sp::check_output({"grep", "SigIgn", "/proc/self/status"}, {.restore_signals = restore});
+  auto out =
+      sp::check_output({"grep", "SigIgn", "/proc/self/status"}, {.restore_signals = restore});
   return std::stoull(out.substr(out.find(':') + 1), nullptr, 16);
 }
 
 // CHECKLISTS 4f.52
 TEST(SubprocessFds, RestoreSignals) {
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &ign, &old);
   const auto restored = ignored_signals(true);

@@ -27,8 +27,8 @@ namespace {
 TEST(SubprocessHygiene, ScopedPopen) {
   const auto fds = concur::testing::open_fds();
   {
-    sp::Popen p({"sh", "-c", "exit 100"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE,
-                                          .stderr_ = sp::PIPE});
+    sp::Popen p({"sh", "-c", "exit 100"},
+                {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
     EXPECT_EQ(p.wait(10s), 100);
   }
   EXPECT_EQ(concur::testing::open_fds(), fds);
@@ -50,9 +50,7 @@ TEST(SubprocessHygiene, ScopedPopen) {
 
 // CHECKLISTS 4g.56
 TEST(SubprocessHygiene, DroppedPopenIsReaped) {
-  {
-    sp::Popen p({"sleep", "30"});
-  }
+  { sp::Popen p({"sleep", "30"}); }
   EXPECT_TRUE(concur::testing::children().empty());
   {
     sp::Popen p({"true"});
@@ -85,8 +83,8 @@ TEST(SubprocessHygiene, NoLeakNearFdLimit) {
     }
   }
   // A spawn that fails after creating its pipes closes them all.
-  EXPECT_THROW(sp::Popen({"/concur/nonexistent"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE,
-                                                   .stderr_ = sp::PIPE}),
+  EXPECT_THROW(sp::Popen({"/concur/nonexistent"},
+                         {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE}),
                std::system_error);
   setrlimit(RLIMIT_NOFILE, &old);
   EXPECT_EQ(ok, 15);

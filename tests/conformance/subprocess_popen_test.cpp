@@ -136,7 +136,8 @@ TEST(SubprocessPopen, RepeatedCommunicateAfterStdoutClosed) {
 
 // CHECKLISTS 4b.20
 TEST(SubprocessPopen, CommunicateIsEintrSafe) {
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) {};
   sa.sa_flags = 0;  // no SA_RESTART: poll/read fail with EINTR
   sigaction(SIGALRM, &sa, &old);

@@ -81,9 +81,9 @@ TEST(SubprocessRun, TimeoutCarriesPartialOutput) {
 // CHECKLISTS 4a.5
 TEST(SubprocessRun, ShellTimeoutWithGrandchildHoldingPipes) {
   const auto t0 = Clock::now();
-  EXPECT_THROW(sp::run("sleep 3 & sleep 3; wait", {.capture_output = true, .shell = true,
-                                                   .timeout = 100ms}),
-               sp::TimeoutExpired);
+  EXPECT_THROW(
+      sp::run("sleep 3 & sleep 3; wait", {.capture_output = true, .shell = true, .timeout = 100ms}),
+      sp::TimeoutExpired);
   EXPECT_LT(sp_test::seconds_since(t0), 1.5);
   // The orphaned grandchild is not our child; it exits by itself after 3 s.
 }
@@ -140,9 +140,9 @@ TEST(SubprocessRun, CallAndCheckCall) {
 TEST(SubprocessRun, CheckOutput) {
   EXPECT_EQ(sp::check_output({"sh", "-c", "printf BDFL"}), "BDFL");
   EXPECT_THROW(sp::check_output({"sh", "-c", "exit 5"}), sp::CalledProcessError);
-  EXPECT_EQ(sp::check_output({"sh", "-c", "printf apple; printf orange >&2"},
-                             {.stderr_ = sp::STDOUT}),
-            "appleorange");
+  EXPECT_EQ(
+      sp::check_output({"sh", "-c", "printf apple; printf orange >&2"}, {.stderr_ = sp::STDOUT}),
+      "appleorange");
   EXPECT_THROW(sp::check_output({"true"}, {.stdout_ = sp::PIPE}), concur::ValueError);
   EXPECT_THROW(sp::check_output({"true"}, {.check = true}), concur::TypeError);
   // An explicit empty input is an empty stdin (bytes and text mode).

@@ -38,7 +38,7 @@ TEST(SubprocessSignals, AbortKillTerminateSendSignal) {
 TEST(SubprocessSignals, StoppedStatusIsNegative) {
   EXPECT_EQ(sp::detail::returncode_from_status((3 << 8) | 0x7f), -3);  // WIFSTOPPED, sig 3
   EXPECT_EQ(sp::detail::returncode_from_status(SIGKILL), -SIGKILL);    // WIFSIGNALED
-  EXPECT_EQ(sp::detail::returncode_from_status(5 << 8), 5);             // WIFEXITED
+  EXPECT_EQ(sp::detail::returncode_from_status(5 << 8), 5);            // WIFEXITED
 }
 
 // CHECKLISTS 4c.27

@@ -141,7 +141,8 @@ TEST(SubprocessStreams, SwappedStdFds) {  // CHECKLISTS 4d.34 (permutations)
       sp::run({"sh", "-c", "cat; echo err >&2"},
               {.stdin_ = perm[0], .stdout_ = perm[1], .stderr_ = perm[2], .timeout = 10s});
     }
-    const std::string tag = std::to_string(perm[0]) + std::to_string(perm[1]) + std::to_string(perm[2]);
+    const std::string tag =
+        std::to_string(perm[0]) + std::to_string(perm[1]) + std::to_string(perm[2]);
     EXPECT_EQ(sp_test::slurp(files[perm[1]].path), "c" + std::to_string(perm[0])) << tag;
     EXPECT_EQ(sp_test::slurp(files[perm[2]].path), "err\n") << tag;
   }
@@ -149,8 +150,8 @@ TEST(SubprocessStreams, SwappedStdFds) {  // CHECKLISTS 4d.34 (permutations)
 
 // CHECKLISTS 4d.36
 TEST(SubprocessStreams, Pipesize) {
-  sp::Popen p({"cat"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE,
-                        .pipesize = 8192});
+  sp::Popen p({"cat"},
+              {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE, .pipesize = 8192});
   EXPECT_EQ(fcntl(p.stdin_.fileno(), F_GETPIPE_SZ), 8192);
   EXPECT_EQ(fcntl(p.stdout_.fileno(), F_GETPIPE_SZ), 8192);
   EXPECT_EQ(fcntl(p.stderr_.fileno(), F_GETPIPE_SZ), 8192);
@@ -161,12 +162,12 @@ TEST(SubprocessStreams, Pipesize) {
 TEST(SubprocessStreams, OneFdForTwoStreams) {
   sp_test::TempDir dir;
   sp_test::TempFile f(dir, "io", "data");
-  EXPECT_EQ(sp::run({"sh", "-c", "cat >/dev/null; echo x"}, {.stdin_ = f.fd, .stdout_ = f.fd})
-                .returncode,
-            0);
-  EXPECT_EQ(sp::run({"sh", "-c", "echo x; echo y >&2"}, {.stdout_ = f.fd, .stderr_ = f.fd})
-                .returncode,
-            0);
+  EXPECT_EQ(
+      sp::run({"sh", "-c", "cat >/dev/null; echo x"}, {.stdin_ = f.fd, .stdout_ = f.fd}).returncode,
+      0);
+  EXPECT_EQ(
+      sp::run({"sh", "-c", "echo x; echo y >&2"}, {.stdout_ = f.fd, .stderr_ = f.fd}).returncode,
+      0);
   EXPECT_EQ(sp::run({"sh", "-c", "echo y >&2"}, {.stdin_ = f.fd, .stderr_ = f.fd}).returncode, 0);
 }
 

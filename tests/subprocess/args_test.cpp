@@ -39,7 +39,8 @@ TEST(SubprocessArgs, PythonRepr) {
 
 TEST(SubprocessArgs, CompletedProcessRepr) {
   sp::CompletedProcess cp{sp::Args{"echo", "hi"}, 0, "hi\n", "", false};
-  EXPECT_EQ(cp.repr(), "CompletedProcess(args=['echo', 'hi'], returncode=0, stdout=b'hi\\n', stderr=b'')");
+  EXPECT_EQ(cp.repr(),
+            "CompletedProcess(args=['echo', 'hi'], returncode=0, stdout=b'hi\\n', stderr=b'')");
   sp::CompletedProcess none{"exit 3", 3, std::nullopt, std::nullopt, false};
   std::ostringstream os;
   os << none;

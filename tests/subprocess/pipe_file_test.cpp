@@ -30,8 +30,9 @@ TEST(SubprocessPipeFile, ReadlineReadN) {
 }
 
 TEST(SubprocessPipeFile, TextModeAcrossReadBoundaries) {
-  sp::Popen p({"sh", "-c", "printf 'a\\r'; sleep 0.1; printf '\\nb\\r'; sleep 0.1; printf 'c\\r\\n'"},
-              {.stdout_ = sp::PIPE, .text = true});
+  sp::Popen p(
+      {"sh", "-c", "printf 'a\\r'; sleep 0.1; printf '\\nb\\r'; sleep 0.1; printf 'c\\r\\n'"},
+      {.stdout_ = sp::PIPE, .text = true});
   EXPECT_EQ(p.stdout_.readline(), "a\n");
   EXPECT_EQ(p.stdout_.readline(), "b\n");
   EXPECT_EQ(p.stdout_.readline(), "c\n");

@@ -60,7 +60,8 @@ TEST(SubprocessPopen, MoveConstructAndAssign) {
 }
 
 TEST(SubprocessPopen, SigchldIgnoredLosesStatus) {
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   sigaction(SIGCHLD, &ign, &old);
   sp::Popen p({"sh", "-c", "exit 3"});
@@ -91,8 +92,8 @@ TEST(SubprocessPopen, TimeoutKillsTheWholeGroup) {
   // so EOF comes at once and run() returns well within the 250 ms drain grace.
   const auto t0 = Clock::now();
   try {
-    sp::run("sleep 37 & sleep 37 & wait", {.capture_output = true, .shell = true,
-                                           .timeout = 200ms, .start_new_session = true});
+    sp::run("sleep 37 & sleep 37 & wait",
+            {.capture_output = true, .shell = true, .timeout = 200ms, .start_new_session = true});
     FAIL();
   } catch (const sp::TimeoutExpired&) {
   }
@@ -107,9 +108,10 @@ TEST(SubprocessPopen, TimeoutKillsTheWholeGroup) {
 
 TEST(SubprocessPopen, ProcessGroupZeroAlsoKillsGroup) {
   const auto t0 = Clock::now();
-  EXPECT_THROW(sp::run("sleep 31 & wait", {.capture_output = true, .shell = true,
-                                           .timeout = 200ms, .process_group = 0}),
-               sp::TimeoutExpired);
+  EXPECT_THROW(
+      sp::run("sleep 31 & wait",
+              {.capture_output = true, .shell = true, .timeout = 200ms, .process_group = 0}),
+      sp::TimeoutExpired);
   EXPECT_LT(sp_test::seconds_since(t0), 0.4);
 }
 

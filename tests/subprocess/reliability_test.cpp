@@ -35,8 +35,8 @@ TEST(SubprocessReliability, Communicate64MiBEachWay) {
   std::string input(64 << 20, '\0');
   for (std::size_t i = 0; i < input.size(); ++i) input[i] = static_cast<char>('a' + i % 26);
   const auto t0 = Clock::now();
-  auto r = sp::run({"tee", "/dev/stderr"}, {.input = input, .capture_output = true,
-                                            .timeout = 40s, .check = true});
+  auto r = sp::run({"tee", "/dev/stderr"},
+                   {.input = input, .capture_output = true, .timeout = 40s, .check = true});
   ASSERT_TRUE(r.stdout_ && r.stderr_);
   EXPECT_EQ(r.stdout_->size(), input.size());
   EXPECT_EQ(r.stderr_->size(), input.size());
@@ -53,9 +53,9 @@ TEST(SubprocessReliability, TimeoutReturnsWithinGrace) {
                sp::TimeoutExpired);
   EXPECT_LT(sp_test::seconds_since(t0), 0.1 + 0.3);
   t0 = Clock::now();
-  EXPECT_THROW(sp::run("sleep 2 & exec sleep 30", {.capture_output = true, .shell = true,
-                                                   .timeout = 100ms}),
-               sp::TimeoutExpired);
+  EXPECT_THROW(
+      sp::run("sleep 2 & exec sleep 30", {.capture_output = true, .shell = true, .timeout = 100ms}),
+      sp::TimeoutExpired);
   const double took = sp_test::seconds_since(t0);
   EXPECT_GE(took, 0.1);
   EXPECT_LT(took, 0.1 + 0.25 + 0.3);

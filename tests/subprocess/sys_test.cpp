@@ -14,7 +14,8 @@ using sp_test::Clock;
 namespace {
 
 TEST(SubprocessSys, PollRetriesEintrWithRemainingTime) {
-  struct sigaction sa {}, old {};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) {};
   sigaction(SIGALRM, &sa, &old);  // no SA_RESTART
   itimerval every{{0, 10'000}, {0, 10'000}};

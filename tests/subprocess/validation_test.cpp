@@ -23,28 +23,31 @@ void expect_rejected_before_spawn(Fn fn, const char* what) {
 }
 
 TEST(SubprocessValidation, EmptyArgs) {
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run(std::vector<std::string>{}); }, "empty list");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::run(std::vector<std::string>{}); },
+                                                   "empty list");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::Popen p(std::vector<std::string>{}, {.stdout_ = sp::PIPE}); }, "empty Popen");
 }
 
 TEST(SubprocessValidation, EmbeddedNul) {
   expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run({"echo", "a\0b"s}, {.capture_output = true}); }, "NUL in an argument");
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run("echo\0x"s, {.shell = true}); }, "NUL in a shell string");
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run({"true"}, {.cwd = "/tmp\0x"s}); }, "NUL in cwd");
+      [] {
+        sp::run({"echo", "a\0b"s}, {.capture_output = true});
+      },
+      "NUL in an argument");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::run("echo\0x"s, {.shell = true}); },
+                                                   "NUL in a shell string");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::run({"true"}, {.cwd = "/tmp\0x"s}); },
+                                                   "NUL in cwd");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::run({"true"}, {.executable = "/bin/tr\0ue"s}); }, "NUL in executable");
 }
 
 TEST(SubprocessValidation, NegativeTimeout) {
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run({"true"}, {.timeout = -1s}); }, "negative run timeout");
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::call({"true"}, {.timeout = -1ms}); }, "negative call timeout");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::run({"true"}, {.timeout = -1s}); },
+                                                   "negative run timeout");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::call({"true"}, {.timeout = -1ms}); },
+                                                   "negative call timeout");
   sp::Popen p({"true"});
   EXPECT_THROW(p.wait(-1s), concur::ValueError);
   EXPECT_THROW(p.communicate(-1s), concur::ValueError);
@@ -62,8 +65,8 @@ TEST(SubprocessValidation, BadPassFds) {
     EXPECT_EQ(e.code(), std::errc::bad_file_descriptor);
   }
   EXPECT_EQ(concur::testing::open_fds(), fds);
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::run({"true"}, {.pass_fds = {-5}}); }, "negative pass_fd");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::run({"true"}, {.pass_fds = {-5}}); },
+                                                   "negative pass_fd");
 }
 
 TEST(SubprocessValidation, ConflictingRedirects) {
@@ -74,17 +77,20 @@ TEST(SubprocessValidation, ConflictingRedirects) {
       "capture_output with stdout_");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::Popen p({"true"}, {.stdin_ = sp::STDOUT}); }, "STDOUT for stdin_");
-  expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::Popen p({"true"}, {.stdout_ = -7}); }, "redirect below DEVNULL");
-  expect_rejected_before_spawn<std::system_error>(
-      [] { sp::Popen p({"true"}, {.stdout_ = 987}); }, "redirect to a closed fd");
+  expect_rejected_before_spawn<concur::ValueError>([] { sp::Popen p({"true"}, {.stdout_ = -7}); },
+                                                   "redirect below DEVNULL");
+  expect_rejected_before_spawn<std::system_error>([] { sp::Popen p({"true"}, {.stdout_ = 987}); },
+                                                  "redirect to a closed fd");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::Popen p({"true"}, {.start_new_session = true, .process_group = 0}); },
       "session and group");
   expect_rejected_before_spawn<concur::ValueError>(
-      [] { sp::Popen p({"true"}, {.env = sp::Environment{{"A=B", "c"}}}); }, "'=' in env name");
-  expect_rejected_before_spawn<concur::TypeError>(
-      [] { sp::call({"true"}, {.input = "x"}); }, "call with input");
+      [] {
+        sp::Popen p({"true"}, {.env = sp::Environment{{"A=B", "c"}}});
+      },
+      "'=' in env name");
+  expect_rejected_before_spawn<concur::TypeError>([] { sp::call({"true"}, {.input = "x"}); },
+                                                  "call with input");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::check_output({"true"}, {.capture_output = true}); }, "check_output capture");
 }

@@ -29,7 +29,7 @@ namespace concur::subprocess {
 class Args {
  public:
   /// A list: program then arguments, e.g. {"ls", "-l"}.
-  Args(std::initializer_list<std::string> list) : list_(list) {}  // NOLINT
+  Args(std::initializer_list<std::string> list) : list_(list) {}            // NOLINT
   Args(std::vector<std::string> list) noexcept : list_(std::move(list)) {}  // NOLINT
   /// A string: the command for the shell (shell=true) or a program path.
   Args(std::string command) : list_{std::move(command)}, is_string_(true) {}  // NOLINT

@@ -49,22 +49,22 @@ using Environment = std::map<std::string, std::string>;
 
 /// Popen's keyword arguments.
 struct PopenOptions {
-  Redirect stdin_{};   ///< None, PIPE, DEVNULL or an fd
-  Redirect stdout_{};  ///< None, PIPE, DEVNULL or an fd
-  Redirect stderr_{};  ///< None, PIPE, DEVNULL, STDOUT or an fd
-  bool shell = false;  ///< run args through /bin/sh -c (or `executable`)
+  Redirect stdin_{};                           ///< None, PIPE, DEVNULL or an fd
+  Redirect stdout_{};                          ///< None, PIPE, DEVNULL or an fd
+  Redirect stderr_{};                          ///< None, PIPE, DEVNULL, STDOUT or an fd
+  bool shell = false;                          ///< run args through /bin/sh -c (or `executable`)
   std::optional<std::filesystem::path> cwd{};  ///< chdir in the child before exec
-  bool text = false;  ///< universal newlines on reads (no decoding)
-  std::optional<Environment> env{};  ///< replaces the environment
+  bool text = false;                           ///< universal newlines on reads (no decoding)
+  std::optional<Environment> env{};            ///< replaces the environment
   /// The program to run instead of args[0] (args[0] stays the displayed name);
   /// with shell=true it replaces /bin/sh. Searched on PATH when it has no '/'.
   std::optional<std::string> executable{};
-  bool close_fds = true;        ///< close every fd >= 3 in the child except pass_fds
-  std::vector<int> pass_fds{};  ///< fds kept open (and made inheritable) in the child
+  bool close_fds = true;               ///< close every fd >= 3 in the child except pass_fds
+  std::vector<int> pass_fds{};         ///< fds kept open (and made inheritable) in the child
   bool start_new_session = false;      ///< setsid() in the child
   std::optional<int> process_group{};  ///< setpgid(0, n) in the child (0: a new group)
-  bool restore_signals = true;  ///< reset every signal to SIG_DFL in the child
-  int pipesize = -1;            ///< F_SETPIPE_SZ for the created pipes (-1: default)
+  bool restore_signals = true;         ///< reset every signal to SIG_DFL in the child
+  int pipesize = -1;                   ///< F_SETPIPE_SZ for the created pipes (-1: default)
 };
 
 /// run()'s keyword arguments (also used by call, check_call, check_output).
