@@ -108,10 +108,17 @@ std::string resolve_program(const std::string& name, const std::optional<Environ
   std::size_t start = 0;
   for (;;) {
     const auto end = path.find(':', start);
-    std::string dir =
-        path.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (dir.empty()) dir = ".";
-    const std::string candidate = dir + "/" + name;
+    // Built with append(): GCC 12 at -O3 warns (-Wrestrict, a false positive) on
+    // `dir + "/" + name` here.
+    const std::size_t len = (end == std::string::npos ? path.size() : end) - start;
+    std::string candidate;
+    candidate.reserve(len + 2 + name.size());
+    if (len == 0)
+      candidate.push_back('.');
+    else
+      candidate.append(path, start, len);
+    candidate.push_back('/');
+    candidate.append(name);
     struct stat sb {};
     if (::stat(candidate.c_str(), &sb) == 0) {
       if (S_ISREG(sb.st_mode)) {
