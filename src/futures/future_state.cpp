@@ -154,7 +154,13 @@ void StateBase::after_transition(std::uint32_t old, std::uint32_t now) noexcept 
       // Notified under our lock: a waiter removes its nodes under it too, so
       // it cannot be gone while we call it.
       const bool failed = now == kFinished && has_exception_;
-      for (WaiterNode* n = waiters_; n; n = n->next) n->waiter->notify(n->index, failed);
+      // Read `next` before notifying: once notified, a waiter may free its node
+      // (as_completed forgets what it yielded without taking our lock).
+      for (WaiterNode* n = waiters_; n;) {
+        WaiterNode* next = n->next;
+        n->waiter->notify(n->index, failed);
+        n = next;
+      }
       waiters_ = nullptr;
     }
     list = callbacks_;

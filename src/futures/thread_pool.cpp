@@ -64,6 +64,7 @@ struct ThreadPoolExecutor::Impl {
   std::atomic<int> futex_sleepers{0};        // workers blocked (or about to block) in the kernel
   std::atomic<std::size_t> queued_hint{0};   // `queued`, readable without the lock
   std::atomic<bool> stopping{false};         // shut or broken: idle workers must exit
+  std::atomic<bool> cancelling{false};       // shutdown(cancel_futures): drop unstarted work
   std::atomic<int> spinning{0};              // idle workers polling for work (awake)
   std::stop_source stop;
   std::mutex join_mu;
@@ -168,7 +169,12 @@ struct ThreadPoolExecutor::Impl {
         lock.unlock();
         if (more) wake_for_work();
         for (std::size_t i = 0; i < got; ++i) {
-          batch[i]->run();
+          // Tasks of a batch after the first have not started: shutdown with
+          // cancel_futures cancels them as it cancels the queue.
+          if (i > 0 && cancelling.load(std::memory_order_acquire))
+            cancel_and_notify(batch[i]);
+          else
+            batch[i]->run();
           batch[i]->release();
         }
         ran = got;
@@ -185,6 +191,14 @@ struct ThreadPoolExecutor::Impl {
       sleep_until_work();
       lock.lock();
       --idle;
+    }
+  }
+
+  static void cancel_and_notify(detail::StateBase* t) noexcept {
+    t->cancel();
+    try {
+      t->set_running_or_notify_cancel();  // CANCELLED -> CANCELLED_AND_NOTIFIED
+    } catch (...) {  // completed by hand meanwhile
     }
   }
 
@@ -264,7 +278,10 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
   {
     std::lock_guard lock(p.mu);
     p.shut = true;
-    if (cancel_futures) cancelled = p.take_all_locked();
+    if (cancel_futures) {
+      cancelled = p.take_all_locked();
+      p.cancelling.store(true, std::memory_order_release);
+    }
     p.stopping.store(true, std::memory_order_seq_cst);
   }
   p.wake(INT_MAX);
@@ -273,11 +290,7 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
     while (cancelled) {
       detail::StateBase* next = cancelled->next_task_;
       cancelled->next_task_ = nullptr;
-      cancelled->cancel();
-      try {
-        cancelled->set_running_or_notify_cancel();  // CANCELLED -> CANCELLED_AND_NOTIFIED
-      } catch (...) {
-      }
+      Impl::cancel_and_notify(cancelled);
       cancelled->release();
       cancelled = next;
     }

@@ -30,7 +30,6 @@ struct Gate {
   ~Gate() {
     if (!open.done()) open.set_result();
   }
-  void wait_open() const { open.result(10s); }
 };
 
 std::vector<std::string> thread_names() {
@@ -113,8 +112,8 @@ TEST(ExecutorConformance, MapTimeoutFromTheCall) {
   std::vector<int> delays{0, 0, 1};
   const auto t0 = std::chrono::steady_clock::now();
   auto r = pool.map({.timeout = 200ms},
-                    [&](int block) {
-                      if (block) gate.wait_open();
+                    [&, open = gate.open](int block) {
+                      if (block) open.result(10s);
                       return block;
                     },
                     delays);
@@ -157,9 +156,9 @@ TEST(ExecutorConformance, MapClose) {
   std::atomic<int> started{0};
   std::vector<int> xs{0, 1, 2, 3};
   auto r = pool.map(
-      [&](int x) {
+      [&, open = gate.open](int x) {
         ++started;
-        if (x == 1) gate.wait_open();
+        if (x == 1) open.result(10s);
         return x;
       },
       xs);
@@ -192,7 +191,7 @@ TEST(ExecutorConformance, MapSubmitsWithoutIteration) {
 TEST(ExecutorConformance, MapCurrentFutureCancelledOnTimeout) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
-  auto blocker = pool.submit([&] { gate.wait_open(); });
+  auto blocker = pool.submit([&, open = gate.open] { open.result(10s); });
   std::atomic<int> ran{0};
   std::vector<int> xs{1, 2};
   auto r = pool.map({.timeout = 0s},
@@ -269,7 +268,14 @@ TEST_P(Executor, ShutdownWaitsForAll) {
 TEST(ExecutorConformance, CancelFutures) {
   cf::ThreadPoolExecutor pool({.max_workers = 5});
   std::vector<Future<void>> fs;
-  for (int i = 0; i < 50; ++i) fs.push_back(pool.submit([] { std::this_thread::sleep_for(20ms); }));
+  std::atomic<int> started{0};
+  for (int i = 0; i < 50; ++i) fs.push_back(pool.submit([&started] {
+    ++started;
+    std::this_thread::sleep_for(20ms);
+  }));
+  // CPython's Thread.start() waits for the worker to run, so a task is running
+  // by now there; here, wait for that explicitly (bounded).
+  ASSERT_TRUE(concur::testing::eventually([&] { return started.load() > 0; }));
   pool.shutdown(true, true);
   int cancelled = 0, completed = 0;
   for (auto& f : fs) {
@@ -327,9 +333,9 @@ TEST(ExecutorConformance, ShutdownNoWaitReturnsAtOnceTaskCompletes) {
       cf::ThreadPoolExecutor pool({.max_workers = 1});
       Gate gate;  // opened before the pool joins
       Future<void> started;
-      f = pool.submit([&] {
+      f = pool.submit([&, open = gate.open] {
         started.set_result();
-        gate.wait_open();
+        open.result(10s);
         return 7;
       });
       started.result(5s);
@@ -346,7 +352,7 @@ TEST(ExecutorConformance, ShutdownNoWaitReturnsAtOnceTaskCompletes) {
 TEST(ExecutorConformance, CancelledThenShutdownDoesNotHang) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
-  auto blocker = pool.submit([&] { gate.wait_open(); });
+  auto blocker = pool.submit([&, open = gate.open] { open.result(10s); });
   auto f = pool.submit([] { return 1; });
   EXPECT_TRUE(f.cancel());
   gate.open.set_result();
@@ -407,7 +413,7 @@ TEST(ThreadPoolConformance, Saturation) {
   const int before = thread_count();
   cf::ThreadPoolExecutor pool({.max_workers = 4});
   std::vector<Future<void>> fs;
-  for (int i = 0; i < 60; ++i) fs.push_back(pool.submit([&] { gate.wait_open(); }));
+  for (int i = 0; i < 60; ++i) fs.push_back(pool.submit([&, open = gate.open] { open.result(10s); }));
   EXPECT_EQ(pool.stats().threads, 4);
   EXPECT_EQ(thread_count() - before, 4);
   gate.open.set_result();
@@ -430,7 +436,7 @@ TEST(ThreadPoolConformance, ThreadNames) {
   {
     cf::ThreadPoolExecutor pool({.max_workers = 5, .thread_name_prefix = "SpecialPool"});
     std::vector<Future<void>> fs;
-    for (int i = 0; i < 5; ++i) fs.push_back(pool.submit([&] { gate.wait_open(); }));
+    for (int i = 0; i < 5; ++i) fs.push_back(pool.submit([&, open = gate.open] { open.result(10s); }));
     std::set<std::string> names;
     for (auto& n : thread_names())
       if (n.rfind("SpecialPool_", 0) == 0) names.insert(n);
@@ -440,7 +446,7 @@ TEST(ThreadPoolConformance, ThreadNames) {
   }
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate2;  // opened before the pool joins
-  auto f = pool.submit([&] { gate2.wait_open(); });
+  auto f = pool.submit([&, open = gate2.open] { open.result(10s); });
   int found = 0;
   // "ThreadPoolExecutor-<n>_<k>" cut to Linux's 15 bytes.
   for (auto& n : thread_names()) found += n == std::string("ThreadPoolExecutor-").substr(0, 15);

@@ -5,7 +5,7 @@
 #include <concur/futures.hpp>
 
 #include <atomic>
-#include <regex>
+#include <cctype>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -219,17 +219,25 @@ TEST(FuturesConformance, ConsistentSnapshot) {
 }
 
 // CHECKLISTS 1a.14
+namespace {
+// "<Future at 0x<hex> state=<tail>"
+bool repr_is(const std::string& r, const std::string& tail) {
+  const std::string head = "<Future at 0x";
+  if (r.rfind(head, 0) != 0) return false;
+  std::size_t i = head.size();
+  while (i < r.size() && std::isxdigit(static_cast<unsigned char>(r[i]))) ++i;
+  return i > head.size() && r.substr(i) == " state=" + tail;
+}
+}  // namespace
+
 TEST(FuturesConformance, Repr) {
-  const std::regex at("<Future at 0x[0-9a-f]+ state=");
-  EXPECT_TRUE(std::regex_search(pending().repr(), std::regex("^<Future at 0x[0-9a-f]+ state=pending>$")));
-  EXPECT_TRUE(std::regex_search(running().repr(), std::regex("state=running>$")));
-  EXPECT_TRUE(std::regex_search(cancelled().repr(), std::regex("state=cancelled>$")));
-  EXPECT_TRUE(std::regex_search(cancelled_and_notified().repr(), std::regex("state=cancelled>$")));
-  EXPECT_TRUE(std::regex_search(exception_future().repr(),
-                                std::regex("state=finished raised std::runtime_error>$")))
+  EXPECT_TRUE(repr_is(pending().repr(), "pending>")) << pending().repr();
+  EXPECT_TRUE(repr_is(running().repr(), "running>"));
+  EXPECT_TRUE(repr_is(cancelled().repr(), "cancelled>"));
+  EXPECT_TRUE(repr_is(cancelled_and_notified().repr(), "cancelled>"));
+  EXPECT_TRUE(repr_is(exception_future().repr(), "finished raised std::runtime_error>"))
       << exception_future().repr();
-  EXPECT_TRUE(std::regex_search(successful().repr(), std::regex("state=finished returned int>$")));
-  EXPECT_TRUE(std::regex_search(successful().repr(), at));
+  EXPECT_TRUE(repr_is(successful().repr(), "finished returned int>"));
 }
 
 // CHECKLISTS 1b.15

@@ -43,13 +43,13 @@ bool contains(const std::vector<F>& v, const F& f) {
   return std::find(v.begin(), v.end(), f) != v.end();
 }
 
-// A gate tasks block on, opened at scope exit so no test can leave a worker stuck.
+// A gate tasks block on (they capture a copy of `open`), opened at scope exit so
+// no test can leave a worker stuck.
 struct Gate {
   Future<void> open;
   ~Gate() {
     if (!open.done()) open.set_result();
   }
-  void wait_open() const { open.result(10s); }
 };
 
 }  // namespace
@@ -69,8 +69,8 @@ TEST(FuturesWaitConformance, FirstCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   Gate gate;  // opened before the pool joins
   auto fast = pool.submit([] { return 1; });
-  auto blocked = pool.submit([&] {
-    gate.wait_open();
+  auto blocked = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 2;
   });
   auto c = cancelled();
@@ -86,8 +86,8 @@ TEST(FuturesWaitConformance, FirstCompleted) {
 TEST(FuturesWaitConformance, FirstCompletedSomeAlreadyCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
-  auto blocked = pool.submit([&] {
-    gate.wait_open();
+  auto blocked = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 2;
   });
   auto cn = cancelled_and_notified();
@@ -112,8 +112,8 @@ TEST(FuturesWaitConformance, FirstException) {
     throw std::runtime_error("f2");
     return 0;
   });
-  auto f3 = pool.submit([&] {
-    gate.wait_open();
+  auto f3 = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 3;
   });
   std::vector<Future<int>> fs{f1, f2, f3};
@@ -133,8 +133,8 @@ TEST(FuturesWaitConformance, FirstExceptionSomeAlreadyComplete) {
     throw std::runtime_error("f1");
     return 0;
   });
-  auto f2 = pool.submit([&] {
-    gate.wait_open();
+  auto f2 = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 2;
   });
   auto ok = successful(), c = cancelled(), cn = cancelled_and_notified();
@@ -154,8 +154,8 @@ TEST(FuturesWaitConformance, FirstExceptionSomeAlreadyComplete) {
 TEST(FuturesWaitConformance, FirstExceptionOneAlreadyFailed) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
-  auto blocked = pool.submit([&] {
-    gate.wait_open();
+  auto blocked = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 2;
   });
   auto bad = failed();
@@ -198,8 +198,8 @@ TEST(FuturesWaitConformance, AllCompleted) {
 TEST(FuturesWaitConformance, TimeoutReturnsWithoutThrowing) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
-  auto blocked = pool.submit([&] {
-    gate.wait_open();
+  auto blocked = pool.submit([&, open = gate.open] {
+    open.result(10s);
     return 2;
   });
   auto ok = successful();
@@ -219,8 +219,8 @@ TEST_P(PendingCallsRace, HundredReleasedAtOnce) {
   cf::ThreadPoolExecutor pool({.max_workers = GetParam()});
   Gate gate;  // opened before the pool joins
   std::vector<Future<int>> fs;
-  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([&gate, i] {
-    gate.wait_open();
+  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([open = gate.open, i] {
+    open.result(10s);
     return i;
   }));
   std::thread opener([&] {
@@ -273,8 +273,8 @@ TEST(FuturesAsCompletedConformance, FutureTimesOut) {
   for (auto timeout : {0ms, 100ms}) {
     cf::ThreadPoolExecutor pool({.max_workers = 1});
     Gate gate;  // opened before the pool joins
-    auto slow = pool.submit([&] {
-      gate.wait_open();
+    auto slow = pool.submit([&, open = gate.open] {
+      open.result(10s);
       return 9;
     });
     std::vector<Future<int>> fs{cancelled_and_notified(), failed(), successful(), slow};
