@@ -1,4 +1,4 @@
-// Condition and Barrier. See concur/threading/condition.hpp and barrier.hpp.
+// Condition. See concur/threading/condition.hpp.
 //
 // Condition: each waiter puts a Waiter (on its own stack) at the tail of an
 // intrusive FIFO list, under the condition's lock, then releases the lock and
@@ -8,12 +8,10 @@
 // take the lock back before wait() returns.
 #include <climits>
 #include <cstdio>
-#include <mutex>
 #include <string>
 
 #include "concur/detail/futex.hpp"
 #include "concur/detail/threading_spin.hpp"
-#include "concur/threading/barrier.hpp"
 #include "concur/threading/condition.hpp"
 
 namespace concur::threading {
@@ -89,102 +87,6 @@ void Condition::notify_all() { notify(INT_MAX); }
 std::string Condition::repr() const {
   return "<Condition(" + (lock_ ? lock_->repr() : rlock_->repr()) + ", " +
          std::to_string(n_waiters_.load(std::memory_order_relaxed)) + ")>";
-}
-
-// ---- Barrier (CPython's algorithm, Lib/threading.py) --------------------------
-
-Barrier::Barrier(int parties, std::function<void()> action, Timeout timeout)
-    : parties_(parties), action_(std::move(action)), timeout_(timeout) {
-  if (parties < 1) throw ValueError("parties must be >= 1");
-}
-
-int Barrier::wait_impl(Timeout timeout) {
-  std::scoped_lock guard(lock_);
-  enter();  // waits while the previous round drains or resets
-  const int index = count_++;
-  try {
-    if (index + 1 == parties_)
-      release_round();
-    else
-      wait_round(timeout);
-  } catch (...) {
-    --count_;
-    exit_round();
-    throw;
-  }
-  --count_;
-  exit_round();
-  return index;
-}
-
-void Barrier::enter() {
-  while (state_ == State::kDraining || state_ == State::kResetting) cond_.wait();
-  if (state_ == State::kBroken) throw BrokenBarrierError("the barrier is broken");
-}
-
-void Barrier::release_round() {
-  try {
-    if (action_) action_();
-    state_ = State::kDraining;
-    cond_.notify_all();
-  } catch (...) {
-    break_barrier();
-    throw;
-  }
-}
-
-void Barrier::wait_round(Timeout timeout) {
-  if (!cond_.wait_for([&] { return state_ != State::kFilling; }, timeout)) {
-    break_barrier();
-    throw BrokenBarrierError("the barrier wait timed out; the barrier is now broken");
-  }
-  if (state_ == State::kBroken || state_ == State::kResetting)
-    throw BrokenBarrierError("the barrier was aborted or reset while waiting");
-}
-
-void Barrier::exit_round() {
-  if (count_ == 0 && (state_ == State::kResetting || state_ == State::kDraining)) {
-    state_ = State::kFilling;
-    cond_.notify_all();
-  }
-}
-
-void Barrier::reset() {
-  std::scoped_lock guard(lock_);
-  if (count_ > 0) {
-    if (state_ == State::kFilling || state_ == State::kBroken) state_ = State::kResetting;
-  } else {
-    state_ = State::kFilling;
-  }
-  cond_.notify_all();
-}
-
-void Barrier::abort() {
-  std::scoped_lock guard(lock_);
-  break_barrier();
-}
-
-void Barrier::break_barrier() {
-  state_ = State::kBroken;
-  cond_.notify_all();
-}
-
-int Barrier::n_waiting() const {
-  std::scoped_lock guard(lock_);
-  return state_ == State::kFilling ? count_ : 0;
-}
-
-bool Barrier::broken() const {
-  std::scoped_lock guard(lock_);
-  return state_ == State::kBroken;
-}
-
-std::string Barrier::repr() const {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%p", static_cast<const void*>(this));
-  if (broken()) return std::string("<concur.threading.Barrier at ") + buf + ": broken>";
-  return std::string("<concur.threading.Barrier at ") + buf +
-         ": waiters=" + std::to_string(n_waiting()) + "/" + std::to_string(parties_) + ">";
 }
 
 }  // namespace concur::threading

@@ -417,9 +417,19 @@ std::string Thread::repr() const {
   std::string status = phase == 0 ? "initial" : "started";
   if (phase == 2 || state_->ended.load() != 0) status = "stopped";
   if (daemon()) status += " daemon";
-  if (auto id = ident()) status += " " + std::to_string(*id);
-  const std::string cls = view_ || phase != 0 ? state_->cls : short_class_name(typeid(*this));
-  return "<" + cls + "(" + name() + ", " + status + ")>";
+  if (auto id = ident()) {
+    status += ' ';
+    status += std::to_string(*id);
+  }
+  // Built by appending: GCC 12 warns falsely (-Wrestrict) on "literal" + string at -O3.
+  std::string out = "<";
+  out += view_ || phase != 0 ? state_->cls : short_class_name(typeid(*this));
+  out += '(';
+  out += name();
+  out += ", ";
+  out += status;
+  out += ")>";
+  return out;
 }
 
 // ---- module functions -----------------------------------------------------------

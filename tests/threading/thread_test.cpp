@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -201,6 +203,57 @@ TEST(Thread, IsAliveTransitions) {
   go.set();
   ASSERT_TRUE(t.join(kBound));
   EXPECT_FALSE(t.is_alive());
+}
+
+}  // namespace
+
+namespace {
+
+using namespace concur_test;
+namespace th = concur::threading;
+
+// Daemon threads that keep using concur (the registry, locks, new threads,
+// current_thread) while the process exits must not crash the exit.
+TEST(ThreadDeathTest, BusyDaemonThreadsDoNotCrashExit) {
+  EXPECT_EXIT(
+      {
+        for (int i = 0; i < 3; ++i) {
+          th::Thread d({.daemon = true}, [] {
+            th::Lock lock;
+            for (;;) {
+              std::scoped_lock g(lock);
+              (void)th::current_thread().name();
+              (void)th::active_count();
+              th::Thread child([] {});  // a daemon too (inherited)
+              child.start();
+              child.join();
+            }
+          });
+          d.start();
+        }
+        th::Event().wait(std::chrono::milliseconds(20));
+        std::fputs("main exits\n", stderr);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "main exits");
+}
+
+// A thread started from a dummy (foreign) thread inherits daemon = true, as in
+// Python; an explicit daemon = false is joined at exit.
+TEST(ThreadDeathTest, NonDaemonStartedFromForeignThreadIsJoinedAtExit) {
+  EXPECT_EXIT(
+      {
+        std::thread foreign([] {
+          th::Thread t({.daemon = false}, [] {
+            th::Event().wait(std::chrono::milliseconds(100));
+            std::fputs("joined at exit\n", stderr);
+          });
+          t.start();
+        });
+        foreign.join();
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "joined at exit");
 }
 
 }  // namespace
