@@ -26,9 +26,23 @@
 // then the exit status is lost: returncode becomes 0 (as in Python) and
 // status_lost() becomes true.
 //
-// Thread safety: poll, wait, returncode, send_signal, terminate and kill may be
-// called from several threads at once (one reaps, all see the same returncode).
-// communicate and the pipe objects are for one thread at a time.
+// Thread safety: poll, wait, returncode, status_lost, send_signal, terminate and
+// kill may be called from several threads at once: one of them reaps, all see the
+// same returncode. The reap and the returncode are guarded by a mutex, so whatever
+// the child did before exiting (e.g. writing a file) happens-before any call that
+// returns its returncode. communicate and the pipe objects are for one thread at a
+// time (as Python's file objects and communicate).
+//
+// States:
+//   | state                | poll()        | returncode()  | signals            |
+//   |----------------------|---------------|---------------|--------------------|
+//   | running              | nullopt       | nullopt       | delivered          |
+//   | exited, not reaped   | reaps: code   | nullopt       | harmless (zombie)  |
+//   | reaped               | code          | code          | not sent           |
+//
+// The environment: without `env` the child gets the parent's `environ` as it is at
+// the call; like every posix_spawn/exec user, do not setenv() in another thread
+// at the same time (glibc's setenv is not thread-safe against readers).
 //
 // Lifetime (destructor policy): the destructor closes the parent's pipe ends
 // (stdin first, so the child sees EOF), then reaps the child if it has exited;

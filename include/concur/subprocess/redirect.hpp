@@ -36,6 +36,8 @@ class Redirect {
   constexpr Redirect() noexcept = default;
   /// PIPE, STDOUT, DEVNULL, or an open file descriptor (>= 0) of the parent.
   constexpr Redirect(int fd_or_special) noexcept : value_(fd_or_special), set_(true) {}  // NOLINT
+  /// `.stdout_ = true` would silently mean fd 1: not allowed.
+  Redirect(bool) = delete;
   /// The descriptor of a pipe end (e.g. another Popen's stdout_), for pipelines.
   Redirect(const PipeFile& file);  // NOLINT
 

@@ -18,6 +18,18 @@
 // Errors: as Popen (ValueError/TypeError before spawning; std::system_error when
 // the program cannot start), CalledProcessError when check is set (check_call,
 // check_output: always) and the returncode is not 0, TimeoutExpired.
+//
+// Python parity:
+// - On a timeout Python kills only the child and does not drain; concur also kills
+//   the child's process group when the child leads one, and drains for <= 250 ms, so
+//   TimeoutExpired may carry a little more output.
+// - call/check_call take RunOptions: input, capture_output and check are a TypeError
+//   there (Python: unexpected keyword argument).
+// - check_output: `.input = std::nullopt` cannot express Python's explicit
+//   `input=None` (empty stdin); pass `.input = ""`.
+// - getoutput/getstatusoutput have no encoding/errors parameters (no codecs).
+// - KeyboardInterrupt handling does not exist in C++; any exception leaving these
+//   calls kills and reaps the child first.
 #pragma once
 
 #include <string>
