@@ -22,8 +22,9 @@ CONCUR_TOUR_PART(threading_active_count, "active_count before and after") {
   th::Event release;
   std::vector<std::unique_ptr<th::Thread>> workers;
   for (int i = 1; i <= 3; ++i) {
-    workers.push_back(std::make_unique<th::Thread>(th::ThreadOptions{.name = "worker-" + std::to_string(i)},
-                                                   [&] { release.wait(std::chrono::seconds(10)); }));
+    workers.push_back(
+        std::make_unique<th::Thread>(th::ThreadOptions{.name = "worker-" + std::to_string(i)},
+                                     [&] { release.wait(std::chrono::seconds(10)); }));
     workers.back()->start();
   }
   const std::size_t during = th::active_count();

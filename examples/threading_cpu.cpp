@@ -14,7 +14,8 @@
 #include "concur/threading.hpp"
 #include "tour.hpp"
 
-// expect: [0-9]+ CPU-bound threads for [0-9.]+ s: CPU time / wall time = [0-9]+% \(ideal [0-9]+%, CPython with the GIL: ~100%\)
+// expect: [0-9]+ CPU-bound threads for [0-9.]+ s: CPU time / wall time = [0-9]+% \(ideal [0-9]+%,
+// CPython with the GIL: ~100%\)
 
 namespace th = concur::threading;
 
@@ -41,7 +42,8 @@ CONCUR_TOUR_PART(threading_cpu, "CPU-bound threads use every core") {
     workers.back()->start();
   }
   for (auto& w : workers) w->join();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const double cpu = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   std::cout << n << " CPU-bound threads for " << static_cast<int>(wall * 100) / 100.0
             << " s: CPU time / wall time = " << static_cast<int>(cpu / wall * 100) << "% (ideal "

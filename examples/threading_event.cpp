@@ -45,7 +45,8 @@ CONCUR_TOUR_PART(threading_event, "traffic light with Event") {
     th::Thread t([&, car] {
       if (!green.is_set()) say("car " + std::to_string(car) + ": waits at the red light");
       car_waiting.set();
-      if (green.wait(std::chrono::seconds(5))) say("car " + std::to_string(car) + ": drives on green");
+      if (green.wait(std::chrono::seconds(5)))
+        say("car " + std::to_string(car) + ": drives on green");
     });
     // One car per cycle: wait for the light to turn red again before the next.
     while (green.is_set()) th::Event().wait(std::chrono::milliseconds(1));

@@ -38,10 +38,13 @@ CONCUR_TOUR_PART(threading_local, "local: per-thread data") {
   std::mutex print;
   std::vector<std::unique_ptr<th::Thread>> ts;
   for (int i = 1; i <= 3; ++i) {
-    ts.push_back(std::make_unique<th::Thread>(th::ThreadOptions{.name = "t" + std::to_string(i)}, [&] {
+    std::string name = "t";
+    name += std::to_string(i);
+    ts.push_back(std::make_unique<th::Thread>(th::ThreadOptions{.name = name}, [&] {
       const std::string me = th::current_thread().name();
       const bool fresh = mydata->value == "(unset)";
-      mydata->value = me + "-data";
+      mydata->value = me;
+      mydata->value += "-data";
       std::scoped_lock g(print);
       std::cout << "thread " << me << " sees its own value: " << mydata->value
                 << (fresh ? " (made for it on first use)" : "") << "\n";

@@ -28,7 +28,7 @@ long unsynchronised_run() {
   auto update = [&](long amount) {
     for (int i = 0; i < kIterations; ++i) {
       const long seen = balance.load(std::memory_order_relaxed);  // read
-      std::this_thread::yield();                                   // let the other run
+      std::this_thread::yield();                                  // let the other run
       balance.store(seen + amount, std::memory_order_relaxed);    // write back
     }
   };
@@ -61,8 +61,9 @@ CONCUR_TOUR_PART(threading_race, "race condition, Lock and RLock") {
     result = unsynchronised_run();
     ++attempts;
   }
-  std::cout << "without a lock: balance = " << result << " (expected 0): "
-            << (result != 0 ? "updates were lost" : "lucky every time") << "\n";
+  std::cout << "without a lock: balance = " << result
+            << " (expected 0): " << (result != 0 ? "updates were lost" : "lucky every time")
+            << "\n";
 
   th::Lock lock;
   long balance = 0;

@@ -20,7 +20,10 @@ class Squares : public th::Thread {
 
   void run() override {
     where_ = th::current_thread().name();
-    for (int i = 1; i <= n_; ++i) result_ += " " + std::to_string(i * i);
+    for (int i = 1; i <= n_; ++i) {
+      result_ += ' ';
+      result_ += std::to_string(i * i);
+    }
   }
   const std::string& result() const { return result_; }
   const std::string& where() const { return where_; }

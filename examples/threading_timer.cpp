@@ -12,11 +12,14 @@ namespace th = concur::threading;
 
 CONCUR_TOUR_PART(threading_timer, "Timer and cancel") {
   const auto t0 = std::chrono::steady_clock::now();
-  th::Timer hello(std::chrono::milliseconds(50), [t0](const char* who) {
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - t0);
-    std::cout << "hello, " << who << " (after " << ms.count() << " ms)\n";
-  }, "world");
+  th::Timer hello(
+      std::chrono::milliseconds(50),
+      [t0](const char* who) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - t0);
+        std::cout << "hello, " << who << " (after " << ms.count() << " ms)\n";
+      },
+      "world");
   hello.start();
   hello.join();
 

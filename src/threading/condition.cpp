@@ -6,13 +6,14 @@
 // unlinks the first n waiters and marks each notified, waking those asleep. A
 // Waiter stays valid while the notifier holds the lock, because its owner must
 // take the lock back before wait() returns.
+#include "concur/threading/condition.hpp"
+
 #include <climits>
 #include <cstdio>
 #include <string>
 
 #include "concur/detail/futex.hpp"
 #include "concur/detail/threading_spin.hpp"
-#include "concur/threading/condition.hpp"
 
 namespace concur::threading {
 
@@ -52,8 +53,7 @@ bool Condition::wait(Timeout timeout) {
     saved = rlock_->release_save();
 
   auto notified = [&] { return w.state.load(std::memory_order_acquire) == 1; };
-  if (!deadline.expired() &&
-      !concur::detail::spin_until(notified, kWaiterSpin)) {
+  if (!deadline.expired() && !concur::detail::spin_until(notified, kWaiterSpin)) {
     std::uint32_t expected = 0;
     if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
       while (w.state.load(std::memory_order_acquire) == 2) {
@@ -78,7 +78,8 @@ void Condition::notify(int n) {
   while (n-- > 0 && head_ != nullptr) {
     Waiter* w = head_;
     unlink(w);
-    if (w->state.exchange(1, std::memory_order_acq_rel) == 2) concur::detail::futex_wake(w->state, 1);
+    if (w->state.exchange(1, std::memory_order_acq_rel) == 2)
+      concur::detail::futex_wake(w->state, 1);
   }
 }
 

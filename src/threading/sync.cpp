@@ -39,7 +39,7 @@ namespace {
 using concur::detail::futex_wait;
 using concur::detail::futex_wake;
 
-constexpr int kLockSpin = 200;   // ~2-5 us with PAUSE
+constexpr int kLockSpin = 200;  // ~2-5 us with PAUSE
 constexpr int kEventSpin = 400;
 constexpr int kSemSpin = 200;
 
@@ -60,9 +60,9 @@ bool Lock::acquire_slow(const Deadline& deadline) {
           [&] {
             std::uint32_t w = word_.load(std::memory_order_relaxed);
             if (w == 2) contended = true;
-            return contended || (w == 0 && word_.compare_exchange_weak(
-                                               w, 1, std::memory_order_acquire,
-                                               std::memory_order_relaxed));
+            return contended ||
+                   (w == 0 && word_.compare_exchange_weak(w, 1, std::memory_order_acquire,
+                                                          std::memory_order_relaxed));
           },
           kLockSpin) &&
       !contended)
@@ -152,8 +152,8 @@ void Semaphore::release(std::int64_t n) {
       throw ValueError("Semaphore released too many times");
     if (next > static_cast<std::int64_t>(UINT32_MAX))
       throw ValueError("semaphore value would exceed 2**32 - 1");
-    if (value_.compare_exchange_weak(v, static_cast<std::uint32_t>(next),
-                                     std::memory_order_seq_cst, std::memory_order_relaxed))
+    if (value_.compare_exchange_weak(v, static_cast<std::uint32_t>(next), std::memory_order_seq_cst,
+                                     std::memory_order_relaxed))
       break;
   }
   if (sleepers_.load(std::memory_order_seq_cst) != 0)
@@ -161,8 +161,8 @@ void Semaphore::release(std::int64_t n) {
 }
 
 std::string Semaphore::repr() const {
-  return "<concur.threading.Semaphore at " + address(this) +
-         ": value=" + std::to_string(value()) + ">";
+  return "<concur.threading.Semaphore at " + address(this) + ": value=" + std::to_string(value()) +
+         ">";
 }
 
 std::string BoundedSemaphore::repr() const {
@@ -186,8 +186,7 @@ void Event::set() noexcept {
 void Event::clear() noexcept {
   std::uint32_t w = word_.load(std::memory_order_relaxed);
   while ((w & 1U) != 0) {
-    if (word_.compare_exchange_weak(w, w + 1, std::memory_order_relaxed,
-                                    std::memory_order_relaxed))
+    if (word_.compare_exchange_weak(w, w + 1, std::memory_order_relaxed, std::memory_order_relaxed))
       return;
   }
 }

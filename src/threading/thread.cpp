@@ -6,6 +6,8 @@
 // return) and by the OS thread itself, which runs the state's `body`. The
 // registry (never destroyed, so daemon threads may use it during exit) maps
 // every live thread to its view.
+#include "concur/threading/thread.hpp"
+
 #include <cxxabi.h>
 #include <pthread.h>
 #include <sys/types.h>
@@ -25,7 +27,6 @@
 
 #include "concur/detail/futex.hpp"
 #include "concur/detail/threading_local.hpp"
-#include "concur/threading/thread.hpp"
 
 namespace concur::threading {
 
@@ -42,7 +43,7 @@ struct ThreadState {
   bool os_alive = false;  // handle names a running thread
 
   std::atomic<bool> daemon{false};
-  std::atomic<int> phase{0};  // 0 initial, 1 started, 2 stopped
+  std::atomic<int> phase{0};              // 0 initial, 1 started, 2 stopped
   std::atomic<std::uint32_t> running{0};  // set once the OS thread runs
   std::atomic<std::uint32_t> ended{0};    // set once everything is done
   std::atomic<std::uint64_t> ident{0};
@@ -396,8 +397,7 @@ void Thread::set_name(std::string name) {
 bool Thread::daemon() const noexcept { return state_->daemon.load(); }
 
 void Thread::set_daemon(bool daemonic) {
-  if (state_->phase.load() != 0)
-    throw RuntimeError("cannot set daemon status of active thread");
+  if (state_->phase.load() != 0) throw RuntimeError("cannot set daemon status of active thread");
   state_->daemon.store(daemonic);
 }
 
@@ -501,7 +501,8 @@ std::size_t stack_size() {
 }
 
 std::size_t stack_size(std::size_t size) {
-  if (size != 0 && size < 32768) throw ValueError("size not valid: " + std::to_string(size) + " bytes (0 or at least 32 KiB)");
+  if (size != 0 && size < 32768)
+    throw ValueError("size not valid: " + std::to_string(size) + " bytes (0 or at least 32 KiB)");
   auto& r = reg();
   std::scoped_lock g(r.m);
   const std::size_t old = r.stack_size;

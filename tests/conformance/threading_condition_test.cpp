@@ -56,8 +56,8 @@ TEST(threading_Condition, UnacquiredWaitAndNotifyRaise) {
 TEST(threading_Condition, NotifyNWakesExactlyN) {
   for (int pass = 0; pass < 2; ++pass) {  // a second full round works the same
     Condition c;
-    int waiting = 0;       // under c: threads inside wait()
-    int phase = 0;         // under c
+    int waiting = 0;  // under c: threads inside wait()
+    int phase = 0;    // under c
     std::atomic<int> woken_phase1{0}, woken_phase2{0}, false_returns{0};
     Bunch b(5, [&](int) {
       std::scoped_lock g(c);

@@ -151,8 +151,7 @@ TEST(Thread, DummyThreadForForeignThreads) {
 }
 
 TEST(Thread, MainThreadRepr) {
-  EXPECT_NE(th::main_thread().repr().find("<_MainThread(MainThread, started "),
-            std::string::npos)
+  EXPECT_NE(th::main_thread().repr().find("<_MainThread(MainThread, started "), std::string::npos)
       << th::main_thread().repr();
   EXPECT_EQ(th::main_thread().native_id(), th::get_native_id());
 }

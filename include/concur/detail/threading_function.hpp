@@ -47,11 +47,10 @@ class UniqueFunction {
 /// what f returns.
 template <class F, class... Args>
 UniqueFunction bind_target(F&& f, Args&&... args) {
-  return UniqueFunction(
-      [fn = std::forward<F>(f), tup = std::tuple<std::decay_t<Args>...>(
-                                    std::forward<Args>(args)...)]() mutable {
-        std::apply([&fn](auto&... a) { (void)std::invoke(fn, std::move(a)...); }, tup);
-      });
+  return UniqueFunction([fn = std::forward<F>(f), tup = std::tuple<std::decay_t<Args>...>(
+                                                      std::forward<Args>(args)...)]() mutable {
+    std::apply([&fn](auto&... a) { (void)std::invoke(fn, std::move(a)...); }, tup);
+  });
 }
 
 }  // namespace concur::detail

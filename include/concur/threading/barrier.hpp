@@ -44,8 +44,8 @@
 //   changed under an internal Lock. The round's last arrival (or abort, reset,
 //   a timeout) writes each node's outcome, then bumps one futex word and wakes
 //   all sleepers in one system call; a waiter spins a few microseconds (unless
-//   there are more parties than CPUs), then sleeps on that word, and returns as soon as its node has an outcome,
-//   without taking the lock again.
+//   there are more parties than CPUs), then sleeps on that word, and returns as soon as its node
+//   has an outcome, without taking the lock again.
 //
 // Python parity
 //   Same names: wait(timeout), reset(), abort(), parties(), n_waiting(),

@@ -53,14 +53,12 @@ template <class T>
 class local {
  public:
   /// Each thread's T is value-initialised (T{}).
-  local()
-    requires std::default_initializable<T>
-      : factory_([] { return std::make_unique<T>(); }) {}
+  local() requires std::default_initializable<T> : factory_([] { return std::make_unique<T>(); }) {}
 
   /// Each thread's T is made by `factory()` (called once per thread, possibly
   /// from several threads at once).
   template <class Factory>
-    requires std::is_invocable_r_v<T, Factory&>
+  requires std::is_invocable_r_v<T, Factory&>
   explicit local(Factory factory)
       : factory_([f = std::move(factory)]() mutable { return std::make_unique<T>(f()); }) {}
 

@@ -98,9 +98,7 @@ class Lock {
   }
 
   /// True while some thread holds the lock (a snapshot).
-  [[nodiscard]] bool locked() const noexcept {
-    return word_.load(std::memory_order_relaxed) != 0;
-  }
+  [[nodiscard]] bool locked() const noexcept { return word_.load(std::memory_order_relaxed) != 0; }
 
   /// Lockable / TimedLockable.
   void lock() { acquire(); }

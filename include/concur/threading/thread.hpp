@@ -111,7 +111,7 @@ struct ThreadState;
 
 /// Python's keyword arguments `name` and `daemon`.
 struct ThreadOptions {
-  std::string name = {};                    ///< empty: "Thread-N"
+  std::string name = {};                      ///< empty: "Thread-N"
   std::optional<bool> daemon = std::nullopt;  ///< nullopt: the creating thread's daemon flag
 };
 

@@ -53,8 +53,8 @@ class Timer : public Thread {
             class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
   Timer(ThreadOptions options, Timeout interval, F&& function, Args&&... args)
       : Timer(std::move(options), interval, std::make_shared<Event>(),
-              concur::detail::bind_target(std::forward<F>(function),
-                                          std::forward<Args>(args)...)) {}
+              concur::detail::bind_target(std::forward<F>(function), std::forward<Args>(args)...)) {
+  }
 
   /// Stops the timer if it is still waiting.
   void cancel() noexcept { finished_->set(); }
