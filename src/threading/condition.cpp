@@ -53,7 +53,8 @@ bool Condition::wait(Timeout timeout) {
     saved = rlock_->release_save();
 
   auto notified = [&] { return w.state.load(std::memory_order_acquire) == 1; };
-  if (!deadline.expired() && !concur::detail::spin_until(notified, kWaiterSpin)) {
+  if (!deadline.expired() &&
+      !concur::detail::spin_until(notified, kWaiterSpin, concur::detail::SpinSite::kCondition)) {
     std::uint32_t expected = 0;
     if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
       while (w.state.load(std::memory_order_acquire) == 2) {

@@ -64,7 +64,7 @@ bool Lock::acquire_slow(const Deadline& deadline) {
                    (w == 0 && word_.compare_exchange_weak(w, 1, std::memory_order_acquire,
                                                           std::memory_order_relaxed));
           },
-          kLockSpin) &&
+          kLockSpin, concur::detail::SpinSite::kLock) &&
       !contended)
     return true;
   // Drepper's mutex: 2 marks "someone may sleep", so release() wakes one.
@@ -124,7 +124,7 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
   if (deadline.expired()) return try_acquire_fast();
   if (concur::detail::spin_until(
           [&] { return value_.load(std::memory_order_relaxed) != 0 && try_acquire_fast(); },
-          kSemSpin))
+          kSemSpin, concur::detail::SpinSite::kSemaphore))
     return true;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   bool got = false;
@@ -195,7 +195,8 @@ bool Event::wait_slow(std::uint32_t seen, const Deadline& deadline) noexcept {
   // Any change of the word since `seen` (flag clear) means a set() happened.
   auto changed = [&] { return word_.load(std::memory_order_acquire) != seen; };
   if (deadline.expired()) return changed();
-  if (concur::detail::spin_until(changed, kEventSpin)) return true;
+  if (concur::detail::spin_until(changed, kEventSpin, concur::detail::SpinSite::kEvent))
+    return true;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   bool result = true;
   while (word_.load(std::memory_order_seq_cst) == seen) {

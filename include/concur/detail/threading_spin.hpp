@@ -31,11 +31,29 @@ int spin_budget(int base) noexcept;
 bool spin_enter() noexcept;
 void spin_exit() noexcept;
 
-/// Spins until `ready()` holds or `base` rounds are spent (none when too many
-/// threads spin already, or on one CPU); returns ready()'s last value.
+/// Where a thread spins: each kind of wait learns on its own (see SpinHint).
+enum class SpinSite { kLock, kCondition, kEvent, kSemaphore, kBarrier, kCount };
+
+/// Adaptive spinning, per thread and per site. A spin that succeeds restores
+/// the full budget; one that fails divides it by 4, down to 0 (sleep at once):
+/// on a loaded machine the thread being waited for is often not running, and
+/// spinning then only delays it. Every 16th wait with a reduced budget probes
+/// with the full one, so the budget comes back when the load goes.
+struct SpinHint {
+  int budget = -1;  // -1: not yet used (full budget)
+  unsigned ticks = 0;
+};
+inline thread_local SpinHint t_spin_hints[static_cast<int>(SpinSite::kCount)];
+
+/// Spins until `ready()` holds or the site's budget (at most `base` rounds) is
+/// spent; no spinning when too many threads spin already, or on one CPU.
+/// Returns ready()'s last value.
 template <class Ready>
-bool spin_until(Ready&& ready, int base) noexcept(noexcept(ready())) {
-  const int budget = spin_budget(base);
+bool spin_until(Ready&& ready, int base, SpinSite site) noexcept(noexcept(ready())) {
+  const int full = spin_budget(base);
+  SpinHint& hint = t_spin_hints[static_cast<int>(site)];
+  int budget = hint.budget < 0 ? full : hint.budget;
+  if (budget < full && (++hint.ticks & 15U) == 0) budget = full;  // probe
   if (budget == 0 || !spin_enter()) return ready();
   bool done = false;
   for (int i = 0; i < budget && !done; ++i) {
@@ -43,6 +61,7 @@ bool spin_until(Ready&& ready, int base) noexcept(noexcept(ready())) {
     if (!done) cpu_relax();
   }
   spin_exit();
+  hint.budget = done ? full : budget / 4;
   return done || ready();
 }
 
