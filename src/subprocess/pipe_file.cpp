@@ -12,7 +12,7 @@
 namespace concur::subprocess {
 
 namespace {
-constexpr std::size_t kChunk = 64 * 1024;
+constexpr std::size_t kChunk = std::size_t{64} * 1024;
 
 // Universal newlines: "\r\n" and "\r" become "\n". `last_cr` carries a trailing '\r'
 // across calls so that a "\r\n" split between two reads still gives one "\n".

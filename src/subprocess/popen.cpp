@@ -159,8 +159,8 @@ struct ChildStream {
   int fd = -1;  // for `from_fd`: a descriptor >= 3 in the parent
 };
 
-constexpr std::size_t kReadChunk = 64 * 1024;
-constexpr std::size_t kWriteChunk = 1024 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr std::size_t kWriteChunk = std::size_t{1024} * 1024;
 
 }  // namespace
 
@@ -223,7 +223,11 @@ Popen::Popen(Args args, PopenOptions o) {
   std::vector<char*> env_ptrs;
   if (o.env) {
     env_strings.reserve(o.env->size());
-    for (const auto& [k, v] : *o.env) env_strings.push_back(k + "=" + v);
+    for (const auto& [k, v] : *o.env) {
+      std::string& e = env_strings.emplace_back();
+      e.reserve(k.size() + 1 + v.size());
+      e.append(k).append(1, '=').append(v);
+    }
     for (auto& e : env_strings) env_ptrs.push_back(e.data());
     env_ptrs.push_back(nullptr);
   }

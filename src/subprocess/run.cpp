@@ -75,7 +75,7 @@ CompletedProcess run(Args args, RunOptions o) {
   return CompletedProcess{p.args(), rc, std::move(res.stdout_), std::move(res.stderr_), o.text};
 }
 
-int call(Args args, RunOptions o) {
+int call(Args args, const RunOptions& o) {
   if (o.input) throw TypeError("call() got an unexpected keyword argument 'input'");
   if (o.capture_output)
     throw TypeError("call() got an unexpected keyword argument 'capture_output'");
@@ -89,9 +89,9 @@ int call(Args args, RunOptions o) {
   }
 }
 
-int check_call(Args args, RunOptions o) {
+int check_call(Args args, const RunOptions& o) {
   Args cmd = args;
-  const int rc = call(std::move(args), std::move(o));
+  const int rc = call(std::move(args), o);
   if (rc != 0) throw CalledProcessError(rc, std::move(cmd));
   return 0;
 }

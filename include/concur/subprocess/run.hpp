@@ -49,10 +49,10 @@ CompletedProcess run(Args args, RunOptions options = {});
 /// Runs the command and returns its returncode. Uses the Popen fields and timeout of
 /// `options`; input, capture_output and check are a TypeError (as Python's
 /// unexpected keyword arguments).
-int call(Args args, RunOptions options = {});
+int call(Args args, const RunOptions& options = {});
 
 /// call(), then CalledProcessError on a non-zero returncode; returns 0.
-int check_call(Args args, RunOptions options = {});
+int check_call(Args args, const RunOptions& options = {});
 
 /// run() with stdout_=PIPE and check=true; returns stdout (newlines translated in
 /// text mode). Setting stdout_ or capture_output is a ValueError, check a
