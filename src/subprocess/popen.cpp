@@ -417,18 +417,16 @@ int Popen::wait(Timeout timeout) {
   for (;;) {
     {
       std::lock_guard lock(st.mu);
-      st.reap_locked();
       if (st.returncode) return *st.returncode;
     }
-    // The pidfd turns readable when the child exits; another thread may reap it
-    // meanwhile, which the locked check above sees.
+    // The pidfd turns readable when the child exits (at once if it already has);
+    // another thread may reap it meanwhile, which the locked checks see.
     detail::PollItem item{st.pidfd.get(), detail::kPollIn, 0};
-    if (detail::poll_until(&item, 1, deadline) == 0) {
-      std::lock_guard lock(st.mu);
-      st.reap_locked();
-      if (st.returncode) return *st.returncode;
-      throw TimeoutExpired(st.args, std::chrono::duration<double>(timeout.duration()));
-    }
+    const bool ready = detail::poll_until(&item, 1, deadline) > 0;
+    std::lock_guard lock(st.mu);
+    st.reap_locked();
+    if (st.returncode) return *st.returncode;
+    if (!ready) throw TimeoutExpired(st.args, std::chrono::duration<double>(timeout.duration()));
   }
 }
 
