@@ -53,21 +53,29 @@ bool Condition::wait(Timeout timeout) {
     saved = rlock_->release_save();
 
   auto notified = [&] { return w.state.load(std::memory_order_acquire) == 1; };
+  bool slept = false;
   if (!deadline.expired() &&
       !concur::detail::spin_until(notified, kWaiterSpin, concur::detail::SpinSite::kCondition)) {
     std::uint32_t expected = 0;
     if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
+      slept = true;
       while (w.state.load(std::memory_order_acquire) == 2) {
         if (!concur::detail::futex_wait(w.state, 2, deadline)) break;
       }
     }
   }
 
-  // Take the lock back (always, as Python does), then decide under it.
-  if (lock_)
-    lock_->acquire();
-  else
-    rlock_->acquire_restore(saved);
+  // Take the lock back (always, as Python does), then decide under it. A
+  // waiter that slept may have been moved to the lock's futex by notify():
+  // it takes the lock marked contended, so the others moved there wake too.
+  if (lock_) {
+    if (slept)
+      lock_->acquire_contended();
+    else
+      lock_->acquire();
+  } else {
+    rlock_->acquire_restore(saved, slept);
+  }
   if (w.state.load(std::memory_order_acquire) == 1) return true;
   unlink(&w);  // timed out and not notified: still queued
   return false;
@@ -79,8 +87,15 @@ void Condition::notify(int n) {
   while (n-- > 0 && head_ != nullptr) {
     Waiter* w = head_;
     unlink(w);
-    if (w->state.exchange(1, std::memory_order_acq_rel) == 2)
-      concur::detail::futex_wake(w->state, 1);
+    if (w->state.exchange(1, std::memory_order_acq_rel) == 2) {
+      // Asleep: rather than wake it only to block on the lock we hold, move
+      // it to the lock's futex (wait morphing); our release will wake it.
+      Lock& inner = lock_ ? *lock_ : rlock_->inner_;
+      if (inner.mark_contended())
+        concur::detail::futex_requeue(w->state, 1, 0, 1, inner.word());
+      else
+        concur::detail::futex_wake(w->state, 1);
+    }
   }
 }
 

@@ -81,6 +81,14 @@ bool Lock::acquire_slow(const Deadline& deadline) {
   return true;
 }
 
+void Lock::acquire_contended() noexcept {
+  std::uint32_t c = word_.exchange(2, std::memory_order_acquire);
+  while (c != 0) {
+    futex_wait(word_, 2, Deadline{});
+    c = word_.exchange(2, std::memory_order_acquire);
+  }
+}
+
 void Lock::release_slow(std::uint32_t prev) {
   if (prev == 0) throw RuntimeError("release unlocked lock");
   futex_wake(word_, 1);

@@ -95,6 +95,59 @@ TEST(Condition, NotificationRacingTimeoutIsNeverLost) {
   EXPECT_GE(true_returns.load(), notified_total);
 }
 
+// Sleeping waiters are moved to the lock's futex by notify() (wait morphing):
+// every one of them must still get the lock, for both lock kinds, whether it
+// was woken with notify_all, notify(n) one by one, or timed out meanwhile.
+template <class L>
+void all_sleepers_wake(bool all_at_once) {
+  L lock;
+  th::Condition c(lock);
+  for (int round = 0; round < 10; ++round) {
+    int waiting = 0, generation = 0;
+    std::atomic<int> woke{0};
+    Bunch b(8, [&](int i) {
+      std::scoped_lock g(c);
+      ++waiting;
+      const int mine = generation;
+      // Odd threads use short timeouts and re-wait: they race notify with timeouts.
+      while (generation == mine) {
+        if (i % 2)
+          c.wait(std::chrono::milliseconds(1));
+        else
+          c.wait(kBound);
+      }
+      ++woke;
+    });
+    ASSERT_TRUE(eventually([&] {
+      std::scoped_lock g(c);
+      return waiting == 8;
+    }));
+    th::Event().wait(std::chrono::milliseconds(5));  // let them fall asleep
+    {
+      std::scoped_lock g(c);
+      ++generation;
+      if (all_at_once) {
+        c.notify_all();
+      } else {
+        for (int k = 0; k < 8; ++k) c.notify(1);
+      }
+    }
+    b.join_all();
+    EXPECT_EQ(woke.load(), 8);
+    EXPECT_FALSE(lock.locked());
+  }
+}
+
+TEST(Condition, SleepersMovedToLockAllWakeLock) {
+  all_sleepers_wake<th::Lock>(true);
+  all_sleepers_wake<th::Lock>(false);
+}
+
+TEST(Condition, SleepersMovedToLockAllWakeRLock) {
+  all_sleepers_wake<th::RLock>(true);
+  all_sleepers_wake<th::RLock>(false);
+}
+
 TEST(Semaphore, StressNeverExceedsPermits) {
   for (int threads : {2, 4, 8}) {
     th::Semaphore s(2);

@@ -19,6 +19,13 @@ bool futex_wait(const std::atomic<std::uint32_t>& word, std::uint32_t expected,
 /// Wakes at most `n` threads blocked on `word` (INT32_MAX for all).
 void futex_wake(const std::atomic<std::uint32_t>& word, int n, bool shared = false) noexcept;
 
+/// FUTEX_CMP_REQUEUE: if `from` still holds `expected`, wakes at most `wake`
+/// threads blocked on `from` and moves at most `requeue` others to wait on `to`
+/// instead (they wake when `to` is woken). Used by threading::Condition to hand
+/// a notified waiter straight to the lock's queue (wait morphing).
+void futex_requeue(const std::atomic<std::uint32_t>& from, std::uint32_t expected, int wake,
+                   int requeue, const std::atomic<std::uint32_t>& to, bool shared = false) noexcept;
+
 /// Names the calling thread as the OS sees it (/proc/self/task/*/comm; at most
 /// 15 bytes are kept, as Linux allows).
 void set_current_thread_name(const char* name) noexcept;

@@ -31,6 +31,14 @@
 //   A Condition built on a lock refers to it: the lock must outlive the
 //   Condition. Destroying a Condition while threads wait on it is undefined.
 //
+// Implementation
+//   Each waiter queues a node on its own stack (FIFO, changed under the lock),
+//   spins a few microseconds (adaptively), then sleeps on the node's futex
+//   word. notify() marks the first n nodes notified; a node whose owner sleeps
+//   is moved onto the lock's futex queue (FUTEX_CMP_REQUEUE, "wait morphing"),
+//   so it wakes when the notifier releases the lock instead of waking at once
+//   only to block on the lock the notifier still holds.
+//
 // Spurious wake-ups
 //   None: wait() returns true only when a notify() chose this waiter, false
 //   only when the timeout passed without one. A notification that races with

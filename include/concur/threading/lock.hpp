@@ -66,6 +66,9 @@ namespace concur::threading {
 /// The largest timeout a blocking call accepts (larger ones are clamped to it).
 inline constexpr std::chrono::nanoseconds TIMEOUT_MAX{INT64_MAX / 2};
 
+class Condition;
+class RLock;
+
 class Lock {
  public:
   Lock() noexcept = default;
@@ -117,6 +120,23 @@ class Lock {
   [[nodiscard]] std::string repr() const;
 
  private:
+  friend class Condition;
+  friend class RLock;
+  // For a thread that may have been moved to this lock's futex queue by
+  // Condition::notify (wait morphing): takes the lock marking it contended, so
+  // that other threads moved there are woken by later releases.
+  void acquire_contended() noexcept;
+  // The lock's futex word (Condition::notify requeues sleepers onto it).
+  std::atomic<std::uint32_t>& word() noexcept { return word_; }
+  // Marks a held lock "may have sleepers" before sleepers are moved onto it;
+  // false (nothing changed) when it is not held.
+  bool mark_contended() noexcept {
+    std::uint32_t w = word_.load(std::memory_order_relaxed);
+    while (w == 1 && !word_.compare_exchange_weak(w, 2, std::memory_order_relaxed)) {
+    }
+    return w != 0;
+  }
+
   bool try_acquire_fast() noexcept {
     std::uint32_t expected = 0;
     return word_.compare_exchange_strong(expected, 1, std::memory_order_acquire,

@@ -49,8 +49,6 @@ namespace concur::threading {
 /// among the threads alive now (pthread_self()); may be reused after it ends.
 std::uint64_t get_ident() noexcept;
 
-class Condition;
-
 class RLock {
  public:
   RLock() noexcept = default;
@@ -132,8 +130,11 @@ class RLock {
     inner_.release();
     return saved;
   }
-  void acquire_restore(std::uint64_t saved) {
-    inner_.acquire();
+  void acquire_restore(std::uint64_t saved, bool contended) {
+    if (contended)
+      inner_.acquire_contended();
+    else
+      inner_.acquire();
     owner_.store(get_ident(), std::memory_order_relaxed);
     count_.store(saved, std::memory_order_relaxed);
   }
