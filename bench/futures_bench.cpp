@@ -39,7 +39,7 @@ void BM_ThreadPool_SubmitWaitNoop(benchmark::State& state) {
   }
   report_rate(state, "thread_pool.submit_wait_noop", "concur", "tasks/s", kTasks);
 }
-BENCHMARK(BM_ThreadPool_SubmitWaitNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ThreadPool_SubmitWaitNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1)->MinTime(3);
 
 void BM_ThreadPool_MapNoop(benchmark::State& state) {
   cf::ThreadPoolExecutor pool({.max_workers = workers()});
@@ -52,7 +52,7 @@ void BM_ThreadPool_MapNoop(benchmark::State& state) {
   }
   report_rate(state, "thread_pool.map_noop", "concur", "items/s", kMapItems);
 }
-BENCHMARK(BM_ThreadPool_MapNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ThreadPool_MapNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1);
 
 void BM_ThreadPool_MapChunkedNoop(benchmark::State& state) {
   cf::ThreadPoolExecutor pool({.max_workers = workers()});
@@ -95,7 +95,7 @@ void BM_Tbb_TaskGroupNoop(benchmark::State& state) {
   }
   report_rate(state, "thread_pool.submit_wait_noop", "tbb", "tasks/s", kTasks);
 }
-BENCHMARK(BM_Tbb_TaskGroupNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Tbb_TaskGroupNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1)->MinTime(3);
 
 void BM_Tbb_ParallelForNoop(benchmark::State& state) {
   tbb::task_arena arena(workers());

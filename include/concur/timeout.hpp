@@ -46,7 +46,7 @@ class Timeout {
     using Double = std::chrono::duration<double, std::nano>;
     const double ns = std::chrono::duration_cast<Double>(d).count();
     // Far future timeouts (hours of years) are clamped to ~292 years.
-    constexpr double kMax = static_cast<double>(std::numeric_limits<std::int64_t>::max() / 2);
+    constexpr double kMax = static_cast<double>(std::numeric_limits<std::int64_t>::max()) / 2.0;
     ns_ = std::chrono::nanoseconds(ns >= kMax ? static_cast<std::int64_t>(kMax)
                                               : static_cast<std::int64_t>(ns + 0.999999));
   }
