@@ -28,7 +28,8 @@
 // Implementation
 //   One 32-bit futex word (0 unlocked, 1 locked, 2 locked with sleepers). The
 //   uncontended acquire/release is a single atomic instruction inlined at the
-//   call site; a contended acquire spins for a few microseconds, then sleeps on
+//   call site; a contended acquire spins for up to a few microseconds
+//   (adaptively: less after recent spins failed), then sleeps on
 //   the futex. Waiters are not served in FIFO order (neither are Python's).
 //
 // Python parity
