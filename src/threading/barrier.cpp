@@ -62,8 +62,7 @@ int Barrier::wait_impl(Timeout timeout) {
   }
   auto decided = [&] { return me.outcome.load(std::memory_order_acquire) != 0; };
   bool timed_out = false;
-  if (!(spin_ &&
-        concur::detail::spin_until(decided, kBarrierSpin, concur::detail::SpinSite::kBarrier))) {
+  if (!(spin_ && concur::detail::spin_until(decided, kBarrierSpin))) {
     for (;;) {
       const std::uint32_t seen = seq_.load(std::memory_order_seq_cst);
       if (decided()) break;

@@ -54,8 +54,7 @@ bool Condition::wait(Timeout timeout) {
 
   auto notified = [&] { return w.state.load(std::memory_order_acquire) == 1; };
   bool slept = false;
-  if (!deadline.expired() &&
-      !concur::detail::spin_until(notified, kWaiterSpin, concur::detail::SpinSite::kCondition)) {
+  if (!deadline.expired() && !concur::detail::spin_until(notified, kWaiterSpin)) {
     std::uint32_t expected = 0;
     if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
       slept = true;

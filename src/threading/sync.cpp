@@ -1,8 +1,15 @@
 // Slow paths of the threading primitives: Lock, RLock, Semaphore, Event, and
 // the spin budget. See the headers for the contracts.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "concur/detail/futex.hpp"
@@ -17,9 +24,46 @@ namespace concur::detail {
 namespace {
 const int g_cpus = static_cast<int>(cpu_count());
 std::atomic<int> g_spinners{0};
+std::atomic<bool> g_spin_ok{true};
+std::atomic<std::int64_t> g_next_sample_ns{0};
+
+// Runnable threads on the machine now (/proc/loadavg: "1.0 0.9 0.8 3/345 1234"),
+// or -1 when unknown. Opened and closed each time: a library must not keep a
+// descriptor the program did not ask for.
+int runnable_threads() noexcept {
+  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  ssize_t n;
+  do {
+    n = ::read(fd, buf, sizeof buf - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = buf;
+  for (int field = 0; field < 3; ++field) {
+    p = std::strchr(p, ' ');
+    if (p == nullptr) return -1;
+    ++p;
+  }
+  return std::atoi(p);
+}
 }  // namespace
 
-int spin_budget(int base) noexcept { return g_cpus > 1 ? base : 0; }
+int spin_budget(int base) noexcept {
+  if (g_cpus <= 1) return 0;
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t next = g_next_sample_ns.load(std::memory_order_relaxed);
+  if (now >= next &&
+      g_next_sample_ns.compare_exchange_strong(next, now + 2'000'000, std::memory_order_relaxed)) {
+    const int runnable = runnable_threads();
+    g_spin_ok.store(runnable < 0 || runnable <= g_cpus, std::memory_order_relaxed);
+  }
+  return g_spin_ok.load(std::memory_order_relaxed) ? base : 0;
+}
 
 bool spin_enter() noexcept {
   int n = g_spinners.load(std::memory_order_relaxed);
@@ -54,18 +98,16 @@ std::string address(const void* p) {
 
 bool Lock::acquire_slow(const Deadline& deadline) {
   if (deadline.expired()) return try_acquire_fast();
-  // Spin while the holder is likely to release soon (and nobody sleeps yet).
-  bool contended = false;
+  // Spin while the holder is likely to release soon. Taking the lock with 1
+  // while others sleep on it is safe: the release that freed it woke one of
+  // them, which marks the word 2 again when it retries.
   if (concur::detail::spin_until(
           [&] {
             std::uint32_t w = word_.load(std::memory_order_relaxed);
-            if (w == 2) contended = true;
-            return contended ||
-                   (w == 0 && word_.compare_exchange_weak(w, 1, std::memory_order_acquire,
-                                                          std::memory_order_relaxed));
+            return w == 0 && word_.compare_exchange_weak(w, 1, std::memory_order_acquire,
+                                                         std::memory_order_relaxed);
           },
-          kLockSpin, concur::detail::SpinSite::kLock) &&
-      !contended)
+          kLockSpin))
     return true;
   // Drepper's mutex: 2 marks "someone may sleep", so release() wakes one.
   std::uint32_t c = word_.exchange(2, std::memory_order_acquire);
@@ -132,7 +174,7 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
   if (deadline.expired()) return try_acquire_fast();
   if (concur::detail::spin_until(
           [&] { return value_.load(std::memory_order_relaxed) != 0 && try_acquire_fast(); },
-          kSemSpin, concur::detail::SpinSite::kSemaphore))
+          kSemSpin))
     return true;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   bool got = false;
@@ -203,8 +245,7 @@ bool Event::wait_slow(std::uint32_t seen, const Deadline& deadline) noexcept {
   // Any change of the word since `seen` (flag clear) means a set() happened.
   auto changed = [&] { return word_.load(std::memory_order_acquire) != seen; };
   if (deadline.expired()) return changed();
-  if (concur::detail::spin_until(changed, kEventSpin, concur::detail::SpinSite::kEvent))
-    return true;
+  if (concur::detail::spin_until(changed, kEventSpin)) return true;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   bool result = true;
   while (word_.load(std::memory_order_seq_cst) == seen) {

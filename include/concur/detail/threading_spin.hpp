@@ -1,12 +1,12 @@
 // concur/detail/threading_spin.hpp: bounded spinning before a futex sleep.
 // Internal: users never call these.
 //
-// A wake-up through the kernel costs a few microseconds on each side; a hand-off
-// between two running threads through a cache line costs a few hundred
-// nanoseconds. The blocking paths of the threading primitives therefore spin a
-// bounded number of times (a few microseconds) before they sleep, and do not
-// spin at all on a single-CPU machine, where the thread they wait for cannot
-// run while they spin.
+// A wake-up through the kernel costs a few microseconds on each side (tens on
+// an idle virtual machine); a hand-off between two running threads through a
+// cache line costs a few hundred nanoseconds. The blocking paths of the
+// threading primitives therefore spin a bounded number of times (a few
+// microseconds) before they sleep, but not when the thread they wait for is
+// unlikely to be running: on a single CPU, or while the machine is overloaded.
 #pragma once
 
 namespace concur::detail {
@@ -20,8 +20,13 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-/// How many cpu_relax() rounds a waiter spends before it sleeps: `base` on a
-/// machine with several CPUs, 0 on a single CPU (computed once).
+/// How many cpu_relax() rounds a waiter spends before it sleeps: `base`, or 0
+/// on a single CPU and while the machine is overloaded. Overloaded means more
+/// runnable threads than CPUs (the "running" field of /proc/loadavg, sampled
+/// at most every 2 ms by whichever waiter finds the sample stale): then the
+/// thread being waited for is likely not running, and spinning only delays
+/// it (a Condition ping-pong measured 0.7 us with spinning on an idle machine,
+/// 20 us with spinning while other builds kept the 2 CPUs busy, 5 us without).
 int spin_budget(int base) noexcept;
 
 /// At most as many threads spin at once as there are CPUs: beyond that a
@@ -31,29 +36,12 @@ int spin_budget(int base) noexcept;
 bool spin_enter() noexcept;
 void spin_exit() noexcept;
 
-/// Where a thread spins: each kind of wait learns on its own (see SpinHint).
-enum class SpinSite { kLock, kCondition, kEvent, kSemaphore, kBarrier, kCount };
-
-/// Adaptive spinning, per thread and per site. A spin that succeeds restores
-/// the full budget; one that fails divides it by 4, down to 0 (sleep at once):
-/// on a loaded machine the thread being waited for is often not running, and
-/// spinning then only delays it. Every 16th wait with a reduced budget probes
-/// with the full one, so the budget comes back when the load goes.
-struct SpinHint {
-  int budget = -1;  // -1: not yet used (full budget)
-  unsigned ticks = 0;
-};
-inline thread_local SpinHint t_spin_hints[static_cast<int>(SpinSite::kCount)];
-
-/// Spins until `ready()` holds or the site's budget (at most `base` rounds) is
-/// spent; no spinning when too many threads spin already, or on one CPU.
-/// Returns ready()'s last value.
+/// Spins until `ready()` holds or `base` rounds are spent (none when spinning
+/// is off, see spin_budget, or when too many threads spin already); returns
+/// ready()'s last value.
 template <class Ready>
-bool spin_until(Ready&& ready, int base, SpinSite site) noexcept(noexcept(ready())) {
-  const int full = spin_budget(base);
-  SpinHint& hint = t_spin_hints[static_cast<int>(site)];
-  int budget = hint.budget < 0 ? full : hint.budget;
-  if (budget < full && (++hint.ticks & 15U) == 0) budget = full;  // probe
+bool spin_until(Ready&& ready, int base) noexcept(noexcept(ready())) {
+  const int budget = spin_budget(base);
   if (budget == 0 || !spin_enter()) return ready();
   bool done = false;
   for (int i = 0; i < budget && !done; ++i) {
@@ -61,7 +49,6 @@ bool spin_until(Ready&& ready, int base, SpinSite site) noexcept(noexcept(ready(
     if (!done) cpu_relax();
   }
   spin_exit();
-  hint.budget = done ? full : budget / 4;
   return done || ready();
 }
 

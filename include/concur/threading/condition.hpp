@@ -33,7 +33,7 @@
 //
 // Implementation
 //   Each waiter queues a node on its own stack (FIFO, changed under the lock),
-//   spins a few microseconds (adaptively), then sleeps on the node's futex
+//   spins a few microseconds (unless the machine is overloaded), then sleeps on the node's futex
 //   word. notify() marks the first n nodes notified; a node whose owner sleeps
 //   is moved onto the lock's futex queue (FUTEX_CMP_REQUEUE, "wait morphing"),
 //   so it wakes when the notifier releases the lock instead of waking at once

@@ -28,8 +28,8 @@
 //   One futex word counts the flag's transitions (odd = set), so a waiter
 //   detects that a set() happened even when it was cleared again; waiters are
 //   counted so that set() makes a system call only when someone sleeps. A waiter
-//   spins a few microseconds before it sleeps (less, or not at all, after
-//   recent spins failed: see concur/detail/threading_spin.hpp).
+//   spins a few microseconds before it sleeps (not on one CPU or an overloaded
+//   machine: see concur/detail/threading_spin.hpp).
 //
 // Python parity
 //   Same names and behaviour; `isSet` (deprecated) is not provided. repr():

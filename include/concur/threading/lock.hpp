@@ -29,8 +29,8 @@
 //   One 32-bit futex word (0 unlocked, 1 locked, 2 locked with sleepers). The
 //   uncontended acquire/release is a single atomic instruction inlined at the
 //   call site; a contended acquire spins for up to a few microseconds
-//   (adaptively: less after recent spins failed), then sleeps on
-//   the futex. Waiters are not served in FIFO order (neither are Python's).
+//   (not on one CPU or an overloaded machine), then sleeps on the futex. Waiters are not served in
+//   FIFO order (neither are Python's).
 //
 // Python parity
 //   - `acquire(blocking=True, timeout=-1)` is spelled `acquire()`,
