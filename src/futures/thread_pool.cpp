@@ -36,70 +36,103 @@ inline void cpu_relax() noexcept {
 // How long an idle worker polls before it sleeps on the futex: long enough to
 // catch the next task of a burst without a system call, short enough to be
 // invisible when the pool is idle.
-constexpr int kSpinRounds = 10000;
+constexpr int kSpinRounds = 2000;
 constexpr int kYieldRounds = 20;
 // At most this many tasks taken per lock hold; never more than a fair share.
 constexpr std::size_t kBatch = 16;
 
+// The queue's permanent node (never run, never freed).
+struct Stub final : detail::State<void> {};
+
 }  // namespace
 
+// The queue is Vyukov's intrusive multi-producer queue: submit pushes with one
+// atomic exchange and never takes a lock; workers pop under `pop_mu`, so the
+// submitting thread and the workers do not contend on a mutex. `pending`
+// counts tasks pushed (or being pushed) and not yet popped: it is what idle
+// workers poll, what stats() reports, and (with `shut`) what tells a worker
+// it may exit.
 struct ThreadPoolExecutor::Impl {
   int max_workers = 0;
   std::string prefix;
   std::function<void()> initializer;
 
-  mutable std::mutex mu;
-  detail::StateBase* head = nullptr;  // FIFO of queued tasks (one reference each)
-  detail::StateBase* tail = nullptr;
-  std::size_t queued = 0;
-  int idle_tokens = 0;  // CPython's _idle_semaphore
-  int idle = 0;         // workers waiting for work
-  bool shut = false;
-  std::string broken;   // why the pool is broken; empty while usable
-  std::vector<std::thread> threads;
-  std::uint64_t submitted = 0;
-  std::uint64_t completed = 0;
+  // --- the queue ---------------------------------------------------------------------
+  Stub stub;
+  std::atomic<detail::StateBase*> q_head{&stub};  // newest; producers exchange it
+  std::mutex pop_mu;
+  detail::StateBase* q_tail = &stub;  // oldest; guarded by pop_mu
+  std::atomic<std::size_t> pending{0};
+  std::atomic<std::uint64_t> submitted{0};
+  std::atomic<std::uint64_t> completed{0};
 
-  std::atomic<std::uint32_t> wake_seq{0};    // futex word: bumped to wake sleeping workers
-  std::atomic<int> futex_sleepers{0};        // workers blocked (or about to block) in the kernel
-  std::atomic<std::size_t> queued_hint{0};   // `queued`, readable without the lock
-  std::atomic<bool> stopping{false};         // shut or broken: idle workers must exit
-  std::atomic<bool> cancelling{false};       // shutdown(cancel_futures): drop unstarted work
-  std::atomic<int> spinning{0};              // idle workers polling for work (awake)
+  // --- workers ---------------------------------------------------------------------------
+  mutable std::mutex mu;  // guards the fields below
+  int idle_tokens = 0;    // CPython's _idle_semaphore
+  std::vector<std::thread> threads;
+  std::string broken;     // why the pool is broken; empty while usable
+  std::atomic<int> nthreads{0};
+  std::atomic<bool> shut{false};
+  std::atomic<bool> is_broken{false};
+  std::atomic<bool> cancelling{false};     // shutdown(cancel_futures): drop unstarted work
+  std::atomic<int> idle{0};                // workers looking for work
+  std::atomic<int> spinning{0};            // of those, awake and polling
+  std::atomic<int> futex_sleepers{0};      // of those, blocked (or about to) in the kernel
+  std::atomic<std::uint32_t> wake_seq{0};  // futex word: bumped to wake sleepers
   std::stop_source stop;
   std::mutex join_mu;
 
-  void push_locked(detail::StateBase* t) noexcept {
-    if (tail)
-      tail->next_task_ = t;
-    else
-      head = t;
-    tail = t;
-    ++queued;
-    queued_hint.store(queued, std::memory_order_seq_cst);
-  }
-  detail::StateBase* pop_locked() noexcept {
-    detail::StateBase* t = head;
-    if (t) {
-      head = t->next_task_;
-      if (!head) tail = nullptr;
-      t->next_task_ = nullptr;
-      --queued;
-      queued_hint.store(queued, std::memory_order_relaxed);
-    }
-    return t;
-  }
-  detail::StateBase* take_all_locked() noexcept {
-    detail::StateBase* list = head;
-    head = tail = nullptr;
-    queued = 0;
-    queued_hint.store(0, std::memory_order_relaxed);
-    return list;
+  void push(detail::StateBase* t) noexcept {
+    t->next_task_.store(nullptr, std::memory_order_relaxed);
+    detail::StateBase* prev = q_head.exchange(t, std::memory_order_acq_rel);
+    prev->next_task_.store(t, std::memory_order_release);
   }
 
-  // Wakes up to `n` workers blocked in the kernel. The seq_cst pair
-  // (queued_hint store here / futex_sleepers increment there) guarantees that
-  // a worker going to sleep either sees the new work or is woken.
+  // Under pop_mu. nullptr when empty, or when a push is half done (the caller
+  // sees pending > 0 and retries).
+  detail::StateBase* pop_locked() noexcept {
+    detail::StateBase* tail = q_tail;
+    detail::StateBase* next = tail->next_task_.load(std::memory_order_acquire);
+    if (tail == &stub) {
+      if (!next) return nullptr;
+      q_tail = next;
+      tail = next;
+      next = next->next_task_.load(std::memory_order_acquire);
+    }
+    if (next) {
+      q_tail = next;
+      return tail;
+    }
+    if (tail != q_head.load(std::memory_order_acquire)) return nullptr;
+    push(&stub);
+    next = tail->next_task_.load(std::memory_order_acquire);
+    if (next) {
+      q_tail = next;
+      return tail;
+    }
+    return nullptr;
+  }
+
+  // Pops every queued task (shutdown with cancel_futures, a broken pool).
+  std::vector<detail::StateBase*> drain() {
+    std::vector<detail::StateBase*> out;
+    std::lock_guard lock(pop_mu);
+    for (;;) {
+      if (detail::StateBase* t = pop_locked()) {
+        out.push_back(t);
+        pending.fetch_sub(1, std::memory_order_seq_cst);
+        continue;
+      }
+      if (pending.load(std::memory_order_seq_cst) == 0) break;
+      std::this_thread::yield();  // a push is half done: it lands in a moment
+    }
+    return out;
+  }
+
+  // Wakes up to `n` workers blocked in the kernel. The seq_cst pair (pending
+  // increment there / futex_sleepers increment here, each followed by a load
+  // of the other) guarantees that a worker going to sleep either sees the new
+  // work or is woken.
   void wake(int n) noexcept {
     if (futex_sleepers.load(std::memory_order_seq_cst) > 0) {
       wake_seq.fetch_add(1, std::memory_order_seq_cst);
@@ -107,15 +140,15 @@ struct ThreadPoolExecutor::Impl {
     }
   }
   // New work: wake a sleeper only if no worker is awake and polling; a worker
-  // that finds more work than it takes wakes the next one (wake-ups ramp up
-  // with the load instead of costing a system call per task).
+  // that leaves a backlog behind wakes the next one (wake-ups ramp up with the
+  // load instead of costing a system call per task).
   void wake_for_work() noexcept {
     if (spinning.load(std::memory_order_seq_cst) == 0) wake(1);
   }
 
   bool has_work_or_stop() const noexcept {
-    return queued_hint.load(std::memory_order_relaxed) != 0 ||
-           stopping.load(std::memory_order_relaxed);
+    return pending.load(std::memory_order_relaxed) != 0 || shut.load(std::memory_order_relaxed) ||
+           is_broken.load(std::memory_order_relaxed);
   }
 
   void sleep_until_work() noexcept {
@@ -128,70 +161,15 @@ struct ThreadPoolExecutor::Impl {
       if (i < kSpinRounds)
         cpu_relax();
       else
-        std::this_thread::yield();  // let a runnable producer have this core
+        std::this_thread::yield();  // let a runnable submitter have this core
     }
     spinning.fetch_sub(1, std::memory_order_seq_cst);
     const std::uint32_t seq = wake_seq.load(std::memory_order_seq_cst);
     futex_sleepers.fetch_add(1, std::memory_order_seq_cst);
-    if (queued_hint.load(std::memory_order_seq_cst) == 0 && !stopping.load(std::memory_order_seq_cst))
+    if (pending.load(std::memory_order_seq_cst) == 0 && !shut.load(std::memory_order_seq_cst) &&
+        !is_broken.load(std::memory_order_seq_cst))
       detail::futex_wait(wake_seq, seq, Deadline{});
     futex_sleepers.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  void worker(int index) {
-    const std::string name = prefix + "_" + std::to_string(index);
-    detail::set_current_thread_name(name.c_str());
-    if (initializer) {
-      try {
-        initializer();
-      } catch (...) {
-        initializer_failed(std::current_exception());
-        return;
-      }
-    }
-    std::uint64_t ran = 0;
-    bool counted_idle = false;
-    detail::StateBase* batch[kBatch];
-    std::unique_lock lock(mu);
-    for (;;) {
-      completed += ran;
-      ran = 0;
-      if (head) {
-        // Take a fair share of the queue (at most kBatch) in one lock hold.
-        const std::size_t share = std::max<std::size_t>(1, queued / threads.size());
-        const std::size_t n = std::min<std::size_t>(share, kBatch);
-        std::size_t got = 0;
-        while (got < n)
-          if (detail::StateBase* t = pop_locked()) batch[got++] = t; else break;
-        counted_idle = false;
-        // A backlog beyond one batch: this worker alone is not keeping up.
-        const bool more = queued >= kBatch;
-        lock.unlock();
-        if (more) wake_for_work();
-        for (std::size_t i = 0; i < got; ++i) {
-          // Tasks of a batch after the first have not started: shutdown with
-          // cancel_futures cancels them as it cancels the queue.
-          if (i > 0 && cancelling.load(std::memory_order_acquire))
-            cancel_and_notify(batch[i]);
-          else
-            batch[i]->run();
-          batch[i]->release();
-        }
-        ran = got;
-        lock.lock();
-        continue;
-      }
-      if (shut || !broken.empty()) break;
-      if (!counted_idle) {  // CPython: _idle_semaphore.release() when the queue is empty
-        ++idle_tokens;
-        counted_idle = true;
-      }
-      ++idle;
-      lock.unlock();
-      sleep_until_work();
-      lock.lock();
-      --idle;
-    }
   }
 
   static void cancel_and_notify(detail::StateBase* t) noexcept {
@@ -202,27 +180,94 @@ struct ThreadPoolExecutor::Impl {
     }
   }
 
+  void worker() {
+    if (initializer) {
+      try {
+        initializer();
+      } catch (...) {
+        initializer_failed(std::current_exception());
+        return;
+      }
+    }
+    bool counted_idle = false;
+    detail::StateBase* batch[kBatch];
+    for (;;) {
+      std::size_t got = 0, left = 0;
+      if (pending.load(std::memory_order_seq_cst) > 0) {
+        // Take a fair share of what is queued (at most kBatch) in one lock hold.
+        const auto workers = static_cast<std::size_t>(std::max(1, nthreads.load()));
+        const std::size_t share = std::clamp<std::size_t>(
+            pending.load(std::memory_order_relaxed) / workers, 1, kBatch);
+        std::lock_guard lock(pop_mu);
+        while (got < share)
+          if (detail::StateBase* t = pop_locked()) batch[got++] = t; else break;
+        if (got > 0) left = pending.fetch_sub(got, std::memory_order_seq_cst) - got;
+      }
+      if (got > 0) {
+        counted_idle = false;
+        if (left >= kBatch) wake_for_work();  // a backlog: this worker alone is not keeping up
+        for (std::size_t i = 0; i < got; ++i) {
+          // Not started yet: shutdown with cancel_futures cancels them.
+          if (cancelling.load(std::memory_order_acquire))
+            cancel_and_notify(batch[i]);
+          else
+            batch[i]->run();
+          batch[i]->release();
+        }
+        completed.fetch_add(got, std::memory_order_relaxed);
+        continue;
+      }
+      if (pending.load(std::memory_order_seq_cst) > 0) {  // a push is half done
+        cpu_relax();
+        continue;
+      }
+      if (shut.load(std::memory_order_seq_cst) || is_broken.load(std::memory_order_seq_cst)) {
+        if (pending.load(std::memory_order_seq_cst) == 0) break;
+        continue;
+      }
+      if (!counted_idle) {  // CPython: _idle_semaphore.release() when the queue is empty
+        std::lock_guard lock(mu);
+        ++idle_tokens;
+        counted_idle = true;
+      }
+      idle.fetch_add(1, std::memory_order_seq_cst);
+      sleep_until_work();
+      idle.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+
   void initializer_failed(std::exception_ptr e) {
     detail::report_exception("Exception in initializer:", "ThreadPoolExecutor " + prefix, e);
-    detail::StateBase* list;
     {
       std::lock_guard lock(mu);
       broken = "A thread initializer failed, the thread pool is not usable anymore";
-      list = take_all_locked();
-      stopping.store(true, std::memory_order_seq_cst);
     }
+    is_broken.store(true, std::memory_order_seq_cst);
     wake(INT_MAX);
-    while (list) {
-      detail::StateBase* next = list->next_task_;
-      list->next_task_ = nullptr;
+    for (detail::StateBase* t : drain()) {
       try {
-        list->set_exception(std::make_exception_ptr(BrokenThreadPool(
+        t->set_exception(std::make_exception_ptr(BrokenThreadPool(
             "A thread initializer failed, the thread pool is not usable anymore")));
       } catch (...) {  // cancelled or completed meanwhile
       }
-      list->release();
-      list = next;
+      t->release();
     }
+  }
+
+  // CPython's _adjust_thread_count: reuse an idle worker, else start one.
+  void adjust_thread_count() {
+    std::lock_guard lock(mu);
+    if (idle_tokens > 0) {
+      --idle_tokens;
+      return;
+    }
+    const int index = static_cast<int>(threads.size());
+    if (index >= max_workers) return;
+    threads.emplace_back([this] { worker(); });
+    nthreads.store(index + 1, std::memory_order_relaxed);
+    // Named by the creator, so the name is visible as soon as submit returns.
+    const std::string name = prefix + "_" + std::to_string(index);
+    pthread_setname_np(threads.back().native_handle(), name.substr(0, 15).c_str());
   }
 };
 
@@ -246,53 +291,47 @@ ThreadPoolExecutor::~ThreadPoolExecutor() { shutdown(true); }
 
 void ThreadPoolExecutor::submit_task(detail::StateBase* task) {
   Impl& p = *impl_;
-  bool wake = false;
-  {
+  // Counted before the checks: a worker that saw `shut` and then pending == 0
+  // may exit, and then this submit is bound to see `shut` (seq_cst).
+  p.pending.fetch_add(1, std::memory_order_seq_cst);
+  auto refuse = [&p] { p.pending.fetch_sub(1, std::memory_order_seq_cst); };
+  if (p.is_broken.load(std::memory_order_seq_cst)) {
+    refuse();
     std::lock_guard lock(p.mu);
-    if (!p.broken.empty()) throw BrokenThreadPool(p.broken);
-    if (p.shut) throw RuntimeError("cannot schedule new futures after shutdown");
-    if (g_exiting.load(std::memory_order_relaxed))
-      throw RuntimeError("cannot schedule new futures after interpreter shutdown");
-    // CPython's _adjust_thread_count: reuse an idle worker, else start one.
-    if (p.idle_tokens > 0) {
-      --p.idle_tokens;
-    } else if (static_cast<int>(p.threads.size()) < p.max_workers) {
-      const int index = static_cast<int>(p.threads.size());
-      p.threads.emplace_back([&p, index] { p.worker(index); });  // may throw: nothing queued yet
-      // Named here too (the worker also names itself), so the name is visible
-      // as soon as submit returns.
-      const std::string name = p.prefix + "_" + std::to_string(index);
-      pthread_setname_np(p.threads.back().native_handle(), name.substr(0, 15).c_str());
-    }
-    task->retain();
-    p.push_locked(task);
-    ++p.submitted;
-    wake = p.idle > 0;
+    throw BrokenThreadPool(p.broken);
   }
-  if (wake) p.wake_for_work();
+  if (p.shut.load(std::memory_order_seq_cst)) {
+    refuse();
+    throw RuntimeError("cannot schedule new futures after shutdown");
+  }
+  if (g_exiting.load(std::memory_order_relaxed)) {
+    refuse();
+    throw RuntimeError("cannot schedule new futures after interpreter shutdown");
+  }
+  if (p.nthreads.load(std::memory_order_relaxed) < p.max_workers) {
+    try {
+      p.adjust_thread_count();
+    } catch (...) {
+      refuse();
+      throw;
+    }
+  }
+  task->retain();
+  p.push(task);
+  p.submitted.fetch_add(1, std::memory_order_relaxed);
+  if (p.idle.load(std::memory_order_seq_cst) > 0) p.wake_for_work();
 }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
   Impl& p = *impl_;
-  detail::StateBase* cancelled = nullptr;
-  {
-    std::lock_guard lock(p.mu);
-    p.shut = true;
-    if (cancel_futures) {
-      cancelled = p.take_all_locked();
-      p.cancelling.store(true, std::memory_order_release);
-    }
-    p.stopping.store(true, std::memory_order_seq_cst);
-  }
+  if (cancel_futures) p.cancelling.store(true, std::memory_order_seq_cst);
+  p.shut.store(true, std::memory_order_seq_cst);
   p.wake(INT_MAX);
   if (cancel_futures) {
     p.stop.request_stop();
-    while (cancelled) {
-      detail::StateBase* next = cancelled->next_task_;
-      cancelled->next_task_ = nullptr;
-      Impl::cancel_and_notify(cancelled);
-      cancelled->release();
-      cancelled = next;
+    for (detail::StateBase* t : p.drain()) {
+      Impl::cancel_and_notify(t);
+      t->release();
     }
   }
   if (!wait) return;
@@ -309,14 +348,16 @@ void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {
 int ThreadPoolExecutor::max_workers() const noexcept { return impl_->max_workers; }
 
 PoolStats ThreadPoolExecutor::stats() const {
-  std::lock_guard lock(impl_->mu);
   PoolStats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s.threads = static_cast<int>(impl_->threads.size());
+  }
   s.max_workers = impl_->max_workers;
-  s.threads = static_cast<int>(impl_->threads.size());
-  s.idle = impl_->idle;
-  s.queued = impl_->queued;
-  s.submitted = impl_->submitted;
-  s.completed = impl_->completed;
+  s.idle = impl_->idle.load();
+  s.queued = impl_->pending.load();
+  s.submitted = impl_->submitted.load();
+  s.completed = impl_->completed.load();
   return s;
 }
 

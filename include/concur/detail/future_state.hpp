@@ -132,7 +132,7 @@ class StateBase {
   /// Runs the task this state belongs to (executor tasks override it).
   virtual void run() noexcept {}
   /// Intrusive link for executors' queues.
-  StateBase* next_task_ = nullptr;
+  std::atomic<StateBase*> next_task_{nullptr};
   /// Set by tasks that take a std::stop_token: cancel() of a RUNNING task
   /// requests a stop through it.
   std::stop_source* stop_ = nullptr;
