@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "support/future_states.hpp"
 #include "support/leak_check.hpp"
 
 using namespace std::chrono_literals;
@@ -25,12 +26,7 @@ using cf::Future;
 
 namespace {
 
-struct Gate {
-  Future<void> open;
-  ~Gate() {
-    if (!open.done()) open.set_result();
-  }
-};
+using concur::testing::Gate;
 
 std::vector<std::string> thread_names() {
   std::vector<std::string> out;

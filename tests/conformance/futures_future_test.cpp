@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/future_states.hpp"
+
 using namespace std::chrono_literals;
 namespace cf = concur::futures;
 using cf::Future;
@@ -18,33 +20,12 @@ using cf::FutureState;
 namespace {
 
 // The futures of CPython's test_future.py, each in its state.
-Future<int> pending() { return Future<int>(); }
-Future<int> running() {
-  Future<int> f;
-  f.set_running_or_notify_cancel();
-  return f;
-}
-Future<int> cancelled() {
-  Future<int> f;
-  f.cancel();
-  return f;
-}
-Future<int> cancelled_and_notified() {
-  Future<int> f = cancelled();
-  f.set_running_or_notify_cancel();
-  return f;
-}
-Future<int> exception_future() {
-  Future<int> f;
-  f.set_exception(std::runtime_error("oops"));
-  f.exception();  // read: keeps the unread-exception report out of the test output
-  return f;
-}
-Future<int> successful() {
-  Future<int> f;
-  f.set_result(42);
-  return f;
-}
+Future<int> pending() { return concur::testing::pending_future(); }
+Future<int> running() { return concur::testing::running_future(); }
+Future<int> cancelled() { return concur::testing::cancelled_future(); }
+Future<int> cancelled_and_notified() { return concur::testing::cancelled_and_notified_future(); }
+Future<int> exception_future() { return concur::testing::exception_future(); }
+Future<int> successful() { return concur::testing::successful_future(); }
 
 // Runs fn on a thread after `delay`; joined at scope exit.
 struct After {

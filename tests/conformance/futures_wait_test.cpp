@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/future_states.hpp"
+
 using namespace std::chrono_literals;
 namespace cf = concur::futures;
 using cf::AnyFuture;
@@ -16,41 +18,17 @@ using cf::Future;
 
 namespace {
 
-Future<int> cancelled() {
-  Future<int> f;
-  f.cancel();
-  return f;
-}
-Future<int> cancelled_and_notified() {
-  Future<int> f = cancelled();
-  f.set_running_or_notify_cancel();
-  return f;
-}
-Future<int> successful() {
-  Future<int> f;
-  f.set_result(42);
-  return f;
-}
-Future<int> failed() {
-  Future<int> f;
-  f.set_exception(std::runtime_error("boom"));
-  f.exception();
-  return f;
-}
+Future<int> cancelled() { return concur::testing::cancelled_future(); }
+Future<int> cancelled_and_notified() { return concur::testing::cancelled_and_notified_future(); }
+Future<int> successful() { return concur::testing::successful_future(); }
+Future<int> failed() { return concur::testing::exception_future(); }
 
 template <class F>
 bool contains(const std::vector<F>& v, const F& f) {
   return std::find(v.begin(), v.end(), f) != v.end();
 }
 
-// A gate tasks block on (they capture a copy of `open`), opened at scope exit so
-// no test can leave a worker stuck.
-struct Gate {
-  Future<void> open;
-  ~Gate() {
-    if (!open.done()) open.set_result();
-  }
-};
+using concur::testing::Gate;
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "support/future_states.hpp"
 #include "support/leak_check.hpp"
 
 using namespace std::chrono_literals;
@@ -15,12 +16,7 @@ namespace cf = concur::futures;
 using cf::Future;
 
 namespace {
-struct Gate {
-  Future<void> open;
-  ~Gate() {
-    if (!open.done()) open.set_result();
-  }
-};
+using concur::testing::Gate;
 }  // namespace
 
 // --- then --------------------------------------------------------------------
