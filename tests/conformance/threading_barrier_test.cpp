@@ -86,7 +86,7 @@ TEST(threading_Barrier, AbortBreaksWaiters) {
       b.wait(kBound);
       if (i == N - 1) {
         // Wait until the others sit in their second wait, then abort.
-        while (b.n_waiting() < N - 1) Event().wait(1ms);
+        ASSERT_TRUE(eventually([&] { return b.n_waiting() == N - 1; }));
         b.abort();
         return;
       }
@@ -109,7 +109,7 @@ TEST(threading_Barrier, ResetBreaksWaitersThenUsable) {
   Barrier after(N);  // to line everyone up after the reset
   Bunch threads(N, [&](int i) {
     if (i == N - 1) {
-      while (b.n_waiting() < N - 1) Event().wait(1ms);
+      ASSERT_TRUE(eventually([&] { return b.n_waiting() == N - 1; }));
       b.reset();
     } else {
       try {
@@ -135,7 +135,7 @@ TEST(threading_Barrier, AbortThenResetWhenAllLeft) {
   Bunch threads(N, [&](int i) {
     try {
       if (i == N - 1) {
-        while (b.n_waiting() < N - 1) Event().wait(1ms);
+        ASSERT_TRUE(eventually([&] { return b.n_waiting() == N - 1; }));
         b.abort();
       } else {
         b.wait(kBound);
@@ -162,7 +162,7 @@ TEST(threading_Barrier, TimeoutBreaksForEveryone) {
     try {
       if (i == N - 1) {
         // Late: arrive after the others' timeout broke the barrier.
-        while (!b.broken()) Event().wait(1ms);
+        ASSERT_TRUE(eventually([&] { return b.broken(); }));
         b.wait(kBound);
       } else {
         b.wait(200ms);

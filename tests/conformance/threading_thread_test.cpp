@@ -222,7 +222,7 @@ TEST(threading_ThreadDeathTest, DefaultExcepthookPrints) {
       {
         Thread t({.name = "failing"}, [] { throw concur::ValueError("bad value"); });
         t.start();
-        t.join();
+        t.join(kBound);
         std::fputs("program goes on\n", stderr);
         std::exit(0);
       },
@@ -266,11 +266,11 @@ TEST(threading_ThreadDeathTest, FailingExcepthookAndRestore) {
             [](const th::ExceptHookArgs&) { throw concur::RuntimeError("hook broke"); });
         Thread t([] { throw concur::ValueError("first"); });
         t.start();
-        t.join();
+        t.join(kBound);
         th::set_excepthook(original);  // restoring the original restores the default output
         Thread u({.name = "second"}, [] { throw concur::ValueError("again"); });
         u.start();
-        u.join();
+        u.join(kBound);
         std::exit(0);
       },
       ::testing::ExitedWithCode(0),

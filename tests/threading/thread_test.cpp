@@ -225,7 +225,7 @@ TEST(ThreadDeathTest, BusyDaemonThreadsDoNotCrashExit) {
               (void)th::active_count();
               th::Thread child([] {});  // a daemon too (inherited)
               child.start();
-              child.join();
+              child.join(kBound);
             }
           });
           d.start();
