@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev libtbb-dev      # benchmarks (oneTBB is a peer)
   python3                          # CPython peers in bench/run
   procps                           # ps, used by the test harness checks
+  libcereal-dev                    # multiprocessing codec: user types (header-only)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,334 @@
+// The compiled half of concur/multiprocessing/codec.hpp: bounds checks, headers,
+// demangling, cereal stream buffers and the exception table.
+#include "concur/multiprocessing/codec.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <new>
+#include <system_error>
+
+#include "concur/futures/errors.hpp"
+
+namespace concur::multiprocessing {
+
+RemoteError::RemoteError(std::string type_name, std::string message)
+    : concur::RuntimeError(type_name + ": " + message),
+      type_name_(std::move(type_name)),
+      message_(std::move(message)) {}
+
+std::span<const std::byte> Reader::take(std::size_t n) {
+  if (n > remaining()) {
+    detail::throw_bad_input("truncated input: " + std::to_string(n) + " bytes needed at offset " +
+                            std::to_string(pos_) + ", " + std::to_string(remaining()) + " left");
+  }
+  auto out = data_.subspan(pos_, n);
+  pos_ += n;
+  return out;
+}
+
+void Reader::expect_end() const {
+  if (!at_end()) {
+    detail::throw_bad_input(std::to_string(remaining()) +
+                            " trailing bytes after the value at offset " + std::to_string(pos_));
+  }
+}
+
+std::size_t Reader::read_count(std::size_t min_size) {
+  const std::size_t at = pos_;
+  const auto n = detail::get_trivial<std::uint64_t>(*this);
+  if (min_size == 0) min_size = 1;
+  if (n > remaining() / min_size) {
+    detail::throw_bad_input("length " + std::to_string(n) + " at offset " + std::to_string(at) +
+                            " exceeds the buffer (" + std::to_string(remaining()) + " bytes left)");
+  }
+  return static_cast<std::size_t>(n);
+}
+
+namespace detail {
+namespace {
+
+constexpr std::byte kMagic{0xC7};
+constexpr std::byte kVersion{1};
+
+}  // namespace
+
+void throw_bad_input(const std::string& what) {
+  throw concur::ValueError("concur::multiprocessing codec: " + what);
+}
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, decltype(&std::free)> out(
+      abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
+  return status == 0 && out ? std::string(out.get()) : std::string(mangled);
+}
+
+std::uint64_t fingerprint(const char* mangled) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char* p = mangled; *p != '\0'; ++p) {
+    h ^= static_cast<unsigned char>(*p);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+void write_header(Buffer& out, std::uint64_t fp) {
+  out.push_back(kMagic);
+  out.push_back(kVersion);
+  put_trivial(out, fp);
+}
+
+void read_header(Reader& in, std::uint64_t fp, const char* mangled) {
+  if (in.remaining() < 10) {
+    throw_bad_input("truncated input: " + std::to_string(in.remaining()) +
+                    " bytes, shorter than the 10-byte header");
+  }
+  const auto head = in.take(2);
+  if (head[0] != kMagic) {
+    throw_bad_input("not a dumps() buffer (bad magic byte " +
+                    std::to_string(std::to_integer<int>(head[0])) + ")");
+  }
+  if (head[1] != kVersion) {
+    throw_bad_input("unsupported format version " + std::to_string(std::to_integer<int>(head[1])));
+  }
+  if (get_trivial<std::uint64_t>(in) != fp) {
+    throw_bad_input("the buffer holds a value of another type than " + demangle(mangled));
+  }
+}
+
+BufferOutBuf::int_type BufferOutBuf::overflow(int_type ch) {
+  if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
+  out_.push_back(static_cast<std::byte>(traits_type::to_char_type(ch)));
+  return ch;
+}
+
+std::streamsize BufferOutBuf::xsputn(const char* s, std::streamsize n) {
+  put_bytes(out_, s, static_cast<std::size_t>(n));
+  return n;
+}
+
+SpanInBuf::SpanInBuf(std::span<const std::byte> in) {
+  // std::streambuf wants char*; the area is only ever read.
+  auto* begin = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
+  setg(begin, begin, begin + in.size());
+}
+
+std::size_t SpanInBuf::consumed() const noexcept {
+  return static_cast<std::size_t>(gptr() - eback());
+}
+
+void encode_cereal_begin(Buffer& out, std::size_t& length_at) {
+  length_at = out.size();
+  put_trivial<std::uint64_t>(out, 0);
+}
+
+void encode_cereal_end(Buffer& out, std::size_t length_at) {
+  const std::uint64_t n = out.size() - length_at - sizeof(std::uint64_t);
+  std::memcpy(out.data() + length_at, &n, sizeof n);
+}
+
+void rethrow_cereal_error(const std::exception& e, const char* mangled) {
+  throw_bad_input("malformed cereal payload for " + demangle(mangled) + ": " + e.what());
+}
+
+}  // namespace detail
+
+// --- Exceptions ---------------------------------------------------------------------
+
+namespace {
+
+using Maker = std::exception_ptr (*)(const std::string& what);
+
+template <class E>
+std::exception_ptr make(const std::string& what) {
+  return std::make_exception_ptr(E(what));
+}
+
+struct Entry {
+  const std::type_info& type;
+  Maker make;
+};
+
+// The wire code of an exception type is its index here: append only, never reorder.
+const Entry kTable[] = {
+    {typeid(std::logic_error), &make<std::logic_error>},
+    {typeid(std::invalid_argument), &make<std::invalid_argument>},
+    {typeid(std::domain_error), &make<std::domain_error>},
+    {typeid(std::length_error), &make<std::length_error>},
+    {typeid(std::out_of_range), &make<std::out_of_range>},
+    {typeid(std::runtime_error), &make<std::runtime_error>},
+    {typeid(std::range_error), &make<std::range_error>},
+    {typeid(std::overflow_error), &make<std::overflow_error>},
+    {typeid(std::underflow_error), &make<std::underflow_error>},
+    {typeid(concur::RuntimeError), &make<concur::RuntimeError>},
+    {typeid(concur::ValueError), &make<concur::ValueError>},
+    {typeid(concur::TypeError), &make<concur::TypeError>},
+    {typeid(concur::TimeoutError), &make<concur::TimeoutError>},
+    {typeid(concur::EOFError), &make<concur::EOFError>},
+    {typeid(concur::NotImplementedError), &make<concur::NotImplementedError>},
+    {typeid(concur::BrokenBarrierError), &make<concur::BrokenBarrierError>},
+    {typeid(concur::futures::Error), &make<concur::futures::Error>},
+    {typeid(concur::futures::CancelledError), &make<concur::futures::CancelledError>},
+    {typeid(concur::futures::InvalidStateError), &make<concur::futures::InvalidStateError>},
+    {typeid(concur::futures::BrokenExecutor), &make<concur::futures::BrokenExecutor>},
+    {typeid(concur::futures::BrokenThreadPool), &make<concur::futures::BrokenThreadPool>},
+    {typeid(concur::futures::BrokenProcessPool), &make<concur::futures::BrokenProcessPool>},
+    {typeid(concur::futures::BrokenInterpreterPool), &make<concur::futures::BrokenInterpreterPool>},
+};
+
+// Codes outside the table, for types whose constructors take more than a message.
+enum : std::uint8_t {
+  kRemote = 200,
+  kSystemError = 201,
+  kExecutionFailed = 202,
+  kBadAlloc = 203,
+};
+
+enum : std::uint8_t { kCatGeneric = 1, kCatSystem = 2, kCatIostream = 3, kCatFuture = 4 };
+
+std::uint8_t category_code(const std::error_category& c) {
+  if (&c == &std::generic_category()) return kCatGeneric;
+  if (&c == &std::system_category()) return kCatSystem;
+  if (&c == &std::iostream_category()) return kCatIostream;
+  if (&c == &std::future_category()) return kCatFuture;
+  return 0;
+}
+
+const std::error_category* category_of(std::uint8_t code) {
+  switch (code) {
+    case kCatGeneric:
+      return &std::generic_category();
+    case kCatSystem:
+      return &std::system_category();
+    case kCatIostream:
+      return &std::iostream_category();
+    case kCatFuture:
+      return &std::future_category();
+    default:
+      return nullptr;
+  }
+}
+
+void put_string(Buffer& out, const std::string& s) { detail::encode_value(out, s); }
+
+void encode_remote(Buffer& out, const std::string& type_name, const std::string& message) {
+  out.push_back(std::byte{kRemote});
+  put_string(out, type_name);
+  put_string(out, message);
+}
+
+// what() minus a "<prefix>: " (ExecutionFailed) or ": <suffix>" (system_error) part.
+std::string strip_prefix(const std::string& what, const std::string& prefix) {
+  const std::string p = prefix + ": ";
+  return what.compare(0, p.size(), p) == 0 ? what.substr(p.size()) : what;
+}
+
+}  // namespace
+
+void encode_exception(Buffer& out, std::exception_ptr e) {
+  if (!e) detail::throw_bad_input("encode_exception: null exception_ptr");
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::system_error& ex) {
+    const std::uint8_t cat = category_code(ex.code().category());
+    if (typeid(ex) != typeid(std::system_error) || cat == 0) {
+      encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
+      return;
+    }
+    out.push_back(std::byte{kSystemError});
+    detail::put_trivial<std::int32_t>(out, ex.code().value());
+    out.push_back(std::byte{cat});
+    put_string(out, ex.what());
+  } catch (const concur::futures::ExecutionFailed& ex) {
+    if (typeid(ex) != typeid(concur::futures::ExecutionFailed)) {
+      encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
+      return;
+    }
+    out.push_back(std::byte{kExecutionFailed});
+    put_string(out, ex.type_name());
+    put_string(out, strip_prefix(ex.what(), ex.type_name()));
+  } catch (const RemoteError& ex) {
+    // Re-crossing keeps the original type name, whatever subclass carried it.
+    encode_remote(out, ex.type_name(), ex.message());
+  } catch (const std::bad_alloc& ex) {
+    if (typeid(ex) != typeid(std::bad_alloc)) {
+      encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
+      return;
+    }
+    out.push_back(std::byte{kBadAlloc});
+  } catch (const std::exception& ex) {
+    for (std::size_t i = 0; i < std::size(kTable); ++i) {
+      if (kTable[i].type == typeid(ex)) {
+        out.push_back(static_cast<std::byte>(i));
+        put_string(out, ex.what());
+        return;
+      }
+    }
+    encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    encode_remote(out, t != nullptr ? detail::demangle(t->name()) : "unknown", "");
+  }
+}
+
+Buffer encode_exception(std::exception_ptr e) {
+  Buffer out;
+  encode_exception(out, std::move(e));
+  return out;
+}
+
+std::exception_ptr decode_exception(Reader& in) {
+  const auto code = detail::get_trivial<std::uint8_t>(in);
+  if (code < std::size(kTable)) {
+    return kTable[code].make(detail::decode_value<std::string>(in));
+  }
+  switch (code) {
+    case kRemote: {
+      auto type_name = detail::decode_value<std::string>(in);
+      auto message = detail::decode_value<std::string>(in);
+      return std::make_exception_ptr(RemoteError(std::move(type_name), std::move(message)));
+    }
+    case kSystemError: {
+      const auto value = detail::get_trivial<std::int32_t>(in);
+      const auto cat_code = detail::get_trivial<std::uint8_t>(in);
+      const std::error_category* cat = category_of(cat_code);
+      if (cat == nullptr) {
+        detail::throw_bad_input("bad error category code " + std::to_string(cat_code));
+      }
+      const std::string what = detail::decode_value<std::string>(in);
+      const std::error_code ec(value, *cat);
+      const std::string suffix = ": " + ec.message();
+      if (what == ec.message()) return std::make_exception_ptr(std::system_error(ec));
+      if (what.size() >= suffix.size() &&
+          what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        return std::make_exception_ptr(
+            std::system_error(ec, what.substr(0, what.size() - suffix.size())));
+      }
+      return std::make_exception_ptr(std::system_error(ec, what));
+    }
+    case kExecutionFailed: {
+      auto type_name = detail::decode_value<std::string>(in);
+      auto message = detail::decode_value<std::string>(in);
+      return std::make_exception_ptr(
+          concur::futures::ExecutionFailed(std::move(type_name), message));
+    }
+    case kBadAlloc:
+      return std::make_exception_ptr(std::bad_alloc());
+    default:
+      detail::throw_bad_input("bad exception code " + std::to_string(code));
+  }
+}
+
+void rethrow_decoded(Reader& in) { std::rethrow_exception(decode_exception(in)); }
+
+void rethrow_decoded(std::span<const std::byte> bytes) {
+  Reader in(bytes);
+  auto e = decode_exception(in);
+  in.expect_end();
+  std::rethrow_exception(e);
+}
+
+}  // namespace concur::multiprocessing

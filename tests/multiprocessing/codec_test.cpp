@@ -1,0 +1,452 @@
+// The multiprocessing codec: round trips, compile-time rejection, malformed input,
+// exceptions crossing.
+#include "concur/multiprocessing/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <deque>
+#include <functional>
+#include <future>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <variant>
+#include <vector>
+
+#include "concur/futures/errors.hpp"
+
+namespace {
+
+namespace mp = concur::multiprocessing;
+
+struct Point {  // trivially copyable: raw bytes
+  double x;
+  double y;
+  bool operator==(const Point&) const = default;
+};
+
+enum class Color : std::uint8_t { kRed, kGreen };
+
+struct Person {  // not trivially copyable: crosses through its cereal function
+  std::string name;
+  std::vector<int> scores;
+  std::optional<std::string> email;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(name, scores, email);
+  }
+  bool operator==(const Person&) const = default;
+};
+
+struct Account {  // save/load pair, free functions
+  std::string id;
+  long balance = 0;
+  bool operator==(const Account&) const = default;
+};
+template <class Archive>
+void save(Archive& ar, const Account& a) {
+  ar(a.id, a.balance);
+}
+template <class Archive>
+void load(Archive& ar, Account& a) {
+  ar(a.id, a.balance);
+}
+
+struct NoWay {  // not trivially copyable, no cereal function
+  std::string s;
+};
+struct HoldsPointer {  // not trivially copyable, holds a pointer
+  std::string s;
+  int* p;
+};
+
+// What crosses and what does not, checked at compile time.
+static_assert(mp::Picklable<int>);
+static_assert(mp::Picklable<Point>);
+static_assert(mp::Picklable<Color>);
+static_assert(mp::Picklable<Person>);
+static_assert(mp::Picklable<Account>);
+static_assert(mp::Picklable<std::map<std::string, std::vector<std::optional<Person>>>>);
+static_assert(mp::Picklable<std::variant<std::monostate, int, std::string>>);
+static_assert(mp::Picklable<std::tuple<>>);
+static_assert(!mp::Picklable<int*>);
+static_assert(!mp::Picklable<const char*>);
+static_assert(!mp::Picklable<int Point::*>);
+static_assert(!mp::Picklable<int[4]>);
+static_assert(!mp::Picklable<std::string_view>);
+static_assert(!mp::Picklable<std::span<int>>);
+static_assert(!mp::Picklable<std::reference_wrapper<int>>);
+static_assert(!mp::Picklable<std::function<void()>>);
+static_assert(!mp::Picklable<NoWay>);
+static_assert(!mp::Picklable<HoldsPointer>);
+static_assert(!mp::Picklable<std::vector<int*>>);
+static_assert(!mp::Picklable<std::map<std::string, NoWay>>);
+static_assert(!mp::Picklable<std::optional<std::function<int()>>>);
+static_assert(!mp::Picklable<std::variant<int, std::string_view>>);
+static_assert(!mp::Picklable<std::tuple<int, void*>>);
+
+template <class T>
+T round_trip(const T& v) {
+  auto bytes = mp::dumps(v);
+  return mp::loads<T>(bytes);
+}
+
+template <class F>
+std::string value_error_of(F f) {
+  try {
+    f();
+  } catch (const concur::ValueError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a ValueError: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "no exception";
+  return {};
+}
+
+TEST(Codec, Scalars) {
+  EXPECT_EQ(round_trip(42), 42);
+  EXPECT_EQ(round_trip(-7LL), -7LL);
+  EXPECT_EQ(round_trip(3.5), 3.5);
+  EXPECT_EQ(round_trip('x'), 'x');
+  EXPECT_EQ(round_trip(true), true);
+  EXPECT_EQ(round_trip(false), false);
+  EXPECT_EQ(round_trip(Color::kGreen), Color::kGreen);
+  EXPECT_EQ(round_trip(Point{1.5, -2}), (Point{1.5, -2}));
+  EXPECT_EQ(mp::dumps(42).size(), 10U + sizeof(int));  // header + raw bytes
+}
+
+TEST(Codec, Strings) {
+  EXPECT_EQ(round_trip(std::string()), "");
+  EXPECT_EQ(round_trip(std::string("hello")), "hello");
+  std::string binary("a\0b\xff", 4);
+  EXPECT_EQ(round_trip(binary), binary);
+  std::string big(1 << 20, 'z');
+  EXPECT_EQ(round_trip(big), big);
+}
+
+TEST(Codec, Containers) {
+  EXPECT_EQ(round_trip(std::vector<int>{}), std::vector<int>{});
+  EXPECT_EQ(round_trip(std::vector<int>{1, 2, 3}), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(round_trip(std::vector<bool>{true, false, true}),
+            (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(round_trip(std::vector<Point>{{1, 2}, {3, 4}}), (std::vector<Point>{{1, 2}, {3, 4}}));
+  EXPECT_EQ(round_trip(std::deque<std::string>{"a", "b"}), (std::deque<std::string>{"a", "b"}));
+  EXPECT_EQ(round_trip(std::list<int>{5, 6}), (std::list<int>{5, 6}));
+  const std::map<std::string, int> m{{"a", 1}, {"b", 2}};
+  EXPECT_EQ(round_trip(m), m);
+  const std::unordered_map<int, std::string> um{{1, "x"}, {2, "y"}};
+  EXPECT_EQ(round_trip(um), um);
+  const std::set<std::string> s{"p", "q"};
+  EXPECT_EQ(round_trip(s), s);
+  const std::unordered_set<long> us{10, 20, 30};
+  EXPECT_EQ(round_trip(us), us);
+  const std::multimap<int, int> mm{{1, 1}, {1, 2}};
+  EXPECT_EQ(round_trip(mm), mm);
+  const std::array<std::string, 2> a{"x", "y"};
+  EXPECT_EQ(round_trip(a), a);
+  const std::array<int, 3> ai{7, 8, 9};
+  EXPECT_EQ(round_trip(ai), ai);
+  EXPECT_EQ(round_trip(std::array<std::string, 0>{}), (std::array<std::string, 0>{}));
+}
+
+TEST(Codec, SumAndProductTypes) {
+  EXPECT_EQ(round_trip(std::optional<int>{}), std::nullopt);
+  EXPECT_EQ(round_trip(std::optional<std::string>("v")), std::optional<std::string>("v"));
+  using V = std::variant<std::monostate, int, std::string, std::vector<double>>;
+  EXPECT_EQ(round_trip(V{}), V{});
+  EXPECT_EQ(round_trip(V{7}), V{7});
+  EXPECT_EQ(round_trip(V{std::string("s")}), V{std::string("s")});
+  EXPECT_EQ(round_trip(V{std::vector<double>{1.5}}), V{std::vector<double>{1.5}});
+  EXPECT_EQ(round_trip(std::tuple<>{}), std::tuple<>{});
+  const auto t = std::make_tuple(1, std::string("two"), 3.0, std::vector<char>{'4'});
+  EXPECT_EQ(round_trip(t), t);
+  const auto p = std::make_pair(std::string("k"), std::optional<int>(9));
+  EXPECT_EQ(round_trip(p), p);
+}
+
+TEST(Codec, DeeplyNested) {
+  using Deep = std::map<
+      std::string,
+      std::vector<std::variant<int, std::optional<std::tuple<std::string, bool>>, std::set<int>>>>;
+  Deep d;
+  d["one"].emplace_back(std::in_place_index<0>, 1);
+  d["one"].emplace_back(std::in_place_index<1>, std::in_place, "x", true);
+  d["two"].emplace_back(std::in_place_index<2>, std::initializer_list<int>{3, 1, 2});
+  d["two"].emplace_back(std::in_place_index<1>);
+  d["empty"];
+  EXPECT_EQ(round_trip(d), d);
+}
+
+TEST(Codec, CerealTypes) {
+  const Person p{"Ada", {90, 95}, "ada@example.org"};
+  EXPECT_EQ(round_trip(p), p);
+  const Account a{"acc-1", -42};
+  EXPECT_EQ(round_trip(a), a);
+  const std::vector<std::optional<Person>> ps{p, std::nullopt, Person{"Bob", {}, {}}};
+  EXPECT_EQ(round_trip(ps), ps);
+}
+
+TEST(Codec, EncodeDecodeAppend) {
+  mp::Buffer buf;
+  mp::encode(buf, 5);
+  mp::encode(buf, std::string("mid"));
+  mp::encode(buf, Person{"P", {1}, {}});
+  mp::Reader in(buf);
+  EXPECT_EQ(mp::decode<int>(in), 5);
+  EXPECT_EQ(mp::decode<std::string>(in), "mid");
+  EXPECT_EQ(mp::decode<Person>(in), (Person{"P", {1}, {}}));
+  EXPECT_TRUE(in.at_end());
+  EXPECT_NO_THROW(in.expect_end());
+}
+
+// --- Malformed input: ValueError, never an out-of-bounds read (run under asan) --------
+
+TEST(CodecMalformed, EveryTruncationIsAValueError) {
+  using Deep = std::map<std::string, std::vector<std::variant<int, std::optional<std::string>>>>;
+  Deep d{{"k", {1, std::optional<std::string>("abc"), std::optional<std::string>()}}};
+  const auto bytes = mp::dumps(d);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    // A copy of exactly n bytes, so that asan catches a read past the end.
+    const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<long>(n));
+    EXPECT_THROW(mp::loads<Deep>(cut), concur::ValueError) << "at length " << n;
+  }
+  const auto p = mp::dumps(Person{"Ada", {1, 2, 3}, "e"});
+  for (std::size_t n = 0; n < p.size(); ++n) {
+    const std::vector<std::byte> cut(p.begin(), p.begin() + static_cast<long>(n));
+    EXPECT_THROW(mp::loads<Person>(cut), concur::ValueError) << "at length " << n;
+  }
+}
+
+TEST(CodecMalformed, Messages) {
+  EXPECT_NE(value_error_of([] { mp::loads<int>(std::vector<std::byte>(3)); }).find("truncated"),
+            std::string::npos);
+  auto b = mp::dumps(1);
+  b[0] = std::byte{0};
+  EXPECT_NE(value_error_of([&] { mp::loads<int>(b); }).find("bad magic"), std::string::npos);
+  b = mp::dumps(1);
+  b[1] = std::byte{9};
+  EXPECT_NE(value_error_of([&] { mp::loads<int>(b); }).find("version 9"), std::string::npos);
+  b = mp::dumps(1);
+  EXPECT_NE(value_error_of([&] { mp::loads<long>(b); }).find("another type than long"),
+            std::string::npos);
+  b.push_back(std::byte{0});
+  EXPECT_NE(value_error_of([&] { mp::loads<int>(b); }).find("1 trailing bytes"), std::string::npos);
+}
+
+TEST(CodecMalformed, WrongTags) {
+  mp::Buffer buf{std::byte{2}};
+  mp::Reader r1(buf);
+  EXPECT_NE(value_error_of([&] { mp::decode<bool>(r1); }).find("bad bool byte 2"),
+            std::string::npos);
+  mp::Reader r2(buf);
+  EXPECT_NE(value_error_of([&] { mp::decode<std::optional<int>>(r2); }).find("optional tag 2"),
+            std::string::npos);
+  mp::Buffer vb;
+  mp::encode(vb, std::uint32_t{3});
+  mp::encode(vb, 0);
+  mp::Reader r3(vb);
+  EXPECT_NE(value_error_of([&] {
+              mp::decode<std::variant<int, long>>(r3);
+            }).find("variant index 3 (the variant has 2 alternatives)"),
+            std::string::npos);
+  mp::Buffer bools;
+  mp::encode(bools, std::uint64_t{2});
+  bools.push_back(std::byte{1});
+  bools.push_back(std::byte{7});
+  mp::Reader r4(bools);
+  EXPECT_THROW(mp::decode<std::vector<bool>>(r4), concur::ValueError);
+}
+
+TEST(CodecMalformed, LengthBeyondTheBuffer) {
+  for (std::uint64_t n : {std::uint64_t{5}, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
+    mp::Buffer buf;
+    mp::encode(buf, n);
+    buf.push_back(std::byte{'a'});
+    mp::Reader r1(buf);
+    EXPECT_NE(value_error_of([&] { mp::decode<std::string>(r1); }).find("exceeds the buffer"),
+              std::string::npos);
+    mp::Reader r2(buf);
+    EXPECT_THROW(mp::decode<std::vector<std::uint64_t>>(r2), concur::ValueError);
+    mp::Reader r3(buf);
+    EXPECT_THROW((mp::decode<std::map<int, std::string>>(r3)), concur::ValueError);
+    mp::Reader r4(buf);
+    EXPECT_THROW(mp::decode<std::vector<std::string>>(r4), concur::ValueError);
+    mp::Reader r5(buf);
+    EXPECT_THROW(mp::decode<Person>(r5), concur::ValueError);  // cereal payload length
+  }
+}
+
+TEST(CodecMalformed, CorruptCerealPayload) {
+  mp::Buffer buf;
+  mp::encode(buf, Person{"Ada", {1, 2}, "e"});
+  // Shorten the payload length by one: cereal runs out of bytes inside its span.
+  std::uint64_t n = 0;
+  std::memcpy(&n, buf.data(), sizeof n);
+  --n;
+  std::memcpy(buf.data(), &n, sizeof n);
+  buf.pop_back();
+  mp::Reader r(buf);
+  EXPECT_NE(value_error_of([&] { mp::decode<Person>(r); }).find("malformed cereal payload"),
+            std::string::npos);
+  // A longer payload than cereal reads: unread bytes are an error too.
+  mp::Buffer longer;
+  mp::encode(longer, Account{"a", 1});
+  std::memcpy(&n, longer.data(), sizeof n);
+  ++n;
+  std::memcpy(longer.data(), &n, sizeof n);
+  longer.push_back(std::byte{0});
+  mp::Reader r2(longer);
+  EXPECT_NE(value_error_of([&] { mp::decode<Account>(r2); }).find("1 unread bytes"),
+            std::string::npos);
+}
+
+TEST(CodecMalformed, RandomBytesNeverCrash) {
+  // A cheap deterministic fuzz: flip each byte of a valid buffer through a few values.
+  using T = std::tuple<std::vector<std::string>, std::optional<std::map<int, bool>>,
+                       std::variant<int, std::string>>;
+  const T value{{"ab", "", "cde"}, std::map<int, bool>{{1, true}, {2, false}}, std::string("v")};
+  const auto bytes = mp::dumps(value);
+  int errors = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (int v : {0x00, 0x01, 0x02, 0x7f, 0xff}) {
+      auto copy = bytes;
+      copy[i] = static_cast<std::byte>(v);
+      try {
+        (void)mp::loads<T>(copy);
+      } catch (const concur::ValueError&) {
+        ++errors;
+      }
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+// --- Exceptions -----------------------------------------------------------------------
+
+template <class E>
+std::exception_ptr cross(const E& e) {
+  auto bytes = mp::encode_exception(std::make_exception_ptr(e));
+  mp::Reader in(bytes);
+  auto out = mp::decode_exception(in);
+  EXPECT_TRUE(in.at_end());
+  return out;
+}
+
+template <class E>
+void expect_same(const E& original) {
+  auto back = cross(original);
+  try {
+    std::rethrow_exception(back);
+  } catch (const std::exception& e) {
+    EXPECT_EQ(typeid(e), typeid(E)) << "came back as " << typeid(e).name();
+    EXPECT_STREQ(e.what(), original.what());
+  }
+}
+
+TEST(CodecExceptions, StandardAndConcurTypesComeBackAsThemselves) {
+  expect_same(std::runtime_error("rt"));
+  expect_same(std::logic_error("lg"));
+  expect_same(std::invalid_argument("ia"));
+  expect_same(std::out_of_range("oor"));
+  expect_same(std::length_error("len"));
+  expect_same(std::domain_error("dom"));
+  expect_same(std::range_error("rng"));
+  expect_same(std::overflow_error("ovf"));
+  expect_same(std::underflow_error("udf"));
+  expect_same(std::bad_alloc());
+  expect_same(concur::RuntimeError("r"));
+  expect_same(concur::ValueError("v"));
+  expect_same(concur::TypeError("t"));
+  expect_same(concur::TimeoutError("to"));
+  expect_same(concur::EOFError("eof"));
+  expect_same(concur::NotImplementedError("ni"));
+  expect_same(concur::BrokenBarrierError("bb"));
+  expect_same(concur::futures::CancelledError());
+  expect_same(concur::futures::InvalidStateError("is"));
+  expect_same(concur::futures::BrokenExecutor("be"));
+  expect_same(concur::futures::BrokenThreadPool("btp"));
+  expect_same(concur::futures::BrokenProcessPool("a worker died"));
+  expect_same(concur::futures::BrokenInterpreterPool("bip"));
+}
+
+TEST(CodecExceptions, SystemErrorKeepsItsCode) {
+  const std::system_error original(std::error_code(ENOENT, std::generic_category()), "open(x)");
+  try {
+    std::rethrow_exception(cross(original));
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(typeid(e), typeid(std::system_error));
+    EXPECT_EQ(e.code(), original.code());
+    EXPECT_STREQ(e.what(), original.what());
+  }
+  const std::system_error sys(std::error_code(EPIPE, std::system_category()));
+  try {
+    std::rethrow_exception(cross(sys));
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), sys.code());
+    EXPECT_STREQ(e.what(), sys.what());
+  }
+  const std::future_error fe(std::future_errc::broken_promise);  // a subclass: RemoteError
+  EXPECT_THROW(std::rethrow_exception(cross(fe)), mp::RemoteError);
+}
+
+TEST(CodecExceptions, ExecutionFailedKeepsItsParts) {
+  try {
+    std::rethrow_exception(cross(concur::futures::ExecutionFailed("KeyError", "'k'")));
+  } catch (const concur::futures::ExecutionFailed& e) {
+    EXPECT_EQ(e.type_name(), "KeyError");
+    EXPECT_STREQ(e.what(), "KeyError: 'k'");
+  }
+}
+
+struct MyError : concur::ValueError {
+  using concur::ValueError::ValueError;
+};
+
+TEST(CodecExceptions, OthersComeBackAsRemoteError) {
+  try {
+    std::rethrow_exception(cross(MyError("custom")));
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "(anonymous namespace)::MyError");
+    EXPECT_EQ(e.message(), "custom");
+    EXPECT_STREQ(e.what(), "(anonymous namespace)::MyError: custom");
+    // It crosses again unchanged.
+    try {
+      std::rethrow_exception(cross(e));
+    } catch (const mp::RemoteError& again) {
+      EXPECT_EQ(again.type_name(), e.type_name());
+      EXPECT_EQ(again.message(), "custom");
+    }
+  }
+  auto bytes = mp::encode_exception(std::make_exception_ptr(42));
+  try {
+    mp::rethrow_decoded(bytes);
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "int");
+    EXPECT_EQ(e.message(), "");
+  }
+  EXPECT_THROW(mp::encode_exception(std::exception_ptr()), concur::ValueError);
+}
+
+TEST(CodecExceptions, Malformed) {
+  mp::Buffer bad{std::byte{150}};
+  EXPECT_NE(value_error_of([&] { mp::rethrow_decoded(bad); }).find("bad exception code 150"),
+            std::string::npos);
+  auto bytes = mp::encode_exception(std::make_exception_ptr(concur::ValueError("message")));
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<long>(n));
+    EXPECT_NE(value_error_of([&] { mp::rethrow_decoded(cut); }).find("codec"), std::string::npos);
+  }
+}
+
+}  // namespace
