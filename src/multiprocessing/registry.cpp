@@ -1,6 +1,8 @@
 // The registry of functions callable by name, and the worker side of a call.
 #include "concur/multiprocessing/registry.hpp"
 
+#include <pthread.h>
+
 #include <mutex>
 #include <unordered_map>
 
@@ -20,10 +22,21 @@ struct Registry {
   std::unordered_map<const void*, std::string_view> by_address;
 };
 
+Registry* the_registry = nullptr;
+
+// A fork while another thread holds the registry's mutex must not leave it held in the
+// child (which may look a function up): fork waits for it, and both sides release it.
+void lock_before_fork() { the_registry->mutex.lock(); }
+void unlock_after_fork() { the_registry->mutex.unlock(); }
+
 // Filled during static initialisation, from any translation unit: constructed on first
 // use and never destroyed, so that no registration or lookup sees it dead.
 Registry& registry() {
-  static Registry* r = new Registry();
+  static Registry* r = [] {
+    the_registry = new Registry();
+    ::pthread_atfork(&lock_before_fork, &unlock_after_fork, &unlock_after_fork);
+    return the_registry;
+  }();
   return *r;
 }
 
