@@ -3,10 +3,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -103,6 +105,21 @@ TEST(Registry, CallInProcess) {
   EXPECT_EQ(counter, 7);
   // By name, as a caller that does not link the function would.
   EXPECT_EQ(mp::decode_result<int>(mp::invoke(mp::encode_call_by_name("add", 1, 1))), 2);
+}
+
+int triple(int x) { return 3 * x; }  // never registered by name
+std::string shout(std::string s) { return s + "!"; }
+
+TEST(Registry, TemplateFormRegistersByItself) {
+  EXPECT_EQ(mp::decode_result<int>(mp::invoke(mp::encode_call<&triple>(5))), 15);
+  const std::string_view name = mp::function_name(reinterpret_cast<const void*>(&triple));
+  EXPECT_EQ(name.substr(0, 3), "fn:");
+  EXPECT_NE(name.find("triple"), std::string_view::npos) << name;
+  // Once registered that way, the runtime pointer is known too.
+  EXPECT_EQ(mp::decode_result<int>(mp::invoke(mp::encode_call(&triple, 2))), 6);
+  // A function also registered by CONCUR_REGISTER keeps working under both names.
+  EXPECT_EQ(mp::decode_result<int>(mp::invoke(mp::encode_call_by_name("add", 2, 2))), 4);
+  EXPECT_EQ(mp::decode_result<std::string>(mp::invoke(mp::encode_call<&shout>("hey"))), "hey!");
 }
 
 TEST(Registry, ExceptionsComeBack) {
@@ -241,6 +258,7 @@ TEST(RegistryAcrossProcesses, ForkedWorkerInvokesByName) {
   send_frame(to_child[1], mp::encode_call<&divide>(1, 0));
   send_frame(to_child[1], mp::encode_call(square, 12));
   send_frame(to_child[1], mp::encode_call_by_name("no_such_function"));
+  send_frame(to_child[1], mp::encode_call<&triple>(7));
   ::close(to_child[1]);  // EOF: the worker exits after answering
 
   std::vector<mp::Buffer> replies;
@@ -255,13 +273,84 @@ TEST(RegistryAcrossProcesses, ForkedWorkerInvokesByName) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
 
-  ASSERT_EQ(replies.size(), 5U);
+  ASSERT_EQ(replies.size(), 6U);
   EXPECT_EQ(mp::decode_result<int>(replies[0]), 42);
   EXPECT_EQ(mp::decode_result<std::string>(replies[1]), "hello proc;");
   EXPECT_THROW(mp::decode_result<int>(replies[2]), concur::ValueError);
   EXPECT_EQ(message_of([&] { mp::decode_result<int>(replies[2]); }), "division by zero");
   EXPECT_EQ(mp::decode_result<int>(replies[3]), 144);
   EXPECT_THROW(mp::decode_result<void>(replies[4]), concur::ValueError);
+  EXPECT_EQ(mp::decode_result<int>(replies[5]), 21);
+}
+
+// The premise of the spawn start method: a fresh exec of the same program (another
+// address layout) has the same registry, filled before main. The parent execs this test
+// binary, filtered to RegistryReExecChild.Serve, which serves requests from fd 100 and
+// answers on fd 101; run directly (without the variable) that test is skipped.
+constexpr const char* kServeVariable = "CONCUR_MP_TEST_SERVE";
+constexpr int kChildIn = 100;
+constexpr int kChildOut = 101;
+
+TEST(RegistryReExecChild, Serve) {
+  if (std::getenv(kServeVariable) == nullptr) GTEST_SKIP() << "runs only as a re-exec'd child";
+  while (auto request = recv_frame(kChildIn)) send_frame(kChildOut, mp::invoke(*request));
+  ::close(kChildIn);
+  ::close(kChildOut);
+}
+
+TEST(RegistryAcrossProcesses, ReExecutedProgramHasTheSameRegistry) {
+  int to_child[2];
+  int from_child[2];
+  ASSERT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(from_child, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], kChildIn);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], kChildOut);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  std::string filter = "--gtest_filter=RegistryReExecChild.Serve";
+  std::string self = "/proc/self/exe";
+  char* argv[] = {self.data(), filter.data(), nullptr};
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(std::string(kServeVariable) + "=1");
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, self.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  ASSERT_EQ(rc, 0);
+
+  const int base = 1000;
+  auto offset = [base](int x) { return x + base; };      // a closure: registered at static init
+  send_frame(to_child[1], mp::encode_call<&triple>(7));  // auto-registered function
+  send_frame(to_child[1], mp::encode_call_by_name("add", 20, 22));  // CONCUR_REGISTER
+  send_frame(to_child[1], mp::encode_call(&count_words, std::vector<std::string>{"x", "x"}));
+  send_frame(to_child[1], mp::encode_call(offset, 5));
+  send_frame(to_child[1], mp::encode_call<&divide>(1, 0));
+  ::close(to_child[1]);
+  std::vector<mp::Buffer> replies;
+  while (auto r = recv_frame(from_child[0])) replies.push_back(std::move(*r));
+  ::close(from_child[0]);
+  int status = 0;
+  pid_t waited;
+  do {
+    waited = ::waitpid(pid, &status, 0);
+  } while (waited < 0 && errno == EINTR);
+  ASSERT_EQ(waited, pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+
+  ASSERT_EQ(replies.size(), 5U);
+  EXPECT_EQ(mp::decode_result<int>(replies[0]), 21);
+  EXPECT_EQ(mp::decode_result<int>(replies[1]), 42);
+  EXPECT_EQ((mp::decode_result<std::map<std::string, int>>(replies[2])),
+            (std::map<std::string, int>{{"x", 2}}));
+  EXPECT_EQ(mp::decode_result<int>(replies[3]), 1005);
+  EXPECT_EQ(message_of([&] { mp::decode_result<int>(replies[4]); }), "division by zero");
 }
 
 }  // namespace

@@ -6,11 +6,18 @@
 // the program fills in the same way before `main` runs:
 //
 //   int add(int a, int b) { return a + b; }
-//   CONCUR_REGISTER(add);                         // at namespace scope: registered as "add"
 //
 //   mp::Buffer request = mp::encode_call<&add>(2, 3);          // the submitting process
 //   mp::Buffer reply = mp::invoke(request);                    // the worker process
 //   int five = mp::decode_result<int>(reply);                  // the submitting process
+//
+// `encode_call<&add>` registers `add` by itself (a static data member of a class template,
+// initialised during static initialisation, so a re-executed copy of the program has it
+// too). A function pointer known only at run time (`encode_call(fp, args...)`) is looked
+// up by address: it must have been registered, by `CONCUR_REGISTER(add)` at namespace
+// scope (name "add"), by `register_function<&add>("name")`, or by some use of
+// `encode_call<&add>`. Programs that call by name without linking the function (the
+// cluster) need the explicit, readable names.
 //
 // The worker runs `invoke`: it decodes the name and the arguments, calls the function,
 // and encodes its result or the exception it threw (codec.hpp: known types come back as
@@ -183,6 +190,31 @@ std::string_view register_function(std::string_view name) {
                               detail::fingerprint_of<Args>(), typeid(Args).name());
 }
 
+namespace detail {
+
+// "add" from "... nttp_text() [with auto Fn = add; ...]": the function's qualified name
+// as the compiler spells it, the same in every build of the same source.
+template <auto Fn>
+constexpr std::string_view nttp_text() {
+  constexpr std::string_view p = __PRETTY_FUNCTION__;
+  constexpr std::size_t start = p.find("Fn = ") + 5;
+  return p.substr(start, p.find_first_of(";]", start) - start);
+}
+
+template <auto Fn>
+std::string auto_function_name() {
+  return std::string("fn:") + std::string(nttp_text<Fn>()) + ":" + typeid(decltype(Fn)).name();
+}
+
+// Like CallableRegistration: odr-used by encode_call<Fn>, so registered during static
+// initialisation of every process of the program.
+template <auto Fn>
+struct FunctionRegistration {
+  static inline const std::string_view name = register_function<Fn>(auto_function_name<Fn>());
+};
+
+}  // namespace detail
+
 /// The registry name of the closure type F called with arguments of types Args, registered
 /// during static initialisation of every process that instantiates this template.
 template <class F, class... Args>
@@ -197,13 +229,14 @@ std::string_view callable_name() {
   return detail::CallableRegistration<F, std::decay_t<Args>...>::name;
 }
 
-/// A request to call the registered function `Fn` with `args` (converted to its
-/// parameter types). Throws ValueError if Fn was not registered.
+/// A request to call the function `Fn` with `args` (converted to its parameter types).
+/// No registration needed: this registers `Fn` during static initialisation under
+/// "fn:<qualified name>:<mangled type>" (stable across builds of the same source).
 template <auto Fn, class... Args>
 Buffer encode_call(Args&&... args) {
   using T = detail::function_traits<decltype(Fn)>;
   using Tuple = typename T::args;
-  const std::string_view name = function_name(reinterpret_cast<const void*>(Fn));
+  const std::string_view name = detail::FunctionRegistration<Fn>::name;
   Buffer out;
   detail::begin_request(out, name, detail::fingerprint_of<Tuple>());
   detail::encode_value(out, Tuple(std::forward<Args>(args)...));
