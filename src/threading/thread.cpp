@@ -22,6 +22,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <system_error>
 #include <typeinfo>
 #include <unordered_map>
 
@@ -352,10 +353,13 @@ void Thread::start() {
       std::scoped_lock g(r.m);
       r.live.erase(state_.get());
     }
-    if (!self_contained_ && uses_object_) uses_object_ = false;
-    state_->body = nullptr;
+    if (uses_object_)
+      state_->body = nullptr;
+    else
+      target_ = std::move(state_->body);  // keep the target for another start()
+    uses_object_ = false;
     state_->phase.store(0);
-    throw RuntimeError(std::string("can't start new thread: ") + std::strerror(err));
+    throw RuntimeError("can't start new thread: " + std::system_category().message(err));
   }
   while (state_->running.load(std::memory_order_acquire) == 0)
     futex_wait(state_->running, 0, Deadline{});

@@ -120,6 +120,7 @@ TEST(threading_Thread, JoinFromManyThreads) {
 TEST(threading_Thread, IdentsAndRepr) {
   Event go;
   std::vector<std::unique_ptr<Thread>> ts;
+  ts.reserve(4);
   for (int i = 0; i < 4; ++i) ts.push_back(std::make_unique<Thread>([&] { go.wait(kBound); }));
   EXPECT_FALSE(ts[0]->ident().has_value());
   EXPECT_NE(ts[0]->repr().find("initial"), std::string::npos) << ts[0]->repr();
@@ -182,7 +183,8 @@ TEST(threading_ThreadDeathTest, NonDaemonJoinedAtExit) {
           std::fputs("worker finished\n", stderr);
         });
         t.start();
-        std::exit(0);  // main "finishes": the atexit handler joins t first
+        // main "finishes": the atexit handler joins t first.
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0), "worker finished");
 }
@@ -198,7 +200,7 @@ TEST(threading_ThreadDeathTest, DaemonDoesNotHoldUpExit) {
         });
         t.start();
         std::fputs("main exits\n", stderr);
-        std::exit(0);
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0), "main exits");
   EXPECT_LT(seconds_since(t0), 20.0);
@@ -208,7 +210,7 @@ TEST(threading_ThreadDeathTest, DaemonDoesNotHoldUpExit) {
 TEST(threading_Thread, FinishedThreadDropsTarget) {
   auto payload = std::make_shared<int>(7);
   std::weak_ptr<int> watch = payload;
-  Thread t([p = payload](std::shared_ptr<int> arg) { (void)(*p + *arg); }, payload);
+  Thread t([p = payload](const std::shared_ptr<int>& arg) { (void)(*p + *arg); }, payload);
   payload.reset();
   EXPECT_FALSE(watch.expired());  // the Thread holds the target and its argument
   t.start();
@@ -224,7 +226,7 @@ TEST(threading_ThreadDeathTest, DefaultExcepthookPrints) {
         t.start();
         t.join(kBound);
         std::fputs("program goes on\n", stderr);
-        std::exit(0);
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0),
       "Exception in thread failing:\nconcur::ValueError: bad value\n.*program goes on");
@@ -271,7 +273,7 @@ TEST(threading_ThreadDeathTest, FailingExcepthookAndRestore) {
         Thread u({.name = "second"}, [] { throw concur::ValueError("again"); });
         u.start();
         u.join(kBound);
-        std::exit(0);
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0),
       "Exception in threading.excepthook:\nconcur::RuntimeError: hook broke\n"

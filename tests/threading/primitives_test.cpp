@@ -110,7 +110,7 @@ void all_sleepers_wake(bool all_at_once) {
       ++waiting;
       const int mine = generation;
       // Odd threads use short timeouts and re-wait: they race notify with timeouts.
-      while (generation == mine) {
+      while (generation == mine) {  // NOLINT(bugprone-infinite-loop): changed under c by main
         if (i % 2)
           c.wait(std::chrono::milliseconds(1));
         else

@@ -158,14 +158,14 @@ TEST(Thread, MainThreadRepr) {
 
 TEST(Thread, StackSize) {
   EXPECT_THROW(th::stack_size(1024), concur::ValueError);
-  const std::size_t old = th::stack_size(256 * 1024);
+  const std::size_t old = th::stack_size(std::size_t{256} * 1024);
   EXPECT_EQ(old, 0u);
   std::atomic<bool> ran{false};
   th::Thread t([&] { ran = true; });
   t.start();
   ASSERT_TRUE(t.join(kBound));
   EXPECT_TRUE(ran.load());
-  EXPECT_EQ(th::stack_size(0), 256u * 1024u);
+  EXPECT_EQ(th::stack_size(0), std::size_t{256} * 1024);
 }
 
 TEST(Thread, ExceptionDoesNotEndProgramAndNonStdExceptions) {
@@ -232,7 +232,7 @@ TEST(ThreadDeathTest, BusyDaemonThreadsDoNotCrashExit) {
         }
         th::Event().wait(std::chrono::milliseconds(20));
         std::fputs("main exits\n", stderr);
-        std::exit(0);
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0), "main exits");
 }
@@ -250,7 +250,7 @@ TEST(ThreadDeathTest, NonDaemonStartedFromForeignThreadIsJoinedAtExit) {
           t.start();
         });
         foreign.join();
-        std::exit(0);
+        std::exit(0);  // NOLINT(concurrency-mt-unsafe): the point of the test
       },
       ::testing::ExitedWithCode(0), "joined at exit");
 }

@@ -35,7 +35,8 @@ class UniqueFunction {
   template <class F>
   struct Impl final : Base {
     template <class G>
-    explicit Impl(G&& g) : f(std::forward<G>(g)) {}
+    explicit Impl(G&& g)  // NOLINT(bugprone-forwarding-reference-overload): only ever made from F
+        : f(std::forward<G>(g)) {}
     void call() override { std::invoke(f); }
     F f;
   };

@@ -70,10 +70,8 @@ class local {
   T& get() {
     if (void* p = detail::local_find(core_.get())) return *static_cast<T*>(p);
     std::unique_ptr<T> made = factory_();
-    T* raw = made.get();
-    detail::local_insert(core_, raw, &destroy);
-    made.release();
-    return *raw;
+    detail::local_insert(core_, made.get(), &destroy);
+    return *made.release();  // owned by the registry from now on
   }
   T& operator*() { return get(); }
   T* operator->() { return &get(); }
