@@ -59,6 +59,8 @@ void throw_bad_input(const std::string& what) {
   throw concur::ValueError("concur::multiprocessing codec: " + what);
 }
 
+void not_picklable() noexcept { std::abort(); }
+
 std::string demangle(const char* mangled) {
   int status = 0;
   std::unique_ptr<char, decltype(&std::free)> out(

@@ -186,8 +186,15 @@ std::string_view register_function(std::string_view name) {
                 "non-const lvalue reference (changes would not come back); take it by value");
   detail::check_result<typename T::result>();
   using Args = typename T::args;
-  return detail::add_function(name, &detail::invoke_function<Fn>, reinterpret_cast<const void*>(Fn),
-                              detail::fingerprint_of<Args>(), typeid(Args).name());
+  if constexpr (!Picklable<Args> || !T::no_mutable_refs ||
+                !(std::is_void_v<typename T::result> ||
+                  Picklable<std::decay_t<typename T::result>>)) {
+    return {};  // the static_asserts above explain; instantiate nothing more
+  } else {
+    return detail::add_function(name, &detail::invoke_function<Fn>,
+                                reinterpret_cast<const void*>(Fn), detail::fingerprint_of<Args>(),
+                                typeid(Args).name());
+  }
 }
 
 namespace detail {
@@ -225,8 +232,14 @@ std::string_view callable_name() {
                 "types; no std::string or std::function) or have a cereal function");
   static_assert(Picklable<std::tuple<std::decay_t<Args>...>>,
                 "concur::multiprocessing: an argument type cannot cross a process boundary");
-  detail::check_result<std::invoke_result_t<F&, std::decay_t<Args>&&...>>();
-  return detail::CallableRegistration<F, std::decay_t<Args>...>::name;
+  using R = std::invoke_result_t<F&, std::decay_t<Args>&&...>;
+  detail::check_result<R>();
+  if constexpr (!Picklable<F> || !Picklable<std::tuple<std::decay_t<Args>...>> ||
+                !(std::is_void_v<R> || Picklable<std::decay_t<R>>)) {
+    return {};  // the static_asserts above explain; instantiate nothing more
+  } else {
+    return detail::CallableRegistration<F, std::decay_t<Args>...>::name;
+  }
 }
 
 /// A request to call the function `Fn` with `args` (converted to its parameter types).
