@@ -230,7 +230,7 @@ std::string strip_prefix(const std::string& what, const std::string& prefix) {
 
 }  // namespace
 
-void encode_exception(Buffer& out, std::exception_ptr e) {
+void encode_exception(Buffer& out, const std::exception_ptr& e) {
   if (!e) detail::throw_bad_input("encode_exception: null exception_ptr");
   try {
     std::rethrow_exception(e);
@@ -276,9 +276,9 @@ void encode_exception(Buffer& out, std::exception_ptr e) {
   }
 }
 
-Buffer encode_exception(std::exception_ptr e) {
+Buffer encode_exception(const std::exception_ptr& e) {
   Buffer out;
-  encode_exception(out, std::move(e));
+  encode_exception(out, e);
   return out;
 }
 

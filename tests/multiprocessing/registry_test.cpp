@@ -28,9 +28,9 @@ std::string greet(const std::string& name, std::optional<int> times) {
   for (int i = 0; i < times.value_or(1); ++i) out += "hello " + name + ";";
   return out;
 }
-std::map<std::string, int> count_words(std::vector<std::string> words) {
+std::map<std::string, int> count_words(const std::vector<std::string>& words) {
   std::map<std::string, int> out;
-  for (auto& w : words) ++out[w];
+  for (const auto& w : words) ++out[w];
   return out;
 }
 int divide(int a, int b) {
@@ -108,7 +108,7 @@ TEST(Registry, CallInProcess) {
 }
 
 int triple(int x) { return 3 * x; }  // never registered by name
-std::string shout(std::string s) { return s + "!"; }
+std::string shout(const std::string& s) { return s + "!"; }
 
 TEST(Registry, TemplateFormRegistersByItself) {
   EXPECT_EQ(mp::decode_result<int>(mp::invoke(mp::encode_call<&triple>(5))), 15);
@@ -177,7 +177,7 @@ TEST(Registry, Closures) {
   const std::string_view name = mp::callable_name<decltype(affine), int>();
   EXPECT_EQ(name.substr(0, 8), "closure:");
   ASSERT_NE(mp::find_function(name), nullptr);
-  auto thrower = [](std::string s) -> int { throw std::out_of_range(s); };
+  auto thrower = [](const std::string& s) -> int { throw std::out_of_range(s); };
   EXPECT_THROW(mp::decode_result<int>(mp::invoke(mp::encode_call(thrower, std::string("i")))),
                std::out_of_range);
 }
@@ -292,6 +292,7 @@ constexpr int kChildIn = 100;
 constexpr int kChildOut = 101;
 
 TEST(RegistryReExecChild, Serve) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): no other thread touches the environment
   if (std::getenv(kServeVariable) == nullptr) GTEST_SKIP() << "runs only as a re-exec'd child";
   while (auto request = recv_frame(kChildIn)) send_frame(kChildOut, mp::invoke(*request));
   ::close(kChildIn);
@@ -315,6 +316,7 @@ TEST(RegistryAcrossProcesses, ReExecutedProgramHasTheSameRegistry) {
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back(std::string(kServeVariable) + "=1");
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
   pid_t pid = -1;

@@ -136,6 +136,7 @@ inline constexpr bool bitwise_copyable_v = std::is_trivially_copyable_v<T> ||
                                            (std::is_trivially_copy_constructible_v<T> &&
                                             std::is_trivially_destructible_v<T>);
 
+// NOLINTBEGIN(bugprone-branch-clone): kTrivial twice on purpose, the order decides.
 template <class T>
 consteval Kind kind_of() {
   using U = std::remove_cv_t<T>;
@@ -169,6 +170,7 @@ consteval Kind kind_of() {
     return Kind::kUnsupported;
   }
 }
+// NOLINTEND(bugprone-branch-clone)
 
 // A map's value_type is pair<const K, V>: decode it as pair<K, V>.
 template <class T>
@@ -214,14 +216,13 @@ template <class T>
 consteval std::size_t min_wire_size() {
   using U = std::remove_cv_t<T>;
   constexpr Kind k = kind_of<U>();
-  if constexpr (k == Kind::kBool || k == Kind::kOptional) {
-    return 1;
+  if constexpr (k == Kind::kBool || k == Kind::kOptional || k == Kind::kTuple ||
+                k == Kind::kArray) {
+    return 1;  // a tag byte; for tuples and arrays conservative (an empty one takes 1 byte)
   } else if constexpr (k == Kind::kTrivial) {
     return sizeof(U);
   } else if constexpr (k == Kind::kVariant) {
     return 4;
-  } else if constexpr (k == Kind::kTuple || k == Kind::kArray) {
-    return 1;  // conservative: an empty tuple or array takes one byte
   } else {
     return 8;  // strings, containers, cereal payloads: a u64 length first
   }

@@ -409,9 +409,9 @@ T loads(std::span<const std::byte> bytes) {
 
 /// Appends an encoded exception to `out`. Never throws except std::bad_alloc; a null
 /// `e` is a ValueError.
-void encode_exception(Buffer& out, std::exception_ptr e);
+void encode_exception(Buffer& out, const std::exception_ptr& e);
 /// A buffer holding only the encoded exception.
-Buffer encode_exception(std::exception_ptr e);
+Buffer encode_exception(const std::exception_ptr& e);
 /// The exception `encode_exception` wrote, advancing `in`. Throws ValueError (directly,
 /// not as the result) on malformed input.
 std::exception_ptr decode_exception(Reader& in);

@@ -312,7 +312,7 @@ R decode_result(std::span<const std::byte> reply) {
 #define CONCUR_REGISTER_AS(fn, name)                                                              \
   [[maybe_unused]] static const ::std::string_view CONCUR_DETAIL_CAT(concur_registered_function_, \
                                                                      __COUNTER__) =               \
-      ::concur::multiprocessing::register_function<&fn>(name)
+      ::concur::multiprocessing::register_function<&(fn)>((name))
 
 /// Registers the function `fn` under its name as written ("ns::fn"), at namespace scope.
 #define CONCUR_REGISTER(fn) CONCUR_REGISTER_AS(fn, #fn)
