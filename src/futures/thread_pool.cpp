@@ -38,8 +38,7 @@ inline void cpu_relax() noexcept {
 // invisible when the pool is idle.
 constexpr int kSpinRounds = 2000;
 constexpr int kYieldRounds = 20;
-// At most this many tasks taken per lock hold; never more than a fair share.
-constexpr std::size_t kBatch = 16;
+
 
 // The queue's permanent node (never run, never freed).
 struct Stub final : detail::State<void> {};
@@ -53,34 +52,51 @@ struct Stub final : detail::State<void> {};
 // workers poll, what stats() reports, and (with `shut`) what tells a worker
 // it may exit.
 struct ThreadPoolExecutor::Impl {
-  int max_workers = 0;
-  std::string prefix;
-  std::function<void()> initializer;
+  // Fields are grouped by who writes them, one cache line per group, so that
+  // the submitting thread does not read lines the workers keep writing.
+  static constexpr std::size_t kLine = 64;
 
-  // --- the queue ---------------------------------------------------------------------
-  Stub stub;
-  std::atomic<detail::StateBase*> q_head{&stub};  // newest; producers exchange it
-  std::mutex pop_mu;
-  detail::StateBase* q_tail = &stub;  // oldest; guarded by pop_mu
-  std::atomic<std::size_t> pending{0};
+  // Read by every submit, written rarely (shutdown, broken, a new worker).
+  alignas(kLine) int max_workers = 0;
+  std::atomic<int> nthreads{0};
+  std::atomic<bool> shut{false};
+  std::atomic<bool> is_broken{false};
+  std::atomic<bool> cancelling{false};  // shutdown(cancel_futures): drop unstarted work
+
+  // Written by submitters.
+  alignas(kLine) std::atomic<detail::StateBase*> q_head{nullptr};  // newest; exchanged by push
   std::atomic<std::uint64_t> submitted{0};
+
+  // Written by submitters and workers: tasks pushed (or being pushed), not yet popped.
+  alignas(kLine) std::atomic<std::size_t> pending{0};
+
+  // Written by workers.
+  alignas(kLine) std::mutex pop_mu;
+  detail::StateBase* q_tail = nullptr;  // oldest; guarded by pop_mu
   std::atomic<std::uint64_t> completed{0};
 
-  // --- workers ---------------------------------------------------------------------------
+  alignas(kLine) std::atomic<int> idle{0};      // workers looking for work
+  std::atomic<int> spinning{0};                 // of those, awake and polling
+
+  // Written when a worker goes to sleep or is woken (rare under load).
+  alignas(kLine) std::atomic<int> futex_sleepers{0};  // blocked (or about to) in the kernel
+  std::atomic<std::uint32_t> wake_seq{0};             // futex word: bumped to wake sleepers
+
+  // Cold.
+  alignas(kLine) Stub stub;
+  std::string prefix;
+  std::function<void()> initializer;
   mutable std::mutex mu;  // guards the fields below
   int idle_tokens = 0;    // CPython's _idle_semaphore
   std::vector<std::thread> threads;
   std::string broken;     // why the pool is broken; empty while usable
-  std::atomic<int> nthreads{0};
-  std::atomic<bool> shut{false};
-  std::atomic<bool> is_broken{false};
-  std::atomic<bool> cancelling{false};     // shutdown(cancel_futures): drop unstarted work
-  std::atomic<int> idle{0};                // workers looking for work
-  std::atomic<int> spinning{0};            // of those, awake and polling
-  std::atomic<int> futex_sleepers{0};      // of those, blocked (or about to) in the kernel
-  std::atomic<std::uint32_t> wake_seq{0};  // futex word: bumped to wake sleepers
   std::stop_source stop;
   std::mutex join_mu;
+
+  Impl() {
+    q_head.store(&stub, std::memory_order_relaxed);
+    q_tail = &stub;
+  }
 
   void push(detail::StateBase* t) noexcept {
     t->next_task_.store(nullptr, std::memory_order_relaxed);
@@ -152,8 +168,11 @@ struct ThreadPoolExecutor::Impl {
   }
 
   void sleep_until_work() noexcept {
-    spinning.fetch_add(1, std::memory_order_seq_cst);
-    for (int i = 0; i < kSpinRounds + kYieldRounds; ++i) {
+    // One poller at a time: more would only fight over each new task (and over
+    // the CPUs the submitting threads need); the others sleep until a backlog
+    // wakes them.
+    const bool poll = spinning.fetch_add(1, std::memory_order_seq_cst) == 0;
+    for (int i = 0; poll && i < kSpinRounds + kYieldRounds; ++i) {
       if (has_work_or_stop()) {
         spinning.fetch_sub(1, std::memory_order_seq_cst);
         return;
@@ -190,31 +209,27 @@ struct ThreadPoolExecutor::Impl {
       }
     }
     bool counted_idle = false;
-    detail::StateBase* batch[kBatch];
     for (;;) {
-      std::size_t got = 0, left = 0;
+      // One task at a time: a task taken is a task started, so a task never
+      // waits behind another in a worker's private batch while a worker is free
+      // (that would add deadlocks CPython does not have).
+      detail::StateBase* task = nullptr;
+      std::size_t left = 0;
       if (pending.load(std::memory_order_seq_cst) > 0) {
-        // Take a fair share of what is queued (at most kBatch) in one lock hold.
-        const auto workers = static_cast<std::size_t>(std::max(1, nthreads.load()));
-        const std::size_t share = std::clamp<std::size_t>(
-            pending.load(std::memory_order_relaxed) / workers, 1, kBatch);
         std::lock_guard lock(pop_mu);
-        while (got < share)
-          if (detail::StateBase* t = pop_locked()) batch[got++] = t; else break;
-        if (got > 0) left = pending.fetch_sub(got, std::memory_order_seq_cst) - got;
+        task = pop_locked();
+        if (task) left = pending.fetch_sub(1, std::memory_order_seq_cst) - 1;
       }
-      if (got > 0) {
+      if (task) {
         counted_idle = false;
-        if (left >= kBatch) wake_for_work();  // a backlog: this worker alone is not keeping up
-        for (std::size_t i = 0; i < got; ++i) {
-          // Not started yet: shutdown with cancel_futures cancels them.
-          if (cancelling.load(std::memory_order_acquire))
-            cancel_and_notify(batch[i]);
-          else
-            batch[i]->run();
-          batch[i]->release();
-        }
-        completed.fetch_add(got, std::memory_order_relaxed);
+        if (left > 0) wake_for_work();  // more work: let a sleeping worker help
+        // Not started yet: shutdown with cancel_futures cancels it.
+        if (cancelling.load(std::memory_order_acquire))
+          cancel_and_notify(task);
+        else
+          task->run();
+        task->release();
+        completed.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
       if (pending.load(std::memory_order_seq_cst) > 0) {  // a push is half done
@@ -319,7 +334,8 @@ void ThreadPoolExecutor::submit_task(detail::StateBase* task) {
   task->retain();
   p.push(task);
   p.submitted.fetch_add(1, std::memory_order_relaxed);
-  if (p.idle.load(std::memory_order_seq_cst) > 0) p.wake_for_work();
+  // futex_sleepers first: it changes rarely, so this load is mostly a cache hit.
+  if (p.futex_sleepers.load(std::memory_order_seq_cst) > 0) p.wake_for_work();
 }
 
 void ThreadPoolExecutor::shutdown(bool wait, bool cancel_futures) {

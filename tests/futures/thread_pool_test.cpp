@@ -68,3 +68,32 @@ TEST_P(ThreadPoolLoad, SubmitsRacingShutdownEitherRunOrThrow) {
     EXPECT_EQ(static_cast<int>(accepted.size()) + refused.load(), 3 * 2000);
   }
 }
+
+// As many tasks as workers, each waiting for all the others to be running: in
+// CPython they all run at once. A pool that let a worker hold tasks it has not
+// started (a private batch) would deadlock here until the bound.
+TEST_P(ThreadPoolLoad, AsManyTasksAsWorkersAllRunAtOnce) {
+  const int n = GetParam();
+  cf::ThreadPoolExecutor pool({.max_workers = n});
+  auto running = std::make_shared<std::atomic<int>>(0);
+  std::vector<cf::Future<bool>> fs;
+  for (int i = 0; i < n; ++i)
+    fs.push_back(pool.submit([running, n] {
+      ++*running;
+      const auto end = std::chrono::steady_clock::now() + 5s;
+      while (running->load() < n && std::chrono::steady_clock::now() < end)
+        std::this_thread::sleep_for(100us);
+      return running->load() >= n;
+    }));
+  for (auto& f : fs) EXPECT_TRUE(f.result(10s));
+}
+
+// A task that waits on a task submitted after it, with a free worker: runs.
+TEST(ThreadPoolDependencies, WaitOnLaterTaskWithAFreeWorker) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  cf::Future<cf::Future<int>> later_cell;
+  auto first = pool.submit([later_cell] { return later_cell.result(5s).result(5s) + 1; });
+  auto later = pool.submit([] { return 41; });
+  later_cell.set_result(later);
+  EXPECT_EQ(first.result(10s), 42);
+}
