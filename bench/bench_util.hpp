@@ -12,7 +12,8 @@ namespace concur_bench {
 inline void report_rate(benchmark::State& state, const std::string& case_name,
                         const std::string& impl, const std::string& unit, double items) {
   state.SetLabel(case_name + "|" + impl + "|" + unit);
-  state.counters["value"] = benchmark::Counter(items, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["value"] =
+      benchmark::Counter(items, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 /// Reports the time of one of `items` operations per iteration (unit "us" or "ns").

@@ -2,7 +2,6 @@
 // (task_group has no futures; parallel_for has no per-item results) on the
 // same cases. CPython's figures come from py_peers (bench/run).
 #include <concur/futures.hpp>
-
 #include <numeric>
 #include <vector>
 
@@ -39,7 +38,11 @@ void BM_ThreadPool_SubmitWaitNoop(benchmark::State& state) {
   }
   report_rate(state, "thread_pool.submit_wait_noop", "concur", "tasks/s", kTasks);
 }
-BENCHMARK(BM_ThreadPool_SubmitWaitNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1)->MinTime(3);
+BENCHMARK(BM_ThreadPool_SubmitWaitNoop)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinWarmUpTime(1)
+    ->MinTime(3);
 
 void BM_ThreadPool_MapNoop(benchmark::State& state) {
   cf::ThreadPoolExecutor pool({.max_workers = workers()});
@@ -95,7 +98,11 @@ void BM_Tbb_TaskGroupNoop(benchmark::State& state) {
   }
   report_rate(state, "thread_pool.submit_wait_noop", "tbb", "tasks/s", kTasks);
 }
-BENCHMARK(BM_Tbb_TaskGroupNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1)->MinTime(3);
+BENCHMARK(BM_Tbb_TaskGroupNoop)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinWarmUpTime(1)
+    ->MinTime(3);
 
 void BM_Tbb_ParallelForNoop(benchmark::State& state) {
   tbb::task_arena arena(workers());

@@ -1,8 +1,8 @@
 // CPython's ThreadPoolExecutor example (load_url + as_completed with a
 // dictionary from future to URL), with local files in place of web pages.
-#include <concur/futures.hpp>
 #include <unistd.h>
 
+#include <concur/futures.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -32,7 +32,9 @@ std::string load_url(const fs::path& dir, const std::string& url) {
 CONCUR_TOUR_PART(futures_as_completed, "as_completed with a future -> input map") {
   const fs::path dir = fs::temp_directory_path() / ("concur-tour-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  for (int i = 1; i <= 3; ++i) std::ofstream(dir / ("page-" + std::to_string(i) + ".html")) << std::string(1000 * static_cast<size_t>(i), 'x');
+  for (int i = 1; i <= 3; ++i)
+    std::ofstream(dir / ("page-" + std::to_string(i) + ".html"))
+        << std::string(1000 * static_cast<size_t>(i), 'x');
   const std::vector<std::string> urls{"page-1.html", "page-2.html", "page-3.html", "missing.html"};
 
   {

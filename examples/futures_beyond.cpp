@@ -1,6 +1,5 @@
 // Beyond CPython: then() continuations, co_await, and stopping a running task.
 #include <concur/futures.hpp>
-
 #include <iostream>
 #include <string>
 #include <thread>

@@ -1,7 +1,6 @@
 // The two deadlocks CPython documents for ThreadPoolExecutor, shown safely:
 // every wait that would hang forever has a timeout here.
 #include <concur/futures.hpp>
-
 #include <iostream>
 #include <thread>
 

@@ -1,6 +1,5 @@
 // wait(ALL_COMPLETED) and wait(FIRST_COMPLETED) over a pool's futures.
 #include <concur/futures.hpp>
-
 #include <iostream>
 #include <thread>
 #include <vector>
@@ -16,10 +15,14 @@ namespace cf = concur::futures;
 CONCUR_TOUR_PART(futures_wait, "wait with FIRST_COMPLETED and ALL_COMPLETED") {
   cf::ThreadPoolExecutor pool({.max_workers = 3});
   cf::Future<void> go;  // holds back the two slow tasks until the first wait returned
-  std::vector<cf::Future<int>> fs{
-      pool.submit([] { return 10; }),
-      pool.submit([go] { go.result(5s); return 20; }),
-      pool.submit([go] { go.result(5s); return 30; })};
+  std::vector<cf::Future<int>> fs{pool.submit([] { return 10; }), pool.submit([go] {
+                                    go.result(5s);
+                                    return 20;
+                                  }),
+                                  pool.submit([go] {
+                                    go.result(5s);
+                                    return 30;
+                                  })};
   auto first = cf::wait(fs, 5s, cf::FIRST_COMPLETED);
   std::cout << "first completed: " << first.done.size() << " done, " << first.not_done.size()
             << " not done\n";

@@ -29,8 +29,8 @@ struct Register {
 #define CONCUR_TOUR_CAT2(a, b) a##b
 #define CONCUR_TOUR_CAT(a, b) CONCUR_TOUR_CAT2(a, b)
 /// CONCUR_TOUR_PART(name, "title") { body }  registers a tour part.
-#define CONCUR_TOUR_PART(name, title)                                              \
-  static void CONCUR_TOUR_CAT(tour_part_, name)();                                 \
-  static const ::tour::Register CONCUR_TOUR_CAT(tour_reg_, name){                  \
-      #name, title, &CONCUR_TOUR_CAT(tour_part_, name)};                           \
+#define CONCUR_TOUR_PART(name, title)                             \
+  static void CONCUR_TOUR_CAT(tour_part_, name)();                \
+  static const ::tour::Register CONCUR_TOUR_CAT(tour_reg_, name){ \
+      #name, title, &CONCUR_TOUR_CAT(tour_part_, name)};          \
   static void CONCUR_TOUR_CAT(tour_part_, name)()

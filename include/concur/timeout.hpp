@@ -75,7 +75,9 @@ class Deadline {
   explicit Deadline(const Timeout& t) noexcept : tp_(t.deadline()) {}
   explicit constexpr Deadline(Clock::time_point tp) noexcept : tp_(tp) {}
 
-  [[nodiscard]] constexpr bool is_forever() const noexcept { return tp_ == Clock::time_point::max(); }
+  [[nodiscard]] constexpr bool is_forever() const noexcept {
+    return tp_ == Clock::time_point::max();
+  }
   [[nodiscard]] constexpr Clock::time_point time_point() const noexcept { return tp_; }
   [[nodiscard]] bool expired() const noexcept { return !is_forever() && Clock::now() >= tp_; }
   /// Time left, never negative; nanoseconds::max() when forever.

@@ -15,8 +15,8 @@
 namespace concur::detail {
 
 namespace {
-long futex(const std::atomic<std::uint32_t>& word, int op, std::uint32_t val,
-           const timespec* ts, std::uint32_t val3) noexcept {
+long futex(const std::atomic<std::uint32_t>& word, int op, std::uint32_t val, const timespec* ts,
+           std::uint32_t val3) noexcept {
   static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
   return syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(&word), op, val, ts, nullptr,
                  val3);
@@ -65,9 +65,7 @@ void set_current_thread_name(const char* name) noexcept {
   pthread_setname_np(pthread_self(), buf);
 }
 
-std::uint64_t current_native_thread_id() noexcept {
-  return static_cast<std::uint64_t>(gettid());
-}
+std::uint64_t current_native_thread_id() noexcept { return static_cast<std::uint64_t>(gettid()); }
 
 unsigned cpu_count() noexcept {
   cpu_set_t set;

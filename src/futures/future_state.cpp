@@ -27,12 +27,18 @@ std::uint32_t with_state(std::uint32_t w, std::uint32_t s) noexcept {
 
 const char* state_name(std::uint32_t s) noexcept {
   switch (s) {
-    case kPending: return "PENDING";
-    case kRunning: return "RUNNING";
-    case kCancelled: return "CANCELLED";
-    case kCancelledNotified: return "CANCELLED_AND_NOTIFIED";
-    case kFinished: return "FINISHED";
-    default: return "RUNNING";  // SETTING is RUNNING to the outside
+    case kPending:
+      return "PENDING";
+    case kRunning:
+      return "RUNNING";
+    case kCancelled:
+      return "CANCELLED";
+    case kCancelledNotified:
+      return "CANCELLED_AND_NOTIFIED";
+    case kFinished:
+      return "FINISHED";
+    default:
+      return "RUNNING";  // SETTING is RUNNING to the outside
   }
 }
 
@@ -78,8 +84,7 @@ bool StateBase::cancel() noexcept {
       return false;
     }
     if (s == kFinished) return false;
-    if (word_.compare_exchange_weak(w, with_state(w, kCancelled), std::memory_order_acq_rel))
-      break;
+    if (word_.compare_exchange_weak(w, with_state(w, kCancelled), std::memory_order_acq_rel)) break;
   }
   after_transition(w, kCancelled);
   return true;
@@ -136,7 +141,8 @@ void StateBase::finish_cancelled() noexcept {
   std::uint32_t w = word_.load(std::memory_order_acquire);
   for (;;) {
     if ((w & kStateMask) != kRunning) return;
-    if (word_.compare_exchange_weak(w, with_state(w, kCancelledNotified), std::memory_order_acq_rel))
+    if (word_.compare_exchange_weak(w, with_state(w, kCancelledNotified),
+                                    std::memory_order_acq_rel))
       break;
   }
   after_transition(w, kCancelledNotified);
@@ -256,16 +262,22 @@ std::string StateBase::repr() const {
   os << "<Future at " << static_cast<const void*>(this) << " state=";
   const std::uint32_t s = word_.load(std::memory_order_acquire) & kStateMask;
   switch (s) {
-    case kPending: os << "pending"; break;
+    case kPending:
+      os << "pending";
+      break;
     case kCancelled:
-    case kCancelledNotified: os << "cancelled"; break;
+    case kCancelledNotified:
+      os << "cancelled";
+      break;
     case kFinished:
       if (has_exception_)
         os << "finished raised " << exception_type_name(exception_);
       else
         os << "finished returned " << type_name(value_type());
       break;
-    default: os << "running"; break;
+    default:
+      os << "running";
+      break;
   }
   os << ">";
   return os.str();
@@ -274,7 +286,7 @@ std::string StateBase::repr() const {
 std::string type_name(const std::type_info& t) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
-                                          std::free);
+                                           std::free);
   return status == 0 && p ? std::string(p.get()) : std::string(t.name());
 }
 

@@ -25,9 +25,15 @@ void MultiWaiter::signal_if_due_locked(bool failed) noexcept {
   bool signal = false;
   switch (mode_) {
     case Mode::FIRST_COMPLETED:
-    case Mode::AS_COMPLETED: signal = true; break;
-    case Mode::FIRST_EXCEPTION: signal = failed || pending_ == 0; break;
-    case Mode::ALL_COMPLETED: signal = pending_ == 0; break;
+    case Mode::AS_COMPLETED:
+      signal = true;
+      break;
+    case Mode::FIRST_EXCEPTION:
+      signal = failed || pending_ == 0;
+      break;
+    case Mode::ALL_COMPLETED:
+      signal = pending_ == 0;
+      break;
   }
   if (signal && !signalled_) {
     signalled_ = true;

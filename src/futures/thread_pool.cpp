@@ -39,7 +39,6 @@ inline void cpu_relax() noexcept {
 constexpr int kSpinRounds = 2000;
 constexpr int kYieldRounds = 20;
 
-
 // The queue's permanent node (never run, never freed).
 struct Stub final : detail::State<void> {};
 
@@ -75,8 +74,8 @@ struct ThreadPoolExecutor::Impl {
   detail::StateBase* q_tail = nullptr;  // oldest; guarded by pop_mu
   std::atomic<std::uint64_t> completed{0};
 
-  alignas(kLine) std::atomic<int> idle{0};      // workers looking for work
-  std::atomic<int> spinning{0};                 // of those, awake and polling
+  alignas(kLine) std::atomic<int> idle{0};  // workers looking for work
+  std::atomic<int> spinning{0};             // of those, awake and polling
 
   // Written when a worker goes to sleep or is woken (rare under load).
   alignas(kLine) std::atomic<int> futex_sleepers{0};  // blocked (or about to) in the kernel
@@ -89,7 +88,7 @@ struct ThreadPoolExecutor::Impl {
   mutable std::mutex mu;  // guards the fields below
   int idle_tokens = 0;    // CPython's _idle_semaphore
   std::vector<std::thread> threads;
-  std::string broken;     // why the pool is broken; empty while usable
+  std::string broken;  // why the pool is broken; empty while usable
   std::stop_source stop;
   std::mutex join_mu;
 
@@ -195,7 +194,7 @@ struct ThreadPoolExecutor::Impl {
     t->cancel();
     try {
       t->set_running_or_notify_cancel();  // CANCELLED -> CANCELLED_AND_NOTIFIED
-    } catch (...) {  // completed by hand meanwhile
+    } catch (...) {                       // completed by hand meanwhile
     }
   }
 
@@ -252,7 +251,8 @@ struct ThreadPoolExecutor::Impl {
   }
 
   void initializer_failed(std::exception_ptr e) {
-    detail::report_exception("Exception in initializer:", "ThreadPoolExecutor " + prefix, e);
+    detail::report_exception("Exception in initializer:", "ThreadPoolExecutor " + prefix,
+                             std::move(e));
     {
       std::lock_guard lock(mu);
       broken = "A thread initializer failed, the thread pool is not usable anymore";
@@ -290,7 +290,8 @@ int ThreadPoolExecutor::default_max_workers() noexcept {
   return static_cast<int>(std::min(32U, detail::cpu_count() + 4));
 }
 
-ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options) : impl_(std::make_unique<Impl>()) {
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
+    : impl_(std::make_unique<Impl>()) {
   if (options.max_workers && *options.max_workers <= 0)
     throw ValueError("max_workers must be greater than 0");
   impl_->max_workers = options.max_workers.value_or(default_max_workers());

@@ -4,17 +4,16 @@
 // them) and "submit without a callable" (a compile error here: submit is
 // constrained on std::invocable); 1e.48 buffersize is CPython 3.14+ and not
 // provided (see README). §1h belongs to ProcessPoolExecutor (not yet built).
+#include <dirent.h>
 #include <gtest/gtest.h>
-
-#include <concur/futures.hpp>
-#include <concur/detail/futex.hpp>
+#include <unistd.h>
 
 #include <cmath>
-#include <dirent.h>
+#include <concur/detail/futex.hpp>
+#include <concur/futures.hpp>
 #include <fstream>
 #include <set>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 
 #include "support/future_states.hpp"
@@ -90,7 +89,8 @@ TEST(ExecutorConformance, MapException) {
   std::vector<int> x{1, 1, 1, 1}, y{2, 3, 0, 5};
   auto r = pool.map(
       [](int a, int b) {
-        if (b == 0) throw std::domain_error("ZeroDivisionError: integer division or modulo by zero");
+        if (b == 0)
+          throw std::domain_error("ZeroDivisionError: integer division or modulo by zero");
         return std::pair<int, int>(a / b, a % b);
       },
       x, y);
@@ -106,12 +106,13 @@ TEST(ExecutorConformance, MapTimeoutFromTheCall) {
   Gate gate;  // opened before the pool joins
   std::vector<int> delays{0, 0, 1};
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = pool.map({.timeout = 200ms},
-                    [&, open = gate.open](int block) {
-                      if (block) open.result(10s);
-                      return block;
-                    },
-                    delays);
+  auto r = pool.map(
+      {.timeout = 200ms},
+      [&, open = gate.open](int block) {
+        if (block) open.result(10s);
+        return block;
+      },
+      delays);
   std::vector<int> got;
   EXPECT_THROW(
       {
@@ -129,12 +130,13 @@ TEST(ExecutorConformance, MapTimeoutFromTheCall) {
 TEST(ExecutorConformance, MapTimeoutFromCallableIsThatItemsError) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   std::vector<int> xs{1, 2, 3};
-  auto r = pool.map({.timeout = 10s},
-                    [](int x) {
-                      if (x == 2) throw concur::TimeoutError("callable timed out");
-                      return x;
-                    },
-                    xs);
+  auto r = pool.map(
+      {.timeout = 10s},
+      [](int x) {
+        if (x == 2) throw concur::TimeoutError("callable timed out");
+        return x;
+      },
+      xs);
   EXPECT_EQ(r.next(), 1);
   try {
     r.next();
@@ -189,12 +191,13 @@ TEST(ExecutorConformance, MapCurrentFutureCancelledOnTimeout) {
   auto blocker = pool.submit([&, open = gate.open] { open.result(10s); });
   std::atomic<int> ran{0};
   std::vector<int> xs{1, 2};
-  auto r = pool.map({.timeout = 0s},
-                    [&](int x) {
-                      ++ran;
-                      return x;
-                    },
-                    xs);
+  auto r = pool.map(
+      {.timeout = 0s},
+      [&](int x) {
+        ++ran;
+        return x;
+      },
+      xs);
   EXPECT_THROW(r.next(), cf::TimeoutError);
   gate.open.set_result();
   pool.shutdown(true);
@@ -249,10 +252,11 @@ TEST_P(Executor, ShutdownWaitsForAll) {
   std::vector<Future<int>> fs;
   {
     cf::ThreadPoolExecutor pool({.max_workers = GetParam()});
-    for (int i = 0; i < 50; ++i) fs.push_back(pool.submit([i] {
-      std::this_thread::sleep_for(2ms);
-      return i;
-    }));
+    for (int i = 0; i < 50; ++i)
+      fs.push_back(pool.submit([i] {
+        std::this_thread::sleep_for(2ms);
+        return i;
+      }));
     pool.shutdown(true);
     for (auto& f : fs) EXPECT_TRUE(f.done());
   }
@@ -264,10 +268,11 @@ TEST(ExecutorConformance, CancelFutures) {
   cf::ThreadPoolExecutor pool({.max_workers = 5});
   std::vector<Future<void>> fs;
   std::atomic<int> started{0};
-  for (int i = 0; i < 50; ++i) fs.push_back(pool.submit([&started] {
-    ++started;
-    std::this_thread::sleep_for(20ms);
-  }));
+  for (int i = 0; i < 50; ++i)
+    fs.push_back(pool.submit([&started] {
+      ++started;
+      std::this_thread::sleep_for(20ms);
+    }));
   // CPython's Thread.start() waits for the worker to run, so a task is running
   // by now there; here, wait for that explicitly (bounded).
   ASSERT_TRUE(concur::testing::eventually([&] { return started.load() > 0; }));
@@ -435,7 +440,8 @@ TEST(ThreadPoolConformance, ThreadNames) {
   {
     cf::ThreadPoolExecutor pool({.max_workers = 5, .thread_name_prefix = "SpecialPool"});
     std::vector<Future<void>> fs;
-    for (int i = 0; i < 5; ++i) fs.push_back(pool.submit([&, open = gate.open] { open.result(10s); }));
+    for (int i = 0; i < 5; ++i)
+      fs.push_back(pool.submit([&, open = gate.open] { open.result(10s); }));
     std::set<std::string> names;
     for (auto& n : thread_names())
       if (n.rfind("SpecialPool_", 0) == 0) names.insert(n);
@@ -461,10 +467,11 @@ TEST(ThreadPoolConformance, Initializer) {
                                  ++runs;
                                }});
   std::vector<Future<int>> fs;
-  for (int i = 0; i < 12; ++i) fs.push_back(pool.submit([] {
-    std::this_thread::sleep_for(1ms);
-    return initialized;
-  }));
+  for (int i = 0; i < 12; ++i)
+    fs.push_back(pool.submit([] {
+      std::this_thread::sleep_for(1ms);
+      return initialized;
+    }));
   for (auto& f : fs) EXPECT_EQ(f.result(5s), 42);
   pool.shutdown();
   EXPECT_EQ(runs.load(), pool.stats().threads);

@@ -2,10 +2,9 @@
 // CHECKLISTS.md §1a (items 1-14) and §1b (items 15-21).
 #include <gtest/gtest.h>
 
-#include <concur/futures.hpp>
-
 #include <atomic>
 #include <cctype>
+#include <concur/futures.hpp>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -69,12 +68,10 @@ TEST(FuturesConformance, CancelledDoneRunningInEachState) {
     Future<int> f;
     bool cancelled, done, running;
   };
-  std::vector<Row> rows{{pending(), false, false, false},
-                        {running(), false, false, true},
-                        {cancelled(), true, true, false},
-                        {cancelled_and_notified(), true, true, false},
-                        {exception_future(), false, true, false},
-                        {successful(), false, true, false}};
+  std::vector<Row> rows{
+      {pending(), false, false, false},         {running(), false, false, true},
+      {cancelled(), true, true, false},         {cancelled_and_notified(), true, true, false},
+      {exception_future(), false, true, false}, {successful(), false, true, false}};
   for (auto& r : rows) {
     EXPECT_EQ(r.f.cancelled(), r.cancelled) << r.f;
     EXPECT_EQ(r.f.done(), r.done) << r.f;
@@ -316,7 +313,8 @@ TEST(FuturesConformance, DoneCallbackRaisesDefaultHookPrints) {
 TEST(FuturesConformance, DoneCallbackRaisesAlreadySucceeded) {
   HookCapture hook;
   auto f = successful();
-  EXPECT_NO_THROW(f.add_done_callback([](const Future<int>&) { throw std::runtime_error("doh!"); }));
+  EXPECT_NO_THROW(
+      f.add_done_callback([](const Future<int>&) { throw std::runtime_error("doh!"); }));
   ASSERT_EQ(hook.lines.size(), 1u);
   EXPECT_NE(hook.lines[0].find("exception calling callback for <Future at"), std::string::npos);
 }
@@ -325,7 +323,8 @@ TEST(FuturesConformance, DoneCallbackRaisesAlreadySucceeded) {
 TEST(FuturesConformance, CallbacksRunInOrderAdded) {
   std::vector<int> order;
   auto f = pending();
-  for (int i = 0; i < 5; ++i) f.add_done_callback([&order, i](const Future<int>&) { order.push_back(i); });
+  for (int i = 0; i < 5; ++i)
+    f.add_done_callback([&order, i](const Future<int>&) { order.push_back(i); });
   f.set_result(1);
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
 }

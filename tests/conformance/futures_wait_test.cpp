@@ -2,9 +2,8 @@
 // CHECKLISTS.md §1c (items 22-32) and §1d (items 33-38).
 #include <gtest/gtest.h>
 
-#include <concur/futures.hpp>
-
 #include <algorithm>
+#include <concur/futures.hpp>
 #include <list>
 #include <thread>
 #include <vector>
@@ -148,10 +147,11 @@ TEST(FuturesWaitConformance, FirstExceptionOneAlreadyFailed) {
 TEST(FuturesWaitConformance, FirstExceptionWithoutExceptionIsAllCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   std::vector<Future<int>> fs;
-  for (int i = 0; i < 10; ++i) fs.push_back(pool.submit([i] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(i));
-    return i;
-  }));
+  for (int i = 0; i < 10; ++i)
+    fs.push_back(pool.submit([i] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(i));
+      return i;
+    }));
   auto r = cf::wait(fs, 5s, cf::FIRST_EXCEPTION);
   EXPECT_EQ(r.done.size(), 10u);
   EXPECT_TRUE(r.not_done.empty());
@@ -197,10 +197,11 @@ TEST_P(PendingCallsRace, HundredReleasedAtOnce) {
   cf::ThreadPoolExecutor pool({.max_workers = GetParam()});
   Gate gate;  // opened before the pool joins
   std::vector<Future<int>> fs;
-  for (int i = 0; i < 100; ++i) fs.push_back(pool.submit([open = gate.open, i] {
-    open.result(10s);
-    return i;
-  }));
+  for (int i = 0; i < 100; ++i)
+    fs.push_back(pool.submit([open = gate.open, i] {
+      open.result(10s);
+      return i;
+    }));
   std::thread opener([&] {
     std::this_thread::sleep_for(20ms);
     gate.open.set_result();

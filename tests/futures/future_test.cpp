@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <concur/futures.hpp>
-
 #include <memory>
 #include <string>
 #include <thread>
@@ -130,15 +129,16 @@ TEST(Coroutine, ExceptionsAndCancellationFlowThrough) {
 TEST(StopToken, CancelOfRunningTaskRequestsStop) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Future<void> started;
-  auto f = pool.submit([&](std::stop_token st, int limit) {
-    started.set_result();
-    for (int i = 0; i < limit; ++i) {
-      if (st.stop_requested()) throw cf::CancelledError();
-      std::this_thread::sleep_for(1ms);
-    }
-    return 1;
-  },
-                       5000);
+  auto f = pool.submit(
+      [&](std::stop_token st, int limit) {
+        started.set_result();
+        for (int i = 0; i < limit; ++i) {
+          if (st.stop_requested()) throw cf::CancelledError();
+          std::this_thread::sleep_for(1ms);
+        }
+        return 1;
+      },
+      5000);
   started.result(5s);
   EXPECT_FALSE(f.cancel());  // RUNNING: Python says false...
   EXPECT_THROW(f.result(5s), cf::CancelledError);
@@ -176,7 +176,8 @@ TEST(StopToken, ShutdownWithCancelFuturesStopsRunningTasks) {
 
 TEST(StopToken, CancelledErrorWithoutStopIsAnOrdinaryError) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
-  auto f = pool.submit([](std::stop_token) -> int { throw cf::CancelledError("not asked to stop"); });
+  auto f =
+      pool.submit([](std::stop_token) -> int { throw cf::CancelledError("not asked to stop"); });
   EXPECT_THROW(f.result(5s), cf::CancelledError);
   EXPECT_FALSE(f.cancelled());
 }
@@ -224,9 +225,8 @@ TEST(Values, SubmitFromInsideATask) {
 // --- exceptions nobody reads go to the hook ---------------------------------------------
 TEST(Hook, UnreadExceptionIsReportedWhenTheFutureDies) {
   std::vector<std::string> seen;
-  auto prev = cf::set_exception_hook([&](const cf::ExceptionReport& r) {
-    seen.emplace_back(r.what_happened);
-  });
+  auto prev = cf::set_exception_hook(
+      [&](const cf::ExceptionReport& r) { seen.emplace_back(r.what_happened); });
   {
     cf::ThreadPoolExecutor pool({.max_workers = 1});
     pool.submit([]() -> int { throw std::runtime_error("lost?"); });
@@ -260,7 +260,8 @@ TEST(BadInput, ChunksizeBelowOneIsValueError) {
   std::vector<int> xs{1, 2};
   for (long c : {0L, -1L}) {
     try {
-      pool.map({.chunksize = c}, [](int x) { return x; }, xs);
+      pool.map(
+          {.chunksize = c}, [](int x) { return x; }, xs);
       FAIL();
     } catch (const concur::ValueError& e) {
       EXPECT_STREQ(e.what(), "chunksize must be >= 1.");

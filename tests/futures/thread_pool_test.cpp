@@ -3,9 +3,8 @@
 // nothing may hang or be lost. (Run under tsan too.)
 #include <gtest/gtest.h>
 
-#include <concur/futures.hpp>
-
 #include <atomic>
+#include <concur/futures.hpp>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -23,7 +22,8 @@ TEST_P(ThreadPoolLoad, ManySubmittersNothingLost) {
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p)
     producers.emplace_back([&, p] {
-      for (int i = 0; i < kEach; ++i) fs[static_cast<size_t>(p)].push_back(pool.submit([](long x) { return x; }, long{i}));
+      for (int i = 0; i < kEach; ++i)
+        fs[static_cast<size_t>(p)].push_back(pool.submit([](long x) { return x; }, long{i}));
     });
   for (auto& t : producers) t.join();
   long sum = 0;

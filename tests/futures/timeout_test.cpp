@@ -1,8 +1,8 @@
+#include "concur/timeout.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
-
-#include "concur/timeout.hpp"
 
 using namespace std::chrono_literals;
 

@@ -2,9 +2,8 @@
 // fixtures of CPython's test_future.py), and a gate tasks can block on.
 #pragma once
 
-#include <concur/futures.hpp>
-
 #include <chrono>
+#include <concur/futures.hpp>
 #include <stdexcept>
 
 namespace concur::testing {

@@ -3,10 +3,11 @@
 // tests that want to check a single scenario (e.g. 10,000 runs, same fd count).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <set>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace concur::testing {
@@ -31,7 +32,9 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::millis
   const auto end = std::chrono::steady_clock::now() + limit;
   while (!pred()) {
     if (std::chrono::steady_clock::now() >= end) return pred();
-    struct timespec ts{0, 1'000'000};
+    struct timespec ts {
+      0, 1'000'000
+    };
     nanosleep(&ts, nullptr);
   }
   return true;

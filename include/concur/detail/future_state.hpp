@@ -90,7 +90,9 @@ class StateBase {
     const std::uint32_t s = w & kStateMask;
     return s == 3 || s == 4;
   }
-  [[nodiscard]] bool done() const noexcept { return is_done(word_.load(std::memory_order_acquire)); }
+  [[nodiscard]] bool done() const noexcept {
+    return is_done(word_.load(std::memory_order_acquire));
+  }
   [[nodiscard]] bool has_exception() const noexcept { return has_exception_; }
 
   // --- transitions -----------------------------------------------------------

@@ -57,10 +57,10 @@ class Task final : public concur::detail::State<R> {
   static constexpr bool kStoppable = std::is_invocable_v<Fn&&, std::stop_token, Args&&...>;
 
   template <class F, class... A>
-  Task(std::stop_token pool_token, F&& f, A&&... a) {
+  Task(const std::stop_token& pool_token, F&& f, A&&... a) {
     call_.emplace(Call{Fn(std::forward<F>(f)), std::tuple<Args...>(std::forward<A>(a)...)});
     if constexpr (kStoppable) {
-      pool_token_ = std::move(pool_token);
+      pool_token_ = pool_token;
       this->stop_ = &source_;
     }
   }
@@ -102,7 +102,8 @@ class Task final : public concur::detail::State<R> {
     auto call = [&]() -> decltype(auto) {
       return std::apply(
           [&](auto&... xs) -> decltype(auto) {
-            return std::invoke(std::move(call_->fn), std::forward<Extra>(extra)..., std::move(xs)...);
+            return std::invoke(std::move(call_->fn), std::forward<Extra>(extra)...,
+                               std::move(xs)...);
           },
           call_->args);
     };
@@ -279,14 +280,14 @@ class Executor {
   /// Never blocks on the task. Throws RuntimeError after shutdown, the
   /// executor's Broken* error when it is broken.
   template <class F, class... A>
-    requires std::invocable<std::decay_t<F>&&, std::decay_t<A>&&...> ||
-             std::invocable<std::decay_t<F>&&, std::stop_token, std::decay_t<A>&&...>
-  Future<submit_result_t<F, A...>> submit(F&& fn, A&&... args) {
+  requires std::invocable<std::decay_t<F> &&, std::decay_t<A>&&...> ||
+      std::invocable<std::decay_t<F>&&, std::stop_token, std::decay_t<A>&&...>
+          Future<submit_result_t<F, A...>> submit(F&& fn, A&&... args) {
     using R = submit_result_t<F, A...>;
     using T = detail_::Task<R, std::decay_t<F>, std::decay_t<A>...>;
     std::stop_token token;
     if constexpr (T::kStoppable) token = stop_token();
-    auto* task = new T(std::move(token), std::forward<F>(fn), std::forward<A>(args)...);
+    auto* task = new T(token, std::forward<F>(fn), std::forward<A>(args)...);
     Future<R> fut(concur::detail::Ref<concur::detail::State<R>>::adopt(task));
     submit_task(task);
     return fut;
@@ -295,14 +296,14 @@ class Executor {
   /// Python's Executor.map(fn, *iterables): fn(a[i], b[i], ...) for each i up
   /// to the shortest range, every call submitted now, results in input order.
   template <class F, class... Rs>
-    requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...))
-  auto map(F&& fn, Rs&&... ranges) {
+  requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...)) auto map(F&& fn,
+                                                                                Rs&&... ranges) {
     return map(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(ranges)...);
   }
 
   template <class F, class... Rs>
-    requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...))
-  auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
+  requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> &&
+                                 ...)) auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
     using Fn = std::decay_t<F>;
     using R = std::invoke_result_t<Fn&, std::ranges::range_reference_t<Rs>...>;
     static_assert(!std::is_void_v<R>,
@@ -316,20 +317,22 @@ class Executor {
     auto at_end = [&] {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return ((std::get<I>(its) == std::get<I>(ends)) || ...);
-      }(std::index_sequence_for<Rs...>{});
+      }
+      (std::index_sequence_for<Rs...>{});
     };
     auto take = [&] {
       return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        auto t = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>(
-            *std::get<I>(its)...);
+        auto t =
+            std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>(*std::get<I>(its)...);
         (++std::get<I>(its), ...);
         return t;
-      }(std::index_sequence_for<Rs...>{});
+      }
+      (std::index_sequence_for<Rs...>{});
     };
     if (options.chunksize == 1) {
       while (!at_end())
-        single.push_back(std::apply(
-            [&](auto&&... xs) { return submit(Fn(fn), std::move(xs)...); }, take()));
+        single.push_back(
+            std::apply([&](auto&&... xs) { return submit(Fn(fn), std::move(xs)...); }, take()));
     } else {
       using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
       while (!at_end()) {

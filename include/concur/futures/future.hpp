@@ -111,7 +111,9 @@ class State : public StateBase {
     has_value_ = true;
     publish();
   }
-  const Stored& value() const noexcept { return *std::launder(reinterpret_cast<const Stored*>(&storage_)); }
+  const Stored& value() const noexcept {
+    return *std::launder(reinterpret_cast<const Stored*>(&storage_));
+  }
 
  protected:
   ~State() override {
@@ -222,8 +224,8 @@ class Future {
   /// in this thread if it already is. Callbacks run in the order added. An
   /// exception thrown by fn goes to the exception hook.
   template <class F>
-    requires std::invocable<F&, const Future<T>&>
-  void add_done_callback(F fn) const {
+  requires std::invocable < F&, const Future<T>
+  & > void add_done_callback(F fn) const {
     st().add_callback([fn = std::move(fn)](detail::StateBase& s) mutable {
       fn(Future(detail::Ref<detail::State<T>>::share(static_cast<detail::State<T>*>(&s))));
     });
@@ -235,8 +237,8 @@ class Future {
   bool set_running_or_notify_cancel() const { return st().set_running_or_notify_cancel(); }
   /// Stores the value, FINISHED. InvalidStateError if already done.
   template <class... A>
-    requires(std::is_void_v<T> ? sizeof...(A) == 0 : std::constructible_from<T, A...>)
-  void set_result(A&&... a) const {
+  requires(std::is_void_v<T> ? sizeof...(A) == 0
+                             : std::constructible_from<T, A...>) void set_result(A&&... a) const {
     st().set_value(std::forward<A>(a)...);
   }
   /// Stores the exception, FINISHED. InvalidStateError if already done;
@@ -246,10 +248,8 @@ class Future {
     st().set_exception(std::move(e));
   }
   template <class E>
-    requires std::derived_from<std::decay_t<E>, std::exception>
-  void set_exception(E&& e) const {
-    set_exception(std::make_exception_ptr(std::forward<E>(e)));
-  }
+  requires std::derived_from<std::decay_t<E>, std::exception>
+  void set_exception(E&& e) const { set_exception(std::make_exception_ptr(std::forward<E>(e))); }
 
   // --- beyond Python ---------------------------------------------------------------
   /// A continuation: a new future completed with fn's outcome once this one is

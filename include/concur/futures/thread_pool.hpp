@@ -59,9 +59,9 @@ struct ThreadPoolOptions {
 /// A snapshot of a pool (beyond Python).
 struct PoolStats {
   int max_workers = 0;
-  int threads = 0;           // started so far
-  int idle = 0;              // waiting for work
-  std::size_t queued = 0;    // submitted, not yet taken by a worker
+  int threads = 0;         // started so far
+  int idle = 0;            // waiting for work
+  std::size_t queued = 0;  // submitted, not yet taken by a worker
   std::uint64_t submitted = 0;
   std::uint64_t completed = 0;  // tasks taken and run (or found cancelled)
 };

@@ -38,8 +38,10 @@ struct DoneAndNotDone {
 
 template <class R>
 concept FutureRange = std::ranges::input_range<R> &&
-                      std::convertible_to<std::ranges::range_value_t<R>, AnyFuture> &&
-                      requires(const std::ranges::range_value_t<R>& f) { f.state_ptr(); };
+    std::convertible_to<std::ranges::range_value_t<R>, AnyFuture> &&
+    requires(const std::ranges::range_value_t<R>& f) {
+  f.state_ptr();
+};
 
 namespace detail_ {
 /// Distinct futures of a range, in first-seen order.
@@ -80,14 +82,23 @@ auto wait(R&& fs, const Timeout& timeout = {}, ReturnWhen return_when = ALL_COMP
   using Mode = concur::detail::MultiWaiter::Mode;
   Mode mode;
   switch (return_when) {
-    case ReturnWhen::FIRST_COMPLETED: mode = Mode::FIRST_COMPLETED; break;
-    case ReturnWhen::FIRST_EXCEPTION: mode = Mode::FIRST_EXCEPTION; break;
-    case ReturnWhen::ALL_COMPLETED: mode = Mode::ALL_COMPLETED; break;
-    default: throw ValueError("Invalid return condition: " + std::to_string(static_cast<int>(return_when)));
+    case ReturnWhen::FIRST_COMPLETED:
+      mode = Mode::FIRST_COMPLETED;
+      break;
+    case ReturnWhen::FIRST_EXCEPTION:
+      mode = Mode::FIRST_EXCEPTION;
+      break;
+    case ReturnWhen::ALL_COMPLETED:
+      mode = Mode::ALL_COMPLETED;
+      break;
+    default:
+      throw ValueError("Invalid return condition: " +
+                       std::to_string(static_cast<int>(return_when)));
   }
   const Deadline deadline(timeout);
   std::vector<F> unique = detail_::unique_futures<F>(std::forward<R>(fs));
-  const std::vector<bool> done = concur::detail::wait_states(detail_::states_of(unique), deadline, mode);
+  const std::vector<bool> done =
+      concur::detail::wait_states(detail_::states_of(unique), deadline, mode);
   DoneAndNotDone<F> out;
   for (std::size_t i = 0; i < unique.size(); ++i)
     (done[i] ? out.done : out.not_done).push_back(std::move(unique[i]));

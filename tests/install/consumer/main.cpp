@@ -1,5 +1,4 @@
 #include <concur/concur.hpp>
-
 #include <iostream>
 
 int main() {
