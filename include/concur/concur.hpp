@@ -3,6 +3,8 @@
 
 #include "concur/exceptions.hpp"
 #include "concur/futures.hpp"
+#include "concur/multiprocessing.hpp"
+#include "concur/queue.hpp"
 #include "concur/subprocess.hpp"
 #include "concur/threading.hpp"
 #include "concur/timeout.hpp"

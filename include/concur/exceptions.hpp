@@ -12,6 +12,8 @@
 //   NotImplementedError  concur::NotImplementedError concur::RuntimeError
 //   BrokenBarrierError   concur::BrokenBarrierError  concur::RuntimeError
 //   OSError              std::system_error (its what() names the failed call)
+//   FileExistsError      concur::FileExistsError     std::system_error (errc::file_exists)
+//   FileNotFoundError    concur::FileNotFoundError   std::system_error (errc::no_such_file_or_directory)
 //
 // Python parity: TypeError is mostly a compile error in C++; it is thrown only
 // where a check can happen at run time alone.
@@ -19,6 +21,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <system_error>
 
 namespace concur {
 
@@ -42,6 +45,16 @@ struct NotImplementedError : RuntimeError {
 };
 struct BrokenBarrierError : RuntimeError {
   using RuntimeError::RuntimeError;
+};
+/// OSError with errno EEXIST. what() is "<what>: File exists".
+struct FileExistsError : std::system_error {
+  explicit FileExistsError(const std::string& what)
+      : std::system_error(std::make_error_code(std::errc::file_exists), what) {}
+};
+/// OSError with errno ENOENT. what() is "<what>: No such file or directory".
+struct FileNotFoundError : std::system_error {
+  explicit FileNotFoundError(const std::string& what)
+      : std::system_error(std::make_error_code(std::errc::no_such_file_or_directory), what) {}
 };
 
 }  // namespace concur

@@ -11,6 +11,8 @@
 #include <system_error>
 
 #include "concur/futures/errors.hpp"
+#include "concur/multiprocessing/errors.hpp"
+#include "concur/queue.hpp"
 
 namespace concur::multiprocessing {
 
@@ -179,6 +181,10 @@ const Entry kTable[] = {
     {typeid(concur::futures::BrokenThreadPool), &make<concur::futures::BrokenThreadPool>},
     {typeid(concur::futures::BrokenProcessPool), &make<concur::futures::BrokenProcessPool>},
     {typeid(concur::futures::BrokenInterpreterPool), &make<concur::futures::BrokenInterpreterPool>},
+    {typeid(concur::queue::Empty), &make<concur::queue::Empty>},
+    {typeid(concur::queue::Full), &make<concur::queue::Full>},
+    {typeid(ProcessError), &make<ProcessError>},
+    {typeid(AuthenticationError), &make<AuthenticationError>},
 };
 
 // Codes outside the table, for types whose constructors take more than a message.
@@ -187,6 +193,8 @@ enum : std::uint8_t {
   kSystemError = 201,
   kExecutionFailed = 202,
   kBadAlloc = 203,
+  kFileExists = 204,
+  kFileNotFound = 205,
 };
 
 enum : std::uint8_t { kCatGeneric = 1, kCatSystem = 2, kCatIostream = 3, kCatFuture = 4 };
@@ -228,12 +236,32 @@ std::string strip_prefix(const std::string& what, const std::string& prefix) {
   return what.compare(0, p.size(), p) == 0 ? what.substr(p.size()) : what;
 }
 
+// FileExistsError / FileNotFoundError: the message without the ": <strerror>" suffix.
+template <class E>
+void encode_os_subclass(Buffer& out, std::uint8_t code, const E& ex) {
+  if (typeid(ex) != typeid(E)) {
+    encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
+    return;
+  }
+  const std::string what = ex.what();
+  const std::string suffix = ": " + ex.code().message();
+  out.push_back(std::byte{code});
+  put_string(out, what.size() >= suffix.size() &&
+                          what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0
+                      ? what.substr(0, what.size() - suffix.size())
+                      : what);
+}
+
 }  // namespace
 
 void encode_exception(Buffer& out, const std::exception_ptr& e) {
   if (!e) detail::throw_bad_input("encode_exception: null exception_ptr");
   try {
     std::rethrow_exception(e);
+  } catch (const concur::FileExistsError& ex) {
+    encode_os_subclass(out, kFileExists, ex);
+  } catch (const concur::FileNotFoundError& ex) {
+    encode_os_subclass(out, kFileNotFound, ex);
   } catch (const std::system_error& ex) {
     const std::uint8_t cat = category_code(ex.code().category());
     if (typeid(ex) != typeid(std::system_error) || cat == 0) {
@@ -319,6 +347,11 @@ std::exception_ptr decode_exception(Reader& in) {
     }
     case kBadAlloc:
       return std::make_exception_ptr(std::bad_alloc());
+    case kFileExists:
+      return std::make_exception_ptr(concur::FileExistsError(detail::decode_value<std::string>(in)));
+    case kFileNotFound:
+      return std::make_exception_ptr(
+          concur::FileNotFoundError(detail::decode_value<std::string>(in)));
     default:
       detail::throw_bad_input("bad exception code " + std::to_string(code));
   }

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "concur/futures/errors.hpp"
+#include "concur/multiprocessing/errors.hpp"
+#include "concur/queue.hpp"
 
 namespace {
 
@@ -378,6 +380,20 @@ TEST(CodecExceptions, StandardAndConcurTypesComeBackAsThemselves) {
   expect_same(concur::futures::BrokenThreadPool("btp"));
   expect_same(concur::futures::BrokenProcessPool("a worker died"));
   expect_same(concur::futures::BrokenInterpreterPool("bip"));
+  expect_same(concur::queue::Empty());
+  expect_same(concur::queue::Full("full"));
+  expect_same(mp::ProcessError("pe"));
+  expect_same(mp::AuthenticationError("digest mismatch"));
+  expect_same(concur::FileExistsError("shm_open(/psm_x)"));
+  expect_same(concur::FileNotFoundError("shm_open(/psm_y)"));
+}
+
+TEST(CodecExceptions, FileErrorsKeepTheirCode) {
+  try {
+    std::rethrow_exception(cross(concur::FileNotFoundError("shm_open(/nope)")));
+  } catch (const concur::FileNotFoundError& e) {
+    EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
+  }
 }
 
 TEST(CodecExceptions, SystemErrorKeepsItsCode) {

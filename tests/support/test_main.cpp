@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "concur/detail/mp_handles.hpp"
 #include "support/leak_check.hpp"
 
 namespace {
@@ -24,6 +25,10 @@ class LeakCheck : public ::testing::Environment {
 
   void TearDown() override {
     using concur::testing::eventually;
+    // /dev/shm first: stopping the resource tracker would remove what a test leaked.
+    check_shm();
+    // The library's own helper processes (forkserver, resource tracker) stop as at exit.
+    concur::multiprocessing::detail::stop_services();
     // Give threads that are ending (pool workers after a detached shutdown)
     // a moment to close what they hold before calling anything a leak.
     const bool fds_ok = eventually([&] { return leaked_fds().empty(); });
@@ -44,6 +49,10 @@ class LeakCheck : public ::testing::Environment {
       }
       ADD_FAILURE() << msg.str();
     }
+  }
+
+ private:
+  void check_shm() {
     std::ostringstream shm_msg;
     bool shm_leak = false;
     for (const auto& name : concur::testing::shm_entries()) {
@@ -56,7 +65,6 @@ class LeakCheck : public ::testing::Environment {
     if (shm_leak) ADD_FAILURE() << "the test left shared memory behind:" << shm_msg.str();
   }
 
- private:
   std::set<int> leaked_fds() const {
     std::set<int> out;
     for (int fd : concur::testing::open_fds())

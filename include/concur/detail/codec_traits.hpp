@@ -7,6 +7,9 @@
 //   kind          types                                     wire form
 //   kRejected     T*, member pointers, C arrays, string_view,  (compile error)
 //                 span, reference_wrapper
+//   kHandle       a process-shared object of concur (Queue,    what its concur_encode_handle
+//                 Lock, Value, ...: has `concur_handle_tag`)   writes (>= 4 bytes; fds aside,
+//                                                               see detail/mp_handles.hpp)
 //   kBool         bool                                       1 byte, 0 or 1
 //   kTrivial      arithmetic, enums                          raw bytes (memcpy)
 //   kString       std::basic_string<char-like>               u64 length + bytes
@@ -55,6 +58,7 @@ namespace concur::multiprocessing::detail {
 
 enum class Kind {
   kRejected,
+  kHandle,
   kBool,
   kTrivial,
   kString,
@@ -123,6 +127,11 @@ concept AssociativeContainer = requires(T& c, typename T::value_type&& v) {
   c.insert(std::move(v));
 };
 
+// concur's process-shared objects declare `using concur_handle_tag = void;` and provide
+// `void concur_encode_handle(Buffer&) const` and `static T concur_decode_handle(Reader&)`.
+template <class T>
+concept SharedHandle = requires { typename T::concur_handle_tag; };
+
 template <class T>
 inline constexpr bool has_cereal_v =
     cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value&&
@@ -144,6 +153,8 @@ consteval Kind kind_of() {
                 std::is_array_v<U> || std::is_function_v<U> || std::is_void_v<U> ||
                 is_rejected_class<U>::value) {
     return Kind::kRejected;
+  } else if constexpr (SharedHandle<U>) {
+    return Kind::kHandle;
   } else if constexpr (std::is_same_v<U, bool>) {
     return Kind::kBool;
   } else if constexpr (std::is_arithmetic_v<U> || std::is_enum_v<U>) {
@@ -221,7 +232,7 @@ consteval std::size_t min_wire_size() {
     return 1;  // a tag byte; for tuples and arrays conservative (an empty one takes 1 byte)
   } else if constexpr (k == Kind::kTrivial) {
     return sizeof(U);
-  } else if constexpr (k == Kind::kVariant) {
+  } else if constexpr (k == Kind::kVariant || k == Kind::kHandle) {
     return 4;
   } else {
     return 8;  // strings, containers, cereal payloads: a u64 length first

@@ -11,6 +11,12 @@
 //   - a class with a cereal `serialize`, or `save` + `load`, member or free function
 //     (https://uscilab.github.io/cereal/); it needs a default constructor. Inside such a
 //     function cereal's own rules apply (the common std types are pre-included here).
+//   - concur's process-shared objects (queues, connections, locks, Value/Array): as a
+//     reference to the shared object, not a copy, and only where the OS can hand the
+//     underlying file descriptors over, that is as arguments of a starting Process (under
+//     every start method). Anywhere else (put on a Queue, say) encoding one throws
+//     RuntimeError("... should only be shared between processes through inheritance"), as
+//     Python does.
 //
 // What does not cross, as a compile error (a static_assert naming the problem): raw
 // pointers, member pointers, references, C arrays (use std::array), std::string_view,
@@ -179,7 +185,9 @@ template <class T>
 void encode_value(Buffer& out, const T& v) {
   using U = std::remove_cv_t<T>;
   constexpr Kind k = kind_of<U>();
-  if constexpr (k == Kind::kBool) {
+  if constexpr (k == Kind::kHandle) {
+    v.concur_encode_handle(out);
+  } else if constexpr (k == Kind::kBool) {
     out.push_back(v ? std::byte{1} : std::byte{0});
   } else if constexpr (k == Kind::kTrivial) {
     put_trivial(out, v);
@@ -245,7 +253,9 @@ template <class T>
 T decode_value(Reader& in) {
   using U = std::remove_cv_t<T>;
   constexpr Kind k = kind_of<U>();
-  if constexpr (k == Kind::kBool) {
+  if constexpr (k == Kind::kHandle) {
+    return U::concur_decode_handle(in);
+  } else if constexpr (k == Kind::kBool) {
     const auto b = get_trivial<std::uint8_t>(in);
     if (b > 1) throw_bad_input("bad bool byte " + std::to_string(b) + " (expected 0 or 1)");
     return b == 1;
@@ -400,9 +410,10 @@ T loads(std::span<const std::byte> bytes) {
 // runtime_error, range_error, overflow_error, underflow_error, bad_alloc), system_error
 // (its code value and category when generic, system, iostream or future), concur's
 // RuntimeError, ValueError, TypeError, TimeoutError, EOFError, NotImplementedError,
-// BrokenBarrierError, the futures errors (Error, CancelledError, InvalidStateError,
-// BrokenExecutor, BrokenThreadPool, BrokenProcessPool, BrokenInterpreterPool,
-// ExecutionFailed) and RemoteError itself. The dynamic type must match exactly: a
+// BrokenBarrierError, FileExistsError, FileNotFoundError, the futures errors (Error,
+// CancelledError, InvalidStateError, BrokenExecutor, BrokenThreadPool, BrokenProcessPool,
+// BrokenInterpreterPool, ExecutionFailed), queue::Empty and queue::Full, multiprocessing's
+// ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match exactly: a
 // subclass of one of these (a user's `struct MyError : concur::ValueError`) and any other
 // exception come back as RemoteError(demangled type name, what()); a thrown non-exception
 // (`throw 42`) as RemoteError("int", "").

@@ -1,0 +1,14 @@
+// concur/multiprocessing.hpp: Python's `multiprocessing` (with `shared_memory`).
+//
+// Namespace concur::multiprocessing, alias concur::mp. Design and rules:
+// docs/design/0004-multiprocessing.md.
+#pragma once
+
+#include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/registry.hpp"
+#include "concur/queue.hpp"
+
+namespace concur {
+namespace mp = multiprocessing;
+}  // namespace concur
