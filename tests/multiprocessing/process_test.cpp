@@ -15,8 +15,8 @@
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
-using concur::testing::LinePipe;
-using concur::testing::WriteEnd;
+using concur::testing::proc::LinePipe;
+using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 
 namespace {
