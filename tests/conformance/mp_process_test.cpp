@@ -215,12 +215,13 @@ TEST(mp_Process, Item7_DaemonArgument) {
   EXPECT_FALSE(p2.daemon());
   // In a daemonic child, a new Process inherits daemon=true.
   LinePipe pipe;
-  mp::Process d({.daemon = true},
-                [](WriteEnd w) {
-                  mp::Process inner([] {});
-                  w.write(inner.daemon() ? "daemon" : "not daemon");
-                },
-                pipe.writer);
+  mp::Process d(
+      {.daemon = true},
+      [](WriteEnd w) {
+        mp::Process inner([] {});
+        w.write(inner.daemon() ? "daemon" : "not daemon");
+      },
+      pipe.writer);
   d.start();
   EXPECT_EQ(pipe.read_line(), "daemon");
   ASSERT_TRUE(d.join(20s));
@@ -303,8 +304,8 @@ TEST_P(mp_Process, Item10_Recursion) {
     ASSERT_TRUE(line.has_value());
     got.push_back(*line);
   }
-  EXPECT_EQ(got, (std::vector<std::string>{"[]", "[0]", "[0, 0]", "[0, 1]", "[1]", "[1, 0]",
-                                           "[1, 1]"}));
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"[]", "[0]", "[0, 0]", "[0, 1]", "[1]", "[1, 0]", "[1, 1]"}));
 }
 
 // CHECKLISTS 3a.11: 100 short children (5 under spawn) exit 0; 100 sleeping children
@@ -319,9 +320,10 @@ TEST_P(mp_Process, Item11_ManyProcesses) {
     EXPECT_EQ(p.exitcode(), 0);
   }
   procs.clear();
-  for (int i = 0; i < n; ++i) procs.push_back(ctx().Process([] {
-    for (;;) ::pause();
-  }));
+  for (int i = 0; i < n; ++i)
+    procs.push_back(ctx().Process([] {
+      for (;;) ::pause();
+    }));
   for (auto& p : procs) {
     p.start();
     p.terminate();
@@ -362,17 +364,18 @@ TEST(mp_Process, Item13_BadCalls) {
   }
   ASSERT_TRUE(p.join(20s));
   LinePipe pipe;
-  mp::Process d({.daemon = true},
-                [](WriteEnd w) {
-                  mp::Process inner([] {});
-                  try {
-                    inner.start();
-                    w.write("started");
-                  } catch (const concur::ValueError& e) {
-                    w.write(e.what());
-                  }
-                },
-                pipe.writer);
+  mp::Process d(
+      {.daemon = true},
+      [](WriteEnd w) {
+        mp::Process inner([] {});
+        try {
+          inner.start();
+          w.write("started");
+        } catch (const concur::ValueError& e) {
+          w.write(e.what());
+        }
+      },
+      pipe.writer);
   d.start();
   EXPECT_EQ(pipe.read_line(), "daemonic processes are not allowed to have children");
   ASSERT_TRUE(d.join(20s));
@@ -464,8 +467,7 @@ TEST(mp_Process, Item14_SubclassCurrentProcessContexts) {
   }
   mp::set_start_method("forkserver", true);
   EXPECT_EQ(mp::get_start_method(), "forkserver");
-  EXPECT_EQ(mp::get_all_start_methods(),
-            (std::vector<std::string>{"forkserver", "spawn", "fork"}));
+  EXPECT_EQ(mp::get_all_start_methods(), (std::vector<std::string>{"forkserver", "spawn", "fork"}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, mp_Process, ::testing::Values("forkserver", "fork", "spawn"),

@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
@@ -90,9 +90,10 @@ TEST_P(Orphans, SigkillOfTheParentKillsItsChildren) {
   for (pid_t pid : pids) EXPECT_TRUE(ended_within(pid, 20s)) << "child " << pid << " survived";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, Orphans,
-    ::testing::Combine(::testing::Values("fork", "spawn", "forkserver"), ::testing::Bool()),
-    [](const auto& param_info) {
-      return std::get<0>(param_info.param) + (std::get<1>(param_info.param) ? "_from_thread" : "_from_main");
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, Orphans,
+                         ::testing::Combine(::testing::Values("fork", "spawn", "forkserver"),
+                                            ::testing::Bool()),
+                         [](const auto& param_info) {
+                           return std::get<0>(param_info.param) +
+                                  (std::get<1>(param_info.param) ? "_from_thread" : "_from_main");
+                         });

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "concur/detail/mp_region.hpp"
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
-#include "concur/detail/mp_region.hpp"
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
@@ -29,8 +29,8 @@ class ProcessTest : public ::testing::TestWithParam<std::string> {
 std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 void report_self(WriteEnd w, int x) {
-  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " +
-          std::to_string(x) + " " + mp::get_start_method());
+  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " + std::to_string(x) +
+          " " + mp::get_start_method());
 }
 
 }  // namespace
@@ -183,12 +183,13 @@ TEST_P(ProcessTest, DestructorWaitsForTheChild) {
   }
   EXPECT_EQ(pipe.read_line(), "done");
   {
-    mp::Process d = ctx().Process(mp::ProcessOptions{.name = "d", .daemon = true},
-                                  [](WriteEnd w) {
-                                    w.write("up");
-                                    for (;;) ::pause();
-                                  },
-                                  pipe.writer);
+    mp::Process d = ctx().Process(
+        mp::ProcessOptions{.name = "d", .daemon = true},
+        [](WriteEnd w) {
+          w.write("up");
+          for (;;) ::pause();
+        },
+        pipe.writer);
     d.start();
     ASSERT_EQ(pipe.read_line(), "up");
   }  // daemonic: terminated, then joined
@@ -204,9 +205,8 @@ TEST(ProcessFork, AnyInvocableAndSubclassRun) {
   std::string captured = "not trivially copyable";
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  auto p = mp::get_context("fork").Process([captured, fds] {
-    (void)!::write(fds[1], captured.data(), captured.size());
-  });
+  auto p = mp::get_context("fork").Process(
+      [captured, fds] { (void)!::write(fds[1], captured.data(), captured.size()); });
   p.start();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);

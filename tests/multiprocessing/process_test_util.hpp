@@ -70,7 +70,8 @@ class LinePipe {
   WriteEnd writer;
 
   /// The next line, or nullopt if none came within `timeout` (or EOF).
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  std::optional<std::string> read_line(
+      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       const auto nl = buf_.find('\n');
