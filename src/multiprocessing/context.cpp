@@ -149,11 +149,11 @@ void main_guard(int argc, char** argv) {
   detail::g_guard_called.store(true);
   if (argc >= 3 && argv[1] != nullptr && argv[2] != nullptr) {
     if (std::strcmp(argv[1], "--concur-mp-child") == 0) {
-      ::unsetenv("CONCUR_MP_CHILD");
+      ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe): first thing in main
       detail::run_child(std::atoi(argv[2]));
     }
     if (std::strcmp(argv[1], "--concur-mp-forkserver") == 0) {
-      ::unsetenv("CONCUR_MP_CHILD");
+      ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe): first thing in main
       detail::run_forkserver(std::atoi(argv[2]));
     }
   }

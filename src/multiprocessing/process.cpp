@@ -192,7 +192,9 @@ void reset_after_fork_in_child() noexcept {
   Globals& gl = g();
   for (int fd : gl.tracked) ::close(fd);
   gl.tracked.clear();
-  gl.children = new std::vector<std::shared_ptr<ProcessState>>();  // the parent's: leaked
+  // The parent's list is leaked: its entries belong to the parent.
+  using Children = std::vector<std::shared_ptr<ProcessState>>;
+  gl.children = new Children();  // NOLINT(bugprone-unhandled-exception-at-new)
   gl.counter = 0;
   forkserver_forget_in_child();
 }
@@ -403,6 +405,7 @@ void Process::start_checked() {
     std::lock_guard lock(me.m);
     if (me.daemon) throw ValueError("daemonic processes are not allowed to have children");
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): only main_guard writes it, first thing in main
   if (std::getenv("CONCUR_MP_CHILD") != nullptr) {
     throw RuntimeError(
         "concur::multiprocessing: this process was started by spawn/forkserver, but its main() "

@@ -107,8 +107,10 @@ void run_call(void* arg) {
 }
 
 [[noreturn]] void die(const char* what) noexcept {
-  const std::string line = std::string("concur::multiprocessing: child bootstrap failed: ") + what +
-                           ": " + std::strerror(errno) + "\n";
+  const std::string line =
+      std::string("concur::multiprocessing: child bootstrap failed: ") + what + ": " +
+      std::strerror(errno) +  // NOLINT(concurrency-mt-unsafe): single-threaded child
+      "\n";
   (void)!::write(2, line.data(), line.size());
   ::_exit(255);
 }
