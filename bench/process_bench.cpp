@@ -112,8 +112,9 @@ BENCHMARK(BM_Process_StartJoinSpawn)->MinTime(2.0)->UseManualTime();
 BENCHMARK(BM_Floor_StartJoinSpawn)->Iterations(1)->UseManualTime();
 BENCHMARK(BM_Process_StartJoinForkserver)->MinTime(2.0)->UseManualTime();
 
-int main(int argc, char** argv) {
-  mp::main_guard(argc, argv);  // first: spawned children run their target and exit here
+// CONCUR_MAIN: main() whose first statement is main_guard (spawned children run their
+// target there and exit).
+CONCUR_MAIN(argc, argv) {
   if (argc >= 2 && std::strcmp(argv[1], "--exit") == 0) return 0;  // the spawn floor's child
   ::benchmark::Initialize(&argc, argv);
   if (::benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
