@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -401,4 +402,25 @@ TEST(ProcessFork, WarnsWhenOtherThreadsRun) {
   ASSERT_EQ(warnings.size(), 1u);
   EXPECT_NE(warnings[0].find("use of fork() may lead to deadlocks"), std::string::npos)
       << warnings[0];
+}
+
+// Starts from several threads at once: the fork mutex, the list of fds closed in fork
+// children, and the forkserver's control socket are shared.
+TEST_P(ProcessTest, ConcurrentStartsFromThreads) {
+  const int per_thread = GetParam() == "spawn" ? 3 : 15;
+  std::atomic<int> ok{0};
+  std::vector<std::unique_ptr<concur::threading::Thread>> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.push_back(std::make_unique<concur::threading::Thread>([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto p = ctx().Process([](int code) { mp::exit(code); }, t + i);
+        p.start();
+        if (p.join(30s) && p.exitcode() == t + i) ok.fetch_add(1);
+      }
+    }));
+  }
+  for (auto& t : threads) t->start();
+  for (auto& t : threads) t->join();
+  EXPECT_EQ(ok.load(), 4 * per_thread);
+  EXPECT_TRUE(mp::active_children().empty());
 }
