@@ -1,6 +1,8 @@
 // Process under each start method: start/join/exitcode, signals, errors, handles crossing.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -423,4 +425,47 @@ TEST_P(ProcessTest, ConcurrentStartsFromThreads) {
   for (auto& t : threads) t->join();
   EXPECT_EQ(ok.load(), 4 * per_thread);
   EXPECT_TRUE(mp::active_children().empty());
+}
+
+namespace {
+// The inodes of the pipes this process holds open for writing.
+std::string pipe_write_inodes() {
+  std::string out;
+  for (int fd = 0; fd < 1024; ++fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+    const int flags = ::fcntl(fd, F_GETFL);
+    if ((flags & O_ACCMODE) == O_WRONLY) out += " " + std::to_string(st.st_ino);
+  }
+  return out + " ";
+}
+}  // namespace
+
+// PITFALLS 10: a fork child closes the fds meant for its siblings — above all their
+// lifelines' write ends, or a sibling would keep another child's parent "alive".
+TEST(ProcessFork, ASiblingDoesNotHoldAnotherChildsLifeline) {
+  LinePipe pipe;
+  auto a = mp::get_context("fork").Process(
+      [](WriteEnd w) {
+        struct stat st {};
+        ::fstat(mp::parent_process()->sentinel(), &st);
+        w.write(std::to_string(st.st_ino));
+        for (;;) ::pause();
+      },
+      pipe.writer);
+  a.start();
+  const auto lifeline = pipe.read_line();
+  ASSERT_TRUE(lifeline.has_value());
+  auto b = mp::get_context("fork").Process([](WriteEnd w) { w.write(pipe_write_inodes()); },
+                                           pipe.writer);
+  b.start();
+  const auto held = pipe.read_line();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->find(" " + *lifeline + " "), std::string::npos)
+      << "B holds A's lifeline (inode " << *lifeline << "): " << *held;
+  // The parent itself does hold it (one writer: this process).
+  EXPECT_NE(pipe_write_inodes().find(" " + *lifeline + " "), std::string::npos);
+  ASSERT_TRUE(b.join(20s));
+  a.kill();
+  ASSERT_TRUE(a.join(20s));
 }
