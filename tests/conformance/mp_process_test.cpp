@@ -76,7 +76,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 TEST_P(mp_Process, Item1_LifecycleAndActiveChildren) {
   LinePipe pipe;
   ChildGate gate;
-  mp::Process p = ctx().Process(mp::fn<&report_and_wait>, pipe.writer, gate, 17, std::string("kw"));
+  mp::Process p = ctx().Process(mp::fn<&report_and_wait>, pipe.writer, gate, 17, "kw");
   EXPECT_FALSE(p.is_alive());
   EXPECT_FALSE(p.exitcode().has_value());
   EXPECT_TRUE(mp::active_children().empty());

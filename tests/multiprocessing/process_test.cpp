@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "concur/detail/mp_region.hpp"
@@ -468,4 +469,30 @@ TEST(ProcessFork, ASiblingDoesNotHoldAnotherChildsLifeline) {
   ASSERT_TRUE(b.join(20s));
   a.kill();
   ASSERT_TRUE(a.join(20s));
+}
+
+namespace {
+void greet(WriteEnd w, std::string who) { w.write("hello " + who); }
+}  // namespace
+
+TEST_P(ProcessTest, StringLiteralsTravelAsStrings) {
+  LinePipe pipe;
+  auto p = ctx().Process(mp::fn<&greet>, pipe.writer, "bob");
+  p.start();
+  EXPECT_EQ(pipe.read_line(), "hello bob");
+  ASSERT_TRUE(p.join(20s));
+  auto q = ctx().Process([](WriteEnd w, std::string_view who) { w.write(std::string(who)); },
+                         pipe.writer, "view");
+  q.start();
+  EXPECT_EQ(pipe.read_line(), "view");
+  ASSERT_TRUE(q.join(20s));
+}
+
+TEST(ProcessFork, ATargetTakingConstCharPointerKeepsThePointer) {
+  LinePipe pipe;
+  auto p = mp::get_context("fork").Process(
+      [](WriteEnd w, const char* s) { w.write(std::string("ptr ") + s); }, pipe.writer, "x");
+  p.start();
+  EXPECT_EQ(pipe.read_line(), "ptr x");
+  ASSERT_TRUE(p.join(20s));
 }

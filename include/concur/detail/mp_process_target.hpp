@@ -91,10 +91,38 @@ class BoundTarget final : public Target {
   std::tuple<A...> args_;
 };
 
+// A string literal argument is stored as std::string (a pointer could not cross to a
+// spawn/forkserver child) when the target accepts that; otherwise as its decayed type.
+template <class A>
+using literal_as_string_t = std::conditional_t<
+    std::is_array_v<std::remove_reference_t<A>> &&
+        std::is_same_v<std::remove_cv_t<std::remove_extent_t<std::remove_reference_t<A>>>, char>,
+    std::string, std::decay_t<A>>;
+
+template <class F, class... A>
+inline constexpr bool strings_for_literals =
+    std::is_invocable_v<std::decay_t<F>&, literal_as_string_t<A>&&...>;
+
+/// The type an argument of type A is stored as, for target F called with all of A...
+template <class F, class A, class... All>
+using bound_arg_t =
+    std::conditional_t<strings_for_literals<F, All...>, literal_as_string_t<A>, std::decay_t<A>>;
+
+/// True when a Process can bind target F to arguments A... (as stored).
+template <class F, class... A>
+inline constexpr bool bindable =
+    strings_for_literals<F, A...> || std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&&...>;
+
+/// True when F with arguments A... (as stored) crosses to a spawn/forkserver child.
+template <class F, class... A>
+constexpr bool bound_target_crosses() {
+  return target_crosses<std::decay_t<F>, bound_arg_t<F, A, A...>...>();
+}
+
 template <class F, class... A>
 std::unique_ptr<Target> make_target(F&& f, A&&... a) {
-  return std::make_unique<BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(std::forward<F>(f),
-                                                                            std::forward<A>(a)...);
+  return std::make_unique<BoundTarget<std::decay_t<F>, bound_arg_t<F, A, A...>...>>(
+      std::forward<F>(f), std::forward<A>(a)...);
 }
 
 }  // namespace detail

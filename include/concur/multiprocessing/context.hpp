@@ -131,7 +131,7 @@ class EncodingContext : public Context {
   }
   template <class F, class... Args>
   class Process Process(ProcessOptions options, F&& target, Args&&... args) const {
-    static_assert(detail::target_crosses<std::decay_t<F>, std::decay_t<Args>...>(),
+    static_assert(detail::bound_target_crosses<F, Args...>(),
                   "concur::multiprocessing: under spawn/forkserver the target and its "
                   "arguments must cross a process boundary: a captureless lambda, a trivially "
                   "copyable closure, mp::fn<&function>, or a CONCUR_REGISTERed function "

@@ -17,8 +17,9 @@
 //   closures (no ceremony), `mp::fn<&work>` (a function, no ceremony), a function pointer
 //   `&work` registered with CONCUR_REGISTER(work), and as arguments every Picklable value,
 //   including process-shared objects (Queue, Lock, Value...: their fds travel by
-//   SCM_RIGHTS). A string literal is a `const char*`, a pointer, which does not cross:
-//   pass std::string. `mp::Process` (method chosen at start() time) checks this at start():
+//   SCM_RIGHTS). A string literal argument is stored as std::string when the target
+//   accepts one (a `const char*` would not cross); other pointers never cross.
+//   `mp::Process` (method chosen at start() time) checks this at start():
 //   TypeError on this side, naming the types, if it cannot cross. A Process made by a
 //   statically typed context (`mp::SpawnContext{}.Process(...)`,
 //   `mp::ForkserverContext{}.Process(...)`) checks it at compile time (static_assert); one
@@ -151,17 +152,14 @@ class Process {
 
   /// Runs target(args...) in the child. The start method is the default one
   /// (get_start_method()) at start() time.
-  template <
-      class F, class... Args,
-      class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
-                               !std::is_base_of_v<Process, std::decay_t<F>> &&
-                               std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <class F, class... Args,
+            class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+                                     !std::is_base_of_v<Process, std::decay_t<F>> &&
+                                     detail::bindable<F, Args...>>>
   explicit Process(F&& target, Args&&... args)
       : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
-  template <
-      class F, class... Args,
-      class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <class F, class... Args, class = std::enable_if_t<detail::bindable<F, Args...>>>
   Process(ProcessOptions options, F&& target, Args&&... args) : Process(std::move(options)) {
     target_ = detail::make_target(std::forward<F>(target), std::forward<Args>(args)...);
   }
