@@ -7,6 +7,8 @@
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "concur/multiprocessing/sharedctypes.hpp"
+#include "concur/multiprocessing/synchronize.hpp"
 #include "concur/queue.hpp"
 
 namespace concur {
