@@ -181,11 +181,6 @@ SharedRef new_block(std::size_t size, const char* what) {
   return ref;
 }
 
-void check_nonblocking(bool blocking, const Timeout& timeout) {
-  if (!blocking && !timeout.is_forever())
-    throw ValueError("can't specify a timeout for a non-blocking call");
-}
-
 std::string tid_text(int tid) { return tid == 0 ? "None" : std::to_string(tid); }
 
 // The futex helpers take std::atomic<uint32_t>; the words in shared memory are declared so.
@@ -233,8 +228,8 @@ bool Lock::acquire_until(bool blocking, const Deadline& deadline) {
 bool Lock::acquire(bool blocking) { return acquire_until(blocking, Deadline{}); }
 bool Lock::acquire(Timeout timeout) { return acquire_until(true, Deadline(timeout)); }
 bool Lock::acquire(bool blocking, Timeout timeout) {
-  check_nonblocking(blocking, timeout);
-  return acquire_until(blocking, Deadline(timeout));
+  // Python's multiprocessing rule: without blocking, the timeout is ignored.
+  return blocking ? acquire(timeout) : acquire(false);
 }
 
 void Lock::release() {
@@ -292,8 +287,7 @@ bool RLock::acquire_until(bool blocking, const Deadline& deadline) {
 bool RLock::acquire(bool blocking) { return acquire_until(blocking, Deadline{}); }
 bool RLock::acquire(Timeout timeout) { return acquire_until(true, Deadline(timeout)); }
 bool RLock::acquire(bool blocking, Timeout timeout) {
-  check_nonblocking(blocking, timeout);
-  return acquire_until(blocking, Deadline(timeout));
+  return blocking ? acquire(timeout) : acquire(false);
 }
 
 void RLock::release() {
@@ -386,7 +380,6 @@ bool Semaphore::acquire(Timeout timeout) {
   return acquire_slow(Deadline(timeout));
 }
 bool Semaphore::acquire(bool blocking, Timeout timeout) {
-  check_nonblocking(blocking, timeout);
   return blocking ? acquire(timeout) : acquire(false);
 }
 

@@ -66,6 +66,8 @@
 //     mp::encode_call (CONCUR_REGISTER, or a captureless / trivially copyable lambda);
 //     it runs in whichever process arrives last. Its exception reaches that process as the
 //     same type for concur's and the std exception types (others as mp::RemoteError).
+//   - acquire(false, timeout) ignores the timeout (Python's multiprocessing rule, CHECKLISTS
+//     3d.36), where concur::threading (like Python's threading) raises ValueError.
 //   - Negative timeouts are ValueError (concur::Timeout); Python treats some as 0.
 //   - Semaphore values are limited to 2^32 - 1 (ValueError beyond).
 //
@@ -133,7 +135,8 @@ class Lock {
   bool acquire(bool blocking = true);
   /// Takes the lock, waiting at most `timeout`. Returns true when taken.
   bool acquire(Timeout timeout);
-  /// Python's acquire(blocking, timeout): a bound with blocking = false is ValueError.
+  /// Python's acquire(blocking, timeout): with blocking = false the timeout is ignored
+  /// (multiprocessing's rule; threading's Lock raises ValueError there).
   bool acquire(bool blocking, Timeout timeout);
   /// Releases the lock held by the calling thread. Unlocked: ValueError; held by another
   /// thread or process: RuntimeError.
