@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/forked.hpp"
+#include "multiprocessing/mp_child.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Forked;
+using concur::testing::Child;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -39,7 +40,7 @@ void check_codes(V& v) {
   EXPECT_EQ(v.h.value(), -232);
   EXPECT_EQ(v.q.value(), 1LL << 33);
   EXPECT_EQ(v.c.value(), 'x');
-  Forked child([&] {
+  Child child([&] {
     v.i.set(250);
     v.d.set(-1.0);
     v.h.set(234);
@@ -116,7 +117,7 @@ TEST(mp_Array, Item43_ListLikeAndChildPrefixSum) {
   arr.set_slice(4, std::span<const int>(seq.data() + 4, 3));
   EXPECT_EQ(arr.to_vector(), seq);
 
-  Forked child([&] {
+  Child child([&] {
     for (std::size_t i = 1; i < arr.size(); ++i) arr[i] += arr[i - 1];
     return 0;
   });
@@ -134,7 +135,7 @@ TEST(mp_Array, Item43_RawArrayAndLockOptions) {
   EXPECT_EQ(raw.get(-1), 5);
   EXPECT_EQ(std::vector<int>(raw.slice(1, 3).begin(), raw.slice(1, 3).end()),
             (std::vector<int>{1, 4}));
-  Forked child([&] {
+  Child child([&] {
     for (std::size_t i = 1; i < raw.size(); ++i) raw[i] += raw[i - 1];
     return 0;
   });
@@ -163,3 +164,54 @@ TEST(mp_Array, Item44_FromSizeIsZeroFilled) {
     for (auto& x : raw) x = 1.0;
   }
 }
+
+// ---- passed as Process arguments under spawn and forkserver (their fds cross) --------------
+
+class mp_SharedCtypes : public ::testing::TestWithParam<const char*> {
+ protected:
+  [[nodiscard]] const mp::Context& ctx() const { return mp::get_context(GetParam()); }
+};
+
+// CHECKLISTS 3e.41: Values (and a RawValue) passed to a child: its writes are seen here
+// after join().
+TEST_P(mp_SharedCtypes, Item41_ValuesAsProcessArguments) {
+  mp::Value<int> i(25);
+  mp::Value<double, mp::Lock> d(3.625, mp::Lock());
+  mp::RawValue<char> c('x');
+  auto p = ctx().Process(
+      [](mp::Value<int> vi, mp::Value<double, mp::Lock> vd, mp::RawValue<char> vc) {
+        if (vi.value() != 25 || vd.value() != 3.625 || vc.value() != 'x') mp::exit(2);
+        vi.set(250);
+        vd.set(-1.0);
+        vc.set('y');
+      },
+      i, d, c);
+  p.start();
+  ASSERT_TRUE(p.join(30s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(i.value(), 250);
+  EXPECT_EQ(d.value(), -1.0);
+  EXPECT_EQ(c.value(), 'y');
+}
+
+// CHECKLISTS 3e.43: an Array and a RawArray passed to a child: its in-place prefix sums are
+// seen here; the child sees the parent's lock as the array's lock.
+TEST_P(mp_SharedCtypes, Item43_ArraysAsProcessArguments) {
+  mp::Array<int> arr({1, 2, 3, 4, 5});
+  mp::RawArray<long long> raw({10, 20, 30});
+  auto p = ctx().Process(
+      [](mp::Array<int> a, mp::RawArray<long long> r) {
+        std::scoped_lock g(a.get_lock());
+        for (std::size_t k = 1; k < a.size(); ++k) a[k] += a[k - 1];
+        for (std::size_t k = 1; k < r.size(); ++k) r[k] += r[k - 1];
+      },
+      arr, raw);
+  p.start();
+  ASSERT_TRUE(p.join(30s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(arr.to_vector(), (std::vector<int>{1, 3, 6, 10, 15}));
+  EXPECT_EQ(raw.to_vector(), (std::vector<long long>{10, 30, 60}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, mp_SharedCtypes, ::testing::Values("spawn", "forkserver"),
+                         [](const auto& p) { return std::string(p.param); });

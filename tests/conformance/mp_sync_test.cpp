@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/forked.hpp"
+#include "multiprocessing/mp_child.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Forked;
+using concur::testing::Child;
 using namespace std::chrono_literals;
 
 namespace {
@@ -44,12 +44,12 @@ void condition_waiter(mp::Condition cond, mp::Semaphore sleeping, mp::Semaphore 
 
 // `n` waiters: half processes (forked first), half threads of this process.
 struct MixedWaiters {
-  std::vector<std::unique_ptr<Forked>> procs;
+  std::vector<std::unique_ptr<Child>> procs;
   std::vector<std::thread> threads;
   void start(int n_procs, int n_threads, const mp::Condition& cond, const mp::Semaphore& sleeping,
              const mp::Semaphore& woken, concur::Timeout timeout) {
     for (int i = 0; i < n_procs; ++i)
-      procs.push_back(std::make_unique<Forked>([=] {
+      procs.push_back(std::make_unique<Child>([=] {
         condition_waiter(cond, sleeping, woken, timeout);
         return 0;
       }));
@@ -84,7 +84,7 @@ TEST(mp_Lock, Item35_LockAcquireReleaseAndReleaseUnlocked) {
   EXPECT_THROW(lock.release(), concur::ValueError);
   // ... and across processes: held by a child, the parent cannot take it.
   mp::Event held, done;
-  Forked child([&] {
+  Child child([&] {
     lock.acquire();
     held.set();
     done.wait(20s);
@@ -146,7 +146,7 @@ TEST(mp_Semaphore, Item36_Timeouts) {
   EXPECT_FALSE(sem.acquire(200ms));
   expect_about(since(t0), 0.2);
   // A release from a child ends a parent's wait.
-  Forked child([&] {
+  Child child([&] {
     sem.release();
     return 0;
   });
@@ -232,7 +232,7 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
   EXPECT_FALSE(cond.wait(100ms));
   expect_about(since(t0), 0.1);
   mp::Event started;
-  Forked child([&] {
+  Child child([&] {
     started.wait(20s);
     std::scoped_lock cg(cond);  // blocks until the parent is inside wait()
     cond.notify();
@@ -247,7 +247,7 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
 TEST(mp_Condition, Item38_WaitForWithASharedValue) {
   mp::Condition cond;
   mp::Value<int> state(0);
-  Forked child([&] {
+  Child child([&] {
     for (int i = 0; i < 4; ++i) {
       std::scoped_lock g(cond);
       state.set(state.value() + 1);
@@ -287,7 +287,7 @@ TEST(mp_Event, Item39_EventAcrossProcesses) {
   event.clear();
   EXPECT_FALSE(event.is_set());
   mp::Event started;
-  Forked child([&] {
+  Child child([&] {
     started.wait(20s);
     event.set();
     return 0;
@@ -307,9 +307,9 @@ constexpr int kParties = 5;
 TEST(mp_Barrier, Item40_FiveProcessesWaitReturnsAPermutation) {
   mp::Barrier b(kParties);
   mp::Array<int> indices(kParties * 10);
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<Child>> kids;
   for (int p = 1; p < kParties; ++p)
-    kids.push_back(std::make_unique<Forked>([&, p] {
+    kids.push_back(std::make_unique<Child>([&, p] {
       for (int r = 0; r < 10; ++r) indices.set(r * kParties + p, b.wait(20s));
       return 0;
     }));
@@ -334,9 +334,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
   mp::Value<int> count(0);
   g_action_count = &count;
   mp::Barrier b(3, [] { g_action_count->set(g_action_count->value() + 1); });
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<Child>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<Child>([&] {
       // Round r+1 cannot trip without this party: right after round r, count is r.
       for (int r = 1; r <= 5; ++r) {
         b.wait(20s);
@@ -359,9 +359,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
 TEST(mp_Barrier, Item40_AbortThenReset) {
   mp::Barrier b(3);
   mp::Value<int> broken_seen(0);
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<Child>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<Child>([&] {
       b.wait(20s);
       try {
         b.wait(20s);
@@ -380,8 +380,8 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
   EXPECT_THROW(b.wait(1s), concur::BrokenBarrierError);
   b.reset();
   EXPECT_FALSE(b.broken());
-  Forked a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  Forked c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  Child a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  Child c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   EXPECT_GE(b.wait(20s), 0);
   EXPECT_EQ(a.join(), 0);
   EXPECT_EQ(c.join(), 0);
@@ -391,9 +391,9 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
 // BrokenBarrierError; then all N pass again.
 TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
   mp::Barrier b(3);
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<Child>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<Child>([&] {
       try {
         b.wait(20s);
         return 1;
@@ -414,7 +414,7 @@ TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
 // timeout applies to wait() without one.
 TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
   mp::Barrier b(2);
-  Forked child([&] {
+  Child child([&] {
     try {
       b.wait(100ms);
     } catch (const concur::BrokenBarrierError&) {
@@ -438,8 +438,8 @@ TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
   mp::Barrier one(1);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(one.wait(), 0);
   mp::Barrier b(3);
-  Forked c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  Forked c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  Child c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  Child c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   while (b.n_waiting() < 2) std::this_thread::yield();
   EXPECT_EQ(b.n_waiting(), 2);
   EXPECT_EQ(b.repr(), "<Barrier: waiters=2/3>");
@@ -463,9 +463,9 @@ TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
       log[static_cast<std::size_t>(next.get_obj()++)] = i;
     }
   };
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<Child>> kids;
   for (int p = 1; p < kN; ++p)
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<Child>([&] {
       party();
       return 0;
     }));
@@ -474,3 +474,137 @@ TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
   ASSERT_EQ(next.value(), kPasses * kN);
   for (int k = 0; k < kPasses * kN; ++k) ASSERT_EQ(log.get(k), k / kN) << "at " << k;
 }
+
+// ---- passed as Process arguments under spawn and forkserver (their fds cross) --------------
+
+class mp_Sync : public ::testing::TestWithParam<const char*> {
+ protected:
+  [[nodiscard]] const mp::Context& ctx() const { return mp::get_context(GetParam()); }
+  static void join_ok(mp::Process& p) {
+    ASSERT_TRUE(p.join(30s));
+    EXPECT_EQ(p.exitcode(), 0);
+  }
+};
+
+// CHECKLISTS 3d.35: a Lock and an RLock passed to a child: held there, refused here.
+TEST_P(mp_Sync, Item35_LockAndRLockAsProcessArguments) {
+  mp::Lock lock;
+  mp::RLock rlock;
+  mp::Event held, go;
+  auto p = ctx().Process(
+      [](mp::Lock l, mp::RLock r, mp::Event h, mp::Event g) {
+        l.acquire();
+        r.acquire();
+        r.acquire();
+        h.set();
+        if (!g.wait(20s)) mp::exit(2);
+        r.release();
+        r.release();
+        l.release();
+        try {
+          l.release();
+          mp::exit(3);
+        } catch (const concur::ValueError&) {
+        }
+      },
+      lock, rlock, held, go);
+  p.start();
+  ASSERT_TRUE(held.wait(20s));
+  EXPECT_TRUE(lock.locked());
+  EXPECT_FALSE(lock.acquire(false));
+  EXPECT_FALSE(rlock.acquire(false));
+  go.set();
+  join_ok(p);
+  EXPECT_TRUE(lock.acquire(false));
+  EXPECT_TRUE(rlock.acquire(false));
+  lock.release();
+  rlock.release();
+}
+
+// CHECKLISTS 3d.36: a Semaphore passed to a child: its releases raise the value here.
+TEST_P(mp_Sync, Item36_SemaphoreAsProcessArgument) {
+  mp::Semaphore sem(0);
+  mp::BoundedSemaphore bounded(1);
+  bounded.acquire();
+  auto p = ctx().Process(
+      [](mp::Semaphore s, mp::BoundedSemaphore b) {
+        s.release();
+        s.release();
+        b.release();
+        try {
+          b.release();
+          mp::exit(2);
+        } catch (const concur::ValueError&) {
+        }
+      },
+      sem, bounded);
+  p.start();
+  join_ok(p);
+  EXPECT_EQ(sem.get_value(), 2);
+  EXPECT_EQ(bounded.get_value(), 1);
+}
+
+// CHECKLISTS 3d.38: a Condition (and a Value for its state) passed to a child: its
+// notify() ends the parent's wait_for.
+TEST_P(mp_Sync, Item38_ConditionAsProcessArgument) {
+  mp::Condition cond;
+  mp::Value<int> state(0);
+  auto p = ctx().Process(
+      [](mp::Condition c, mp::Value<int> v) {
+        for (int i = 0; i < 3; ++i) {
+          std::scoped_lock g(c);
+          v.set(v.value() + 1);
+          c.notify();
+        }
+      },
+      cond, state);
+  {
+    std::scoped_lock g(cond);
+    p.start();
+    EXPECT_TRUE(cond.wait_for([&] { return state.value() == 3; }, 20s));
+  }
+  join_ok(p);
+}
+
+// CHECKLISTS 3d.39: an Event passed to a child: its set() wakes the parent.
+TEST_P(mp_Sync, Item39_EventAsProcessArgument) {
+  mp::Event ping, pong;
+  auto p = ctx().Process(
+      [](mp::Event in, mp::Event out) {
+        if (!in.wait(20s)) mp::exit(2);
+        out.set();
+      },
+      ping, pong);
+  p.start();
+  EXPECT_FALSE(pong.wait(0s));
+  ping.set();
+  EXPECT_TRUE(pong.wait(20s));
+  join_ok(p);
+}
+
+// CHECKLISTS 3d.40: a Barrier (with an action) passed to 2 children: 3 parties, 20 rounds,
+// the action ran once per round in some party's process.
+TEST_P(mp_Sync, Item40_BarrierAsProcessArgument) {
+  mp::Value<int> trips(0);
+  mp::Barrier b(3, [] {});
+  std::vector<mp::Process> kids;
+  for (int i = 0; i < 2; ++i) {
+    kids.push_back(ctx().Process(
+        [](mp::Barrier bar, mp::Value<int> t) {
+          for (int r = 0; r < 20; ++r) {
+            const int index = bar.wait(20s);
+            if (index == 0) t.set(t.value() + 1);
+          }
+        },
+        b, trips));
+    kids.back().start();
+  }
+  for (int r = 0; r < 20; ++r)
+    if (b.wait(20s) == 0) trips.set(trips.value() + 1);
+  for (auto& k : kids) join_ok(k);
+  EXPECT_EQ(trips.value(), 20);  // exactly one index 0 per round
+  EXPECT_FALSE(b.broken());
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, mp_Sync, ::testing::Values("spawn", "forkserver"),
+                         [](const auto& p) { return std::string(p.param); });
