@@ -82,8 +82,8 @@ struct SharedCv {
 }  // namespace
 
 static void BM_PthreadSharedCondvar_PingPong(benchmark::State& state) {
-  void* mem = mmap(nullptr, sizeof(SharedCv), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, sizeof(SharedCv), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   auto* s = static_cast<SharedCv*>(mem);
   pthread_mutexattr_t ma;
   pthread_mutexattr_init(&ma);

@@ -46,11 +46,15 @@ int owner_tid(const MutexState& m) noexcept {
 std::uint64_t load(const std::uint64_t& v) noexcept {
   return __atomic_load_n(&v, __ATOMIC_RELAXED);
 }
-void store(std::uint64_t& v, std::uint64_t x) noexcept { __atomic_store_n(&v, x, __ATOMIC_RELAXED); }
+void store(std::uint64_t& v, std::uint64_t x) noexcept {
+  __atomic_store_n(&v, x, __ATOMIC_RELAXED);
+}
 std::uint32_t load(const std::uint32_t& v) noexcept {
   return __atomic_load_n(&v, __ATOMIC_RELAXED);
 }
-void store(std::uint32_t& v, std::uint32_t x) noexcept { __atomic_store_n(&v, x, __ATOMIC_RELAXED); }
+void store(std::uint32_t& v, std::uint32_t x) noexcept {
+  __atomic_store_n(&v, x, __ATOMIC_RELAXED);
+}
 
 // Took the mutex from a dead owner: make it usable again and remember why.
 void recover(MutexState& m) {
@@ -265,8 +269,7 @@ RLock::RLock() : RLock(detail::InRegion{}, Region::create(sizeof(MutexState), "R
 RLock::RLock(detail::InRegion, std::shared_ptr<Region> region, std::size_t offset) {
   ref_.region = std::move(region);
   ref_.offset = offset;
-  detail::mutex_init(*new (ref_.region->at<MutexState>(offset)) MutexState{},
-                     detail::kRLockMagic);
+  detail::mutex_init(*new (ref_.region->at<MutexState>(offset)) MutexState{}, detail::kRLockMagic);
 }
 
 bool RLock::acquire_until(bool blocking, const Deadline& deadline) {
@@ -415,13 +418,13 @@ std::string Semaphore::repr() const {
 }
 
 void Semaphore::concur_encode_handle(Buffer& out) const {
-  detail::encode_ref(out, ref_,
-                     detail::load(state().magic) == kBoundedSemaphoreMagic ? "BoundedSemaphore"
-                                                                           : "Semaphore");
+  detail::encode_ref(
+      out, ref_,
+      detail::load(state().magic) == kBoundedSemaphoreMagic ? "BoundedSemaphore" : "Semaphore");
 }
 Semaphore Semaphore::concur_decode_handle(Reader& in) {
-  return Semaphore(detail::decode_ref(in, sizeof(detail::SemaphoreState), detail::kSemaphoreMagic,
-                                      "Semaphore"));
+  return Semaphore(
+      detail::decode_ref(in, sizeof(detail::SemaphoreState), detail::kSemaphoreMagic, "Semaphore"));
 }
 BoundedSemaphore BoundedSemaphore::concur_decode_handle(Reader& in) {
   return BoundedSemaphore(detail::decode_ref(in, sizeof(detail::SemaphoreState),
@@ -481,8 +484,7 @@ std::string Event::repr() const { return is_set() ? "<Event: set>" : "<Event: un
 
 void Event::concur_encode_handle(Buffer& out) const { detail::encode_ref(out, ref_, "Event"); }
 Event Event::concur_decode_handle(Reader& in) {
-  return Event(
-      detail::decode_ref(in, sizeof(detail::EventState), detail::kEventMagic, "Event"));
+  return Event(detail::decode_ref(in, sizeof(detail::EventState), detail::kEventMagic, "Event"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -510,14 +512,14 @@ Condition::Condition(std::shared_ptr<Region> region)
       ref_(new_condition_state(region, kConditionAt)) {}
 
 Condition::Condition(Lock lock)
-    : Condition(std::move(lock),
-                new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"),
-                                    0)) {}
+    : Condition(
+          std::move(lock),
+          new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 Condition::Condition(RLock lock)
-    : Condition(std::move(lock),
-                new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"),
-                                    0)) {}
+    : Condition(
+          std::move(lock),
+          new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 MutexState& Condition::mutex() const noexcept {
   return std::visit([](const auto& l) -> MutexState& { return l.state(); }, lock_);
@@ -613,8 +615,8 @@ Condition Condition::concur_decode_handle(Reader& in) {
     lock = RLock::concur_decode_handle(in);
   else
     throw ValueError("malformed Condition handle: bad lock kind " + std::to_string(kind));
-  auto ref = detail::decode_ref(in, sizeof(detail::ConditionState), detail::kConditionMagic,
-                                "Condition");
+  auto ref =
+      detail::decode_ref(in, sizeof(detail::ConditionState), detail::kConditionMagic, "Condition");
   return Condition(std::move(lock), std::move(ref));
 }
 
@@ -720,8 +722,8 @@ int Barrier::wait_until(const Deadline& deadline) {
   while (s.gen.load(std::memory_order_seq_cst) == mine) {
     // Sleep in slices: between them, see whether a party died holding the internal lock
     // (running the action, say), which breaks the barrier instead of leaving us waiting.
-    const Deadline slice(std::min(deadline.time_point(),
-                                  Deadline::Clock::now() + std::chrono::milliseconds(100)));
+    const Deadline slice(
+        std::min(deadline.time_point(), Deadline::Clock::now() + std::chrono::milliseconds(100)));
     if (!wait_word(s.gen, mine, slice)) {
       if (deadline.expired()) {
         in_time = false;
@@ -758,23 +760,17 @@ void Barrier::abort() {
 }
 
 int Barrier::parties() const noexcept { return static_cast<int>(state().parties); }
-int Barrier::n_waiting() const noexcept {
-  return static_cast<int>(detail::load(state().count));
-}
+int Barrier::n_waiting() const noexcept { return static_cast<int>(detail::load(state().count)); }
 bool Barrier::broken() const noexcept { return detail::load(state().broken) != 0; }
 
 std::string Barrier::repr() const {
   if (broken()) return "<Barrier: broken>";
-  return "<Barrier: waiters=" + std::to_string(n_waiting()) + "/" + std::to_string(parties()) +
-         ">";
+  return "<Barrier: waiters=" + std::to_string(n_waiting()) + "/" + std::to_string(parties()) + ">";
 }
 
-void Barrier::concur_encode_handle(Buffer& out) const {
-  detail::encode_ref(out, ref_, "Barrier");
-}
+void Barrier::concur_encode_handle(Buffer& out) const { detail::encode_ref(out, ref_, "Barrier"); }
 Barrier Barrier::concur_decode_handle(Reader& in) {
-  auto ref = detail::decode_ref(in, sizeof(detail::BarrierState), detail::kBarrierMagic,
-                                "Barrier");
+  auto ref = detail::decode_ref(in, sizeof(detail::BarrierState), detail::kBarrierMagic, "Barrier");
   const auto& s = ref.state<detail::BarrierState>();
   if (ref.region->size() - ref.offset - sizeof(detail::BarrierState) < s.action_size)
     throw ValueError("malformed Barrier handle: the action does not fit the shared block");

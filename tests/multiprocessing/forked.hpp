@@ -88,7 +88,8 @@ class Signal {
     (void)!::write(fds_[1], &c, 1);
   }
   /// True when posted within `limit`.
-  [[nodiscard]] bool wait(std::chrono::milliseconds limit = std::chrono::milliseconds(30000)) const {
+  [[nodiscard]] bool wait(
+      std::chrono::milliseconds limit = std::chrono::milliseconds(30000)) const {
     pollfd p{fds_[0], POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return false;
     char c = 0;

@@ -72,12 +72,12 @@ struct ConditionState {
 struct BarrierState {
   std::uint32_t magic;
   std::uint32_t parties;
-  MutexState lock;  // magic = kLockMagic; guards everything below except gen/sleepers reads
+  MutexState lock;       // magic = kLockMagic; guards everything below except gen/sleepers reads
   std::uint32_t count;   // arrived in the current round
   std::uint32_t broken;  // 0/1
   std::atomic<std::uint32_t> gen;  // bumped at the end of every round (pass, break, reset)
   std::atomic<std::uint32_t> sleepers;
-  std::int64_t timeout_ns;  // the default wait() timeout; -1 = forever
+  std::int64_t timeout_ns;    // the default wait() timeout; -1 = forever
   std::uint8_t outcome[256];  // outcome[g % 256]: how round g ended (1 passed, 2 broken)
   std::uint32_t action_size;  // bytes of the encoded action request after this struct
   std::uint32_t reserved;

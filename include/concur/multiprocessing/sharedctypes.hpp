@@ -141,8 +141,7 @@ SharedRef decode_shared_array(Reader& in, std::uint32_t magic, const char* what)
   const auto& h = ref.state<SharedArrayHeader>();
   if (h.elem_size != sizeof(T))
     throw ValueError(std::string("malformed ") + what + " handle: elements of " +
-                     std::to_string(h.elem_size) + " bytes, expected " +
-                     std::to_string(sizeof(T)));
+                     std::to_string(h.elem_size) + " bytes, expected " + std::to_string(sizeof(T)));
   if (ref.offset % alignof(T) != 0 ||
       (ref.region->size() - ref.offset - kDataOffset<T>) / sizeof(T) < h.count)
     throw ValueError(std::string("malformed ") + what +
@@ -165,8 +164,8 @@ inline std::size_t checked_index(std::ptrdiff_t i, std::size_t n, const char* wh
   return static_cast<std::size_t>(j);
 }
 // Python's slice bounds: clamped, negative from the end.
-inline std::pair<std::size_t, std::size_t> slice_bounds(std::ptrdiff_t start,
-                                                        std::ptrdiff_t stop, std::size_t n) {
+inline std::pair<std::size_t, std::size_t> slice_bounds(std::ptrdiff_t start, std::ptrdiff_t stop,
+                                                        std::size_t n) {
   const auto sn = static_cast<std::ptrdiff_t>(n);
   auto norm = [sn](std::ptrdiff_t i) {
     if (i < 0) i += sn;
@@ -267,11 +266,8 @@ class Value {
   struct Own {
     detail::SharedRef ref;
   };
-  static Own own() {
-    return {detail::new_shared_array<T>(detail::kValueMagic, 1, true, "Value")};
-  }
-  Value(Own o, const T& value)
-      : raw_(o.ref), lock_(detail::InRegion{}, o.ref.region, 0) {
+  static Own own() { return {detail::new_shared_array<T>(detail::kValueMagic, 1, true, "Value")}; }
+  Value(Own o, const T& value) : raw_(o.ref), lock_(detail::InRegion{}, o.ref.region, 0) {
     raw_.set(value);
   }
   Value(RawValue<T> raw, L lock) noexcept : raw_(std::move(raw)), lock_(std::move(lock)) {}
@@ -297,7 +293,7 @@ class RawArray {
       : RawArray(std::span<const T>(values.begin(), values.size())) {}
   /// A copy of a range of T (a vector, a span, ...).
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  requires std::convertible_to<std::ranges::range_reference_t<R>, T>
   explicit RawArray(const R& values)
       : RawArray(detail::new_shared_array<T>(detail::kArrayMagic, range_size(values), false,
                                              "RawArray")) {
@@ -373,7 +369,7 @@ class Array {
     std::ranges::copy(values, raw_.data());
   }
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
+  requires std::convertible_to<std::ranges::range_reference_t<R>, T>
   explicit Array(const R& values) : Array(own(RawArray<T>::range_size(values))) {
     std::ranges::copy(values, raw_.data());
   }
@@ -381,8 +377,8 @@ class Array {
   Array(std::size_t n, L lock) : raw_(n), lock_(std::move(lock)) {}
   Array(std::initializer_list<T> values, L lock) : raw_(values), lock_(std::move(lock)) {}
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, T>
-  Array(const R& values, L lock) : raw_(values), lock_(std::move(lock)) {}
+  requires std::convertible_to<std::ranges::range_reference_t<R>, T> Array(const R& values, L lock)
+      : raw_(values), lock_(std::move(lock)) {}
 
   [[nodiscard]] std::size_t size() const noexcept { return raw_.size(); }
   /// Element i under the lock; negative from the end; out of range: std::out_of_range.

@@ -45,9 +45,9 @@
 //     dies holding the lock is seen as owner_died() by the next holder.
 //   - Barrier: a party that dies while holding the barrier's internal lock (arriving,
 //     running the action, in abort/reset) breaks the barrier for the others
-//     (BrokenBarrierError): waiters look for that every 100 ms, arrivals at once. A party that dies while waiting
-//     (or before arriving) is NOT detected: the others wait for it until their timeout,
-//     which then breaks the barrier. Give cross-process barriers a timeout.
+//     (BrokenBarrierError): waiters look for that every 100 ms, arrivals at once. A party that dies
+//     while waiting (or before arriving) is NOT detected: the others wait for it until their
+//     timeout, which then breaks the barrier. Give cross-process barriers a timeout.
 //
 // Deviations from Python (deliberate)
 //   - Owner-only release: a Lock must be released by the thread that acquired it
@@ -414,8 +414,8 @@ class Barrier {
   /// released: a function registered for mp::encode_call, or a captureless / trivially
   /// copyable lambda (it crosses to spawned children by name, see registry.hpp).
   template <class F>
-    requires(!std::is_convertible_v<F, Timeout>)
-  Barrier(int parties, const F& action, Timeout timeout = {})
+  requires(!std::is_convertible_v<F, Timeout>)
+      Barrier(int parties, const F& action, Timeout timeout = {})
       : Barrier(parties, encode_call(action), timeout) {}
 
   /// Waits with the barrier's default timeout. Returns the arrival index.
