@@ -509,7 +509,7 @@ Condition::Condition()
 
 Condition::Condition(std::shared_ptr<Region> region)
     : lock_(RLock(detail::InRegion{}, region, 0)),
-      ref_(new_condition_state(region, kConditionAt)) {}
+      ref_(new_condition_state(std::move(region), kConditionAt)) {}
 
 Condition::Condition(Lock lock)
     : Condition(

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "concur/detail/mp_handles.hpp"
+#include "concur/multiprocessing/context.hpp"
+#include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "forked.hpp"
 
@@ -508,3 +510,46 @@ TEST(MpBarrier, ThreeProcessesHundredRounds) {
   EXPECT_EQ(b.n_waiting(), 0);
   EXPECT_FALSE(b.broken());
 }
+
+// --- robustness through mp::Process under every start method ---------------------------
+
+class MpRobust : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MpRobust, AKilledProcessHoldingALockAnRLockAndAValueLock) {
+  mp::Lock lock;
+  mp::RLock rlock;
+  mp::Value<int> value(0);
+  mp::Event held;
+  auto p = mp::get_context(GetParam())
+               .Process(
+                   [](mp::Lock l, mp::RLock r, mp::Value<int> v, mp::Event h) {
+                     l.acquire();
+                     r.acquire();
+                     r.acquire();
+                     v.get_lock().acquire();
+                     v.get_obj() = 7;
+                     h.set();
+                     for (;;) pause();
+                   },
+                   lock, rlock, value, held);
+  p.start();
+  ASSERT_TRUE(held.wait(20s));
+  p.kill();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), -SIGKILL);
+  ASSERT_TRUE(lock.acquire(5s));
+  EXPECT_TRUE(lock.owner_died());
+  lock.release();
+  ASSERT_TRUE(rlock.acquire(5s));
+  EXPECT_TRUE(rlock.owner_died());
+  EXPECT_EQ(rlock.recursion_count(), 1u);
+  rlock.release();
+  ASSERT_TRUE(value.get_lock().acquire(5s));
+  EXPECT_TRUE(value.get_lock().owner_died());
+  EXPECT_EQ(value.get_obj(), 7);
+  value.get_lock().release();
+  EXPECT_EQ(value.value(), 7);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, MpRobust, ::testing::Values("fork", "spawn", "forkserver"),
+                         [](const auto& p) { return std::string(p.param); });
