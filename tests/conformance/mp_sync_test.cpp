@@ -448,6 +448,33 @@ TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
   EXPECT_EQ(c2.join(), 0);
 }
 
+// CHECKLISTS 3d.40 (2f.52): an action that throws breaks the barrier: the last arrival
+// (in whichever process) gets the action's exception, the other parties BrokenBarrierError.
+TEST(mp_Barrier, Item40_ThrowingActionBreaksIt) {
+  mp::Barrier b(3, [] { throw concur::ValueError("the action failed"); });
+  mp::Value<int> value_errors(0), broken_errors(0);
+  auto party = [&] {
+    try {
+      b.wait(20s);
+    } catch (const concur::ValueError&) {
+      std::scoped_lock g(value_errors.get_lock());
+      ++value_errors.get_obj();
+    } catch (const concur::BrokenBarrierError&) {
+      std::scoped_lock g(broken_errors.get_lock());
+      ++broken_errors.get_obj();
+    }
+    return 0;
+  };
+  Child c1(party);
+  Child c2(party);
+  party();
+  EXPECT_EQ(c1.join(), 0);
+  EXPECT_EQ(c2.join(), 0);
+  EXPECT_EQ(value_errors.value(), 1);
+  EXPECT_EQ(broken_errors.value(), 2);
+  EXPECT_TRUE(b.broken());
+}
+
 // CHECKLISTS 3d.40: 1000 consecutive passes keep lockstep order (_TestBarrier.test_thousand):
 // every party logs i after its i-th wait(); all i's come before any i+1.
 TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
