@@ -2,11 +2,14 @@
 
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <map>
+#include <mutex>
 #include <cstring>
 #include <new>
 #include <string>
@@ -71,9 +74,73 @@ void encode_ref(Buffer& out, const SharedRef& ref, const char* what) {
   put_trivial<std::uint64_t>(out, ref.offset);
 }
 
+// One mapping per shared block per process: a handle decoded where its block is already
+// mapped (created here, inherited by fork, or decoded before) reuses that mapping. Saves
+// mappings, and keeps each pthread mutex at one address per process (ThreadSanitizer, and
+// handle equality, see the same lock as the same lock).
+namespace {
+
+struct RegionCache {
+  std::mutex mutex;
+  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<Region>> map;
+};
+
+RegionCache& region_cache() {
+  static RegionCache* const cache = [] {
+    auto* c = new RegionCache;  // never destroyed: used until the process ends
+    pthread_atfork([] { region_cache().mutex.lock(); }, [] { region_cache().mutex.unlock(); },
+                   [] { region_cache().mutex.unlock(); });
+    return c;
+  }();
+  return *cache;
+}
+
+std::pair<dev_t, ino_t> identity(int fd, const char* what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(errno, (std::string("fstat(") + what + ")").c_str());
+  return {st.st_dev, st.st_ino};
+}
+
+void remember(const std::shared_ptr<Region>& region, std::pair<dev_t, ino_t> key) {
+  RegionCache& c = region_cache();
+  std::scoped_lock g(c.mutex);
+  for (auto it = c.map.begin(); it != c.map.end();) {
+    if (it->second.expired())
+      it = c.map.erase(it);
+    else
+      ++it;
+  }
+  c.map[key] = region;
+}
+
+}  // namespace
+
+std::shared_ptr<Region> create_region(std::size_t size, const char* what) {
+  auto region = Region::create(size, what);
+  remember(region, identity(region->fd(), what));
+  return region;
+}
+
+std::shared_ptr<Region> decode_region(Reader& in, const char* what) {
+  const auto index = get_trivial<std::uint32_t>(in);
+  const int fd = import_fd(index, what);
+  const auto key = identity(fd, what);
+  {
+    RegionCache& c = region_cache();
+    std::scoped_lock g(c.mutex);
+    const auto it = c.map.find(key);
+    if (it != c.map.end()) {
+      if (auto known = it->second.lock()) return known;
+    }
+  }
+  auto region = Region::attach(fd, what);
+  remember(region, key);
+  return region;
+}
+
 SharedRef decode_ref(Reader& in, std::size_t size, std::uint32_t magic, const char* what) {
   SharedRef ref;
-  ref.region = Region::decode(in, what);
+  ref.region = decode_region(in, what);
   const auto offset = get_trivial<std::uint64_t>(in);
   if (offset > ref.region->size() || ref.region->size() - offset < size || offset % 8 != 0) {
     throw concur::ValueError(std::string("malformed ") + what + " handle: offset " +
@@ -88,6 +155,31 @@ SharedRef decode_ref(Reader& in, std::size_t size, std::uint32_t magic, const ch
   }
   return ref;
 }
+
+#if defined(__SANITIZE_THREAD__)
+// GCC 12's ThreadSanitizer does not intercept pthread_mutex_clocklock (it would then report
+// the unlock of a lock it never saw taken): use pthread_mutex_timedlock, whose deadline is
+// on CLOCK_REALTIME, converted from the monotonic one on each try.
+int timed_lock(pthread_mutex_t& mutex, const Deadline& deadline) noexcept {
+  for (;;) {
+    const auto left = deadline.remaining();
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    const auto end = std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec) +
+                     std::min<std::chrono::nanoseconds>(left, std::chrono::seconds(1));
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(end).count());
+    ts.tv_nsec = static_cast<long>((end - std::chrono::seconds(ts.tv_sec)).count());
+    const int err = pthread_mutex_timedlock(&mutex, &ts);
+    if (err != ETIMEDOUT || deadline.expired()) return err;
+  }
+}
+#else
+int timed_lock(pthread_mutex_t& mutex, const Deadline& deadline) noexcept {
+  const timespec ts = to_timespec(deadline);
+  return pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &ts);
+}
+#endif
 
 void mutex_init(MutexState& m, std::uint32_t magic) {
   pthread_mutexattr_t attr;
@@ -110,8 +202,7 @@ Acquired mutex_acquire(MutexState& m, bool blocking, const Deadline& deadline) {
     if (deadline.is_forever()) {
       err = pthread_mutex_lock(&m.mutex);
     } else {
-      const timespec ts = to_timespec(deadline);
-      err = pthread_mutex_clocklock(&m.mutex, CLOCK_MONOTONIC, &ts);
+      err = timed_lock(m.mutex, deadline);
     }
   }
   switch (err) {
@@ -180,7 +271,7 @@ using detail::SharedRef;
 
 SharedRef new_block(std::size_t size, const char* what) {
   SharedRef ref;
-  ref.region = Region::create(size, what);
+  ref.region = detail::create_region(size, what);
   ref.offset = 0;
   return ref;
 }
@@ -200,7 +291,7 @@ void wake_word(std::atomic<std::uint32_t>& w, int n) {
 // ---------------------------------------------------------------------------------------
 // Lock
 
-Lock::Lock() : Lock(detail::InRegion{}, Region::create(sizeof(MutexState), "Lock"), 0) {}
+Lock::Lock() : Lock(detail::InRegion{}, detail::create_region(sizeof(MutexState), "Lock"), 0) {}
 
 Lock::Lock(detail::InRegion, std::shared_ptr<Region> region, std::size_t offset) {
   ref_.region = std::move(region);
@@ -264,7 +355,8 @@ Lock Lock::concur_decode_handle(Reader& in) {
 // ---------------------------------------------------------------------------------------
 // RLock
 
-RLock::RLock() : RLock(detail::InRegion{}, Region::create(sizeof(MutexState), "RLock"), 0) {}
+RLock::RLock()
+    : RLock(detail::InRegion{}, detail::create_region(sizeof(MutexState), "RLock"), 0) {}
 
 RLock::RLock(detail::InRegion, std::shared_ptr<Region> region, std::size_t offset) {
   ref_.region = std::move(region);
@@ -505,7 +597,7 @@ SharedRef new_condition_state(std::shared_ptr<Region> region, std::size_t offset
 }  // namespace
 
 Condition::Condition()
-    : Condition(Region::create(kConditionAt + sizeof(detail::ConditionState), "Condition")) {}
+    : Condition(detail::create_region(kConditionAt + sizeof(detail::ConditionState), "Condition")) {}
 
 Condition::Condition(std::shared_ptr<Region> region)
     : lock_(RLock(detail::InRegion{}, region, 0)),
@@ -514,12 +606,12 @@ Condition::Condition(std::shared_ptr<Region> region)
 Condition::Condition(Lock lock)
     : Condition(
           std::move(lock),
-          new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"), 0)) {}
+          new_condition_state(detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 Condition::Condition(RLock lock)
     : Condition(
           std::move(lock),
-          new_condition_state(Region::create(sizeof(detail::ConditionState), "Condition"), 0)) {}
+          new_condition_state(detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 MutexState& Condition::mutex() const noexcept {
   return std::visit([](const auto& l) -> MutexState& { return l.state(); }, lock_);

@@ -96,6 +96,13 @@ struct SharedRef {
   }
 };
 
+/// A new shared block (Region::create), remembered so that handles to it decoded in this
+/// process reuse this mapping.
+std::shared_ptr<Region> create_region(std::size_t size, const char* what);
+/// The block a handle refers to (as Region::decode writes it): the mapping this process
+/// already has of that memfd if any, else a new one (remembered).
+std::shared_ptr<Region> decode_region(Reader& in, const char* what);
+
 /// Writes `ref` (fd index in the current FdSink, offset). Outside a sink: RuntimeError
 /// "<what> objects should only be shared between processes through inheritance".
 void encode_ref(Buffer& out, const SharedRef& ref, const char* what);

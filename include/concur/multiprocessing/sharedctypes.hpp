@@ -126,7 +126,7 @@ SharedRef new_shared_array(std::uint32_t magic, std::size_t count, bool with_loc
     throw ValueError(std::string(what) + ": too many elements");
   SharedRef ref;
   const std::size_t bytes = at + kDataOffset<T> + count * sizeof(T);
-  ref.region = Region::create(bytes, what);
+  ref.region = create_region(bytes, what);
   ref.offset = at;
   auto* h = new (ref.region->at<SharedArrayHeader>(at)) SharedArrayHeader{};
   h->elem_size = static_cast<std::uint32_t>(sizeof(T));
