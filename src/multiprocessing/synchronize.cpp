@@ -157,6 +157,7 @@ SharedRef decode_ref(Reader& in, std::size_t size, std::uint32_t magic, const ch
 }
 
 #if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
 // GCC 12's ThreadSanitizer does not intercept pthread_mutex_clocklock (it would then report
 // the unlock of a lock it never saw taken): use pthread_mutex_timedlock, whose deadline is
 // on CLOCK_REALTIME, converted from the monotonic one on each try.
@@ -171,6 +172,11 @@ int timed_lock(pthread_mutex_t& mutex, const Deadline& deadline) noexcept {
     ts.tv_sec = static_cast<time_t>(std::chrono::duration_cast<std::chrono::seconds>(end).count());
     ts.tv_nsec = static_cast<long>((end - std::chrono::seconds(ts.tv_sec)).count());
     const int err = pthread_mutex_timedlock(&mutex, &ts);
+    // Its timedlock interceptor records a lock only on 0: tell it about EOWNERDEAD too.
+    if (err == EOWNERDEAD) {
+      __tsan_mutex_pre_lock(&mutex, 0);
+      __tsan_mutex_post_lock(&mutex, 0, 0);
+    }
     if (err != ETIMEDOUT || deadline.expired()) return err;
   }
 }
