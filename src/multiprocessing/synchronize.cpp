@@ -309,7 +309,6 @@ bool Lock::acquire_until(bool blocking, const Deadline& deadline) {
   MutexState& m = state();
   switch (detail::mutex_acquire(m, blocking, deadline)) {
     case Acquired::kYes:
-      detail::store(m.count, 1U);
       return true;
     case Acquired::kNo:
       return false;
@@ -335,6 +334,11 @@ bool Lock::acquire(bool blocking, Timeout timeout) {
 
 void Lock::release() {
   MutexState& m = state();
+#if !defined(__SANITIZE_THREAD__)
+  // Fast path: nothing to clear, and a robust mutex refuses (EPERM, unchanged) an unlock by
+  // a thread that does not own it. (TSan would report that refused unlock: check first.)
+  if (detail::load(m.owner_died) == 0 && pthread_mutex_unlock(&m.mutex) == 0) return;
+#endif
   if (detail::mutex_release(m) == 0) return;
   if (!detail::mutex_locked(m))
     throw concur::ValueError("semaphore or lock released too many times (Lock is not locked)");
@@ -399,7 +403,9 @@ void RLock::release() {
     detail::store(m.count, count - 1);
     return;
   }
-  detail::mutex_release(m);
+  detail::store(m.owner_died, 0U);
+  detail::store(m.count, 0U);
+  pthread_mutex_unlock(&m.mutex);  // ours (checked above): cannot fail
 }
 
 bool RLock::locked() const noexcept { return detail::mutex_locked(state()); }
