@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <map>
 #include <mutex>
-#include <cstring>
 #include <new>
 #include <string>
 #include <system_error>
@@ -365,8 +365,7 @@ Lock Lock::concur_decode_handle(Reader& in) {
 // ---------------------------------------------------------------------------------------
 // RLock
 
-RLock::RLock()
-    : RLock(detail::InRegion{}, detail::create_region(sizeof(MutexState), "RLock"), 0) {}
+RLock::RLock() : RLock(detail::InRegion{}, detail::create_region(sizeof(MutexState), "RLock"), 0) {}
 
 RLock::RLock(detail::InRegion, std::shared_ptr<Region> region, std::size_t offset) {
   ref_.region = std::move(region);
@@ -609,21 +608,22 @@ SharedRef new_condition_state(std::shared_ptr<Region> region, std::size_t offset
 }  // namespace
 
 Condition::Condition()
-    : Condition(detail::create_region(kConditionAt + sizeof(detail::ConditionState), "Condition")) {}
+    : Condition(detail::create_region(kConditionAt + sizeof(detail::ConditionState), "Condition")) {
+}
 
 Condition::Condition(std::shared_ptr<Region> region)
     : lock_(RLock(detail::InRegion{}, region, 0)),
       ref_(new_condition_state(std::move(region), kConditionAt)) {}
 
 Condition::Condition(Lock lock)
-    : Condition(
-          std::move(lock),
-          new_condition_state(detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
+    : Condition(std::move(lock),
+                new_condition_state(
+                    detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 Condition::Condition(RLock lock)
-    : Condition(
-          std::move(lock),
-          new_condition_state(detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
+    : Condition(std::move(lock),
+                new_condition_state(
+                    detail::create_region(sizeof(detail::ConditionState), "Condition"), 0)) {}
 
 MutexState& Condition::mutex() const noexcept {
   return std::visit([](const auto& l) -> MutexState& { return l.state(); }, lock_);
@@ -743,6 +743,7 @@ Barrier::Barrier(int parties, const Buffer& action, Timeout timeout) {
   auto* s = new (ref_.region->at<detail::BarrierState>(0)) detail::BarrierState{};
   s->parties = static_cast<std::uint32_t>(parties);
   detail::mutex_init(s->lock, detail::kLockMagic);
+  for (auto& slot : s->slots) detail::mutex_init(slot, detail::kLockMagic);
   s->count = 0;
   s->broken = 0;
   s->gen.store(0, std::memory_order_relaxed);
@@ -771,11 +772,46 @@ void Barrier::lock_internal() {
   after_lock();
 }
 
-void Barrier::probe() {
+// Between a waiter's sleeps: did a party die holding the internal lock, or while waiting in
+// this round (its watch slot answers EOWNERDEAD)? Either breaks the barrier. Skipped when
+// the internal lock is busy (the next slice looks again).
+void Barrier::probe(int my_slot) {
   detail::BarrierState& s = state();
   if (detail::mutex_acquire(s.lock, false, Deadline{}) != Acquired::kYes) return;
   after_lock();
+  for (int i = 0; i < detail::BarrierState::kWatchSlots; ++i) {
+    if (i == my_slot || s.slot_used[i] == 0) continue;
+    pthread_mutex_t& slot = s.slots[i].mutex;
+    const int r = pthread_mutex_trylock(&slot);
+    if (r == EOWNERDEAD) {
+      pthread_mutex_consistent(&slot);
+      pthread_mutex_unlock(&slot);
+      s.slot_used[i] = 0;
+      if (s.slot_gen[i] == s.gen.load(std::memory_order_relaxed)) {
+        s.broken = 1;  // a party of this round died waiting: it can never complete
+        end_round(kBroken);
+      }
+    } else if (r == 0) {
+      pthread_mutex_unlock(&slot);  // its holder is leaving (it clears the slot next)
+    }
+  }
   detail::mutex_release(s.lock);
+}
+
+// With the internal lock held: takes a free watch slot for a party waiting in round `gen`.
+int Barrier::take_slot(std::uint32_t gen) noexcept {
+  detail::BarrierState& s = state();
+  for (int i = 0; i < detail::BarrierState::kWatchSlots; ++i) {
+    if (s.slot_used[i] != 0) continue;
+    const int r = pthread_mutex_trylock(&s.slots[i].mutex);
+    if (r == EOWNERDEAD) pthread_mutex_consistent(&s.slots[i].mutex);
+    if (r == 0 || r == EOWNERDEAD) {
+      s.slot_used[i] = 1;
+      s.slot_gen[i] = gen;
+      return i;
+    }
+  }
+  return -1;
 }
 
 void Barrier::after_lock() noexcept {
@@ -820,6 +856,7 @@ int Barrier::wait_until(const Deadline& deadline) {
     return index;
   }
   const std::uint32_t mine = s.gen.load(std::memory_order_relaxed);
+  const int slot = take_slot(mine);
   detail::mutex_release(s.lock);
   bool in_time = true;
   s.sleepers.fetch_add(1, std::memory_order_seq_cst);
@@ -833,11 +870,13 @@ int Barrier::wait_until(const Deadline& deadline) {
         in_time = false;
         break;
       }
-      probe();
+      probe(slot);
     }
   }
   s.sleepers.fetch_sub(1, std::memory_order_relaxed);
+  if (slot >= 0) pthread_mutex_unlock(&s.slots[slot].mutex);
   lock_internal();
+  if (slot >= 0) s.slot_used[slot] = 0;
   if (!in_time && s.gen.load(std::memory_order_relaxed) == mine) {
     s.broken = 1;  // this wait timed out: the barrier breaks for everyone
     end_round(kBroken);

@@ -553,3 +553,32 @@ TEST_P(MpRobust, AKilledProcessHoldingALockAnRLockAndAValueLock) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, MpRobust, ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });
+
+TEST_P(MpRobust, APartyKilledWhileWaitingBreaksTheBarrier) {
+  mp::Barrier b(3);
+  mp::Event arrived;
+  auto p = mp::get_context(GetParam())
+               .Process(
+                   [](mp::Barrier bar, mp::Event a) {
+                     a.set();
+                     bar.wait();  // no timeout: it is killed while it waits here
+                   },
+                   b, arrived);
+  p.start();
+  ASSERT_TRUE(arrived.wait(20s));
+  while (b.n_waiting() < 1) std::this_thread::yield();
+  p.kill();
+  ASSERT_TRUE(p.join(20s));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(b.wait(20s), concur::BrokenBarrierError);  // 2 of 3: only the death ends it
+  EXPECT_LT(seconds_since(t0), 10.0);
+  EXPECT_TRUE(b.broken());
+  b.reset();
+  // Usable again, and the dead party's watch slot is free for others.
+  mp::Barrier one = b;
+  Forked a([&] { return one.wait(20s) >= 0 ? 0 : 1; });
+  Forked c([&] { return one.wait(20s) >= 0 ? 0 : 1; });
+  EXPECT_GE(b.wait(20s), 0);
+  EXPECT_EQ(a.join(), 0);
+  EXPECT_EQ(c.join(), 0);
+}

@@ -81,6 +81,13 @@ struct BarrierState {
   std::uint8_t outcome[256];  // outcome[g % 256]: how round g ended (1 passed, 2 broken)
   std::uint32_t action_size;  // bytes of the encoded action request after this struct
   std::uint32_t reserved;
+  // Watch slots: a waiting party holds one of these robust mutexes while it waits, so that
+  // the others can see it die (trylock answers EOWNERDEAD). Under `lock`: slot_used[i] and
+  // slot_gen[i] (the round the holder waits in). Parties beyond kWatchSlots wait unwatched.
+  static constexpr int kWatchSlots = 64;
+  std::uint32_t slot_used[kWatchSlots];
+  std::uint32_t slot_gen[kWatchSlots];
+  MutexState slots[kWatchSlots];
 };
 
 /// What a handle holds: the region and the offset of its state.

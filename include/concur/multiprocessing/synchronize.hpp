@@ -44,10 +44,12 @@
 //     notify() may be spent on it (notify_all() is unaffected). A notifier or waiter that
 //     dies holding the lock is seen as owner_died() by the next holder.
 //   - Barrier: a party that dies while holding the barrier's internal lock (arriving,
-//     running the action, in abort/reset) breaks the barrier for the others
-//     (BrokenBarrierError): waiters look for that every 100 ms, arrivals at once. A party that dies
-//     while waiting (or before arriving) is NOT detected: the others wait for it until their
-//     timeout, which then breaks the barrier. Give cross-process barriers a timeout.
+//     running the action, in abort/reset), or while waiting in the current round (each
+//     waiter holds a robust "watch" mutex; the first 64 waiters are watched), breaks the
+//     barrier for the others (BrokenBarrierError): waiters look every 100 ms, arrivals
+//     see a dead lock holder at once. NOT detected: a party that dies before it arrives
+//     (indistinguishable from a slow one): the others wait until their timeout, which then
+//     breaks the barrier. Give cross-process barriers a timeout.
 //
 // Deviations from Python (deliberate)
 //   - Owner-only release: a Lock must be released by the thread that acquired it
@@ -400,8 +402,9 @@ class Condition {
 ///   a wait() times out           BrokenBarrierError       broken
 ///   abort()                      BrokenBarrierError       broken
 ///   reset()                      BrokenBarrierError       ready, not broken
-///   a party dies holding the     BrokenBarrierError       broken
-///   internal lock (see above)
+///   a party dies waiting, or     BrokenBarrierError       broken
+///   holding the internal lock    (within ~100 ms)
+///   (see above)
 ///
 /// wait() returns the arrival index 0 .. parties-1; throws BrokenBarrierError while
 /// broken. Barrier(parties < 1): ValueError.
@@ -443,7 +446,8 @@ class Barrier {
   }
   int wait_until(const Deadline& deadline);
   void lock_internal();
-  void probe();
+  void probe(int my_slot);
+  int take_slot(std::uint32_t gen) noexcept;
   void after_lock() noexcept;
   void end_round(std::uint8_t outcome) noexcept;
   detail::SharedRef ref_;
