@@ -602,6 +602,7 @@ SharedRef new_condition_state(std::shared_ptr<Region> region, std::size_t offset
   s->seq.store(0, std::memory_order_relaxed);
   s->waiting = 0;
   s->tokens = 0;
+  for (auto& slot : s->slots) detail::mutex_init(slot, detail::kLockMagic);
   detail::store(s->magic, detail::kConditionMagic);
   return ref;
 }
@@ -656,6 +657,26 @@ bool Condition::wait(Timeout timeout) {
   detail::ConditionState& c = state();
   MutexState& m = mutex();
   ++c.waiting;
+  // A watch slot held while inside wait(): if this process dies here, notify() sees it.
+  int slot = -1;
+  for (int i = 0; i < detail::ConditionState::kWatchSlots && slot < 0; ++i) {
+    if (c.slot_used[i] != 0) continue;
+    const int r = pthread_mutex_trylock(&c.slots[i].mutex);
+    if (r == EOWNERDEAD) pthread_mutex_consistent(&c.slots[i].mutex);
+    if (r == 0 || r == EOWNERDEAD) {
+      c.slot_used[i] = 1;
+      slot = i;
+    }
+  }
+  struct LeaveSlot {  // with the lock held again, on every way out
+    detail::ConditionState& c;
+    int slot;
+    ~LeaveSlot() {
+      if (slot < 0) return;
+      pthread_mutex_unlock(&c.slots[slot].mutex);
+      c.slot_used[slot] = 0;
+    }
+  } leave{c, slot};
   bool in_time = true;
   for (;;) {
     const std::uint32_t seen = c.seq.load(std::memory_order_relaxed);
@@ -689,6 +710,24 @@ void Condition::notify(int n) {
   if (n < 0) throw ValueError("notify(n): n must be >= 0");
   check_owned("notify");
   detail::ConditionState& c = state();
+  // Waiters that died inside wait() (their watch slot answers EOWNERDEAD) no longer count,
+  // so no notification is spent on them; if one had been notified already, its token
+  // goes to a live waiter instead.
+  for (int i = 0; i < detail::ConditionState::kWatchSlots; ++i) {
+    if (c.slot_used[i] == 0) continue;
+    pthread_mutex_t& slot = c.slots[i].mutex;
+    const int r = pthread_mutex_trylock(&slot);
+    if (r == EBUSY) continue;
+    if (r == EOWNERDEAD) pthread_mutex_consistent(&slot);
+    if (r == 0 || r == EOWNERDEAD) pthread_mutex_unlock(&slot);
+    if (r == EOWNERDEAD) {
+      c.slot_used[i] = 0;
+      if (c.waiting > 0)
+        --c.waiting;
+      else if (c.tokens > 0)
+        --c.tokens;
+    }
+  }
   const auto t = std::min(static_cast<std::uint32_t>(n), c.waiting);
   if (t == 0) return;
   c.waiting -= t;

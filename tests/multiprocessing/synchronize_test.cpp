@@ -582,3 +582,40 @@ TEST_P(MpRobust, APartyKilledWhileWaitingBreaksTheBarrier) {
   EXPECT_EQ(a.join(), 0);
   EXPECT_EQ(c.join(), 0);
 }
+
+TEST_P(MpRobust, AConditionWaiterKilledInsideWaitIsNotNotified) {
+  mp::Condition cond;
+  mp::Semaphore sleeping(0);
+  auto p = mp::get_context(GetParam())
+               .Process(
+                   [](mp::Condition c, mp::Semaphore s) {
+                     c.acquire();
+                     s.release();
+                     c.wait();  // killed here
+                   },
+                   cond, sleeping);
+  p.start();
+  ASSERT_TRUE(sleeping.acquire(20s));
+  cond.acquire();  // the child is inside wait() (it released the lock there)
+  cond.release();
+  p.kill();
+  ASSERT_TRUE(p.join(20s));
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    cond.acquire();
+    sleeping.release();
+    woke = cond.wait(20s);
+    cond.release();
+  });
+  ASSERT_TRUE(sleeping.acquire(20s));
+  cond.acquire();
+  cond.notify(1);  // must reach the live waiter, not the dead one
+  EXPECT_EQ(cond.repr().substr(cond.repr().size() - 5), ", 0)>") << cond.repr();
+  cond.release();
+  waiter.join();
+  EXPECT_TRUE(woke);
+  // No stale count: a notify_all() with no live waiter leaves nothing for a later wait().
+  std::scoped_lock g(cond);
+  cond.notify_all();
+  EXPECT_FALSE(cond.wait(50ms));
+}

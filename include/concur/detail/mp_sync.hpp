@@ -67,6 +67,12 @@ struct ConditionState {
   // Under the condition's lock: threads inside wait() = waiting + tokens.
   std::uint32_t waiting;  // not (yet) chosen by a notify
   std::uint32_t tokens;   // notifications given and not yet taken by a waiter
+  // Watch slots (under the condition's lock): each waiter holds one of these robust
+  // mutexes while inside wait(), so that notify() can see (EOWNERDEAD) a waiter that died
+  // there and stop counting it. Waiters beyond kWatchSlots are not watched.
+  static constexpr int kWatchSlots = 64;
+  std::uint32_t slot_used[kWatchSlots];
+  MutexState slots[kWatchSlots];
 };
 
 struct BarrierState {

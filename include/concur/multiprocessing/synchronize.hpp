@@ -40,9 +40,10 @@
 //   - Semaphore and BoundedSemaphore have no owner: a process that dies holding a permit
 //     takes it with it (the value stays lower), as in Python (PITFALLS 28).
 //   - Event has no holder: a death does not affect it.
-//   - Condition: a waiter killed inside wait() stays counted as waiting, so one later
-//     notify() may be spent on it (notify_all() is unaffected). A notifier or waiter that
-//     dies holding the lock is seen as owner_died() by the next holder.
+//   - Condition: a waiter killed inside wait() stops counting at the next notify() (each
+//     waiter holds a robust "watch" mutex; the first 64 waiters are watched), so no
+//     notification is spent on it. A notifier or waiter that dies holding the lock is seen
+//     as owner_died() by the next holder.
 //   - Barrier: a party that dies while holding the barrier's internal lock (arriving,
 //     running the action, in abort/reset), or while waiting in the current round (each
 //     waiter holds a robust "watch" mutex; the first 64 waiters are watched), breaks the
