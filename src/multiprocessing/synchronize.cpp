@@ -656,7 +656,7 @@ bool Condition::wait(Timeout timeout) {
   const Deadline deadline(timeout);
   detail::ConditionState& c = state();
   MutexState& m = mutex();
-  ++c.waiting;
+  detail::store(c.waiting, c.waiting + 1);
   // A watch slot held while inside wait(): if this process dies here, notify() sees it.
   int slot = -1;
   for (int i = 0; i < detail::ConditionState::kWatchSlots && slot < 0; ++i) {
@@ -695,11 +695,11 @@ bool Condition::wait(Timeout timeout) {
     detail::store(m.count, saved);
     if (died) detail::store(m.owner_died, 1U);
     if (c.tokens > 0) {
-      --c.tokens;
+      detail::store(c.tokens, c.tokens - 1);
       return true;
     }
     if (!in_time) {
-      --c.waiting;
+      detail::store(c.waiting, c.waiting - 1);
       return false;
     }
     // Woken with no notification left for us (another waiter took it): wait again.
@@ -723,15 +723,15 @@ void Condition::notify(int n) {
     if (r == EOWNERDEAD) {
       c.slot_used[i] = 0;
       if (c.waiting > 0)
-        --c.waiting;
+        detail::store(c.waiting, c.waiting - 1);
       else if (c.tokens > 0)
-        --c.tokens;
+        detail::store(c.tokens, c.tokens - 1);
     }
   }
   const auto t = std::min(static_cast<std::uint32_t>(n), c.waiting);
   if (t == 0) return;
-  c.waiting -= t;
-  c.tokens += t;
+  detail::store(c.waiting, c.waiting - t);
+  detail::store(c.tokens, c.tokens + t);
   c.seq.fetch_add(1, std::memory_order_release);
   wake_word(c.seq, t > INT_MAX ? INT_MAX : static_cast<int>(t));
 }
@@ -800,7 +800,7 @@ void Barrier::end_round(std::uint8_t outcome) noexcept {
   detail::BarrierState& s = state();
   const std::uint32_t g = s.gen.load(std::memory_order_relaxed);
   s.outcome[g % 256] = outcome;
-  s.count = 0;
+  detail::store(s.count, 0U);
   s.gen.store(g + 1, std::memory_order_seq_cst);
   if (s.sleepers.load(std::memory_order_seq_cst) != 0) wake_word(s.gen, INT_MAX);
 }
@@ -827,7 +827,7 @@ void Barrier::probe(int my_slot) {
       pthread_mutex_unlock(&slot);
       s.slot_used[i] = 0;
       if (s.slot_gen[i] == s.gen.load(std::memory_order_relaxed)) {
-        s.broken = 1;  // a party of this round died waiting: it can never complete
+        detail::store(s.broken, 1U);  // a party of this round died waiting: it can never complete
         end_round(kBroken);
       }
     } else if (r == 0) {
@@ -859,7 +859,7 @@ void Barrier::after_lock() noexcept {
   if (detail::load(s.lock.owner_died) != 0) {
     // A party died inside the barrier's critical section: the round cannot complete.
     detail::store(s.lock.owner_died, 0U);
-    s.broken = 1;
+    detail::store(s.broken, 1U);
     end_round(kBroken);
   }
 }
@@ -879,14 +879,14 @@ int Barrier::wait_until(const Deadline& deadline) {
   } unlock{s.lock};
   if (s.broken) throw BrokenBarrierError("the barrier is broken");
   const int index = static_cast<int>(s.count);
-  ++s.count;
+  detail::store(s.count, s.count + 1);
   if (s.count == s.parties) {
     if (s.action_size != 0) {
       const auto* bytes = ref_.region->at<const std::byte>(sizeof(detail::BarrierState));
       try {
         decode_result<void>(invoke(std::span<const std::byte>(bytes, s.action_size)));
       } catch (...) {
-        s.broken = 1;
+        detail::store(s.broken, 1U);
         end_round(kBroken);
         throw;
       }
@@ -917,7 +917,7 @@ int Barrier::wait_until(const Deadline& deadline) {
   lock_internal();
   if (slot >= 0) s.slot_used[slot] = 0;
   if (!in_time && s.gen.load(std::memory_order_relaxed) == mine) {
-    s.broken = 1;  // this wait timed out: the barrier breaks for everyone
+    detail::store(s.broken, 1U);  // this wait timed out: the barrier breaks for everyone
     end_round(kBroken);
     throw BrokenBarrierError("the barrier wait timed out (the barrier is now broken)");
   }
@@ -929,14 +929,14 @@ void Barrier::reset() {
   detail::BarrierState& s = state();
   lock_internal();
   if (s.count > 0) end_round(kBroken);
-  s.broken = 0;
+  detail::store(s.broken, 0U);
   detail::mutex_release(s.lock);
 }
 
 void Barrier::abort() {
   detail::BarrierState& s = state();
   lock_internal();
-  s.broken = 1;
+  detail::store(s.broken, 1U);
   end_round(kBroken);
   detail::mutex_release(s.lock);
 }

@@ -619,3 +619,41 @@ TEST_P(MpRobust, AConditionWaiterKilledInsideWaitIsNotNotified) {
   cond.notify_all();
   EXPECT_FALSE(cond.wait(50ms));
 }
+
+// Threads of one process use the same objects: observers read counts while others change them.
+TEST(MpBarrier, ThreadsOfOneProcessAndObservers) {
+  mp::Barrier b(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&] {
+      for (int r = 0; r < 50; ++r) b.wait(20s);
+    });
+  for (int r = 0; r < 50; ++r) {
+    while (b.n_waiting() < 2) std::this_thread::yield();
+    EXPECT_EQ(b.repr(), "<Barrier: waiters=2/3>");
+    b.wait(20s);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(b.broken());
+}
+
+TEST(MpCondition, ThreadsOfOneProcessAndObservers) {
+  mp::Condition c;
+  mp::RawValue<int> turn(0);
+  std::thread other([&] {
+    for (int i = 0; i < 200; ++i) {
+      std::scoped_lock g(c);
+      while (turn.value() != 1) c.wait(20s);
+      turn.set(0);
+      c.notify();
+    }
+  });
+  for (int i = 0; i < 200; ++i) {
+    std::scoped_lock g(c);
+    turn.set(1);
+    c.notify();
+    while (turn.value() != 0) c.wait(20s);
+    (void)c.repr();
+  }
+  other.join();
+}
