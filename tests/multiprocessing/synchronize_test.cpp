@@ -657,3 +657,23 @@ TEST(MpCondition, ThreadsOfOneProcessAndObservers) {
   }
   other.join();
 }
+
+// ENOTRECOVERABLE: a holder took the mutex from a dead owner and released it without making
+// it consistent (concur never does; a foreign writer of the shared block could). Every later
+// acquire is then a RuntimeError, not a hang and not a silent success.
+TEST(MpLock, AnUnrecoverableMutexIsARuntimeError) {
+  for (const bool blocking : {false, true}) {
+    auto region = mp::detail::create_region(sizeof(mp::detail::MutexState), "test");
+    auto& m = *new (region->data()) mp::detail::MutexState{};
+    mp::detail::mutex_init(m, mp::detail::kLockMagic);
+    Forked child([&] {
+      pthread_mutex_lock(&m.mutex);
+      return 0;  // exits holding it
+    });
+    ASSERT_EQ(child.join(), 0);
+    ASSERT_EQ(pthread_mutex_lock(&m.mutex), EOWNERDEAD);
+    pthread_mutex_unlock(&m.mutex);  // without pthread_mutex_consistent
+    EXPECT_THROW(mp::detail::mutex_acquire(m, blocking, concur::Deadline{}), concur::RuntimeError)
+        << "blocking=" << blocking;
+  }
+}
