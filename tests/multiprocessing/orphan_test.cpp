@@ -7,16 +7,16 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
-using concur::testing::LinePipe;
-using concur::testing::WriteEnd;
+using concur::testing::proc::LinePipe;
+using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 
 namespace {
@@ -90,9 +90,10 @@ TEST_P(Orphans, SigkillOfTheParentKillsItsChildren) {
   for (pid_t pid : pids) EXPECT_TRUE(ended_within(pid, 20s)) << "child " << pid << " survived";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Methods, Orphans,
-    ::testing::Combine(::testing::Values("fork", "spawn", "forkserver"), ::testing::Bool()),
-    [](const auto& param_info) {
-      return std::get<0>(param_info.param) + (std::get<1>(param_info.param) ? "_from_thread" : "_from_main");
-    });
+INSTANTIATE_TEST_SUITE_P(Methods, Orphans,
+                         ::testing::Combine(::testing::Values("fork", "spawn", "forkserver"),
+                                            ::testing::Bool()),
+                         [](const auto& param_info) {
+                           return std::get<0>(param_info.param) +
+                                  (std::get<1>(param_info.param) ? "_from_thread" : "_from_main");
+                         });

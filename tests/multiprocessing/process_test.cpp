@@ -9,14 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "concur/detail/mp_region.hpp"
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
-#include "concur/detail/mp_region.hpp"
+#include "concur/threading/thread.hpp"
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
-using concur::testing::LinePipe;
-using concur::testing::WriteEnd;
+using concur::testing::proc::LinePipe;
+using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 
 namespace {
@@ -29,8 +30,8 @@ class ProcessTest : public ::testing::TestWithParam<std::string> {
 std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 void report_self(WriteEnd w, int x) {
-  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " +
-          std::to_string(x) + " " + mp::get_start_method());
+  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " + std::to_string(x) +
+          " " + mp::get_start_method());
 }
 
 }  // namespace
@@ -183,12 +184,13 @@ TEST_P(ProcessTest, DestructorWaitsForTheChild) {
   }
   EXPECT_EQ(pipe.read_line(), "done");
   {
-    mp::Process d = ctx().Process(mp::ProcessOptions{.name = "d", .daemon = true},
-                                  [](WriteEnd w) {
-                                    w.write("up");
-                                    for (;;) ::pause();
-                                  },
-                                  pipe.writer);
+    mp::Process d = ctx().Process(
+        mp::ProcessOptions{.name = "d", .daemon = true},
+        [](WriteEnd w) {
+          w.write("up");
+          for (;;) ::pause();
+        },
+        pipe.writer);
     d.start();
     ASSERT_EQ(pipe.read_line(), "up");
   }  // daemonic: terminated, then joined
@@ -204,9 +206,8 @@ TEST(ProcessFork, AnyInvocableAndSubclassRun) {
   std::string captured = "not trivially copyable";
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  auto p = mp::get_context("fork").Process([captured, fds] {
-    (void)!::write(fds[1], captured.data(), captured.size());
-  });
+  auto p = mp::get_context("fork").Process(
+      [captured, fds] { (void)!::write(fds[1], captured.data(), captured.size()); });
   p.start();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
@@ -316,4 +317,88 @@ TEST(ProcessDefault, DefaultMethodIsForkserverAndAPlainProcessUsesIt) {
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
   EXPECT_EQ(p.start_method(), mp::StartMethod::forkserver);
+}
+
+// ---- more behaviour ----------------------------------------------------------------------------
+
+namespace {
+void report_names(WriteEnd w) {
+  mp::Process inner([] {});
+  w.write(mp::current_process().name() + " " + inner.name());
+}
+void unregistered(int) {}
+}  // namespace
+
+TEST_P(ProcessTest, CustomNameIsSeenByTheChild) {
+  LinePipe pipe;
+  auto p = ctx().Process(mp::ProcessOptions{.name = "custom"}, mp::fn<&report_names>, pipe.writer);
+  EXPECT_EQ(p.name(), "custom");
+  p.start();
+  const auto line = pipe.read_line();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->substr(0, 7), "custom ");
+  ASSERT_TRUE(p.join(20s));
+}
+
+TEST_P(ProcessTest, ChildNamesItsChildrenAfterItsIdentity) {
+  LinePipe pipe;
+  auto p = ctx().Process(mp::fn<&report_names>, pipe.writer);
+  const std::string name = p.name();  // "Process-N"
+  p.start();
+  EXPECT_EQ(pipe.read_line(), name + " " + name + ":1");
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_NE(p.repr().find("exitcode=0"), std::string::npos) << p.repr();
+}
+
+TEST_P(ProcessTest, AProcessWithoutTargetExitsWithZero) {
+  mp::Process p = ctx().Process(mp::ProcessOptions{}, [] {});
+  mp::Process bare;
+  EXPECT_NE(bare.repr().find("initial"), std::string::npos) << bare.repr();
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ProcessSpawn, UnregisteredFunctionPointerIsValueErrorBeforeAnyProcess) {
+  auto p = mp::get_context("spawn").Process(&unregistered, 1);
+  EXPECT_THROW(p.start(), concur::ValueError);
+  EXPECT_FALSE(p.pid().has_value());
+  auto q = mp::get_context("fork").Process(&unregistered, 1);  // fork needs no name
+  q.start();
+  ASSERT_TRUE(q.join(20s));
+  EXPECT_EQ(q.exitcode(), 0);
+}
+
+TEST(ProcessSpawn, TypedContextsAcceptWhatCrosses) {
+  LinePipe pipe;
+  auto p = mp::SpawnContext{}.Process(mp::fn<&report_self>, pipe.writer, 5);
+  auto q = mp::ForkserverContext{}.Process([](WriteEnd w) { w.write("fs"); }, pipe.writer);
+  auto r = mp::ForkContext{}.Process([s = std::string("anything")] { (void)s; });
+  p.start();
+  q.start();
+  r.start();
+  for (auto* x : {&p, &q, &r}) {
+    ASSERT_TRUE(x->join(20s));
+    EXPECT_EQ(x->exitcode(), 0);
+  }
+  EXPECT_EQ(p.start_method(), mp::StartMethod::spawn);
+  EXPECT_EQ(q.start_method(), mp::StartMethod::forkserver);
+  EXPECT_EQ(r.start_method(), mp::StartMethod::fork);
+}
+
+TEST(ProcessFork, WarnsWhenOtherThreadsRun) {
+  std::vector<std::string> warnings;
+  auto old = mp::set_fork_warning_hook([&](const std::string& m) { warnings.push_back(m); });
+  concur::threading::Event stop;
+  concur::threading::Thread t([&stop] { (void)stop.wait(20s); });
+  t.start();
+  auto p = mp::get_context("fork").Process([] {});
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  stop.set();
+  t.join();
+  mp::set_fork_warning_hook(old);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("use of fork() may lead to deadlocks"), std::string::npos)
+      << warnings[0];
 }

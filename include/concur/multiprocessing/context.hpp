@@ -173,10 +173,10 @@ void main_guard(int argc, char** argv);
 
 /// `CONCUR_MAIN(argc, argv) { body }` defines main(argc, argv) whose first statement is
 /// concur::mp::main_guard(argc, argv), then body.
-#define CONCUR_MAIN(argc, argv)                                        \
-  int concur_user_main(int argc, char** argv);                         \
-  int main(int argc, char** argv) {                                    \
-    ::concur::multiprocessing::main_guard(argc, argv);                 \
-    return concur_user_main(argc, argv);                               \
-  }                                                                    \
+#define CONCUR_MAIN(argc, argv)                        \
+  int concur_user_main(int argc, char** argv);         \
+  int main(int argc, char** argv) {                    \
+    ::concur::multiprocessing::main_guard(argc, argv); \
+    return concur_user_main(argc, argv);               \
+  }                                                    \
   int concur_user_main(int argc, char** argv)

@@ -148,16 +148,17 @@ class Process {
 
   /// Runs target(args...) in the child. The start method is the default one
   /// (get_start_method()) at start() time.
-  template <class F, class... Args,
-            class = std::enable_if_t<
-                !std::is_same_v<std::decay_t<F>, ProcessOptions> &&
-                !std::is_base_of_v<Process, std::decay_t<F>> &&
-                std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <
+      class F, class... Args,
+      class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+                               !std::is_base_of_v<Process, std::decay_t<F>> &&
+                               std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
   explicit Process(F&& target, Args&&... args)
       : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <
+      class F, class... Args,
+      class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
   Process(ProcessOptions options, F&& target, Args&&... args) : Process(std::move(options)) {
     target_ = detail::make_target(std::forward<F>(target), std::forward<Args>(args)...);
   }
@@ -216,6 +217,7 @@ class Process {
   friend struct detail::ProcessAccess;
   friend class Context;
   explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;  // a view
+  void start_checked();
 
   std::shared_ptr<detail::ProcessState> state_;
   std::unique_ptr<detail::Target> target_;
