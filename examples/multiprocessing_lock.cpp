@@ -5,12 +5,12 @@
 //
 //   Python                                      C++
 //   lock = Lock()                               mp::Lock lock;
-//   Process(target=f, args=(lock, num)).start() procs.push_back(ctx.Process(&f, lock, num));
+//   Process(target=f, args=(lock, num)).start() procs.emplace_back(mp::fn<&f>, lock, num);
 //   l.acquire(); try: ... finally: l.release()  std::scoped_lock g(l);
 //
-// The tour's main() does not call mp::main_guard, so this part uses the `fork` method; the
-// Lock crosses the same way under spawn and forkserver (its shared memory's fd travels
-// with the start request).
+// The children start with the default method (forkserver); the Lock crosses as a handle
+// (its shared memory's fd travels with the start request), as it would under spawn, and is
+// simply inherited under fork.
 #include <iostream>
 #include <mutex>
 #include <vector>
@@ -42,10 +42,10 @@ void f(mp::Lock l, int i) {
 
 CONCUR_TOUR_PART(multiprocessing_lock, "ten processes, one Lock") {
   mp::Lock lock;
-  const auto& ctx = mp::get_context("fork");
   std::vector<mp::Process> procs;
+  procs.reserve(10);
   for (int num = 0; num < 10; ++num) {
-    procs.push_back(ctx.Process(&f, lock, num));
+    procs.emplace_back(mp::fn<&f>, lock, num);
     procs.back().start();
   }
   for (auto& p : procs) p.join();

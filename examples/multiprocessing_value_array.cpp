@@ -5,13 +5,13 @@
 //   Python                                      C++
 //   num = Value('d', 0.0)                       mp::Value<double> num(0.0);
 //   arr = Array('i', range(10))                 mp::Array<int> arr(std::views::iota(0, 10));
-//   p = Process(target=f, args=(num, arr))      mp::Process p(&f, num, arr);
+//   p = Process(target=f, args=(num, arr))      mp::Process p(mp::fn<&f>, num, arr);
 //   num.value = 3.1415927                       n.set(3.1415927);
 //   arr[i] = -arr[i]                            a.set(i, -a.get(i));
 //
-// The tour's main() does not call mp::main_guard, so this part starts its child with the
-// `fork` method; with main_guard in main(), the default method (forkserver) or spawn works
-// the same: Value and Array cross as handles to the same shared memory.
+// The child starts with the default method (forkserver: a fresh copy of the program, see
+// examples/multiprocessing_process.cpp): num and arr cross as handles to the same shared
+// memory (their memfds travel with the start request), never as copies.
 #include <cstddef>
 #include <iomanip>
 #include <iostream>
@@ -41,7 +41,7 @@ CONCUR_TOUR_PART(multiprocessing_value_array, "shared memory: Value and Array") 
   mp::Value<double> num(0.0);
   mp::Array<int> arr(std::views::iota(0, 10));
 
-  auto p = mp::get_context("fork").Process(&f, num, arr);
+  mp::Process p(mp::fn<&f>, num, arr);
   p.start();
   p.join();
 
