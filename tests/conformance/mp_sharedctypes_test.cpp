@@ -11,7 +11,7 @@
 #include "multiprocessing/mp_child.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Child;
+using concur::testing::ForkChild;
 using namespace std::chrono_literals;
 
 namespace {
@@ -40,7 +40,7 @@ void check_codes(V& v) {
   EXPECT_EQ(v.h.value(), -232);
   EXPECT_EQ(v.q.value(), 1LL << 33);
   EXPECT_EQ(v.c.value(), 'x');
-  Child child([&] {
+  ForkChild child([&] {
     v.i.set(250);
     v.d.set(-1.0);
     v.h.set(234);
@@ -117,7 +117,7 @@ TEST(mp_Array, Item43_ListLikeAndChildPrefixSum) {
   arr.set_slice(4, std::span<const int>(seq.data() + 4, 3));
   EXPECT_EQ(arr.to_vector(), seq);
 
-  Child child([&] {
+  ForkChild child([&] {
     for (std::size_t i = 1; i < arr.size(); ++i) arr[i] += arr[i - 1];
     return 0;
   });
@@ -135,7 +135,7 @@ TEST(mp_Array, Item43_RawArrayAndLockOptions) {
   EXPECT_EQ(raw.get(-1), 5);
   EXPECT_EQ(std::vector<int>(raw.slice(1, 3).begin(), raw.slice(1, 3).end()),
             (std::vector<int>{1, 4}));
-  Child child([&] {
+  ForkChild child([&] {
     for (std::size_t i = 1; i < raw.size(); ++i) raw[i] += raw[i - 1];
     return 0;
   });

@@ -16,7 +16,7 @@
 #include "multiprocessing/mp_child.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Child;
+using concur::testing::ForkChild;
 using namespace std::chrono_literals;
 
 namespace {
@@ -44,12 +44,12 @@ void condition_waiter(mp::Condition cond, mp::Semaphore sleeping, mp::Semaphore 
 
 // `n` waiters: half processes (forked first), half threads of this process.
 struct MixedWaiters {
-  std::vector<std::unique_ptr<Child>> procs;
+  std::vector<std::unique_ptr<ForkChild>> procs;
   std::vector<std::thread> threads;
   void start(int n_procs, int n_threads, const mp::Condition& cond, const mp::Semaphore& sleeping,
              const mp::Semaphore& woken, concur::Timeout timeout) {
     for (int i = 0; i < n_procs; ++i)
-      procs.push_back(std::make_unique<Child>([=] {
+      procs.push_back(std::make_unique<ForkChild>([=] {
         condition_waiter(cond, sleeping, woken, timeout);
         return 0;
       }));
@@ -84,7 +84,7 @@ TEST(mp_Lock, Item35_LockAcquireReleaseAndReleaseUnlocked) {
   EXPECT_THROW(lock.release(), concur::ValueError);
   // ... and across processes: held by a child, the parent cannot take it.
   mp::Event held, done;
-  Child child([&] {
+  ForkChild child([&] {
     lock.acquire();
     held.set();
     done.wait(20s);
@@ -146,7 +146,7 @@ TEST(mp_Semaphore, Item36_Timeouts) {
   EXPECT_FALSE(sem.acquire(200ms));
   expect_about(since(t0), 0.2);
   // A release from a child ends a parent's wait.
-  Child child([&] {
+  ForkChild child([&] {
     sem.release();
     return 0;
   });
@@ -232,7 +232,7 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
   EXPECT_FALSE(cond.wait(100ms));
   expect_about(since(t0), 0.1);
   mp::Event started;
-  Child child([&] {
+  ForkChild child([&] {
     started.wait(20s);
     std::scoped_lock cg(cond);  // blocks until the parent is inside wait()
     cond.notify();
@@ -247,7 +247,7 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
 TEST(mp_Condition, Item38_WaitForWithASharedValue) {
   mp::Condition cond;
   mp::Value<int> state(0);
-  Child child([&] {
+  ForkChild child([&] {
     for (int i = 0; i < 4; ++i) {
       std::scoped_lock g(cond);
       state.set(state.value() + 1);
@@ -287,7 +287,7 @@ TEST(mp_Event, Item39_EventAcrossProcesses) {
   event.clear();
   EXPECT_FALSE(event.is_set());
   mp::Event started;
-  Child child([&] {
+  ForkChild child([&] {
     started.wait(20s);
     event.set();
     return 0;
@@ -307,9 +307,9 @@ constexpr int kParties = 5;
 TEST(mp_Barrier, Item40_FiveProcessesWaitReturnsAPermutation) {
   mp::Barrier b(kParties);
   mp::Array<int> indices(kParties * 10);
-  std::vector<std::unique_ptr<Child>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < kParties; ++p)
-    kids.push_back(std::make_unique<Child>([&, p] {
+    kids.push_back(std::make_unique<ForkChild>([&, p] {
       for (int r = 0; r < 10; ++r) indices.set(r * kParties + p, b.wait(20s));
       return 0;
     }));
@@ -334,9 +334,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
   mp::Value<int> count(0);
   g_action_count = &count;
   mp::Barrier b(3, [] { g_action_count->set(g_action_count->value() + 1); });
-  std::vector<std::unique_ptr<Child>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Child>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       // Round r+1 cannot trip without this party: right after round r, count is r.
       for (int r = 1; r <= 5; ++r) {
         b.wait(20s);
@@ -359,9 +359,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
 TEST(mp_Barrier, Item40_AbortThenReset) {
   mp::Barrier b(3);
   mp::Value<int> broken_seen(0);
-  std::vector<std::unique_ptr<Child>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Child>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       b.wait(20s);
       try {
         b.wait(20s);
@@ -380,8 +380,8 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
   EXPECT_THROW(b.wait(1s), concur::BrokenBarrierError);
   b.reset();
   EXPECT_FALSE(b.broken());
-  Child a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  Child c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   EXPECT_GE(b.wait(20s), 0);
   EXPECT_EQ(a.join(), 0);
   EXPECT_EQ(c.join(), 0);
@@ -391,9 +391,9 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
 // BrokenBarrierError; then all N pass again.
 TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
   mp::Barrier b(3);
-  std::vector<std::unique_ptr<Child>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<Child>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       try {
         b.wait(20s);
         return 1;
@@ -414,7 +414,7 @@ TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
 // timeout applies to wait() without one.
 TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
   mp::Barrier b(2);
-  Child child([&] {
+  ForkChild child([&] {
     try {
       b.wait(100ms);
     } catch (const concur::BrokenBarrierError&) {
@@ -438,8 +438,8 @@ TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
   mp::Barrier one(1);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(one.wait(), 0);
   mp::Barrier b(3);
-  Child c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  Child c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   while (b.n_waiting() < 2) std::this_thread::yield();
   EXPECT_EQ(b.n_waiting(), 2);
   EXPECT_EQ(b.repr(), "<Barrier: waiters=2/3>");
@@ -465,8 +465,8 @@ TEST(mp_Barrier, Item40_ThrowingActionBreaksIt) {
     }
     return 0;
   };
-  Child c1(party);
-  Child c2(party);
+  ForkChild c1(party);
+  ForkChild c2(party);
   party();
   EXPECT_EQ(c1.join(), 0);
   EXPECT_EQ(c2.join(), 0);
@@ -490,9 +490,9 @@ TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
       log[static_cast<std::size_t>(next.get_obj()++)] = i;
     }
   };
-  std::vector<std::unique_ptr<Child>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < kN; ++p)
-    kids.push_back(std::make_unique<Child>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       party();
       return 0;
     }));

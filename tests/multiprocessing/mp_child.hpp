@@ -14,19 +14,19 @@
 
 namespace concur::testing {
 
-class Child {
+class ForkChild {
  public:
   template <class F>
-  explicit Child(F&& body)
+  explicit ForkChild(F&& body)
       : p_(multiprocessing::get_context("fork").Process([b = std::forward<F>(body)]() mutable {
           const int code = b();
           if (code != 0) multiprocessing::exit(code);
         })) {
     p_.start();
   }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
+  ForkChild(const ForkChild&) = delete;
+  ForkChild& operator=(const ForkChild&) = delete;
+  ~ForkChild() {
     if (p_.is_alive()) {
       p_.kill();
       p_.join();
