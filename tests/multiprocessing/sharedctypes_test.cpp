@@ -148,6 +148,7 @@ TEST(MpValue, LoadSeveralProcessesIncrementUnderTheLockExactCount) {
   constexpr int kProcs = 4;
   constexpr int kIters = 5000;
   std::vector<std::unique_ptr<Forked>> kids;
+  kids.reserve(kProcs);
   for (int p = 0; p < kProcs; ++p) {
     kids.push_back(std::make_unique<Forked>([&] {
       for (int i = 0; i < kIters; ++i) {
