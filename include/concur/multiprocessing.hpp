@@ -9,6 +9,8 @@
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "concur/multiprocessing/sharedctypes.hpp"
+#include "concur/multiprocessing/synchronize.hpp"
 #include "concur/queue.hpp"
 
 namespace concur {
