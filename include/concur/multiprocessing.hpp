@@ -7,6 +7,8 @@
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "concur/multiprocessing/shareable_list.hpp"
+#include "concur/multiprocessing/shared_memory.hpp"
 #include "concur/queue.hpp"
 
 namespace concur {

@@ -1,0 +1,410 @@
+// The resource tracker: see include/concur/detail/mp_tracker.hpp.
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+#include "concur/detail/mp_handles.hpp"
+#include "concur/detail/mp_tracker.hpp"
+#include "concur/exceptions.hpp"
+
+namespace concur::multiprocessing::detail {
+
+namespace {
+
+constexpr std::size_t kNameMax = 255;  // NAME_MAX of /dev/shm, without the leading '/'
+constexpr std::size_t kEntry = 256;    // a table entry: the name and its NUL
+constexpr int kStopWaitMs = 5000;
+
+// ---------------------------------------------------------------------------------------
+// The tracker process. Everything from here to tracker_main's end runs in a child forked
+// from a process that may have had threads: async-signal-safe calls only (no malloc, no
+// stdio, no exceptions, no locks).
+
+void put_all(int fd, const char* p, std::size_t n) noexcept {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Appends to a fixed buffer; keeps the last byte free for a newline.
+struct Line {
+  char data[4096];
+  std::size_t len = 0;
+  void add(const char* s, std::size_t n) noexcept {
+    const std::size_t room = sizeof(data) - 1 - len;
+    if (n > room) n = room;
+    std::memcpy(data + len, s, n);
+    len += n;
+  }
+  void add(const char* s) noexcept { add(s, std::strlen(s)); }
+  void add_number(unsigned long v) noexcept {
+    char digits[24];
+    std::size_t i = sizeof(digits);
+    do {
+      digits[--i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    add(digits + i, sizeof(digits) - i);
+  }
+  [[nodiscard]] bool full() const noexcept { return len + 1 >= sizeof(data); }
+  void flush(int fd) noexcept {
+    data[len++] = '\n';
+    put_all(fd, data, len);
+    len = 0;
+  }
+};
+
+bool valid_name(const char* p, std::size_t n) noexcept {
+  if (n == 0 || n > kNameMax) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (p[i] == '\0' || p[i] == '/') return false;
+  }
+  return true;
+}
+
+struct Table {
+  char* entries = nullptr;
+  std::size_t count = 0;
+  std::size_t capacity = 0;
+
+  char* at(std::size_t i) const noexcept { return entries + i * kEntry; }
+  std::size_t find(const char* p, std::size_t n) const noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
+      const char* e = at(i);
+      if (std::strncmp(e, p, n) == 0 && e[n] == '\0') return i;
+    }
+    return count;
+  }
+  bool grow() noexcept {
+    const std::size_t cap = capacity == 0 ? 64 : capacity * 2;
+    void* p = entries == nullptr
+                  ? ::mmap(nullptr, cap * kEntry, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                  : ::mremap(entries, capacity * kEntry, cap * kEntry, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) return false;
+    entries = static_cast<char*>(p);
+    capacity = cap;
+    return true;
+  }
+  void add(const char* p, std::size_t n) noexcept {
+    if (find(p, n) != count) return;  // a set: registering twice is once
+    if (count == capacity && !grow()) {
+      Line line;
+      line.add("resource_tracker: out of memory: cannot track /");
+      line.add(p, n);
+      line.flush(2);
+      return;
+    }
+    char* e = at(count++);
+    std::memcpy(e, p, n);
+    e[n] = '\0';
+  }
+  void remove(const char* p, std::size_t n) noexcept {
+    const std::size_t i = find(p, n);
+    if (i == count) return;
+    --count;
+    if (i != count) std::memcpy(at(i), at(count), kEntry);
+  }
+};
+
+[[noreturn]] void tracker_main(int rfd) noexcept {
+  // Hold nothing of the parent's: its pipes must reach EOF when their owners die.
+  if (rfd > 3) ::close_range(3, static_cast<unsigned>(rfd - 1), 0);
+  ::close_range(static_cast<unsigned>(rfd + 1), ~0U, 0);
+  const int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) {
+    ::dup2(nul, 0);
+    ::dup2(nul, 1);
+    if (nul > 2) ::close(nul);
+  }
+  // Signals: the parent's handlers are its code, not ours; a Ctrl-C for the program or a
+  // SIGTERM for its group must not stop the cleanup.
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sa.sa_handler = (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGPIPE)
+                        ? SIG_IGN
+                        : SIG_DFL;
+    ::sigaction(sig, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_NAME, "concur-rtracker", 0, 0, 0);
+
+  Table table;
+  char buf[1 + kNameMax + 1];
+  for (;;) {
+    const ssize_t n = ::recv(rfd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // treated as EOF
+    }
+    if (n == 0) break;  // every writer end is closed
+    const auto len = static_cast<std::size_t>(n) - 1;
+    if (!valid_name(buf + 1, len)) continue;
+    if (buf[0] == 'R') table.add(buf + 1, len);
+    if (buf[0] == 'U') table.remove(buf + 1, len);
+  }
+
+  if (table.count > 0) {
+    Line line;
+    line.add("resource_tracker: There appear to be ");
+    line.add_number(table.count);
+    line.add(" leaked shared_memory objects to clean up at shutdown:");
+    for (std::size_t i = 0; i < table.count && !line.full(); ++i) {
+      line.add(" /");
+      line.add(table.at(i));
+    }
+    line.flush(2);
+    for (std::size_t i = 0; i < table.count; ++i) {
+      char path[1 + kEntry];
+      path[0] = '/';
+      std::memcpy(path + 1, table.at(i), kEntry);
+      if (::shm_unlink(path) != 0 && errno != ENOENT) {
+        const int err = errno;
+        line.add("resource_tracker: shm_unlink(");
+        line.add(path);
+        line.add(") failed: errno ");
+        line.add_number(static_cast<unsigned long>(err));
+        line.flush(2);
+      }
+    }
+  }
+  ::_exit(0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The writers' side.
+
+struct State {
+  int fd = -1;         // this process's writer end
+  pid_t pid = -1;      // the tracker, when this process started it
+  pid_t starter = -1;  // the process that started it (a forked child did not)
+};
+
+std::mutex& state_mutex() {
+  static std::mutex m;
+  return m;
+}
+State& state() {
+  static State s;
+  return s;
+}
+
+// The mutex must not stay locked in a forked child by a thread that does not exist there.
+// The fork that starts the tracker happens under the mutex: that thread skips the handlers.
+thread_local bool t_starting = false;
+void before_fork() noexcept {
+  if (!t_starting) state_mutex().lock();
+}
+void after_fork() noexcept {
+  if (!t_starting) state_mutex().unlock();
+}
+[[maybe_unused]] const int g_atfork = ::pthread_atfork(before_fork, after_fork, after_fork);
+
+[[noreturn]] void fail(int err, const char* call) {
+  throw std::system_error(err, std::generic_category(), call);
+}
+
+void reap_bounded(pid_t pid) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopWaitMs);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;  // reaped, or not ours to reap
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      // Some other process still holds a writer end: do not wait for it.
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    if (pidfd >= 0) {
+      struct pollfd p {
+        pidfd, POLLIN, 0
+      };
+      ::poll(&p, 1, static_cast<int>(left.count()));
+    } else {
+      struct timespec ts {
+        0, 1'000'000
+      };
+      ::nanosleep(&ts, nullptr);
+    }
+  }
+  if (pidfd >= 0) ::close(pidfd);
+}
+
+// Forgets the connection (closing our writer end), and reaps the tracker if ours.
+void disconnect_locked(bool reap) noexcept {
+  State& s = state();
+  if (s.fd >= 0) {
+    try {
+      set_inherited_fd(kTrackerFdKey, -1);
+    } catch (...) {  // erasing allocates nothing; keep stop_tracker noexcept regardless
+    }
+    ::close(s.fd);
+    s.fd = -1;
+  }
+  if (reap && s.pid > 0 && s.starter == ::getpid()) reap_bounded(s.pid);
+  s.pid = -1;
+  s.starter = -1;
+}
+
+void start_locked() {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    fail(errno, "socketpair(resource_tracker)");
+  }
+  // The tracker's end must not be 0, 1 or 2: those become /dev/null and stderr there.
+  if (sv[1] <= 2) {
+    const int moved = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
+    const int err = errno;
+    ::close(sv[1]);
+    if (moved < 0) {
+      ::close(sv[0]);
+      fail(err, "fcntl(resource_tracker)");
+    }
+    sv[1] = moved;
+  }
+  t_starting = true;
+  const pid_t pid = ::fork();
+  if (pid == 0) tracker_main(sv[1]);
+  t_starting = false;
+  const int err = errno;
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    fail(err, "fork(resource_tracker)");
+  }
+  State& s = state();
+  s.fd = sv[0];
+  s.pid = pid;
+  s.starter = ::getpid();
+  set_inherited_fd(kTrackerFdKey, sv[0]);
+  add_service_stopper(&stop_tracker);
+}
+
+// This process's writer end: the one it has (forked), the one it inherited (spawned), or
+// a new tracker's.
+int connect_locked(bool start) {
+  State& s = state();
+  if (s.fd >= 0) return s.fd;
+  const int inherited = inherited_fd(kTrackerFdKey);
+  if (inherited >= 0) {
+    s.fd = inherited;
+    s.pid = -1;
+    s.starter = -1;
+    add_service_stopper(&stop_tracker);
+    return s.fd;
+  }
+  if (!start) return -1;
+  start_locked();
+  return s.fd;
+}
+
+std::string_view bare(std::string_view name) {
+  if (!name.empty() && name.front() == '/') name.remove_prefix(1);
+  return name;
+}
+
+// One record; false with errno set when the tracker is gone.
+bool send_record(int fd, char op, std::string_view name) noexcept {
+  char buf[1 + kNameMax];
+  buf[0] = op;
+  std::memcpy(buf + 1, name.data(), name.size());
+  const std::size_t n = 1 + name.size();
+  ssize_t r = 0;
+  do {
+    r = ::send(fd, buf, n, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r == static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+void tracker_register(std::string_view name) {
+  const std::string_view n = bare(name);
+  if (!valid_name(n.data(), n.size())) {
+    throw concur::ValueError("resource_tracker: cannot track the shared memory name '" +
+                             std::string(name) + "' (1 to 255 bytes, no NUL or '/')");
+  }
+  std::lock_guard lock(state_mutex());
+  if (send_record(connect_locked(true), 'R', n)) return;
+  // The tracker died (killed by hand?): start a new one, as CPython's ensure_running does.
+  disconnect_locked(true);
+  if (send_record(connect_locked(true), 'R', n)) return;
+  const int err = errno;
+  std::fprintf(stderr,
+               "resource_tracker: cannot register /%.*s (%s): it will not be removed if "
+               "this program crashes\n",
+               static_cast<int>(n.size()), n.data(), std::strerror(err));
+}
+
+void tracker_unregister(std::string_view name) noexcept {
+  const std::string_view n = bare(name);
+  if (!valid_name(n.data(), n.size())) return;
+  std::lock_guard lock(state_mutex());
+  int fd = -1;
+  try {
+    fd = connect_locked(false);
+  } catch (...) {
+    return;
+  }
+  if (fd >= 0) send_record(fd, 'U', n);
+}
+
+void ensure_tracker_running() {
+  std::lock_guard lock(state_mutex());
+  connect_locked(true);
+}
+
+pid_t tracker_pid() noexcept {
+  std::lock_guard lock(state_mutex());
+  const State& s = state();
+  return s.starter == ::getpid() ? s.pid : -1;
+}
+
+int tracker_fd() noexcept {
+  std::lock_guard lock(state_mutex());
+  return state().fd;
+}
+
+void stop_tracker() noexcept {
+  std::lock_guard lock(state_mutex());
+  disconnect_locked(true);
+}
+
+void forget_tracker() noexcept {
+  std::lock_guard lock(state_mutex());
+  disconnect_locked(false);
+}
+
+}  // namespace concur::multiprocessing::detail

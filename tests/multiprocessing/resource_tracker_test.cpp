@@ -1,0 +1,227 @@
+// The resource tracker (detail/mp_tracker.hpp): one process per program tree that removes
+// the tracked segments of a program that died, however it died.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "concur/detail/mp_handles.hpp"
+#include "concur/detail/mp_tracker.hpp"
+#include "concur/exceptions.hpp"
+#include "concur/multiprocessing/shared_memory.hpp"
+#include "multiprocessing/shm_test_util.hpp"
+#include "support/leak_check.hpp"
+
+namespace detail = concur::multiprocessing::detail;
+namespace shm = concur::multiprocessing::shared_memory;
+using shm::SharedMemory;
+using shm_test::shm_exists;
+using shm_test::unique_name;
+
+namespace {
+
+std::set<int> fds_of(pid_t pid) {
+  std::set<int> out;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    out.insert(std::stoi(e.path().filename().string()));
+  }
+  return out;
+}
+
+std::string status_field(pid_t pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
+  }
+  return {};
+}
+
+bool gone(const std::string& name) {
+  return concur::testing::eventually([&] { return !shm_exists(name); },
+                                     std::chrono::milliseconds(20000));
+}
+
+// A child that stands for another program: stderr into `err`, no tracker inherited.
+template <class F>
+pid_t other_program(shm_test::Pipe& err, F body) {
+  return shm_test::fork_child([&] {
+    ::dup2(err.w, 2);
+    detail::forget_tracker();
+    return body();
+  });
+}
+
+}  // namespace
+
+TEST(ResourceTracker, StartsOnTheFirstTrackedCreationOnlyAndStopReapsIt) {
+  EXPECT_EQ(detail::tracker_pid(), -1);
+  SharedMemory untracked(std::nullopt, true, 16, false);
+  EXPECT_EQ(detail::tracker_pid(), -1);
+  EXPECT_EQ(detail::tracker_fd(), -1);
+
+  SharedMemory a(std::nullopt, true, 16);
+  const pid_t pid = detail::tracker_pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(detail::inherited_fd(detail::kTrackerFdKey), detail::tracker_fd());
+  SharedMemory b(std::nullopt, true, 16);
+  EXPECT_EQ(detail::tracker_pid(), pid);  // one tracker
+  a.unlink();
+  b.unlink();
+  untracked.unlink();
+
+  detail::stop_tracker();
+  EXPECT_EQ(detail::tracker_pid(), -1);
+  EXPECT_EQ(detail::tracker_fd(), -1);
+  EXPECT_EQ(detail::inherited_fd(detail::kTrackerFdKey), -1);
+  EXPECT_TRUE(concur::testing::children().empty());  // reaped, not a zombie
+  detail::stop_tracker();                              // idempotent
+}
+
+TEST(ResourceTracker, HoldsOnlyItsSocketAndTheStandardFdsAndIgnoresInterrupts) {
+  shm_test::Pipe unrelated;  // a pipe of the parent's that the tracker must not keep open
+  SharedMemory a(std::nullopt, true, 16);
+  const pid_t pid = detail::tracker_pid();
+  ASSERT_GT(pid, 0);
+  // The tracker closes what it inherited right after fork: wait until it has.
+  const auto only_its_own = [&] {
+    const auto fds = fds_of(pid);
+    return fds.size() == 4 && fds.count(0) && fds.count(1) && fds.count(2) &&
+           !fds.count(unrelated.r) && !fds.count(unrelated.w);
+  };
+  ASSERT_TRUE(concur::testing::eventually(only_its_own)) << fds_of(pid).size() << " fds";
+  const auto ignored = std::stoull(status_field(pid, "SigIgn"), nullptr, 16);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) {
+    EXPECT_TRUE(ignored & (1ULL << (sig - 1))) << "signal " << sig << " not ignored";
+  }
+  EXPECT_EQ(::getpgid(pid), pid);  // its own group: a killpg of ours does not stop it
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  EXPECT_EQ(name, "concur-rtracker");
+  a.unlink();
+}
+
+// CHECKLISTS 3f.53 (the implementation side): SIGKILL the creator; its tracker removes the
+// segment and says so on stderr.
+TEST(ResourceTracker, RemovesTheSegmentsOfAKilledProgramAndWarns) {
+  const std::string one = unique_name("killed1");
+  const std::string two = unique_name("killed2");
+  shm_test::Pipe err;
+  shm_test::Pipe ready;
+  const pid_t child = other_program(err, [&] {
+    SharedMemory a(one, true, 4096);
+    SharedMemory b(two, true, 4096);
+    SharedMemory c(std::nullopt, true, 4096);
+    c.unlink();  // unlinked: not reported
+    if (::write(ready.w, "k", 1) != 1) return 1;
+    ::pause();
+    return 0;
+  });
+  err.close_w();
+  ready.close_w();
+  ASSERT_EQ(shm_test::read_to_eof(ready.r, std::chrono::seconds(20), 1), "k");
+  EXPECT_TRUE(shm_exists(one));
+  ::kill(child, SIGKILL);
+  shm_test::wait_child(child);
+  EXPECT_TRUE(gone(one));
+  EXPECT_TRUE(gone(two));
+  const std::string warning = shm_test::read_to_eof(err.r);  // EOF: the tracker exited
+  EXPECT_NE(warning.find("resource_tracker: There appear to be 2 leaked shared_memory objects "
+                         "to clean up at shutdown:"),
+            std::string::npos)
+      << warning;
+  EXPECT_NE(warning.find("/" + one), std::string::npos) << warning;
+  EXPECT_NE(warning.find("/" + two), std::string::npos) << warning;
+  EXPECT_EQ(std::count(warning.begin(), warning.end(), '\n'), 1) << warning;
+}
+
+TEST(ResourceTracker, AProgramThatUnlinksEverythingGetsNoWarning) {
+  shm_test::Pipe err;
+  const pid_t child = other_program(err, [&] {
+    SharedMemory a(std::nullopt, true, 64);
+    a.close();
+    a.unlink();
+    return detail::tracker_pid() > 0 ? 0 : 1;
+  });
+  err.close_w();
+  EXPECT_EQ(WEXITSTATUS(shm_test::wait_child(child)), 0);
+  EXPECT_EQ(shm_test::read_to_eof(err.r), "");
+}
+
+TEST(ResourceTracker, ANormalExitWithoutUnlinkIsCleanedUpToo) {
+  const std::string name = unique_name("exit");
+  shm_test::Pipe err;
+  const pid_t child = other_program(err, [&] {
+    SharedMemory a(name, true, 64);
+    return 0;  // forgot unlink()
+  });
+  err.close_w();
+  EXPECT_EQ(WEXITSTATUS(shm_test::wait_child(child)), 0);
+  EXPECT_TRUE(gone(name));
+  EXPECT_NE(shm_test::read_to_eof(err.r).find("1 leaked shared_memory objects"),
+            std::string::npos);
+}
+
+// A forked child writes to its parent's tracker: what it leaves is removed when the whole
+// tree is done (here: when the parent stops its tracker), not when the child exits.
+TEST(ResourceTracker, AForkedChildSharesItsParentsTracker) {
+  SharedMemory mine(std::nullopt, true, 16);
+  const pid_t pid = detail::tracker_pid();
+  ASSERT_GT(pid, 0);
+  const std::string name = unique_name("shared");
+  const int code = shm_test::run_child([&] {
+    SharedMemory theirs(name, true, 16);
+    return detail::tracker_pid() == -1 && detail::tracker_fd() >= 0 ? 0 : 1;
+  });
+  ASSERT_EQ(code, 0);
+  EXPECT_TRUE(shm_exists(name));  // the tree is still alive
+  mine.unlink();
+  detail::stop_tracker();  // returns once the tracker has cleaned up and exited
+  EXPECT_FALSE(shm_exists(name));
+}
+
+TEST(ResourceTracker, ADeadTrackerIsReplacedOnTheNextRegistration) {
+  SharedMemory a(std::nullopt, true, 16);
+  const pid_t first = detail::tracker_pid();
+  ASSERT_GT(first, 0);
+  ::kill(first, SIGKILL);
+  siginfo_t info{};
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(first), &info, WEXITED | WNOWAIT), 0);
+  SharedMemory b(std::nullopt, true, 16);
+  const pid_t second = detail::tracker_pid();
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+  a.unlink();
+  b.unlink();
+}
+
+TEST(ResourceTracker, UnregisterWithoutATrackerStartsNone) {
+  SharedMemory a(std::nullopt, true, 16, false);
+  a.unlink();
+  EXPECT_EQ(detail::tracker_pid(), -1);
+  EXPECT_EQ(detail::tracker_fd(), -1);
+}
+
+TEST(ResourceTracker, RegisteringABadNameIsValueError) {
+  EXPECT_THROW(detail::tracker_register(""), concur::ValueError);
+  EXPECT_THROW(detail::tracker_register("/a/b"), concur::ValueError);
+  EXPECT_THROW(detail::tracker_register(std::string(256, 'x')), concur::ValueError);
+  EXPECT_EQ(detail::tracker_pid(), -1);
+}
+
+TEST(ResourceTracker, StopServicesStopsIt) {
+  SharedMemory a(std::nullopt, true, 16);
+  ASSERT_GT(detail::tracker_pid(), 0);
+  a.unlink();
+  detail::stop_services();
+  EXPECT_EQ(detail::tracker_pid(), -1);
+  EXPECT_TRUE(concur::testing::children().empty());
+}
