@@ -74,7 +74,7 @@ TEST(mp_SharedMemory, Item48_ExistsAndNotFound) {
   SharedMemory sms(name, true, 64);
   EXPECT_THROW(SharedMemory(name, true, 64), concur::FileExistsError);
   sms.unlink();
-  EXPECT_THROW(SharedMemory(name), concur::FileNotFoundError);
+  EXPECT_THROW((void)SharedMemory(name), concur::FileNotFoundError);
   EXPECT_THROW(SharedMemory(unique_name("never")), concur::FileNotFoundError);
 }
 
