@@ -5,7 +5,9 @@
 #pragma once
 
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/multiprocessing/shareable_list.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
