@@ -162,6 +162,54 @@ TEST(mp_SharedMemory, Item52_AcrossProcesses) {
   sms.unlink();
 }
 
+// CHECKLISTS 3f.52 with mp::Process under every start method: the child attaches by name,
+// or receives the SharedMemory itself as an argument (by name under spawn/forkserver, the
+// inherited mapping under fork), and writes; the parent sees it after join().
+void write_by_name(std::string name, std::string text) {
+  SharedMemory m(name);
+  std::memcpy(m.buf().data(), text.data(), text.size());
+  m.close();
+}
+void write_by_handle(SharedMemory m, std::string text) {
+  std::memcpy(m.buf().data() + 16, text.data(), text.size());
+}
+void write_list(ShareableList l) { l.set(0, "child"); }
+
+class mp_SharedMemoryProcess : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(mp_SharedMemoryProcess, Item52_ChildWritesParentSeesAfterJoin) {
+  using namespace std::chrono_literals;
+  const auto& ctx = mp::get_context(GetParam());
+  SharedMemory sms(std::nullopt, true, 64);
+  auto by_name = ctx.Process(mp::fn<&write_by_name>, sms.name(), std::string("by name"));
+  by_name.start();
+  ASSERT_TRUE(by_name.join(20s));
+  EXPECT_EQ(by_name.exitcode(), 0);
+  EXPECT_EQ(std::memcmp(sms.buf().data(), "by name", 7), 0);
+
+  auto by_handle = ctx.Process(mp::fn<&write_by_handle>, sms, std::string("by handle"));
+  by_handle.start();
+  ASSERT_TRUE(by_handle.join(20s));
+  EXPECT_EQ(by_handle.exitcode(), 0);
+  EXPECT_EQ(std::memcmp(sms.buf().data() + 16, "by handle", 9), 0);
+
+  ShareableList sl({"parent", 1});
+  auto list = ctx.Process(mp::fn<&write_list>, sl);
+  list.start();
+  ASSERT_TRUE(list.join(20s));
+  EXPECT_EQ(list.exitcode(), 0);
+  EXPECT_EQ(sl[0], Item("child"));
+
+  sl.shm().close();
+  sl.shm().unlink();
+  sms.close();
+  sms.unlink();
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, mp_SharedMemoryProcess,
+                         ::testing::Values("fork", "spawn", "forkserver"),
+                         [](const auto& param_info) { return param_info.param; });
+
 // CHECKLISTS 3f.53: a creator killed abruptly: its tracker removes the segment and warns
 // "1 leaked shared_memory objects".
 TEST(mp_SharedMemory, Item53_CleanedAfterProcessTermination) {

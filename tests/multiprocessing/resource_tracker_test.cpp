@@ -13,7 +13,7 @@
 #include "concur/detail/mp_handles.hpp"
 #include "concur/detail/mp_tracker.hpp"
 #include "concur/exceptions.hpp"
-#include "concur/multiprocessing/shared_memory.hpp"
+#include "concur/multiprocessing.hpp"
 #include "multiprocessing/shm_test_util.hpp"
 #include "support/leak_check.hpp"
 
@@ -225,3 +225,63 @@ TEST(ResourceTracker, StopServicesStopsIt) {
   EXPECT_EQ(detail::tracker_pid(), -1);
   EXPECT_TRUE(concur::testing::children().empty());
 }
+
+// ---- with mp::Process: every start method shares the parent's tracker -----------------
+
+namespace {
+
+namespace mp = concur::multiprocessing;
+
+void create_and_leave(std::string name) {
+  SharedMemory m(name, true, 64);  // tracked, never unlinked
+  if (detail::tracker_pid() != -1 || detail::tracker_fd() < 0) {
+    throw concur::RuntimeError("the child did not use its parent's tracker");
+  }
+}
+
+void nothing() {}
+
+class TrackerAcrossProcesses : public ::testing::TestWithParam<std::string> {};
+
+}  // namespace
+
+// The tracker exists before the child starts: the child writes to it, and what the child
+// leaves is removed when the parent's tree is done, not when the child exits.
+TEST_P(TrackerAcrossProcesses, AChildUsesItsParentsTracker) {
+  using namespace std::chrono_literals;
+  SharedMemory mine(std::nullopt, true, 16);
+  const std::string name = unique_name("child_" + GetParam());
+  auto p = mp::get_context(GetParam()).Process(mp::fn<&create_and_leave>, name);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_TRUE(shm_exists(name));
+  mine.unlink();
+  const auto t0 = std::chrono::steady_clock::now();
+  detail::stop_services();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);  // nobody else held the tracker
+  EXPECT_FALSE(shm_exists(name));
+}
+
+// A helper process started before the tracker (the forkserver) must not keep it alive.
+TEST_P(TrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
+  using namespace std::chrono_literals;
+  auto first = mp::get_context(GetParam()).Process(mp::fn<&nothing>);
+  first.start();
+  ASSERT_TRUE(first.join(20s));
+  SharedMemory mine(std::nullopt, true, 16);
+  const std::string name = unique_name("late_" + GetParam());
+  auto p = mp::get_context(GetParam()).Process(mp::fn<&create_and_leave>, name);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  mine.unlink();
+  const auto t0 = std::chrono::steady_clock::now();
+  detail::stop_services();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_FALSE(shm_exists(name));
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, TrackerAcrossProcesses,
+                         ::testing::Values("fork", "spawn", "forkserver"),
+                         [](const auto& param_info) { return param_info.param; });
