@@ -84,6 +84,11 @@ bool valid_name(const char* p, std::size_t n) noexcept {
   return true;
 }
 
+std::string_view bare(std::string_view name) noexcept {
+  if (!name.empty() && name.front() == '/') name.remove_prefix(1);
+  return name;
+}
+
 struct Table {
   char* entries = nullptr;
   std::size_t count = 0;
@@ -129,16 +134,9 @@ struct Table {
   }
 };
 
-[[noreturn]] void tracker_main(int rfd) noexcept {
-  // Hold nothing of the parent's: its pipes must reach EOF when their owners die.
-  if (rfd > 3) ::close_range(3, static_cast<unsigned>(rfd - 1), 0);
-  ::close_range(static_cast<unsigned>(rfd + 1), ~0U, 0);
-  const int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (nul >= 0) {
-    ::dup2(nul, 0);
-    ::dup2(nul, 1);
-    if (nul > 2) ::close(nul);
-  }
+[[noreturn]] void tracker_main(int rfd, bool warn, const char* comm) noexcept {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_NAME, comm, 0, 0, 0);
   // Signals: the parent's handlers are its code, not ours; a Ctrl-C for the program or a
   // SIGTERM for its group must not stop the cleanup.
   struct sigaction sa {};
@@ -153,8 +151,16 @@ struct Table {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::setpgid(0, 0);
-  ::prctl(PR_SET_NAME, "concur-rtracker", 0, 0, 0);
+  // Last (tests wait for it, and then see everything above done):
+  // Hold nothing of the parent's: its pipes must reach EOF when their owners die.
+  if (rfd > 3) ::close_range(3, static_cast<unsigned>(rfd - 1), 0);
+  ::close_range(static_cast<unsigned>(rfd + 1), ~0U, 0);
+  const int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) {
+    ::dup2(nul, 0);
+    ::dup2(nul, 1);
+    if (nul > 2) ::close(nul);
+  }
 
   Table table;
   char buf[1 + kNameMax + 1];
@@ -173,6 +179,7 @@ struct Table {
 
   if (table.count > 0) {
     Line line;
+    if (warn) {
     line.add("resource_tracker: There appear to be ");
     line.add_number(table.count);
     line.add(" leaked shared_memory objects to clean up at shutdown:");
@@ -181,6 +188,7 @@ struct Table {
       line.add(table.at(i));
     }
     line.flush(2);
+    }
     for (std::size_t i = 0; i < table.count; ++i) {
       char path[1 + kEntry];
       path[0] = '/';
@@ -231,6 +239,24 @@ void after_fork() noexcept {
   throw std::system_error(err, std::generic_category(), call);
 }
 
+// Forgets the connection (closing our writer end), and reaps the tracker if ours.
+void disconnect_locked(bool reap) noexcept {
+  State& s = state();
+  if (s.fd >= 0) {
+    try {
+      set_inherited_fd(kTrackerFdKey, -1);
+    } catch (...) {  // erasing allocates nothing; keep stop_tracker noexcept regardless
+    }
+    ::close(s.fd);
+    s.fd = -1;
+  }
+  if (reap && s.pid > 0 && s.starter == ::getpid()) reap_bounded(s.pid);
+  s.pid = -1;
+  s.starter = -1;
+}
+
+}  // namespace
+
 void reap_bounded(pid_t pid) noexcept {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopWaitMs);
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -262,23 +288,7 @@ void reap_bounded(pid_t pid) noexcept {
   if (pidfd >= 0) ::close(pidfd);
 }
 
-// Forgets the connection (closing our writer end), and reaps the tracker if ours.
-void disconnect_locked(bool reap) noexcept {
-  State& s = state();
-  if (s.fd >= 0) {
-    try {
-      set_inherited_fd(kTrackerFdKey, -1);
-    } catch (...) {  // erasing allocates nothing; keep stop_tracker noexcept regardless
-    }
-    ::close(s.fd);
-    s.fd = -1;
-  }
-  if (reap && s.pid > 0 && s.starter == ::getpid()) reap_bounded(s.pid);
-  s.pid = -1;
-  s.starter = -1;
-}
-
-void start_locked() {
+TrackerProcess start_tracker_process(bool warn, const char* comm) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
     fail(errno, "socketpair(resource_tracker)");
@@ -294,21 +304,53 @@ void start_locked() {
     }
     sv[1] = moved;
   }
+  // The child starts with every signal blocked: a Ctrl-C or SIGTERM sent before it has
+  // set its dispositions stays pending and is then discarded (SIG_IGN), never fatal.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   t_starting = true;
   const pid_t pid = ::fork();
-  if (pid == 0) tracker_main(sv[1]);
-  t_starting = false;
+  if (pid == 0) tracker_main(sv[1], warn, comm);
   const int err = errno;
+  t_starting = false;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid > 0) ::setpgid(pid, pid);  // also done by the child: whichever runs first
   ::close(sv[1]);
   if (pid < 0) {
     ::close(sv[0]);
     fail(err, "fork(resource_tracker)");
   }
+  return {sv[0], pid};
+}
+
+bool send_tracker_record(int fd, char op, std::string_view name) noexcept {
+  name = bare(name);
+  if (!valid_name(name.data(), name.size())) {
+    errno = EINVAL;
+    return false;
+  }
+  char buf[1 + kNameMax];
+  buf[0] = op;
+  std::memcpy(buf + 1, name.data(), name.size());
+  const std::size_t n = 1 + name.size();
+  ssize_t r = 0;
+  do {
+    r = ::send(fd, buf, n, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r == static_cast<ssize_t>(n);
+}
+
+namespace {
+
+void start_locked() {
+  const TrackerProcess t = start_tracker_process(true, "concur-rtracker");
   State& s = state();
-  s.fd = sv[0];
-  s.pid = pid;
+  s.fd = t.fd;
+  s.pid = t.pid;
   s.starter = ::getpid();
-  set_inherited_fd(kTrackerFdKey, sv[0]);
+  set_inherited_fd(kTrackerFdKey, t.fd);
   add_service_stopper(&stop_tracker);
 }
 
@@ -330,24 +372,6 @@ int connect_locked(bool start) {
   return s.fd;
 }
 
-std::string_view bare(std::string_view name) {
-  if (!name.empty() && name.front() == '/') name.remove_prefix(1);
-  return name;
-}
-
-// One record; false with errno set when the tracker is gone.
-bool send_record(int fd, char op, std::string_view name) noexcept {
-  char buf[1 + kNameMax];
-  buf[0] = op;
-  std::memcpy(buf + 1, name.data(), name.size());
-  const std::size_t n = 1 + name.size();
-  ssize_t r = 0;
-  do {
-    r = ::send(fd, buf, n, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
-  return r == static_cast<ssize_t>(n);
-}
-
 }  // namespace
 
 void tracker_register(std::string_view name) {
@@ -357,10 +381,10 @@ void tracker_register(std::string_view name) {
                              std::string(name) + "' (1 to 255 bytes, no NUL or '/')");
   }
   std::lock_guard lock(state_mutex());
-  if (send_record(connect_locked(true), 'R', n)) return;
+  if (send_tracker_record(connect_locked(true), 'R', n)) return;
   // The tracker died (killed by hand?): start a new one, as CPython's ensure_running does.
   disconnect_locked(true);
-  if (send_record(connect_locked(true), 'R', n)) return;
+  if (send_tracker_record(connect_locked(true), 'R', n)) return;
   const int err = errno;
   std::fprintf(stderr,
                "resource_tracker: cannot register /%.*s (%s): it will not be removed if "
@@ -378,7 +402,7 @@ void tracker_unregister(std::string_view name) noexcept {
   } catch (...) {
     return;
   }
-  if (fd >= 0) send_record(fd, 'U', n);
+  if (fd >= 0) send_tracker_record(fd, 'U', n);
 }
 
 void ensure_tracker_running() {

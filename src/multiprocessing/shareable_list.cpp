@@ -161,8 +161,9 @@ ShareableList::ShareableList() : ShareableList(std::vector<Item>{}) {}
 ShareableList::ShareableList(std::initializer_list<Item> items, std::optional<std::string> name)
     : ShareableList(std::vector<Item>(items), std::move(name)) {}
 
-ShareableList::ShareableList(const std::vector<Item>& items, std::optional<std::string> name)
-    : shm_(std::move(name), true, static_cast<std::int64_t>(segment_size(items))) {
+ShareableList::ShareableList(const std::vector<Item>& items, std::optional<std::string> name,
+                             std::optional<bool> track)
+    : shm_(std::move(name), true, static_cast<std::int64_t>(segment_size(items)), track) {
   const auto buf = shm_.buf();
   std::byte* base = buf.data();
   std::memcpy(base, kMagic, sizeof kMagic);

@@ -385,4 +385,48 @@ TEST(mp_ShareableList, Item54_Pickling) {
   EXPECT_THROW((void)mp::loads<ShareableList>(pickled), concur::FileNotFoundError);
 }
 
+// CHECKLISTS 3f.55: SharedMemoryManager — creating before start() is ValueError; what it
+// made is unlinked at shutdown() and at scope exit (attaching then: FileNotFoundError);
+// its server ignores SIGINT.
+TEST(mp_SharedMemoryManager, Item55_Basics) {
+  namespace mgr = concur::multiprocessing::managers;
+  std::string a;
+  std::string b;
+  {
+    mgr::SharedMemoryManager smm;
+    EXPECT_THROW((void)smm.SharedMemory(10), concur::ValueError);
+    smm.start();
+    auto m = smm.SharedMemory(1024);
+    auto sl = smm.ShareableList({1, "two", 3.0});
+    a = m.name();
+    b = sl.shm().name();
+    EXPECT_EQ(SharedMemory(a).size(), 1024u);
+    EXPECT_EQ(ShareableList(b)[1], Item("two"));
+    smm.shutdown();
+    EXPECT_THROW((void)SharedMemory(a), concur::FileNotFoundError);
+    EXPECT_THROW((void)ShareableList(b), concur::FileNotFoundError);
+  }
+  {
+    mgr::SharedMemoryManager smm;
+    smm.start();
+    a = smm.SharedMemory(64).name();
+    b = smm.ShareableList({}).shm().name();
+    EXPECT_TRUE(shm_exists(a));
+  }  // scope exit
+  EXPECT_THROW((void)SharedMemory(a), concur::FileNotFoundError);
+  EXPECT_THROW((void)ShareableList(b), concur::FileNotFoundError);
+}
+
+TEST(mp_SharedMemoryManager, Item55_ServerIgnoresSigint) {
+  namespace mgr = concur::multiprocessing::managers;
+  mgr::SharedMemoryManager smm;
+  smm.start();
+  auto m = smm.SharedMemory(64);
+  ASSERT_EQ(::kill(smm.server_pid(), SIGINT), 0);
+  auto later = smm.SharedMemory(64);  // the server still takes names
+  smm.shutdown();                      // and still unlinks them all
+  EXPECT_FALSE(shm_exists(m.name()));
+  EXPECT_FALSE(shm_exists(later.name()));
+}
+
 }  // namespace

@@ -105,7 +105,7 @@ TEST(ResourceTracker, HoldsOnlyItsSocketAndTheStandardFdsAndIgnoresInterrupts) {
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string name;
   std::getline(comm, name);
-  EXPECT_EQ(name, "concur-rtracker");
+  EXPECT_EQ(name, "concur-rtracker");  // set before it closed the fds waited for above
   a.unlink();
 }
 

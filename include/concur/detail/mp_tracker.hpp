@@ -72,6 +72,24 @@ int tracker_fd() noexcept;
 /// Closes this process's writer end and reaps the tracker if this process started it
 /// (bounded wait, then SIGKILL). Idempotent; the next tracked creation starts a new one.
 void stop_tracker() noexcept;
+// ---- The machinery, also used by SharedMemoryManager's server (the same process code:
+// a manager's server is a tracker whose writer end only the manager holds, and which
+// does not warn: unlinking at EOF is its job). ------------------------------------------
+
+/// A tracker process and the writer end of its socket (O_CLOEXEC; owned by the caller).
+struct TrackerProcess {
+  int fd;
+  pid_t pid;
+};
+/// Forks a tracker process (see above) named `comm` (<= 15 bytes); `warn`: whether it
+/// reports what it removes at EOF. Throws std::system_error naming socketpair or fork.
+TrackerProcess start_tracker_process(bool warn, const char* comm);
+/// Sends one record ('R' register, 'U' unregister); false (errno set) if the tracker is
+/// gone or the name invalid (EINVAL). Never raises SIGPIPE.
+bool send_tracker_record(int fd, char op, std::string_view name) noexcept;
+/// Waits up to 5 s for the child `pid` to exit and reaps it; then SIGKILL and reap.
+void reap_bounded(pid_t pid) noexcept;
+
 /// For a forked child that must act as a separate program (tests): closes its copy of the
 /// inherited writer end and forgets the tracker without waiting for it, so that its next
 /// tracked creation starts a tracker of its own.

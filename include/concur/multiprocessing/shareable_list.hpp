@@ -97,12 +97,14 @@ class ShareableList {
   /// Creates an empty list in a new segment.
   ShareableList();
   /// Creates a list of `items` in a new segment, named `name` (else "/psm_<random>").
-  /// Errors: as SharedMemory's creation (FileExistsError, ...); ValueError for a str or
-  /// bytes item longer than 2^32 - 9 bytes.
+  /// `track`: as SharedMemory's (default: tracked by the resource tracker; Python's
+  /// ShareableList has no such argument). Errors: as SharedMemory's creation
+  /// (FileExistsError, ...); ValueError for a str or bytes item longer than 2^32 - 9 bytes.
   ShareableList(std::initializer_list<Item> items,
                 std::optional<std::string> name = std::nullopt);
   explicit ShareableList(const std::vector<Item>& items,
-                         std::optional<std::string> name = std::nullopt);
+                         std::optional<std::string> name = std::nullopt,
+                         std::optional<bool> track = std::nullopt);
   /// Attaches to the list in segment `name` (untracked, as SharedMemory's attach).
   /// FileNotFoundError if there is none; ValueError if it is not a ShareableList.
   explicit ShareableList(const std::string& name);
