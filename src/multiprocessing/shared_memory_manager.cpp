@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <system_error>
@@ -17,28 +17,37 @@ namespace concur::multiprocessing::managers {
 namespace {
 
 // The writer ends of every started manager of this process: a fork child closes them, so
-// that no child keeps a manager's server alive past its shutdown().
-std::mutex& fds_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::vector<int>& manager_fds() {
-  static std::vector<int> v;
-  return v;
-}
-void before_fork() noexcept { fds_mutex().lock(); }
-void in_parent() noexcept { fds_mutex().unlock(); }
+// that no child keeps a manager's server alive past its shutdown(). Lock-free slots (a
+// mutex here, taken in a prepare handler, would invert with the resource tracker's lock,
+// which is held while that fork happens). More than kSlots managers at once: the extra
+// ones' fds are not closed in fork children (they still work; a child holding one delays
+// that manager's shutdown by up to 5 s).
+constexpr std::size_t kSlots = 256;
+std::atomic<int> g_fds[kSlots];
+[[maybe_unused]] const bool g_fds_init = [] {
+  for (auto& slot : g_fds) slot.store(-1);
+  return true;
+}();
 void in_child() noexcept {
-  for (int fd : manager_fds()) ::close(fd);
-  manager_fds().clear();
-  fds_mutex().unlock();
+  for (auto& slot : g_fds) {
+    const int fd = slot.exchange(-1);
+    if (fd >= 0) ::close(fd);
+  }
 }
-[[maybe_unused]] const int g_atfork = ::pthread_atfork(before_fork, in_parent, in_child);
+[[maybe_unused]] const int g_atfork = ::pthread_atfork(nullptr, nullptr, in_child);
 
-void forget_fd(int fd) {
-  std::lock_guard lock(fds_mutex());
-  auto& v = manager_fds();
-  v.erase(std::remove(v.begin(), v.end(), fd), v.end());
+void remember_fd(int fd) noexcept {
+  for (auto& slot : g_fds) {
+    int expected = -1;
+    if (slot.compare_exchange_strong(expected, fd)) return;
+  }
+}
+
+void forget_fd(int fd) noexcept {
+  for (auto& slot : g_fds) {
+    int expected = fd;
+    if (slot.compare_exchange_strong(expected, -1)) return;
+  }
 }
 
 }  // namespace
@@ -60,10 +69,7 @@ void SharedMemoryManager::start() {
   if (state_ == State::started) throw ProcessError("Already started server");
   if (state_ == State::shut_down) throw ProcessError("Manager has shut down");
   const auto server = detail::start_tracker_process(false, "concur-smm");
-  {
-    std::lock_guard fds_lock(fds_mutex());
-    manager_fds().push_back(server.fd);
-  }
+  remember_fd(server.fd);
   fd_ = server.fd;
   pid_ = server.pid;
   owner_ = ::getpid();
@@ -75,10 +81,7 @@ void SharedMemoryManager::shutdown() noexcept {
   if (state_ != State::started) return;
   state_ = State::shut_down;
   if (owner_ != ::getpid()) return;  // a fork child's copy: the fd was closed at fork
-  try {
-    forget_fd(fd_);
-  } catch (...) {  // erasing does not allocate
-  }
+  forget_fd(fd_);
   ::close(fd_);
   fd_ = -1;
   detail::reap_bounded(pid_);  // the server unlinks everything, then exits
