@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
+#include "concur/detail/mp_region.hpp"
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
@@ -221,4 +224,96 @@ TEST(ProcessFork, NonPicklableTargetIsTypeErrorUnderSpawn) {
   auto q = mp::get_context("forkserver").Process([captured] { (void)captured; });
   EXPECT_THROW(q.start(), concur::TypeError);
   EXPECT_TRUE(mp::active_children().empty());
+}
+
+// ---- objects crossing as handles, inherited service fds ---------------------------------------
+
+namespace {
+
+// The smallest process-shared object (as in handles_test.cpp): a counter in a Region.
+class Counter {
+ public:
+  using concur_handle_tag = void;
+  Counter() : region_(mp::detail::Region::create(sizeof(std::uint64_t), "Counter")) {}
+  void add(std::uint64_t n) { std::atomic_ref(*region_->at<std::uint64_t>()).fetch_add(n); }
+  [[nodiscard]] std::uint64_t value() const {
+    return std::atomic_ref(*region_->at<std::uint64_t>()).load();
+  }
+  void concur_encode_handle(mp::Buffer& out) const { region_->encode(out, "Counter"); }
+  static Counter concur_decode_handle(mp::Reader& in) {
+    return Counter(mp::detail::Region::decode(in, "Counter"));
+  }
+
+ private:
+  explicit Counter(std::shared_ptr<mp::detail::Region> r) : region_(std::move(r)) {}
+  std::shared_ptr<mp::detail::Region> region_;
+};
+
+void add_many(Counter c, std::vector<Counter> more, int n) {
+  for (int i = 0; i < n; ++i) c.add(1);
+  for (auto& m : more) m.add(static_cast<std::uint64_t>(n));
+}
+
+}  // namespace
+
+TEST_P(ProcessTest, HandlesCrossAsArguments) {
+  Counter a;
+  Counter b;
+  auto p = ctx().Process(mp::fn<&add_many>, a, std::vector<Counter>{b, a}, 1000);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(a.value(), 2000u);
+  EXPECT_EQ(b.value(), 1000u);
+}
+
+TEST_P(ProcessTest, InheritedFdsReachEveryChildUnderTheirKey) {
+  LinePipe pipe;
+  mp::detail::set_inherited_fd("test.service", pipe.writer.fd());
+  auto p = ctx().Process([] {
+    const int fd = mp::detail::inherited_fd("test.service");
+    const std::string line = fd >= 0 ? "got it\n" : "missing\n";
+    (void)!::write(fd >= 0 ? fd : 2, line.data(), line.size());
+  });
+  p.start();
+  EXPECT_EQ(pipe.read_line(), "got it");
+  ASSERT_TRUE(p.join(20s));
+  mp::detail::set_inherited_fd("test.service", -1);
+}
+
+TEST_P(ProcessTest, ParentProcessInTheChild) {
+  LinePipe pipe;
+  EXPECT_EQ(mp::parent_process(), nullptr);
+  auto p = ctx().Process(
+      [](WriteEnd w) {
+        const mp::ParentProcess* parent = mp::parent_process();
+        if (parent == nullptr) return w.write("none");
+        w.write(std::to_string(parent->pid()) + " " + parent->name() + " " +
+                (parent->is_alive() ? "alive" : "dead"));
+      },
+      pipe.writer);
+  p.start();
+  EXPECT_EQ(pipe.read_line(), std::to_string(getpid()) + " MainProcess alive");
+  ASSERT_TRUE(p.join(20s));
+}
+
+TEST_P(ProcessTest, AChildWithoutMainGuardCannotStartProcesses) {
+  // What a spawned child that skipped main_guard sees (the variable is then still set).
+  ::setenv("CONCUR_MP_CHILD", "1", 1);
+  auto p = ctx().Process([] {});
+  EXPECT_THROW(p.start(), concur::RuntimeError);
+  ::unsetenv("CONCUR_MP_CHILD");
+}
+
+TEST(ProcessDefault, DefaultMethodIsForkserverAndAPlainProcessUsesIt) {
+  EXPECT_EQ(mp::get_start_method(), "forkserver");
+  LinePipe pipe;
+  mp::Process p(mp::fn<&report_self>, pipe.writer, 7);
+  p.start();
+  const auto line = pipe.read_line();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(*line, p.name() + " " + std::to_string(*p.pid()) + " 7 forkserver");
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(p.start_method(), mp::StartMethod::forkserver);
 }
