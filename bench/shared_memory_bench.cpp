@@ -6,6 +6,7 @@
 //   shareable_list.get_set_int         one get and one set of an int slot
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <concur/multiprocessing/shareable_list.hpp>
@@ -28,7 +29,7 @@ void BM_SharedMemory_CreateUnlink(benchmark::State& state) {
   }
   concur_bench::report_latency(state, "shared_memory.create_unlink_4KiB", "concur", "us", 1);
 }
-BENCHMARK(BM_SharedMemory_CreateUnlink);
+BENCHMARK(BM_SharedMemory_CreateUnlink)->UseRealTime();
 
 void BM_SharedMemory_CreateUnlink_Floor(benchmark::State& state) {
   const std::string name = "/concur_bench_floor_" + std::to_string(::getpid());
@@ -42,7 +43,7 @@ void BM_SharedMemory_CreateUnlink_Floor(benchmark::State& state) {
   }
   concur_bench::report_latency(state, "shared_memory.create_unlink_4KiB", "floor", "us", 1);
 }
-BENCHMARK(BM_SharedMemory_CreateUnlink_Floor);
+BENCHMARK(BM_SharedMemory_CreateUnlink_Floor)->UseRealTime();
 
 void BM_SharedMemory_AttachClose(benchmark::State& state) {
   shm::SharedMemory owner(std::nullopt, true, kSize, false);
@@ -53,7 +54,7 @@ void BM_SharedMemory_AttachClose(benchmark::State& state) {
   owner.unlink();
   concur_bench::report_latency(state, "shared_memory.attach_close_4KiB", "concur", "us", 1);
 }
-BENCHMARK(BM_SharedMemory_AttachClose);
+BENCHMARK(BM_SharedMemory_AttachClose)->UseRealTime();
 
 void BM_SharedMemory_AttachClose_Floor(benchmark::State& state) {
   shm::SharedMemory owner(std::nullopt, true, kSize, false);
@@ -70,7 +71,7 @@ void BM_SharedMemory_AttachClose_Floor(benchmark::State& state) {
   owner.unlink();
   concur_bench::report_latency(state, "shared_memory.attach_close_4KiB", "floor", "us", 1);
 }
-BENCHMARK(BM_SharedMemory_AttachClose_Floor);
+BENCHMARK(BM_SharedMemory_AttachClose_Floor)->UseRealTime();
 
 void BM_ShareableList_GetSet(benchmark::State& state) {
   shm::ShareableList sl({0, "x", 1.5}, std::nullopt, false);
@@ -82,7 +83,7 @@ void BM_ShareableList_GetSet(benchmark::State& state) {
   sl.shm().unlink();
   concur_bench::report_latency(state, "shareable_list.get_set_int", "concur", "ns", 1);
 }
-BENCHMARK(BM_ShareableList_GetSet);
+BENCHMARK(BM_ShareableList_GetSet)->UseRealTime();
 
 }  // namespace
 

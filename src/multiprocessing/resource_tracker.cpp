@@ -143,14 +143,13 @@ struct Table {
   sigemptyset(&sa.sa_mask);
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    sa.sa_handler = (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGPIPE)
-                        ? SIG_IGN
-                        : SIG_DFL;
+    sa.sa_handler =
+        (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGPIPE) ? SIG_IGN : SIG_DFL;
     ::sigaction(sig, &sa, nullptr);
   }
   sigset_t none;
   sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): one thread
   // Last (tests wait for it, and then see everything above done):
   // Hold nothing of the parent's: its pipes must reach EOF when their owners die.
   if (rfd > 3) ::close_range(3, static_cast<unsigned>(rfd - 1), 0);
@@ -180,14 +179,14 @@ struct Table {
   if (table.count > 0) {
     Line line;
     if (warn) {
-    line.add("resource_tracker: There appear to be ");
-    line.add_number(table.count);
-    line.add(" leaked shared_memory objects to clean up at shutdown:");
-    for (std::size_t i = 0; i < table.count && !line.full(); ++i) {
-      line.add(" /");
-      line.add(table.at(i));
-    }
-    line.flush(2);
+      line.add("resource_tracker: There appear to be ");
+      line.add_number(table.count);
+      line.add(" leaked shared_memory objects to clean up at shutdown:");
+      for (std::size_t i = 0; i < table.count && !line.full(); ++i) {
+        line.add(" /");
+        line.add(table.at(i));
+      }
+      line.flush(2);
     }
     for (std::size_t i = 0; i < table.count; ++i) {
       char path[1 + kEntry];
@@ -389,7 +388,7 @@ void tracker_register(std::string_view name) {
   std::fprintf(stderr,
                "resource_tracker: cannot register /%.*s (%s): it will not be removed if "
                "this program crashes\n",
-               static_cast<int>(n.size()), n.data(), std::strerror(err));
+               static_cast<int>(n.size()), n.data(), std::generic_category().message(err).c_str());
 }
 
 void tracker_unregister(std::string_view name) noexcept {

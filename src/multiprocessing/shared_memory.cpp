@@ -85,8 +85,7 @@ SharedMemory::SharedMemory(std::optional<std::string> name, bool create, std::in
     : state_(std::make_shared<State>()) {
   if (size < 0) throw concur::ValueError("SharedMemory: 'size' must be a positive integer");
   if (create && size == 0) {
-    throw concur::ValueError(
-        "SharedMemory: 'size' must be a positive number different from zero");
+    throw concur::ValueError("SharedMemory: 'size' must be a positive number different from zero");
   }
   if (!name && !create) {
     throw concur::ValueError("SharedMemory: 'name' can only be None if create=True");

@@ -108,7 +108,6 @@ void SharedMemoryManager::register_name(const std::string& name) {
   }
 }
 
-
 shared_memory::SharedMemory SharedMemoryManager::SharedMemory(std::int64_t size) {
   check_started(started());
   shared_memory::SharedMemory m(std::nullopt, true, size, false);

@@ -170,7 +170,7 @@ void write_by_name(std::string name, std::string text) {
   std::memcpy(m.buf().data(), text.data(), text.size());
   m.close();
 }
-void write_by_handle(SharedMemory m, std::string text) {
+void write_by_handle(const SharedMemory& m, const std::string& text) {
   std::memcpy(m.buf().data() + 16, text.data(), text.size());
 }
 void write_list(ShareableList l) { l.set(0, "child"); }
@@ -288,8 +288,7 @@ TEST(mp_ShareableList, Item54_Basics) {
 
   // repr shows the name and the items
   EXPECT_NE(sl.repr().find(sl.shm().name()), std::string::npos);
-  EXPECT_NE(sl.repr().find("['howdy', b'HoWdY', -273.154, 100, None, True, 42]"),
-            std::string::npos)
+  EXPECT_NE(sl.repr().find("['howdy', b'HoWdY', -273.154, 100, None, True, 42]"), std::string::npos)
       << sl.repr();
 
   // out of range get and set: IndexError
@@ -307,8 +306,8 @@ TEST(mp_ShareableList, Item54_Basics) {
   // indexing, negative indexing, iteration
   EXPECT_EQ(sl[0], Item("howdy"));
   EXPECT_EQ(sl[-2], Item(true));
-  const std::vector<Item> expected{"howdy", shm::to_bytes("HoWdY"), -273.154, 100, Item{},
-                                   true,    42};
+  const std::vector<Item> expected{"howdy", shm::to_bytes("HoWdY"), -273.154, 100, Item{}, true,
+                                   42};
   EXPECT_EQ(std::vector<Item>(sl.begin(), sl.end()), expected);
   EXPECT_EQ(sl.items(), expected);
 
@@ -330,7 +329,7 @@ TEST(mp_ShareableList, Item54_Basics) {
   EXPECT_EQ(sl[4], Item("some"));
   sl.set(0, "encod\xc3\xa9s");  // exactly 8 bytes of UTF-8 fit
   EXPECT_EQ(sl[0], Item("encod\xc3\xa9s"));
-  EXPECT_EQ(sl[1], Item(shm::to_bytes("HoWdY")));  // no spillage
+  EXPECT_EQ(sl[1], Item(shm::to_bytes("HoWdY")));                     // no spillage
   EXPECT_THROW(sl.set(0, "encod\xc3\xa9\x65s"), concur::ValueError);  // 9 bytes
   EXPECT_EQ(sl[0], Item("encod\xc3\xa9s"));
   EXPECT_EQ(sl[1], Item(shm::to_bytes("HoWdY")));
@@ -424,7 +423,7 @@ TEST(mp_SharedMemoryManager, Item55_ServerIgnoresSigint) {
   auto m = smm.SharedMemory(64);
   ASSERT_EQ(::kill(smm.server_pid(), SIGINT), 0);
   auto later = smm.SharedMemory(64);  // the server still takes names
-  smm.shutdown();                      // and still unlinks them all
+  smm.shutdown();                     // and still unlinks them all
   EXPECT_FALSE(shm_exists(m.name()));
   EXPECT_FALSE(shm_exists(later.name()));
 }

@@ -82,7 +82,7 @@ TEST(ResourceTracker, StartsOnTheFirstTrackedCreationOnlyAndStopReapsIt) {
   EXPECT_EQ(detail::tracker_fd(), -1);
   EXPECT_EQ(detail::inherited_fd(detail::kTrackerFdKey), -1);
   EXPECT_TRUE(concur::testing::children().empty());  // reaped, not a zombie
-  detail::stop_tracker();                              // idempotent
+  detail::stop_tracker();                            // idempotent
 }
 
 TEST(ResourceTracker, HoldsOnlyItsSocketAndTheStandardFdsAndIgnoresInterrupts) {
@@ -166,8 +166,7 @@ TEST(ResourceTracker, ANormalExitWithoutUnlinkIsCleanedUpToo) {
   err.close_w();
   EXPECT_EQ(WEXITSTATUS(shm_test::wait_child(child)), 0);
   EXPECT_TRUE(gone(name));
-  EXPECT_NE(shm_test::read_to_eof(err.r).find("1 leaked shared_memory objects"),
-            std::string::npos);
+  EXPECT_NE(shm_test::read_to_eof(err.r).find("1 leaked shared_memory objects"), std::string::npos);
 }
 
 // A forked child writes to its parent's tracker: what it leaves is removed when the whole

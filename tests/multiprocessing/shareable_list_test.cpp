@@ -87,8 +87,9 @@ TEST(ShareableList, TrailingNulBytesReadBackWhole) {
 }
 
 TEST(ShareableList, ExtremeScalarsRoundTrip) {
-  ShareableList sl({std::numeric_limits<std::int64_t>::min(), std::numeric_limits<double>::infinity(),
-                    -0.0, std::numeric_limits<std::int64_t>::max()});
+  ShareableList sl({std::numeric_limits<std::int64_t>::min(),
+                    std::numeric_limits<double>::infinity(), -0.0,
+                    std::numeric_limits<std::int64_t>::max()});
   Unlink u{sl};
   EXPECT_EQ(sl[0], Item(std::numeric_limits<std::int64_t>::min()));
   EXPECT_EQ(sl[1], Item(std::numeric_limits<double>::infinity()));
@@ -132,8 +133,10 @@ TEST(ShareableList, ReprIsPythons) {
   const std::string name = unique_name("slrepr");
   ShareableList sl({"it's", shm::to_bytes("a\nb"), -273.154, 100, Item{}, true, 2.0, false}, name);
   Unlink u{sl};
-  EXPECT_EQ(sl.repr(), "ShareableList(['it\\'s', b'a\\nb', -273.154, 100, None, True, 2.0, False], "
-                       "name='" + name + "')");
+  EXPECT_EQ(sl.repr(),
+            "ShareableList(['it\\'s', b'a\\nb', -273.154, 100, None, True, 2.0, False], "
+            "name='" +
+                name + "')");
   std::ostringstream os;
   os << sl;
   EXPECT_EQ(os.str(), sl.repr());

@@ -50,7 +50,7 @@ TEST(SharedMemoryManager, ServerIsQuietAndItsOwnGroupAndDoesNotUseTheProgramsTra
   EXPECT_FALSE(m.tracked());
   EXPECT_FALSE(sl.shm().tracked());
   EXPECT_EQ(detail::tracker_pid(), -1);  // the manager's server is the only cleaner
-  EXPECT_EQ(::getpgid(pid), pid);  // set by the parent too: no race
+  EXPECT_EQ(::getpgid(pid), pid);        // set by the parent too: no race
   const auto comm = [pid] {
     std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
     std::string name;
@@ -117,7 +117,7 @@ TEST(SharedMemoryManager, AKilledProgramsSegmentsAreRemovedWithoutAWarning) {
   EXPECT_TRUE(shm_exists(b));
   ::kill(child, SIGKILL);
   shm_test::wait_child(child);
-  EXPECT_TRUE(concur::testing::eventually([&] { return !shm_exists(a) && !shm_exists(b); },
-                                          20000ms));
+  EXPECT_TRUE(
+      concur::testing::eventually([&] { return !shm_exists(a) && !shm_exists(b); }, 20000ms));
   EXPECT_EQ(shm_test::read_to_eof(err.r), "");
 }

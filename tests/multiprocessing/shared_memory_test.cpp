@@ -86,8 +86,7 @@ TEST(SharedMemory, BadArgumentsAreValueErrorsThatSayWhy) {
   };
   EXPECT_NE(message([] { SharedMemory(std::nullopt, true, -1); }).find("'size'"),
             std::string::npos);
-  EXPECT_NE(message([] { SharedMemory(std::nullopt, true, 0); }).find("'size'"),
-            std::string::npos);
+  EXPECT_NE(message([] { SharedMemory(std::nullopt, true, 0); }).find("'size'"), std::string::npos);
   EXPECT_NE(message([] { SharedMemory(std::nullopt, false, 10); }).find("'name'"),
             std::string::npos);
   EXPECT_NE(message([] { SharedMemory(std::string("a\0b", 3), true, 10); }).find("null"),
@@ -99,20 +98,20 @@ TEST(SharedMemory, BadArgumentsAreValueErrorsThatSayWhy) {
 
 TEST(SharedMemory, OsErrorsNameTheCall) {
   try {
-    SharedMemory("a/b", true, 10);
+    (void)SharedMemory("a/b", true, 10);
     FAIL() << "expected std::system_error";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::invalid_argument);
     EXPECT_NE(std::string(e.what()).find("shm_open(/a/b)"), std::string::npos) << e.what();
   }
   try {
-    SharedMemory(std::string(300, 'x'), true, 10);
+    (void)SharedMemory(std::string(300, 'x'), true, 10);
     FAIL() << "expected std::system_error";
   } catch (const std::system_error& e) {  // glibc says EINVAL for a name over NAME_MAX
     EXPECT_NE(std::string(e.what()).find("shm_open(/xxx"), std::string::npos) << e.what();
   }
   try {
-    SharedMemory(unique_name("missing"));
+    (void)SharedMemory(unique_name("missing"));
     FAIL() << "expected FileNotFoundError";
   } catch (const concur::FileNotFoundError& e) {
     EXPECT_NE(std::string(e.what()).find("shm_open("), std::string::npos) << e.what();
@@ -135,11 +134,12 @@ TEST(SharedMemory, CreateExistingNameLeavesTheOwnerAlone) {
 TEST(SharedMemory, MoreThanDevShmHoldsIsEnospcAtCreationAndLeavesNothing) {
   struct statvfs vfs {};
   ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);
-  const auto total = static_cast<std::int64_t>(vfs.f_blocks) * static_cast<std::int64_t>(vfs.f_frsize);
+  const auto total =
+      static_cast<std::int64_t>(vfs.f_blocks) * static_cast<std::int64_t>(vfs.f_frsize);
   ASSERT_GT(total, 0);
   const std::string name = unique_name("enospc");
   try {
-    SharedMemory(name, true, total + (1 << 20));
+    (void)SharedMemory(name, true, total + (1 << 20));
     FAIL() << "expected ENOSPC";
   } catch (const std::system_error& e) {
     EXPECT_EQ(e.code(), std::errc::no_space_on_device) << e.what();

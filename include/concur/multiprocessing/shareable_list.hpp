@@ -100,8 +100,7 @@ class ShareableList {
   /// `track`: as SharedMemory's (default: tracked by the resource tracker; Python's
   /// ShareableList has no such argument). Errors: as SharedMemory's creation
   /// (FileExistsError, ...); ValueError for a str or bytes item longer than 2^32 - 9 bytes.
-  ShareableList(std::initializer_list<Item> items,
-                std::optional<std::string> name = std::nullopt);
+  ShareableList(std::initializer_list<Item> items, std::optional<std::string> name = std::nullopt);
   explicit ShareableList(const std::vector<Item>& items,
                          std::optional<std::string> name = std::nullopt,
                          std::optional<bool> track = std::nullopt);

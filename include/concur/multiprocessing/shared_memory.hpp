@@ -85,8 +85,8 @@ class SharedMemory {
   };
 
   /// Creates (create == true) or attaches to (create == false) a segment; see above.
-  explicit SharedMemory(std::optional<std::string> name, bool create = false,
-                        std::int64_t size = 0, std::optional<bool> track = std::nullopt);
+  explicit SharedMemory(std::optional<std::string> name, bool create = false, std::int64_t size = 0,
+                        std::optional<bool> track = std::nullopt);
   explicit SharedMemory(const Options& options);
 
   /// The name, without the leading '/'.
