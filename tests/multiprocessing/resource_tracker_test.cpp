@@ -5,10 +5,13 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "concur/detail/mp_handles.hpp"
 #include "concur/detail/mp_tracker.hpp"
@@ -284,3 +287,51 @@ TEST_P(TrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
 INSTANTIATE_TEST_SUITE_P(Methods, TrackerAcrossProcesses,
                          ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& param_info) { return param_info.param; });
+
+// The tracker is forked while other threads run (and allocate, holding malloc's locks at
+// random moments): its child calls only async-signal-safe functions, so it never
+// deadlocks. Each round starts a new tracker.
+TEST(ResourceTracker, StartsSafelyWhileOtherThreadsAllocate) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&stop] {
+      std::size_t sum = 0;
+      while (!stop.load()) {
+        std::string s(1000, 'x');
+        std::vector<std::string> v(10, s);
+        sum += v.back().size();
+      }
+      EXPECT_GT(sum, 0u);
+    });
+  }
+  for (int round = 0; round < 20; ++round) {
+    const std::string name = unique_name("mt" + std::to_string(round));
+    SharedMemory m(name, true, 64);  // starts a tracker
+    ASSERT_GT(detail::tracker_pid(), 0);
+    detail::stop_tracker();  // it removes the leftover and exits
+    EXPECT_FALSE(shm_exists(name));
+  }
+  stop = true;
+  for (auto& th : threads) th.join();
+}
+
+// Registrations from many threads at once reach the one tracker whole (SEQPACKET
+// records do not interleave); what is left at the end is removed.
+TEST(ResourceTracker, ConcurrentRegistrationsFromThreads) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> left(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &left] {
+      for (int i = 0; i < 100; ++i) {
+        SharedMemory m(std::nullopt, true, 64);
+        m.unlink();
+      }
+      left[static_cast<std::size_t>(t)] = SharedMemory(std::nullopt, true, 64).name();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& name : left) EXPECT_TRUE(shm_exists(name));
+  detail::stop_tracker();
+  for (const auto& name : left) EXPECT_FALSE(shm_exists(name)) << name;
+}
