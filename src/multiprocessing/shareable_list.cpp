@@ -54,11 +54,18 @@ std::size_t segment_size(const std::vector<Item>& items) {
   return total;
 }
 
-void append_quoted(std::string& out, std::string_view s) {
-  out += '\'';
+// Python's repr of a str (bytes == false) or bytes (true): single quotes unless the text
+// holds a ' and no ", backslash escapes for the quote, \\, \n, \r, \t and other control
+// bytes; bytes >= 0x80 are \xNN in bytes and pass through in str (UTF-8 characters).
+void append_quoted(std::string& out, std::string_view s, bool bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool has_single = s.find('\'') != std::string_view::npos;
+  const bool has_double = s.find('"') != std::string_view::npos;
+  const char quote = has_single && !has_double ? '"' : '\'';
+  out += quote;
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (c == '\\' || c == '\'') {
+    if (c == '\\' || c == quote) {
       out += '\\';
       out += c;
     } else if (c == '\n') {
@@ -67,16 +74,15 @@ void append_quoted(std::string& out, std::string_view s) {
       out += "\\r";
     } else if (c == '\t') {
       out += "\\t";
-    } else if (u < 0x20 || u == 0x7f) {
-      static constexpr char kHex[] = "0123456789abcdef";
+    } else if (u < 0x20 || u == 0x7f || (bytes && u >= 0x80)) {
       out += "\\x";
       out += kHex[u >> 4];
       out += kHex[u & 0xF];
     } else {
-      out += c;  // UTF-8 bytes pass through, as Python prints the characters
+      out += c;
     }
   }
-  out += '\'';
+  out += quote;
 }
 
 void write_item(std::byte* tag, const Item& value) {
@@ -144,13 +150,13 @@ std::string repr(const Item& item) {
     }
     case 4: {
       std::string out;
-      append_quoted(out, std::get<std::string>(item));
+      append_quoted(out, std::get<std::string>(item), false);
       return out;
     }
     default: {
       const auto& b = std::get<Bytes>(item);
       std::string out = "b";
-      append_quoted(out, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+      append_quoted(out, std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), true);
       return out;
     }
   }

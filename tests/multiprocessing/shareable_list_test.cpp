@@ -130,12 +130,16 @@ TEST(ShareableList, IndexErrorsSayWhich) {
 }
 
 TEST(ShareableList, ReprIsPythons) {
+  // Python: repr(["it's", b'a\nb', -273.154, 100, None, True, 2.0, False, 'q\'"',
+  //               b'\xff\x00', 'é'])
   const std::string name = unique_name("slrepr");
-  ShareableList sl({"it's", shm::to_bytes("a\nb"), -273.154, 100, Item{}, true, 2.0, false}, name);
+  ShareableList sl({"it's", shm::to_bytes("a\nb"), -273.154, 100, Item{}, true, 2.0, false, "q'\"",
+                    shm::to_bytes(std::string_view("\xff\0", 2)), "\xc3\xa9"},
+                   name);
   Unlink u{sl};
   EXPECT_EQ(sl.repr(),
-            "ShareableList(['it\\'s', b'a\\nb', -273.154, 100, None, True, 2.0, False], "
-            "name='" +
+            "ShareableList([\"it's\", b'a\\nb', -273.154, 100, None, True, 2.0, False, "
+            "'q\\'\"', b'\\xff\\x00', '\xc3\xa9'], name='" +
                 name + "')");
   std::ostringstream os;
   os << sl;

@@ -37,8 +37,9 @@
 // tracker, waits up to 5 s for it to exit and reaps it (then SIGKILL + reap: some other
 // process still held the pipe). At a normal exit nothing is needed: the writer end closes
 // with the process, the tracker cleans up and exits and, orphaned, is reaped by init. It
-// is never left a zombie of a live process, except between its exit and the next
-// stop_tracker() when a child held the last writer end.
+// cannot exit before the starting process has closed its own writer end, so it is never
+// left a zombie of a live process, unless it is killed (it is then reaped by the next
+// registration, which starts a new one, or by stop_tracker()).
 //
 // Window: a process killed between shm_open() and the REGISTER record leaks that one
 // segment (as in CPython): registering before the name exists could make the tracker
