@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -89,48 +90,108 @@ std::string_view bare(std::string_view name) noexcept {
   return name;
 }
 
+// The registered names: an open-addressing hash set (linear probing, tombstones) in an
+// anonymous mapping, so that N registrations cost O(N), not O(N^2). A slot is a state
+// byte and the NUL-terminated name.
 struct Table {
-  char* entries = nullptr;
-  std::size_t count = 0;
-  std::size_t capacity = 0;
+  static constexpr std::size_t kSlot = 1 + kEntry;
+  enum : char { kEmpty = 0, kUsed = 1, kDeleted = 2 };
+  char* slots = nullptr;
+  std::size_t capacity = 0;  // a power of two
+  std::size_t count = 0;     // used slots
+  std::size_t deleted = 0;   // tombstones
 
-  char* at(std::size_t i) const noexcept { return entries + i * kEntry; }
-  std::size_t find(const char* p, std::size_t n) const noexcept {
-    for (std::size_t i = 0; i < count; ++i) {
-      const char* e = at(i);
-      if (std::strncmp(e, p, n) == 0 && e[n] == '\0') return i;
+  char* slot(std::size_t i) const noexcept { return slots + i * kSlot; }
+  static std::size_t hash(const char* p, std::size_t n) noexcept {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(p[i]);
+      h *= 1099511628211ULL;
     }
-    return count;
+    return static_cast<std::size_t>(h);
   }
-  bool grow() noexcept {
-    const std::size_t cap = capacity == 0 ? 64 : capacity * 2;
-    void* p = entries == nullptr
-                  ? ::mmap(nullptr, cap * kEntry, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-                  : ::mremap(entries, capacity * kEntry, cap * kEntry, MREMAP_MAYMOVE);
-    if (p == MAP_FAILED) return false;
-    entries = static_cast<char*>(p);
+  static bool holds(const char* s, const char* p, std::size_t n) noexcept {
+    return s[0] == kUsed && std::memcmp(s + 1, p, n) == 0 && s[1 + n] == '\0';
+  }
+  // The slot holding the name, or else the one to insert it into (capacity if full).
+  std::size_t probe(const char* p, std::size_t n, bool& found) const noexcept {
+    found = false;
+    std::size_t free_slot = capacity;
+    for (std::size_t k = 0, i = hash(p, n) & (capacity - 1); k < capacity;
+         ++k, i = (i + 1) & (capacity - 1)) {
+      const char* s = slot(i);
+      if (s[0] == kEmpty) return free_slot != capacity ? free_slot : i;
+      if (s[0] == kDeleted) {
+        if (free_slot == capacity) free_slot = i;
+      } else if (holds(s, p, n)) {
+        found = true;
+        return i;
+      }
+    }
+    return free_slot;
+  }
+  void put(const char* p, std::size_t n) noexcept {  // p is not in the table
+    bool found = false;
+    char* s = slot(probe(p, n, found));
+    if (s[0] == kDeleted) --deleted;
+    s[0] = kUsed;
+    std::memcpy(s + 1, p, n);
+    s[1 + n] = '\0';
+    ++count;
+  }
+  bool rehash(std::size_t cap) noexcept {
+    void* mem =
+        ::mmap(nullptr, cap * kSlot, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    char* old = slots;
+    const std::size_t old_cap = capacity;
+    slots = static_cast<char*>(mem);  // zero-filled: every slot empty
     capacity = cap;
+    count = 0;
+    deleted = 0;
+    for (std::size_t i = 0; i < old_cap; ++i) {
+      const char* s = old + i * kSlot;
+      if (s[0] == kUsed) put(s + 1, std::strlen(s + 1));
+    }
+    if (old != nullptr) ::munmap(old, old_cap * kSlot);
     return true;
   }
   void add(const char* p, std::size_t n) noexcept {
-    if (find(p, n) != count) return;  // a set: registering twice is once
-    if (count == capacity && !grow()) {
-      Line line;
-      line.add("resource_tracker: out of memory: cannot track /");
-      line.add(p, n);
-      line.flush(2);
-      return;
+    if (capacity != 0) {
+      bool found = false;
+      probe(p, n, found);
+      if (found) return;  // a set: registering twice is once
     }
-    char* e = at(count++);
-    std::memcpy(e, p, n);
-    e[n] = '\0';
+    if ((count + deleted + 1) * 2 > capacity) {
+      // Grow when half full of names; else tombstones fill it: clean up at the same size.
+      const std::size_t cap = capacity == 0                ? 64
+                              : (count + 1) * 4 > capacity ? capacity * 2
+                                                           : capacity;
+      if (!rehash(cap) && count + deleted >= capacity) {
+        Line line;
+        line.add("resource_tracker: out of memory: cannot track /");
+        line.add(p, n);
+        line.flush(2);
+        return;
+      }
+    }
+    put(p, n);
   }
   void remove(const char* p, std::size_t n) noexcept {
-    const std::size_t i = find(p, n);
-    if (i == count) return;
+    if (capacity == 0) return;
+    bool found = false;
+    const std::size_t i = probe(p, n, found);
+    if (!found) return;
+    slot(i)[0] = kDeleted;
     --count;
-    if (i != count) std::memcpy(at(i), at(count), kEntry);
+    ++deleted;
+  }
+  // Calls f(name) for every name.
+  template <class F>
+  void each(F f) const noexcept {
+    for (std::size_t i = 0; i < capacity; ++i) {
+      if (slot(i)[0] == kUsed) f(slot(i) + 1);
+    }
   }
 };
 
@@ -182,16 +243,17 @@ struct Table {
       line.add("resource_tracker: There appear to be ");
       line.add_number(table.count);
       line.add(" leaked shared_memory objects to clean up at shutdown:");
-      for (std::size_t i = 0; i < table.count && !line.full(); ++i) {
+      table.each([&line](const char* name) {
+        if (line.full()) return;
         line.add(" /");
-        line.add(table.at(i));
-      }
+        line.add(name);
+      });
       line.flush(2);
     }
-    for (std::size_t i = 0; i < table.count; ++i) {
+    table.each([&line](const char* name) {
       char path[1 + kEntry];
       path[0] = '/';
-      std::memcpy(path + 1, table.at(i), kEntry);
+      std::memcpy(path + 1, name, std::strlen(name) + 1);
       if (::shm_unlink(path) != 0 && errno != ENOENT) {
         const int err = errno;
         line.add("resource_tracker: shm_unlink(");
@@ -200,7 +262,7 @@ struct Table {
         line.add_number(static_cast<unsigned long>(err));
         line.flush(2);
       }
-    }
+    });
   }
   ::_exit(0);
 }

@@ -335,3 +335,31 @@ TEST(ResourceTracker, ConcurrentRegistrationsFromThreads) {
   detail::stop_tracker();
   for (const auto& name : left) EXPECT_FALSE(shm_exists(name)) << name;
 }
+
+// The tracker's table is a hash set: tens of thousands of names registered, re-registered
+// and unregistered cost little, and exactly the names left at EOF are removed.
+TEST(ResourceTracker, ManyRegistrationsAreASet) {
+  using namespace std::chrono_literals;
+  std::vector<SharedMemory> real;
+  for (int i = 0; i < 3; ++i) {
+    real.emplace_back(unique_name("real" + std::to_string(i)), true, 16, false);
+  }
+  const auto t = detail::start_tracker_process(false, "concur-rtracker");
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto fake = [](int i) { return unique_name("fake" + std::to_string(i)); };
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(detail::send_tracker_record(t.fd, 'R', fake(i)));
+  for (const auto& m : real) ASSERT_TRUE(detail::send_tracker_record(t.fd, 'R', m.name()));
+  ASSERT_TRUE(detail::send_tracker_record(t.fd, 'R', real[0].name()));  // twice: once
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(detail::send_tracker_record(t.fd, 'U', fake(i)));
+  ASSERT_TRUE(detail::send_tracker_record(t.fd, 'U', real[1].name()));
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(detail::send_tracker_record(t.fd, 'R', fake(i)));
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(detail::send_tracker_record(t.fd, 'U', fake(i)));
+  EXPECT_FALSE(detail::send_tracker_record(t.fd, 'R', "a/b"));  // invalid: not sent
+  ::close(t.fd);
+  detail::reap_bounded(t.pid);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+  EXPECT_FALSE(shm_exists(real[0].name()));
+  EXPECT_TRUE(shm_exists(real[1].name()));  // unregistered: left alone
+  EXPECT_FALSE(shm_exists(real[2].name()));
+  real[1].unlink();
+}
