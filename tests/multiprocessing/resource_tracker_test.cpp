@@ -363,3 +363,27 @@ TEST(ResourceTracker, ManyRegistrationsAreASet) {
   EXPECT_FALSE(shm_exists(real[2].name()));
   real[1].unlink();
 }
+
+// Services stopped and started again in another order: the forkserver is registered as a
+// service before the tracker, then restarted after it (so it may hold the tracker's fd);
+// stopping everything must still be quick and must still clean up.
+TEST(ResourceTracker, ServicesRestartedInAnotherOrderStopQuickly) {
+  using namespace std::chrono_literals;
+  {
+    auto first = mp::get_context("forkserver").Process(mp::fn<&nothing>);
+    first.start();
+    ASSERT_TRUE(first.join(20s));
+  }
+  detail::stop_services();
+  SharedMemory mine(std::nullopt, true, 16);  // the tracker starts: its stopper runs first
+  const std::string name = unique_name("restart");
+  auto p = mp::get_context("forkserver").Process(mp::fn<&create_and_leave>, name);
+  p.start();  // a new forkserver, started while the tracker runs
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  mine.unlink();
+  const auto t0 = std::chrono::steady_clock::now();
+  detail::stop_services();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_FALSE(shm_exists(name));
+}
