@@ -193,6 +193,17 @@ TEST_P(mp_SharedMemoryProcess, Item52_ChildWritesParentSeesAfterJoin) {
   EXPECT_EQ(by_handle.exitcode(), 0);
   EXPECT_EQ(std::memcmp(sms.buf().data() + 16, "by handle", 9), 0);
 
+  auto lambda = ctx.Process(
+      [](std::string name) {
+        SharedMemory m(name);
+        std::memcpy(m.buf().data() + 32, "lambda", 6);
+      },
+      sms.name());
+  lambda.start();
+  ASSERT_TRUE(lambda.join(20s));
+  EXPECT_EQ(lambda.exitcode(), 0);
+  EXPECT_EQ(std::memcmp(sms.buf().data() + 32, "lambda", 6), 0);
+
   ShareableList sl({"parent", 1});
   auto list = ctx.Process(mp::fn<&write_list>, sl);
   list.start();
