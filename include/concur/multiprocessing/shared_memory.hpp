@@ -31,8 +31,12 @@
 //     attached to deletes other programs' data, CPython gh-82300).
 // Errors: ValueError for size < 0, create with size 0, attach without a name, an empty
 // name, a name with a NUL; FileExistsError; FileNotFoundError; std::system_error naming
-// the call otherwise (shm_open EINVAL for a name with an inner '/', ENAMETOOLONG, EMFILE,
-// mmap, posix_fallocate ENOSPC). Nothing is left in /dev/shm by a failed creation.
+// the call otherwise (shm_open EINVAL for a name with an inner '/' or over 255 bytes,
+// EMFILE, mmap, posix_fallocate ENOSPC). Nothing is left in /dev/shm by a failed creation.
+//
+// What blocks: nothing waits on other processes. The first tracked creation of a program
+// forks its resource tracker (one small helper process, "concur-rtracker", that exits by
+// itself once every process of the program is gone).
 //
 // Names: name() never has the leading '/' (as Python's .name); a name given with one is
 // accepted, and the same segment is meant with or without it.
