@@ -11,6 +11,9 @@
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
+#include "concur/multiprocessing/shareable_list.hpp"
+#include "concur/multiprocessing/shared_memory.hpp"
+#include "concur/multiprocessing/shared_memory_manager.hpp"
 #include "concur/queue.hpp"
 
 namespace concur {

@@ -1,0 +1,495 @@
+// The resource tracker: see include/concur/detail/mp_tracker.hpp.
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+#include "concur/detail/mp_handles.hpp"
+#include "concur/detail/mp_tracker.hpp"
+#include "concur/exceptions.hpp"
+
+namespace concur::multiprocessing::detail {
+
+namespace {
+
+constexpr std::size_t kNameMax = 255;  // NAME_MAX of /dev/shm, without the leading '/'
+constexpr std::size_t kEntry = 256;    // a table entry: the name and its NUL
+constexpr int kStopWaitMs = 5000;
+
+// ---------------------------------------------------------------------------------------
+// The tracker process. Everything from here to tracker_main's end runs in a child forked
+// from a process that may have had threads: async-signal-safe calls only (no malloc, no
+// stdio, no exceptions, no locks).
+
+void put_all(int fd, const char* p, std::size_t n) noexcept {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Appends to a fixed buffer; keeps the last byte free for a newline.
+struct Line {
+  char data[4096];
+  std::size_t len = 0;
+  void add(const char* s, std::size_t n) noexcept {
+    const std::size_t room = sizeof(data) - 1 - len;
+    if (n > room) n = room;
+    std::memcpy(data + len, s, n);
+    len += n;
+  }
+  void add(const char* s) noexcept { add(s, std::strlen(s)); }
+  void add_number(unsigned long v) noexcept {
+    char digits[24];
+    std::size_t i = sizeof(digits);
+    do {
+      digits[--i] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    add(digits + i, sizeof(digits) - i);
+  }
+  [[nodiscard]] bool full() const noexcept { return len + 1 >= sizeof(data); }
+  void flush(int fd) noexcept {
+    data[len++] = '\n';
+    put_all(fd, data, len);
+    len = 0;
+  }
+};
+
+bool valid_name(const char* p, std::size_t n) noexcept {
+  if (n == 0 || n > kNameMax) return false;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (p[i] == '\0' || p[i] == '/') return false;
+  }
+  return true;
+}
+
+std::string_view bare(std::string_view name) noexcept {
+  if (!name.empty() && name.front() == '/') name.remove_prefix(1);
+  return name;
+}
+
+// The registered names: an open-addressing hash set (linear probing, tombstones) in an
+// anonymous mapping, so that N registrations cost O(N), not O(N^2). A slot is a state
+// byte and the NUL-terminated name.
+struct Table {
+  static constexpr std::size_t kSlot = 1 + kEntry;
+  enum : char { kEmpty = 0, kUsed = 1, kDeleted = 2 };
+  char* slots = nullptr;
+  std::size_t capacity = 0;  // a power of two
+  std::size_t count = 0;     // used slots
+  std::size_t deleted = 0;   // tombstones
+
+  char* slot(std::size_t i) const noexcept { return slots + i * kSlot; }
+  static std::size_t hash(const char* p, std::size_t n) noexcept {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (std::size_t i = 0; i < n; ++i) {
+      h ^= static_cast<unsigned char>(p[i]);
+      h *= 1099511628211ULL;
+    }
+    return static_cast<std::size_t>(h);
+  }
+  static bool holds(const char* s, const char* p, std::size_t n) noexcept {
+    return s[0] == kUsed && std::memcmp(s + 1, p, n) == 0 && s[1 + n] == '\0';
+  }
+  // The slot holding the name, or else the one to insert it into (capacity if full).
+  std::size_t probe(const char* p, std::size_t n, bool& found) const noexcept {
+    found = false;
+    std::size_t free_slot = capacity;
+    for (std::size_t k = 0, i = hash(p, n) & (capacity - 1); k < capacity;
+         ++k, i = (i + 1) & (capacity - 1)) {
+      const char* s = slot(i);
+      if (s[0] == kEmpty) return free_slot != capacity ? free_slot : i;
+      if (s[0] == kDeleted) {
+        if (free_slot == capacity) free_slot = i;
+      } else if (holds(s, p, n)) {
+        found = true;
+        return i;
+      }
+    }
+    return free_slot;
+  }
+  void put(const char* p, std::size_t n) noexcept {  // p is not in the table
+    bool found = false;
+    char* s = slot(probe(p, n, found));
+    if (s[0] == kDeleted) --deleted;
+    s[0] = kUsed;
+    std::memcpy(s + 1, p, n);
+    s[1 + n] = '\0';
+    ++count;
+  }
+  bool rehash(std::size_t cap) noexcept {
+    void* mem =
+        ::mmap(nullptr, cap * kSlot, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return false;
+    char* old = slots;
+    const std::size_t old_cap = capacity;
+    slots = static_cast<char*>(mem);  // zero-filled: every slot empty
+    capacity = cap;
+    count = 0;
+    deleted = 0;
+    for (std::size_t i = 0; i < old_cap; ++i) {
+      const char* s = old + i * kSlot;
+      if (s[0] == kUsed) put(s + 1, std::strlen(s + 1));
+    }
+    if (old != nullptr) ::munmap(old, old_cap * kSlot);
+    return true;
+  }
+  void add(const char* p, std::size_t n) noexcept {
+    if (capacity != 0) {
+      bool found = false;
+      probe(p, n, found);
+      if (found) return;  // a set: registering twice is once
+    }
+    if ((count + deleted + 1) * 2 > capacity) {
+      // Grow when half full of names; else tombstones fill it: clean up at the same size.
+      const std::size_t cap = capacity == 0                ? 64
+                              : (count + 1) * 4 > capacity ? capacity * 2
+                                                           : capacity;
+      if (!rehash(cap) && count + deleted >= capacity) {
+        Line line;
+        line.add("resource_tracker: out of memory: cannot track /");
+        line.add(p, n);
+        line.flush(2);
+        return;
+      }
+    }
+    put(p, n);
+  }
+  void remove(const char* p, std::size_t n) noexcept {
+    if (capacity == 0) return;
+    bool found = false;
+    const std::size_t i = probe(p, n, found);
+    if (!found) return;
+    slot(i)[0] = kDeleted;
+    --count;
+    ++deleted;
+  }
+  // Calls f(name) for every name.
+  template <class F>
+  void each(F f) const noexcept {
+    for (std::size_t i = 0; i < capacity; ++i) {
+      if (slot(i)[0] == kUsed) f(slot(i) + 1);
+    }
+  }
+};
+
+[[noreturn]] void tracker_main(int rfd, bool warn, const char* comm) noexcept {
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_NAME, comm, 0, 0, 0);
+  // Signals: the parent's handlers are its code, not ours; a Ctrl-C for the program or a
+  // SIGTERM for its group must not stop the cleanup.
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sa.sa_handler =
+        (sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGPIPE) ? SIG_IGN : SIG_DFL;
+    ::sigaction(sig, &sa, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // NOLINT(concurrency-mt-unsafe): one thread
+  // Last (tests wait for it, and then see everything above done):
+  // Hold nothing of the parent's: its pipes must reach EOF when their owners die.
+  if (rfd > 3) ::close_range(3, static_cast<unsigned>(rfd - 1), 0);
+  ::close_range(static_cast<unsigned>(rfd + 1), ~0U, 0);
+  const int nul = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul >= 0) {
+    ::dup2(nul, 0);
+    ::dup2(nul, 1);
+    if (nul > 2) ::close(nul);
+  }
+
+  Table table;
+  char buf[1 + kNameMax + 1];
+  for (;;) {
+    const ssize_t n = ::recv(rfd, buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;  // treated as EOF
+    }
+    if (n == 0) break;  // every writer end is closed
+    const auto len = static_cast<std::size_t>(n) - 1;
+    if (!valid_name(buf + 1, len)) continue;
+    if (buf[0] == 'R') table.add(buf + 1, len);
+    if (buf[0] == 'U') table.remove(buf + 1, len);
+  }
+
+  if (table.count > 0) {
+    Line line;
+    if (warn) {
+      line.add("resource_tracker: There appear to be ");
+      line.add_number(table.count);
+      line.add(" leaked shared_memory objects to clean up at shutdown:");
+      table.each([&line](const char* name) {
+        if (line.full()) return;
+        line.add(" /");
+        line.add(name);
+      });
+      line.flush(2);
+    }
+    table.each([&line](const char* name) {
+      char path[1 + kEntry];
+      path[0] = '/';
+      std::memcpy(path + 1, name, std::strlen(name) + 1);
+      if (::shm_unlink(path) != 0 && errno != ENOENT) {
+        const int err = errno;
+        line.add("resource_tracker: shm_unlink(");
+        line.add(path);
+        line.add(") failed: errno ");
+        line.add_number(static_cast<unsigned long>(err));
+        line.flush(2);
+      }
+    });
+  }
+  ::_exit(0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The writers' side.
+
+struct State {
+  int fd = -1;         // this process's writer end
+  pid_t pid = -1;      // the tracker, when this process started it
+  pid_t starter = -1;  // the process that started it (a forked child did not)
+};
+
+std::mutex& state_mutex() {
+  static std::mutex m;
+  return m;
+}
+State& state() {
+  static State s;
+  return s;
+}
+
+// The mutex must not stay locked in a forked child by a thread that does not exist there.
+// The fork that starts the tracker happens under the mutex: that thread skips the handlers.
+thread_local bool t_starting = false;
+void before_fork() noexcept {
+  if (!t_starting) state_mutex().lock();
+}
+void after_fork() noexcept {
+  if (!t_starting) state_mutex().unlock();
+}
+[[maybe_unused]] const int g_atfork = ::pthread_atfork(before_fork, after_fork, after_fork);
+
+[[noreturn]] void fail(int err, const char* call) {
+  throw std::system_error(err, std::generic_category(), call);
+}
+
+// Forgets the connection (closing our writer end), and reaps the tracker if ours.
+void disconnect_locked(bool reap) noexcept {
+  State& s = state();
+  if (s.fd >= 0) {
+    try {
+      set_inherited_fd(kTrackerFdKey, -1);
+    } catch (...) {  // erasing allocates nothing; keep stop_tracker noexcept regardless
+    }
+    ::close(s.fd);
+    s.fd = -1;
+  }
+  if (reap && s.pid > 0 && s.starter == ::getpid()) reap_bounded(s.pid);
+  s.pid = -1;
+  s.starter = -1;
+}
+
+}  // namespace
+
+void reap_bounded(pid_t pid) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopWaitMs);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;  // reaped, or not ours to reap
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      // Some other process still holds a writer end: do not wait for it.
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      break;
+    }
+    if (pidfd >= 0) {
+      struct pollfd p {
+        pidfd, POLLIN, 0
+      };
+      ::poll(&p, 1, static_cast<int>(left.count()));
+    } else {
+      struct timespec ts {
+        0, 1'000'000
+      };
+      ::nanosleep(&ts, nullptr);
+    }
+  }
+  if (pidfd >= 0) ::close(pidfd);
+}
+
+TrackerProcess start_tracker_process(bool warn, const char* comm) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    fail(errno, "socketpair(resource_tracker)");
+  }
+  // The tracker's end must not be 0, 1 or 2: those become /dev/null and stderr there.
+  if (sv[1] <= 2) {
+    const int moved = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 3);
+    const int err = errno;
+    ::close(sv[1]);
+    if (moved < 0) {
+      ::close(sv[0]);
+      fail(err, "fcntl(resource_tracker)");
+    }
+    sv[1] = moved;
+  }
+  // The child starts with every signal blocked: a Ctrl-C or SIGTERM sent before it has
+  // set its dispositions stays pending and is then discarded (SIG_IGN), never fatal.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  t_starting = true;
+  const pid_t pid = ::fork();
+  if (pid == 0) tracker_main(sv[1], warn, comm);
+  const int err = errno;
+  t_starting = false;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid > 0) ::setpgid(pid, pid);  // also done by the child: whichever runs first
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    fail(err, "fork(resource_tracker)");
+  }
+  return {sv[0], pid};
+}
+
+bool send_tracker_record(int fd, char op, std::string_view name) noexcept {
+  name = bare(name);
+  if (!valid_name(name.data(), name.size())) {
+    errno = EINVAL;
+    return false;
+  }
+  char buf[1 + kNameMax];
+  buf[0] = op;
+  std::memcpy(buf + 1, name.data(), name.size());
+  const std::size_t n = 1 + name.size();
+  ssize_t r = 0;
+  do {
+    r = ::send(fd, buf, n, MSG_NOSIGNAL);
+  } while (r < 0 && errno == EINTR);
+  return r == static_cast<ssize_t>(n);
+}
+
+namespace {
+
+void start_locked() {
+  const TrackerProcess t = start_tracker_process(true, "concur-rtracker");
+  State& s = state();
+  s.fd = t.fd;
+  s.pid = t.pid;
+  s.starter = ::getpid();
+  set_inherited_fd(kTrackerFdKey, t.fd);
+  add_service_stopper(&stop_tracker);
+}
+
+// This process's writer end: the one it has (forked), the one it inherited (spawned), or
+// a new tracker's.
+int connect_locked(bool start) {
+  State& s = state();
+  if (s.fd >= 0) return s.fd;
+  const int inherited = inherited_fd(kTrackerFdKey);
+  if (inherited >= 0) {
+    s.fd = inherited;
+    s.pid = -1;
+    s.starter = -1;
+    add_service_stopper(&stop_tracker);
+    return s.fd;
+  }
+  if (!start) return -1;
+  start_locked();
+  return s.fd;
+}
+
+}  // namespace
+
+void tracker_register(std::string_view name) {
+  const std::string_view n = bare(name);
+  if (!valid_name(n.data(), n.size())) {
+    throw concur::ValueError("resource_tracker: cannot track the shared memory name '" +
+                             std::string(name) + "' (1 to 255 bytes, no NUL or '/')");
+  }
+  std::lock_guard lock(state_mutex());
+  if (send_tracker_record(connect_locked(true), 'R', n)) return;
+  // The tracker died (killed by hand?): start a new one, as CPython's ensure_running does.
+  disconnect_locked(true);
+  if (send_tracker_record(connect_locked(true), 'R', n)) return;
+  const int err = errno;
+  std::fprintf(stderr,
+               "resource_tracker: cannot register /%.*s (%s): it will not be removed if "
+               "this program crashes\n",
+               static_cast<int>(n.size()), n.data(), std::generic_category().message(err).c_str());
+}
+
+void tracker_unregister(std::string_view name) noexcept {
+  const std::string_view n = bare(name);
+  if (!valid_name(n.data(), n.size())) return;
+  std::lock_guard lock(state_mutex());
+  int fd = -1;
+  try {
+    fd = connect_locked(false);
+  } catch (...) {
+    return;
+  }
+  if (fd >= 0) send_tracker_record(fd, 'U', n);
+}
+
+void ensure_tracker_running() {
+  std::lock_guard lock(state_mutex());
+  connect_locked(true);
+}
+
+pid_t tracker_pid() noexcept {
+  std::lock_guard lock(state_mutex());
+  const State& s = state();
+  return s.starter == ::getpid() ? s.pid : -1;
+}
+
+int tracker_fd() noexcept {
+  std::lock_guard lock(state_mutex());
+  return state().fd;
+}
+
+void stop_tracker() noexcept {
+  std::lock_guard lock(state_mutex());
+  disconnect_locked(true);
+}
+
+void forget_tracker() noexcept {
+  std::lock_guard lock(state_mutex());
+  disconnect_locked(false);
+}
+
+}  // namespace concur::multiprocessing::detail
