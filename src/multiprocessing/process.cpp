@@ -21,6 +21,7 @@
 #include <system_error>
 #include <typeinfo>
 
+#include "concur/detail/mp_tracker.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "process_impl.hpp"
 
@@ -417,6 +418,10 @@ void Process::start_checked() {
   if (method == StartMethod::fork) {
     detail::start_fork(*this, *state_);
   } else {
+    // As CPython's spawn: the program tree's resource tracker runs before a fresh program
+    // starts, so that the child (and the forkserver) share it instead of starting their own
+    // (whose cleanup at the child's exit would unlink segments the parent still uses).
+    detail::ensure_tracker_running();
     detail::start_encoded(*this, *state_, method);
   }
   target_.reset();  // the child has its copy (Python drops target and args at start)

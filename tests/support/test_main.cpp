@@ -3,19 +3,55 @@
 // checked on its own: after it, the process must hold no more file
 // descriptors than before, have no child process (running or zombie) and
 // have added no /dev/shm entry. A leak fails the run and names what leaked.
+//
+// /dev/shm is machine-wide, and CTest runs tests in parallel: so that one test never
+// counts (or removes) another's segments, each test process mounts a private tmpfs on
+// /dev/shm in a mount namespace of its own (as root; otherwise in a user namespace
+// too, where the kernel allows it). Children of every start method inherit it. Where
+// neither is allowed, the shared /dev/shm is checked, exact only with `ctest -j1`.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
+#include <string>
 
 #include "concur/detail/mp_handles.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "support/leak_check.hpp"
 
 namespace {
+
+bool write_file(const char* path, const std::string& text) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+// A private /dev/shm for this process and its children; false if not allowed. Must run
+// while the process is single-threaded (unshare of a user namespace requires it).
+bool private_dev_shm() {
+  if (::unshare(CLONE_NEWNS) != 0) {
+    const uid_t uid = ::getuid();
+    const gid_t gid = ::getgid();
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) return false;
+    // The same ids inside as outside: nothing the tests see changes.
+    if (!write_file("/proc/self/setgroups", "deny") ||
+        !write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") ||
+        !write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1")) {
+      return false;
+    }
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  return ::mount("concur-test-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
+}
 
 class LeakCheck : public ::testing::Environment {
  public:
@@ -81,6 +117,7 @@ class LeakCheck : public ::testing::Environment {
 int main(int argc, char** argv) {
   // First: a child started by spawn/forkserver runs its target here and never returns.
   concur::multiprocessing::main_guard(argc, argv);
+  (void)private_dev_shm();
   ::testing::InitGoogleTest(&argc, argv);
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   ::testing::AddGlobalTestEnvironment(new LeakCheck);
