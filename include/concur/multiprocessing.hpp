@@ -5,7 +5,9 @@
 #pragma once
 
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/queue.hpp"
 

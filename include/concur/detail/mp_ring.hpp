@@ -1,0 +1,137 @@
+// concur/detail/mp_ring.hpp: the message ring under Queue, SimpleQueue, JoinableQueue and
+// Connection. Internal to concur::multiprocessing: users never call these.
+//
+// A Ring is a header and a power-of-two byte buffer inside a detail::Region (shared memory
+// reached by a memfd). It carries whole messages, multi-producer and multi-consumer.
+//
+// Wire: the ring holds chunks, each `u64 header · payload · padding to 8 bytes`, the header
+// being `payload length (32 bits) | flags << 32` with flags FIRST, LAST, ABORT. A message
+// that fits in half the ring is one FIRST|LAST chunk; a larger one is streamed as FIRST,
+// continuation and LAST chunks while the writer holds the write lock (so chunks of two
+// messages never interleave), the reader assembling them while it holds the read lock.
+//
+// Positions: `tail` (written by writers) and `head` (written by readers) pack a 40-bit byte
+// position (wrapping; the buffer offset is position & mask) and a 24-bit count of whole
+// messages. A chunk becomes visible to readers only by the release store of `tail` made
+// after its bytes are written, so a writer that dies while copying leaves nothing visible;
+// the count of a message rises in the same store as its LAST chunk, so qsize (tail count −
+// head count) and JoinableQueue's unfinished tasks (tail count − tasks done) stay exact
+// whatever dies when.
+//
+// Locks: one robust, process-shared pthread mutex for writers and one for readers. A
+// process killed while holding one hands the next owner EOWNERDEAD; it makes the mutex
+// consistent and repairs the ring:
+//   - a writer that died inside a streamed message (the `w_open` flag) is followed by an
+//     ABORT chunk, written by the next writer, or by the reader waiting for the rest (which
+//     then simply drops the bytes it has);
+//   - a reader that died inside a streamed message left continuation chunks at the head: any
+//     reader skips chunks that do not start a message (counting a LAST it skips as consumed);
+//   - a reader that died while copying a one-chunk message had not moved `head`: the next
+//     reader receives that message.
+// A writer whose deadline passes inside a streamed message leaves `w_open` set and the lock
+// free: the next writer writes the ABORT, or the waiting reader drops the partial message.
+//
+// Waiting: spin briefly (threading's adaptive budget), then sleep on a futex word without
+// the private flag (`data_seq` for readers, `space_seq` for writers, `done` for join). A
+// sleeper announces itself in a counter first, so a busy stream makes no system call: the
+// other side bumps the word and calls futex_wake only when the counter is non-zero.
+// Connections pass their socket (`sock`): a blocked wait is sliced (50 ms) and between
+// slices the socket is polled for hang-up (every copy of the peer's end closed, including
+// by death), which ends the wait with kPeerGone; and writers send one byte on it as a
+// doorbell when a reader sleeps in poll()/wait() (the `pollers` counter).
+//
+// Memory ordering: data bytes → release store of tail → acquire load by readers; readers'
+// release store of head → acquire load by writers before they overwrite. The sleeper
+// counters and the positions are paired by seq_cst fences (Dekker), so either the waiter
+// sees the new position or the notifier sees the waiter.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "concur/timeout.hpp"
+
+namespace concur::multiprocessing::detail {
+
+struct RingHeader;
+
+/// What a blocking ring call ended with.
+enum class RingStatus {
+  kOk,        ///< done
+  kTimeout,   ///< the deadline passed (a put found no room, a get found no message)
+  kPeerGone,  ///< the socket's peer has closed every copy (connections only)
+};
+
+/// Receives a whole message (valid only during the call). May throw: the message is then
+/// consumed anyway and the exception propagates.
+using RingConsumer = void (*)(void* context, std::span<const std::byte> message);
+
+class Ring {
+ public:
+  static constexpr std::size_t kMinCapacity = 4096;
+  static constexpr std::size_t kMaxCapacity = std::size_t{1} << 27;
+  static constexpr std::uint32_t kMaxCount = (1U << 24) - 1;
+
+  /// `requested` rounded up to a power of two in [kMinCapacity, kMaxCapacity] (ValueError
+  /// above).
+  static std::size_t round_capacity(std::size_t requested);
+  /// Bytes a ring of `capacity` (already rounded) takes in a region: header + buffer,
+  /// a multiple of 64.
+  static std::size_t footprint(std::size_t capacity) noexcept;
+  /// Constructs a ring at `at` (64-byte aligned, zeroed, footprint(capacity) bytes).
+  /// `maxsize` 0 = no bound but the bytes; at most kMaxCount.
+  static Ring create(void* at, std::size_t capacity, std::uint32_t maxsize);
+  /// A view of the ring constructed at `at` by another process (or this one).
+  static Ring attach(void* at);
+
+  Ring() noexcept = default;
+
+  /// Appends one message. Waits (until `deadline`) for the message count to be below
+  /// maxsize and for room. kTimeout: nothing was sent (a streamed message cut by the
+  /// deadline is dropped whole). kPeerGone (sock >= 0): the reader end is closed everywhere.
+  RingStatus write(std::span<const std::byte> message, const Deadline& deadline, int sock = -1);
+  /// Removes the next message and hands it to `consume`. Waits until `deadline` for one to
+  /// start; once a streamed message has started it is read to its end. kPeerGone: no
+  /// message and the writer end is closed everywhere.
+  RingStatus read(RingConsumer consume, void* context, const Deadline& deadline,
+                  int sock = -1);
+
+  /// True when a chunk is published and not yet consumed (a message, or the start of one).
+  [[nodiscard]] bool has_data() const noexcept;
+  /// Whole messages in the ring (exact while nobody puts or gets).
+  [[nodiscard]] std::size_t qsize() const noexcept;
+  [[nodiscard]] std::uint32_t maxsize() const noexcept;
+  [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
+
+  /// JoinableQueue: one task done. Throws ValueError when every message put is done.
+  void task_done();
+  /// JoinableQueue: waits until every message put has been marked done; false on timeout.
+  bool join(const Deadline& deadline);
+
+  /// For tests and diagnostics: (head, tail) byte positions and message counts.
+  struct Positions {
+    std::uint64_t head_pos, tail_pos;
+    std::uint32_t head_count, tail_count;
+  };
+  [[nodiscard]] Positions positions() const noexcept;
+
+  /// Readers sleeping in poll()/wait() register here so writers ring the doorbell.
+  void add_poller() noexcept;
+  void remove_poller() noexcept;
+  /// Wakes every sleeper (after a close, so that they re-check their peer).
+  void wake_all() noexcept;
+
+ private:
+  explicit Ring(RingHeader* h) noexcept;
+  RingHeader* h_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint64_t mask_ = 0;
+};
+
+/// True when every copy of `sock`'s peer is closed (POLLHUP); false for sock < 0.
+bool peer_closed(int sock) noexcept;
+/// Reads and drops pending doorbell bytes on `sock` (non-blocking).
+void drain_doorbell(int sock) noexcept;
+
+}  // namespace concur::multiprocessing::detail

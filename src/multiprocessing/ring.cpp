@@ -1,0 +1,546 @@
+// The message ring (see concur/detail/mp_ring.hpp for the protocol).
+#include "concur/detail/mp_ring.hpp"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <new>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "concur/detail/futex.hpp"
+#include "concur/detail/threading_spin.hpp"
+#include "concur/exceptions.hpp"
+#include "concur/multiprocessing/codec.hpp"
+
+namespace concur::multiprocessing::detail {
+
+struct RingHeader {
+  std::uint32_t magic;
+  std::uint32_t maxsize;
+  std::uint64_t capacity;
+  // Writers' line: the published end, and "a streamed message is open".
+  alignas(64) std::atomic<std::uint64_t> tail;
+  std::atomic<std::uint32_t> w_open;
+  // Readers' line.
+  alignas(64) std::atomic<std::uint64_t> head;
+  // Sleepers. Each futex word shares its line with its sleeper counter.
+  alignas(64) std::atomic<std::uint32_t> data_seq;
+  std::atomic<std::uint32_t> readers_waiting;
+  std::atomic<std::uint32_t> pollers;
+  alignas(64) std::atomic<std::uint32_t> space_seq;
+  std::atomic<std::uint32_t> writers_waiting;
+  alignas(64) std::atomic<std::uint32_t> done;
+  std::atomic<std::uint32_t> joiners;
+  alignas(64) pthread_mutex_t wlock;
+  alignas(64) pthread_mutex_t rlock;
+};
+
+namespace {
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+static_assert(sizeof(RingHeader) % 64 == 0);
+
+constexpr std::uint32_t kMagic = 0xC0C0'0517;
+constexpr std::uint64_t kFirst = 1;
+constexpr std::uint64_t kLast = 2;
+constexpr std::uint64_t kAbort = 4;
+constexpr unsigned kPosBits = 40;
+constexpr std::uint64_t kPosMask = (std::uint64_t{1} << kPosBits) - 1;
+constexpr std::uint32_t kCountMask = (1U << 24) - 1;
+constexpr int kSpin = 600;
+constexpr auto kPeerSlice = std::chrono::milliseconds(50);
+constexpr auto kStreamSlice = std::chrono::milliseconds(20);
+constexpr auto kLockGrace = std::chrono::milliseconds(20);
+
+constexpr std::uint64_t pos_of(std::uint64_t packed) noexcept { return packed & kPosMask; }
+constexpr std::uint32_t count_of(std::uint64_t packed) noexcept {
+  return static_cast<std::uint32_t>(packed >> kPosBits);
+}
+constexpr std::uint64_t pack(std::uint64_t pos, std::uint32_t count) noexcept {
+  return (pos & kPosMask) | (std::uint64_t{count & kCountMask} << kPosBits);
+}
+constexpr std::uint64_t used(std::uint64_t head_pos, std::uint64_t tail_pos) noexcept {
+  return (tail_pos - head_pos) & kPosMask;
+}
+constexpr std::uint64_t round8(std::uint64_t n) noexcept { return (n + 7) & ~std::uint64_t{7}; }
+constexpr std::uint64_t chunk_bytes(std::uint64_t len) noexcept { return 8 + round8(len); }
+
+timespec to_timespec(Deadline::Clock::time_point tp) noexcept {
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
+  timespec ts{};
+  if (ns > 0) {
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  }
+  return ts;
+}
+
+/// A lock attempt gives up at the deadline, but never sooner than kLockGrace from now: a
+/// non-blocking put/get waits for another process's put/get in progress, so that it does not
+/// report Full/Empty merely because of contention.
+Deadline lock_deadline(const Deadline& d) noexcept {
+  if (d.is_forever()) return d;
+  const auto grace = Deadline::Clock::now() + kLockGrace;
+  return Deadline(d.time_point() > grace ? d.time_point() : grace);
+}
+
+/// Locks a robust mutex. False on timeout; `recovered` when the previous owner died.
+bool lock(pthread_mutex_t* m, const Deadline& d, bool& recovered) {
+  int r = 0;
+  if (d.is_forever()) {
+    r = pthread_mutex_lock(m);
+  } else {
+    const timespec ts = to_timespec(d.time_point());
+    r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+  }
+  if (r == ETIMEDOUT) return false;
+  if (r == EOWNERDEAD) {
+    pthread_mutex_consistent(m);
+    recovered = true;
+    return true;
+  }
+  if (r == ENOTRECOVERABLE) {
+    throw concur::RuntimeError("multiprocessing queue: its lock is not recoverable");
+  }
+  if (r != 0) throw std::system_error(r, std::generic_category(), "pthread_mutex_lock");
+  return true;
+}
+
+class Unlock {
+ public:
+  explicit Unlock(pthread_mutex_t* m) noexcept : m_(m) {}
+  ~Unlock() {
+    if (m_ != nullptr) pthread_mutex_unlock(m_);
+  }
+  Unlock(const Unlock&) = delete;
+  Unlock& operator=(const Unlock&) = delete;
+  void now() noexcept {
+    pthread_mutex_unlock(m_);
+    m_ = nullptr;
+  }
+
+ private:
+  pthread_mutex_t* m_;
+};
+
+void wake(std::atomic<std::uint32_t>& word) noexcept {
+  concur::detail::futex_wake(word, INT_MAX, /*shared=*/true);
+}
+
+/// After a store the sleepers must see: bumps `seq` and wakes when someone sleeps on it.
+void notify(std::atomic<std::uint32_t>& seq, const std::atomic<std::uint32_t>& waiting) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiting.load(std::memory_order_relaxed) != 0) {
+    seq.fetch_add(1, std::memory_order_release);
+    wake(seq);
+  }
+}
+
+/// Waits until ready() holds, sleeping on `seq` (see the header). With sock >= 0 the
+/// sleep is sliced and a closed peer ends it.
+template <class Ready>
+RingStatus wait_on(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& waiting,
+                   Ready&& ready, const Deadline& d, int sock) {
+  if (ready()) return RingStatus::kOk;
+  if (d.expired()) return RingStatus::kTimeout;
+  if (concur::detail::spin_until(ready, kSpin)) return RingStatus::kOk;
+  for (;;) {
+    waiting.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t s = seq.load(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) {
+      waiting.fetch_sub(1, std::memory_order_relaxed);
+      return RingStatus::kOk;
+    }
+    Deadline slice = d;
+    if (sock >= 0) {
+      const auto end = Deadline::Clock::now() + kPeerSlice;
+      if (d.is_forever() || end < d.time_point()) slice = Deadline(end);
+    }
+    concur::detail::futex_wait(seq, s, slice, /*shared=*/true);
+    waiting.fetch_sub(1, std::memory_order_relaxed);
+    if (ready()) return RingStatus::kOk;
+    if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
+    if (d.expired()) return RingStatus::kTimeout;
+  }
+}
+
+Buffer& scratch() {
+  thread_local Buffer b;
+  return b;
+}
+
+void release_scratch(Buffer& b) {
+  constexpr std::size_t kKeep = std::size_t{64} << 20;
+  if (b.capacity() > kKeep) Buffer().swap(b);
+}
+
+}  // namespace
+
+bool peer_closed(int sock) noexcept {
+  if (sock < 0) return false;
+  pollfd p{sock, POLLIN, 0};
+  int r = 0;
+  do {
+    r = ::poll(&p, 1, 0);
+  } while (r < 0 && errno == EINTR);
+  return r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+void drain_doorbell(int sock) noexcept {
+  char buf[64];
+  while (::recv(sock, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+}
+
+std::size_t Ring::round_capacity(std::size_t requested) {
+  if (requested > kMaxCapacity) {
+    throw concur::ValueError("multiprocessing queue: a buffer of " + std::to_string(requested) +
+                             " bytes is above the limit of " + std::to_string(kMaxCapacity));
+  }
+  std::size_t c = kMinCapacity;
+  while (c < requested) c <<= 1;
+  return c;
+}
+
+std::size_t Ring::footprint(std::size_t capacity) noexcept {
+  return sizeof(RingHeader) + capacity;
+}
+
+Ring::Ring(RingHeader* h) noexcept
+    : h_(h),
+      data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)),
+      mask_(h->capacity - 1) {}
+
+Ring Ring::create(void* at, std::size_t capacity, std::uint32_t maxsize) {
+  if (capacity < kMinCapacity || capacity > kMaxCapacity || (capacity & (capacity - 1)) != 0) {
+    throw concur::ValueError("Ring::create: capacity must be a power of two in range");
+  }
+  if (maxsize > kMaxCount) {
+    throw concur::ValueError("multiprocessing queue: maxsize " + std::to_string(maxsize) +
+                             " is above the limit of " + std::to_string(kMaxCount));
+  }
+  auto* h = new (at) RingHeader{};
+  h->magic = kMagic;
+  h->maxsize = maxsize;
+  h->capacity = capacity;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  int r = pthread_mutex_init(&h->wlock, &attr);
+  if (r == 0) r = pthread_mutex_init(&h->rlock, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (r != 0) throw std::system_error(r, std::generic_category(), "pthread_mutex_init");
+  return Ring(h);
+}
+
+Ring Ring::attach(void* at) {
+  auto* h = std::launder(static_cast<RingHeader*>(at));
+  if (h->magic != kMagic || h->capacity < kMinCapacity || (h->capacity & (h->capacity - 1)) != 0) {
+    throw concur::ValueError("multiprocessing queue: the shared region holds no ring");
+  }
+  return Ring(h);
+}
+
+bool Ring::has_data() const noexcept {
+  const std::uint64_t hd = h_->head.load(std::memory_order_acquire);
+  return pos_of(h_->tail.load(std::memory_order_acquire)) != pos_of(hd);
+}
+
+std::size_t Ring::qsize() const noexcept {
+  // Head first: the tail read after it is at least as far, so the difference is >= 0.
+  const std::uint64_t hd = h_->head.load(std::memory_order_acquire);
+  const std::uint64_t t = h_->tail.load(std::memory_order_acquire);
+  return (count_of(t) - count_of(hd)) & kCountMask;
+}
+
+Ring::Positions Ring::positions() const noexcept {
+  const std::uint64_t hd = h_->head.load(std::memory_order_acquire);
+  const std::uint64_t t = h_->tail.load(std::memory_order_acquire);
+  return {pos_of(hd), pos_of(t), count_of(hd), count_of(t)};
+}
+
+std::uint32_t Ring::maxsize() const noexcept { return h_->maxsize; }
+
+void Ring::add_poller() noexcept { h_->pollers.fetch_add(1, std::memory_order_seq_cst); }
+void Ring::remove_poller() noexcept { h_->pollers.fetch_sub(1, std::memory_order_relaxed); }
+
+void Ring::wake_all() noexcept {
+  h_->data_seq.fetch_add(1, std::memory_order_seq_cst);
+  h_->space_seq.fetch_add(1, std::memory_order_seq_cst);
+  wake(h_->data_seq);
+  wake(h_->space_seq);
+}
+
+RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadline, int sock) {
+  RingHeader& h = *h_;
+  const std::uint64_t cap = mask_ + 1;
+  const std::uint64_t n = message.size();
+  const bool stream = chunk_bytes(n) > cap / 2;
+  // Room needed before starting: the whole chunk, or a quarter of the ring to stream.
+  const std::uint64_t start_room = stream ? cap / 4 : chunk_bytes(n);
+  auto room_for = [&](std::uint64_t need) {
+    const std::uint64_t hd = h.head.load(std::memory_order_acquire);
+    const std::uint64_t t = h.tail.load(std::memory_order_acquire);
+    const std::uint32_t queued = (count_of(t) - count_of(hd)) & kCountMask;
+    const std::uint32_t limit = h.maxsize != 0 ? h.maxsize : kCountMask;
+    return queued < limit && cap - used(pos_of(hd), pos_of(t)) >= need;
+  };
+  auto bytes_free = [&] {
+    const std::uint64_t hd = h.head.load(std::memory_order_acquire);
+    return cap - used(pos_of(hd), pos_of(h.tail.load(std::memory_order_relaxed)));
+  };
+  auto copy_in = [&](std::uint64_t at, const std::byte* src, std::uint64_t len) {
+    const std::uint64_t off = at & mask_;
+    const std::uint64_t first = len < cap - off ? len : cap - off;
+    std::memcpy(data_ + off, src, first);
+    if (first < len) std::memcpy(data_, src + first, len - first);
+  };
+  auto put_header = [&](std::uint64_t at, std::uint64_t len, std::uint64_t flags) {
+    const std::uint64_t word = len | (flags << 32);
+    std::memcpy(data_ + (at & mask_), &word, sizeof word);
+  };
+  auto publish = [&](std::uint64_t new_tail) {
+    h.tail.store(new_tail, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (h.readers_waiting.load(std::memory_order_relaxed) != 0) {
+      h.data_seq.fetch_add(1, std::memory_order_release);
+      wake(h.data_seq);
+    }
+    if (sock >= 0 && h.pollers.load(std::memory_order_relaxed) != 0) {
+      const char bell = 1;
+      (void)::send(sock, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+  };
+
+  bool recovered = false;
+  for (;;) {
+    const RingStatus st =
+        wait_on(h.space_seq, h.writers_waiting, [&] { return room_for(start_room); }, deadline,
+                sock);
+    if (st != RingStatus::kOk) return st;
+    if (!lock(&h.wlock, lock_deadline(deadline), recovered)) return RingStatus::kTimeout;
+    Unlock unlock(&h.wlock);
+    if (h.w_open.load(std::memory_order_relaxed) != 0) {
+      // A writer died (or gave up) inside a streamed message: end it with ABORT.
+      const RingStatus w = wait_on(
+          h.space_seq, h.writers_waiting, [&] { return bytes_free() >= 8; }, deadline, sock);
+      if (w != RingStatus::kOk) return w;
+      const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
+      put_header(pos_of(t), 0, kAbort);
+      h.w_open.store(0, std::memory_order_relaxed);
+      publish(pack(pos_of(t) + 8, count_of(t)));
+    }
+    if (!room_for(start_room)) continue;  // another writer took the room: wait again
+
+    std::uint64_t t = h.tail.load(std::memory_order_relaxed);
+    if (!stream) {
+      put_header(pos_of(t), n, kFirst | kLast);
+      if (n != 0) copy_in(pos_of(t) + 8, message.data(), n);
+      publish(pack(pos_of(t) + chunk_bytes(n), count_of(t) + 1));
+      return RingStatus::kOk;
+    }
+    // Streamed: chunks of at most half the ring, each published as soon as it is written.
+    std::uint64_t done = 0;
+    bool first = true;
+    const std::uint64_t max_chunk = cap / 2 - 8;
+    while (first || done < n) {
+      const std::uint64_t left = n - done;
+      const std::uint64_t want = chunk_bytes(left < max_chunk ? left : max_chunk);
+      const std::uint64_t enough = want < cap / 4 ? want : cap / 4;
+      if (bytes_free() < enough) {
+        const RingStatus w = wait_on(
+            h.space_seq, h.writers_waiting, [&] { return bytes_free() >= enough; }, deadline,
+            sock);
+        if (w != RingStatus::kOk) return w;  // w_open stays set: the message is dropped
+      }
+      const std::uint64_t free_bytes = bytes_free();
+      std::uint64_t len = (free_bytes - 8) & ~std::uint64_t{7};
+      if (len > max_chunk) len = max_chunk;
+      if (len > left) len = left;
+      const bool last = len == left;
+      const std::uint64_t flags = (first ? kFirst : 0) | (last ? kLast : 0);
+      t = h.tail.load(std::memory_order_relaxed);
+      put_header(pos_of(t), len, flags);
+      copy_in(pos_of(t) + 8, message.data() + done, len);
+      if (first) h.w_open.store(1, std::memory_order_relaxed);
+      done += len;
+      first = false;
+      publish(pack(pos_of(t) + chunk_bytes(len), count_of(t) + (last ? 1 : 0)));
+      if (last) {
+        h.w_open.store(0, std::memory_order_relaxed);
+        break;
+      }
+    }
+    return RingStatus::kOk;
+  }
+}
+
+RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadline, int sock) {
+  RingHeader& h = *h_;
+  const std::uint64_t cap = mask_ + 1;
+  auto ready = [&] { return has_data(); };
+  auto copy_out = [&](std::uint64_t at, std::uint64_t len, Buffer& into) {
+    const std::uint64_t off = at & mask_;
+    const std::uint64_t first = len < cap - off ? len : cap - off;
+    const std::size_t old = into.size();
+    into.resize(old + len);
+    std::memcpy(into.data() + old, data_ + off, first);
+    if (first < len) std::memcpy(into.data() + old + first, data_, len - first);
+  };
+  auto advance = [&](std::uint64_t hd, std::uint64_t len, bool whole) {
+    h.head.store(pack(pos_of(hd) + chunk_bytes(len), count_of(hd) + (whole ? 1 : 0)),
+                 std::memory_order_release);
+    notify(h.space_seq, h.writers_waiting);
+  };
+  auto header_at = [&](std::uint64_t hd, std::uint64_t& len, std::uint64_t& flags) {
+    std::uint64_t word = 0;
+    std::memcpy(&word, data_ + (pos_of(hd) & mask_), sizeof word);
+    len = word & 0xFFFF'FFFFU;
+    flags = word >> 32;
+  };
+  // Hands `bytes` to the consumer; the chunk is consumed whether or not it throws.
+  auto deliver = [&](std::span<const std::byte> bytes, std::uint64_t hd, std::uint64_t len,
+                     bool whole) {
+    try {
+      consume(context, bytes);
+    } catch (...) {
+      if (len != ~std::uint64_t{0}) advance(hd, len, whole);
+      throw;
+    }
+    if (len != ~std::uint64_t{0}) advance(hd, len, whole);
+  };
+
+  for (;;) {
+    const RingStatus st = wait_on(h.data_seq, h.readers_waiting, ready, deadline, sock);
+    if (st != RingStatus::kOk) return st;
+    bool recovered = false;
+    if (!lock(&h.rlock, lock_deadline(deadline), recovered)) return RingStatus::kTimeout;
+    Unlock unlock(&h.rlock);
+    for (;;) {
+      std::uint64_t hd = h.head.load(std::memory_order_relaxed);
+      if (pos_of(h.tail.load(std::memory_order_acquire)) == pos_of(hd)) break;
+      std::uint64_t len = 0;
+      std::uint64_t flags = 0;
+      header_at(hd, len, flags);
+      if ((flags & kFirst) == 0) {
+        // A continuation, LAST or ABORT chunk whose start is gone (its reader died, or a
+        // writer gave up): skip it, counting a LAST as consumed.
+        advance(hd, len, (flags & kLast) != 0);
+        continue;
+      }
+      if ((flags & kLast) != 0) {
+        const std::uint64_t off = (pos_of(hd) + 8) & mask_;
+        if (off + len <= cap) {
+          const std::span<const std::byte> bytes(data_ + off, len);
+          deliver(bytes, hd, len, true);
+        } else {
+          Buffer& b = scratch();
+          b.clear();
+          copy_out(pos_of(hd) + 8, len, b);
+          deliver(b, hd, len, true);
+        }
+        unlock.now();
+        return RingStatus::kOk;
+      }
+      // The start of a streamed message: collect its chunks, holding the read lock.
+      Buffer& b = scratch();
+      b.clear();
+      copy_out(pos_of(hd) + 8, len, b);
+      advance(hd, len, false);
+      bool complete = false;
+      bool abandoned = false;
+      while (!complete && !abandoned) {
+        const auto slice = Deadline(Deadline::Clock::now() + kStreamSlice);
+        if (wait_on(h.data_seq, h.readers_waiting, ready, slice, -1) != RingStatus::kOk) {
+          // Nothing for a while: is the writer still there?
+          int r = pthread_mutex_trylock(&h.wlock);
+          if (r == EOWNERDEAD) {
+            pthread_mutex_consistent(&h.wlock);
+            r = 0;
+          }
+          if (r == 0) {
+            if (h.w_open.load(std::memory_order_relaxed) != 0 && !has_data()) {
+              h.w_open.store(0, std::memory_order_relaxed);
+              abandoned = true;
+            }
+            pthread_mutex_unlock(&h.wlock);
+          }
+          continue;
+        }
+        hd = h.head.load(std::memory_order_relaxed);
+        header_at(hd, len, flags);
+        if ((flags & kFirst) != 0) {
+          abandoned = true;  // a new message: the old one was given up without ABORT
+        } else if ((flags & kAbort) != 0) {
+          advance(hd, len, false);
+          abandoned = true;
+        } else {
+          copy_out(pos_of(hd) + 8, len, b);
+          if ((flags & kLast) != 0) {
+            complete = true;
+          } else {
+            advance(hd, len, false);
+          }
+        }
+      }
+      if (abandoned) {
+        b.clear();
+        continue;
+      }
+      try {
+        deliver(b, hd, len, true);
+      } catch (...) {
+        release_scratch(b);
+        throw;
+      }
+      release_scratch(b);
+      unlock.now();
+      return RingStatus::kOk;
+    }
+  }
+}
+
+void Ring::task_done() {
+  std::uint32_t d = h_->done.load(std::memory_order_acquire);
+  for (;;) {
+    const std::uint32_t put = count_of(h_->tail.load(std::memory_order_acquire));
+    if (((put - d) & kCountMask) == 0) {
+      throw concur::ValueError("task_done() called too many times");
+    }
+    if (h_->done.compare_exchange_weak(d, d + 1, std::memory_order_acq_rel)) break;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (h_->joiners.load(std::memory_order_relaxed) != 0) wake(h_->done);
+}
+
+bool Ring::join(const Deadline& deadline) {
+  auto all_done = [&] {
+    const std::uint32_t d = h_->done.load(std::memory_order_acquire);
+    return ((count_of(h_->tail.load(std::memory_order_acquire)) - d) & kCountMask) == 0;
+  };
+  for (;;) {
+    if (all_done()) return true;
+    if (deadline.expired()) return false;
+    h_->joiners.fetch_add(1, std::memory_order_seq_cst);
+    const std::uint32_t s = h_->done.load(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!all_done()) concur::detail::futex_wait(h_->done, s, deadline, /*shared=*/true);
+    h_->joiners.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace concur::multiprocessing::detail
