@@ -30,6 +30,7 @@ struct RingHeader {
   // Writers' line: the published end, and "a streamed message is open".
   alignas(64) std::atomic<std::uint64_t> tail;
   std::atomic<std::uint32_t> w_open;
+  std::atomic<std::uint64_t> w_start;  // tail position of the open message's FIRST chunk
   // Readers' line.
   alignas(64) std::atomic<std::uint64_t> head;
   // Sleepers. Each futex word shares its line with its sleeper counter.
@@ -326,16 +327,44 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
     }
   };
 
+  // With the write lock held and a message left open by a writer that died or gave up:
+  // when no reader is active (the read lock is free), take its chunks back by moving the
+  // tail to where it started (or to the head, if a reader that died had taken part of it).
+  auto retract_open_message = [&] {
+    int r = pthread_mutex_trylock(&h.rlock);
+    if (r == EOWNERDEAD) {
+      pthread_mutex_consistent(&h.rlock);
+      r = 0;
+    }
+    if (r != 0) return false;
+    const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
+    const std::uint64_t hd = h.head.load(std::memory_order_relaxed);
+    const std::uint64_t start = h.w_start.load(std::memory_order_relaxed);
+    const bool head_before_start = used(pos_of(hd), start) <= used(pos_of(hd), pos_of(t));
+    const std::uint64_t back = head_before_start ? start : pos_of(hd);
+    h.tail.store(pack(back, count_of(t)), std::memory_order_release);
+    h.w_open.store(0, std::memory_order_relaxed);
+    pthread_mutex_unlock(&h.rlock);
+    notify(h.space_seq, h.writers_waiting);
+    return true;
+  };
+
   bool recovered = false;
   for (;;) {
-    const RingStatus st =
-        wait_on(h.space_seq, h.writers_waiting, [&] { return room_for(start_room); }, deadline,
-                sock);
+    // Wait for room without the lock, unless a message is open: its writer may be dead, and
+    // then the room comes only from the repair done under the lock.
+    const RingStatus st = wait_on(
+        h.space_seq, h.writers_waiting,
+        [&] { return room_for(start_room) || h.w_open.load(std::memory_order_relaxed) != 0; },
+        deadline, sock);
     if (st != RingStatus::kOk) return st;
     if (!lock(&h.wlock, lock_deadline(deadline), recovered)) return RingStatus::kTimeout;
     Unlock unlock(&h.wlock);
-    if (h.w_open.load(std::memory_order_relaxed) != 0) {
-      // A writer died (or gave up) inside a streamed message: end it with ABORT.
+    if (h.w_open.load(std::memory_order_relaxed) != 0 && retract_open_message()) {
+      // done: the open message's chunks were taken back
+    } else if (h.w_open.load(std::memory_order_relaxed) != 0) {
+      // A writer died (or gave up) inside a streamed message while a reader is reading it:
+      // end it with ABORT (the reader consumes what was published, so room comes).
       const RingStatus w = wait_on(
           h.space_seq, h.writers_waiting, [&] { return bytes_free() >= 8; }, deadline, sock);
       if (w != RingStatus::kOk) return w;
@@ -376,7 +405,10 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
       t = h.tail.load(std::memory_order_relaxed);
       put_header(pos_of(t), len, flags);
       copy_in(pos_of(t) + 8, message.data() + done, len);
-      if (first) h.w_open.store(1, std::memory_order_relaxed);
+      if (first) {
+        h.w_start.store(pos_of(t), std::memory_order_relaxed);
+        h.w_open.store(1, std::memory_order_relaxed);
+      }
       done += len;
       first = false;
       publish(pack(pos_of(t) + chunk_bytes(len), count_of(t) + (last ? 1 : 0)));
