@@ -74,13 +74,6 @@ void take_into(void* ctx, std::span<const std::byte> bytes) {
 
 }  // namespace
 
-Buffer& connection_scratch() noexcept {
-  thread_local Buffer b;
-  constexpr std::size_t kKeep = std::size_t{64} << 20;
-  if (b.capacity() > kKeep) Buffer().swap(b);
-  return b;
-}
-
 std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> ConnectionCore::pipe(
     bool duplex, std::size_t buffer_bytes) {
   const std::size_t cap = Ring::round_capacity(buffer_bytes);

@@ -42,6 +42,7 @@ Buffer& encode_scratch() noexcept {
   thread_local Buffer b;
   constexpr std::size_t kKeep = std::size_t{64} << 20;
   if (b.capacity() > kKeep) Buffer().swap(b);
+  b.clear();
   return b;
 }
 

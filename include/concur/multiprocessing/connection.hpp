@@ -60,6 +60,7 @@
 
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/queues.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing {
@@ -121,7 +122,6 @@ void decode_message(void* out, std::span<const std::byte> bytes) {
   in.expect_end();
 }
 
-Buffer& connection_scratch() noexcept;
 
 }  // namespace detail
 
@@ -170,9 +170,8 @@ class Connection {
 
   /// Sends `obj` (encoded by the codec) as one message; waits while the ring is full.
   void send(const T& obj) {
-    Buffer& buf = detail::connection_scratch();
-    buf.clear();
-    encode(buf, obj);
+    Buffer& buf = detail::encode_scratch();
+    detail::encode_message(buf, obj);
     core_->send_bytes(std::span<const std::byte>(buf));
   }
   /// Waits for the next message and decodes it as T. EOFError when nothing is left and the
