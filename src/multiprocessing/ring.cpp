@@ -11,6 +11,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <system_error>
@@ -27,18 +28,17 @@ struct RingHeader {
   std::uint32_t magic;
   std::uint32_t maxsize;
   std::uint64_t capacity;
-  // Writers' line: the published end, and "a streamed message is open".
+  // Writers' line: the published end, and "a streamed message is open" (from w_start).
   alignas(64) std::atomic<std::uint64_t> tail;
+  std::atomic<std::uint64_t> w_start;
   std::atomic<std::uint32_t> w_open;
-  std::atomic<std::uint64_t> w_start;  // tail position of the open message's FIRST chunk
-  // Readers' line.
+  // Readers' line: the consumed end, and how many times a writer took chunks back.
   alignas(64) std::atomic<std::uint64_t> head;
-  // Sleepers. Each futex word shares its line with its sleeper counter.
+  std::atomic<std::uint32_t> retracts;
+  // Futex words: bit 0 = "a sleeper is announced", the rest counts notifications.
   alignas(64) std::atomic<std::uint32_t> data_seq;
-  std::atomic<std::uint32_t> readers_waiting;
   std::atomic<std::uint32_t> pollers;
   alignas(64) std::atomic<std::uint32_t> space_seq;
-  std::atomic<std::uint32_t> writers_waiting;
   alignas(64) std::atomic<std::uint32_t> done;
   std::atomic<std::uint32_t> joiners;
   alignas(64) pthread_mutex_t wlock;
@@ -140,52 +140,75 @@ void wake(std::atomic<std::uint32_t>& word) noexcept {
   concur::detail::futex_wake(word, INT_MAX, /*shared=*/true);
 }
 
-/// After a store the sleepers must see: bumps `seq` and wakes when someone sleeps on it.
-void notify(std::atomic<std::uint32_t>& seq, const std::atomic<std::uint32_t>& waiting) noexcept {
+/// After a store that sleepers on `seq` wait for: wakes them if one announced itself, and
+/// clears the announcement, so that a stream of stores makes one system call per sleep.
+void notify(std::atomic<std::uint32_t>& seq) noexcept {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (waiting.load(std::memory_order_relaxed) != 0) {
-    seq.fetch_add(1, std::memory_order_release);
+  std::uint32_t s = seq.load(std::memory_order_relaxed);
+  if ((s & 1U) != 0 && seq.compare_exchange_strong(s, s + 1, std::memory_order_seq_cst)) {
     wake(seq);
   }
 }
 
-/// Waits until ready() holds, sleeping on `seq` (see the header). With sock >= 0 the
-/// sleep is sliced and a closed peer ends it.
+/// Waits until ready() holds, sleeping on `seq` (see notify). With sock >= 0 the sleep is
+/// sliced and a closed peer ends it.
 template <class Ready>
-RingStatus wait_on(std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& waiting,
-                   Ready&& ready, const Deadline& d, int sock) {
+RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadline& d, int sock) {
   if (ready()) return RingStatus::kOk;
   if (d.expired()) return RingStatus::kTimeout;
   if (concur::detail::spin_until(ready, kSpin)) return RingStatus::kOk;
   for (;;) {
-    waiting.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint32_t s = seq.load(std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (ready()) {
-      waiting.fetch_sub(1, std::memory_order_relaxed);
-      return RingStatus::kOk;
+    std::uint32_t s = seq.load(std::memory_order_relaxed);
+    if ((s & 1U) == 0) {
+      if (!seq.compare_exchange_strong(s, s | 1U, std::memory_order_seq_cst)) continue;
+      s |= 1U;
     }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) return RingStatus::kOk;
+    if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
     Deadline slice = d;
     if (sock >= 0) {
       const auto end = Deadline::Clock::now() + kPeerSlice;
       if (d.is_forever() || end < d.time_point()) slice = Deadline(end);
     }
     concur::detail::futex_wait(seq, s, slice, /*shared=*/true);
-    waiting.fetch_sub(1, std::memory_order_relaxed);
     if (ready()) return RingStatus::kOk;
     if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
     if (d.expired()) return RingStatus::kTimeout;
   }
 }
 
-Buffer& scratch() {
-  thread_local Buffer b;
-  return b;
-}
+/// A growable byte buffer that is not zero-filled (the reader's assembly buffer).
+class Scratch {
+ public:
+  /// Room for `n` bytes, keeping the first `keep` (uninitialised beyond them).
+  std::byte* reserve(std::size_t n, std::size_t keep = 0) {
+    if (n > cap_) {
+      std::size_t c = cap_ == 0 ? 4096 : cap_;
+      while (c < n) c *= 2;
+      std::unique_ptr<std::byte[]> d(new std::byte[c]);
+      if (keep != 0) std::memcpy(d.get(), data_.get(), keep);
+      data_ = std::move(d);
+      cap_ = c;
+    }
+    return data_.get();
+  }
+  void release_if_huge() {
+    constexpr std::size_t kKeep = std::size_t{64} << 20;
+    if (cap_ > kKeep) {
+      data_.reset();
+      cap_ = 0;
+    }
+  }
 
-void release_scratch(Buffer& b) {
-  constexpr std::size_t kKeep = std::size_t{64} << 20;
-  if (b.capacity() > kKeep) Buffer().swap(b);
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t cap_ = 0;
+};
+
+Scratch& scratch() {
+  thread_local Scratch b;
+  return b;
 }
 
 }  // namespace
@@ -280,8 +303,8 @@ void Ring::add_poller() noexcept { h_->pollers.fetch_add(1, std::memory_order_se
 void Ring::remove_poller() noexcept { h_->pollers.fetch_sub(1, std::memory_order_relaxed); }
 
 void Ring::wake_all() noexcept {
-  h_->data_seq.fetch_add(1, std::memory_order_seq_cst);
-  h_->space_seq.fetch_add(1, std::memory_order_seq_cst);
+  h_->data_seq.fetch_add(2, std::memory_order_seq_cst);
+  h_->space_seq.fetch_add(2, std::memory_order_seq_cst);
   wake(h_->data_seq);
   wake(h_->space_seq);
 }
@@ -293,16 +316,21 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
   const bool stream = chunk_bytes(n) > cap / 2;
   // Room needed before starting: the whole chunk, or a quarter of the ring to stream.
   const std::uint64_t start_room = stream ? cap / 4 : chunk_bytes(n);
-  auto room_for = [&](std::uint64_t need) {
-    const std::uint64_t hd = h.head.load(std::memory_order_acquire);
-    const std::uint64_t t = h.tail.load(std::memory_order_acquire);
-    const std::uint32_t queued = (count_of(t) - count_of(hd)) & kCountMask;
-    const std::uint32_t limit = h.maxsize != 0 ? h.maxsize : kCountMask;
-    return queued < limit && cap - used(pos_of(hd), pos_of(t)) >= need;
+  const std::uint32_t limit = h.maxsize != 0 ? h.maxsize : kCountMask;
+
+  auto fits = [&](std::uint64_t hd, std::uint64_t t, std::uint64_t need, bool count) {
+    const std::uint64_t u = used(pos_of(hd), pos_of(t));
+    if (u > cap) return false;  // a stale head from before a wrap of the cache
+    if (count && ((count_of(t) - count_of(hd)) & kCountMask) >= limit) return false;
+    return cap - u >= need;
   };
-  auto bytes_free = [&] {
-    const std::uint64_t hd = h.head.load(std::memory_order_acquire);
-    return cap - used(pos_of(hd), pos_of(h.tail.load(std::memory_order_relaxed)));
+  // Under the write lock: the cached head first (a lower bound: heads only grow), the
+  // shared one when the cache says no. Saves a cache miss per message.
+  auto room_locked = [&](std::uint64_t need, bool count) {
+    const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
+    if (fits(w_head_, t, need, count)) return true;
+    w_head_ = h.head.load(std::memory_order_acquire);
+    return fits(w_head_, t, need, count);
   };
   auto copy_in = [&](std::uint64_t at, const std::byte* src, std::uint64_t len) {
     const std::uint64_t off = at & mask_;
@@ -316,17 +344,12 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
   };
   auto publish = [&](std::uint64_t new_tail) {
     h.tail.store(new_tail, std::memory_order_release);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (h.readers_waiting.load(std::memory_order_relaxed) != 0) {
-      h.data_seq.fetch_add(1, std::memory_order_release);
-      wake(h.data_seq);
-    }
+    notify(h.data_seq);
     if (sock >= 0 && h.pollers.load(std::memory_order_relaxed) != 0) {
       const char bell = 1;
       (void)::send(sock, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
   };
-
   // With the write lock held and a message left open by a writer that died or gave up:
   // when no reader is active (the read lock is free), take its chunks back by moving the
   // tail to where it started (or to the head, if a reader that died had taken part of it).
@@ -343,37 +366,43 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
     const bool head_before_start = used(pos_of(hd), start) <= used(pos_of(hd), pos_of(t));
     const std::uint64_t back = head_before_start ? start : pos_of(hd);
     h.tail.store(pack(back, count_of(t)), std::memory_order_release);
+    h.retracts.fetch_add(1, std::memory_order_relaxed);  // readers drop their cached tail
     h.w_open.store(0, std::memory_order_relaxed);
     pthread_mutex_unlock(&h.rlock);
-    notify(h.space_seq, h.writers_waiting);
+    notify(h.space_seq);
     return true;
   };
 
   bool recovered = false;
   for (;;) {
-    // Wait for room without the lock, unless a message is open: its writer may be dead, and
-    // then the room comes only from the repair done under the lock.
-    const RingStatus st = wait_on(
-        h.space_seq, h.writers_waiting,
-        [&] { return room_for(start_room) || h.w_open.load(std::memory_order_relaxed) != 0; },
-        deadline, sock);
-    if (st != RingStatus::kOk) return st;
     if (!lock(&h.wlock, lock_deadline(deadline), recovered)) return RingStatus::kTimeout;
     Unlock unlock(&h.wlock);
-    if (h.w_open.load(std::memory_order_relaxed) != 0 && retract_open_message()) {
-      // done: the open message's chunks were taken back
-    } else if (h.w_open.load(std::memory_order_relaxed) != 0) {
+    if (h.w_open.load(std::memory_order_relaxed) != 0 && !retract_open_message()) {
       // A writer died (or gave up) inside a streamed message while a reader is reading it:
       // end it with ABORT (the reader consumes what was published, so room comes).
-      const RingStatus w = wait_on(
-          h.space_seq, h.writers_waiting, [&] { return bytes_free() >= 8; }, deadline, sock);
+      const RingStatus w =
+          wait_on(h.space_seq, [&] { return room_locked(8, false); }, deadline, sock);
       if (w != RingStatus::kOk) return w;
       const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
       put_header(pos_of(t), 0, kAbort);
       h.w_open.store(0, std::memory_order_relaxed);
       publish(pack(pos_of(t) + 8, count_of(t)));
     }
-    if (!room_for(start_room)) continue;  // another writer took the room: wait again
+    if (!room_locked(start_room, true)) {
+      // Wait for room without the lock, unless a message is open: its writer may be dead,
+      // and then the room comes only from the repair done under the lock.
+      unlock.now();
+      const RingStatus st = wait_on(
+          h.space_seq,
+          [&] {
+            return fits(h.head.load(std::memory_order_acquire),
+                        h.tail.load(std::memory_order_acquire), start_room, true) ||
+                   h.w_open.load(std::memory_order_relaxed) != 0;
+          },
+          deadline, sock);
+      if (st != RingStatus::kOk) return st;
+      continue;
+    }
 
     std::uint64_t t = h.tail.load(std::memory_order_relaxed);
     if (!stream) {
@@ -386,23 +415,22 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
     std::uint64_t done = 0;
     bool first = true;
     const std::uint64_t max_chunk = cap / 2 - 8;
-    while (first || done < n) {
+    for (;;) {
       const std::uint64_t left = n - done;
       const std::uint64_t want = chunk_bytes(left < max_chunk ? left : max_chunk);
       const std::uint64_t enough = want < cap / 4 ? want : cap / 4;
-      if (bytes_free() < enough) {
-        const RingStatus w = wait_on(
-            h.space_seq, h.writers_waiting, [&] { return bytes_free() >= enough; }, deadline,
-            sock);
+      if (!room_locked(enough, false)) {
+        const RingStatus w =
+            wait_on(h.space_seq, [&] { return room_locked(enough, false); }, deadline, sock);
         if (w != RingStatus::kOk) return w;  // w_open stays set: the message is dropped
       }
-      const std::uint64_t free_bytes = bytes_free();
+      t = h.tail.load(std::memory_order_relaxed);
+      const std::uint64_t free_bytes = cap - used(pos_of(w_head_), pos_of(t));
       std::uint64_t len = (free_bytes - 8) & ~std::uint64_t{7};
       if (len > max_chunk) len = max_chunk;
       if (len > left) len = left;
       const bool last = len == left;
       const std::uint64_t flags = (first ? kFirst : 0) | (last ? kLast : 0);
-      t = h.tail.load(std::memory_order_relaxed);
       put_header(pos_of(t), len, flags);
       copy_in(pos_of(t) + 8, message.data() + done, len);
       if (first) {
@@ -414,29 +442,25 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
       publish(pack(pos_of(t) + chunk_bytes(len), count_of(t) + (last ? 1 : 0)));
       if (last) {
         h.w_open.store(0, std::memory_order_relaxed);
-        break;
+        return RingStatus::kOk;
       }
     }
-    return RingStatus::kOk;
   }
 }
 
 RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadline, int sock) {
   RingHeader& h = *h_;
   const std::uint64_t cap = mask_ + 1;
-  auto ready = [&] { return has_data(); };
-  auto copy_out = [&](std::uint64_t at, std::uint64_t len, Buffer& into) {
+  auto copy_out = [&](std::uint64_t at, std::uint64_t len, std::byte* dst) {
     const std::uint64_t off = at & mask_;
     const std::uint64_t first = len < cap - off ? len : cap - off;
-    const std::size_t old = into.size();
-    into.resize(old + len);
-    std::memcpy(into.data() + old, data_ + off, first);
-    if (first < len) std::memcpy(into.data() + old + first, data_, len - first);
+    std::memcpy(dst, data_ + off, first);
+    if (first < len) std::memcpy(dst + first, data_, len - first);
   };
   auto advance = [&](std::uint64_t hd, std::uint64_t len, bool whole) {
     h.head.store(pack(pos_of(hd) + chunk_bytes(len), count_of(hd) + (whole ? 1 : 0)),
                  std::memory_order_release);
-    notify(h.space_seq, h.writers_waiting);
+    notify(h.space_seq);
   };
   auto header_at = [&](std::uint64_t hd, std::uint64_t& len, std::uint64_t& flags) {
     std::uint64_t word = 0;
@@ -444,27 +468,40 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
     len = word & 0xFFFF'FFFFU;
     flags = word >> 32;
   };
-  // Hands `bytes` to the consumer; the chunk is consumed whether or not it throws.
-  auto deliver = [&](std::span<const std::byte> bytes, std::uint64_t hd, std::uint64_t len,
-                     bool whole) {
+  // Under the read lock: bytes published after `hd`, from the cached tail first (dropped
+  // when a writer took chunks back), the shared tail when the cache shows nothing.
+  auto available = [&](std::uint64_t hd) {
+    const std::uint32_t rt = h.retracts.load(std::memory_order_relaxed);
+    if (rt != r_retracts_) {
+      r_retracts_ = rt;
+      r_tail_ = hd;
+    }
+    std::uint64_t a = used(pos_of(hd), pos_of(r_tail_));
+    if (a == 0 || a > cap) {
+      r_tail_ = h.tail.load(std::memory_order_acquire);
+      a = used(pos_of(hd), pos_of(r_tail_));
+      if (a > cap) a = 0;
+    }
+    return a;
+  };
+  // Hands `bytes` to the consumer; the message is consumed whether or not it throws.
+  auto deliver = [&](std::span<const std::byte> bytes, std::uint64_t hd, std::uint64_t len) {
     try {
       consume(context, bytes);
     } catch (...) {
-      if (len != ~std::uint64_t{0}) advance(hd, len, whole);
+      advance(hd, len, true);
       throw;
     }
-    if (len != ~std::uint64_t{0}) advance(hd, len, whole);
+    advance(hd, len, true);
   };
 
   for (;;) {
-    const RingStatus st = wait_on(h.data_seq, h.readers_waiting, ready, deadline, sock);
-    if (st != RingStatus::kOk) return st;
     bool recovered = false;
     if (!lock(&h.rlock, lock_deadline(deadline), recovered)) return RingStatus::kTimeout;
     Unlock unlock(&h.rlock);
     for (;;) {
       std::uint64_t hd = h.head.load(std::memory_order_relaxed);
-      if (pos_of(h.tail.load(std::memory_order_acquire)) == pos_of(hd)) break;
+      if (available(hd) == 0) break;
       std::uint64_t len = 0;
       std::uint64_t flags = 0;
       header_at(hd, len, flags);
@@ -477,27 +514,33 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       if ((flags & kLast) != 0) {
         const std::uint64_t off = (pos_of(hd) + 8) & mask_;
         if (off + len <= cap) {
-          const std::span<const std::byte> bytes(data_ + off, len);
-          deliver(bytes, hd, len, true);
+          deliver(std::span<const std::byte>(data_ + off, len), hd, len);
         } else {
-          Buffer& b = scratch();
-          b.clear();
-          copy_out(pos_of(hd) + 8, len, b);
-          deliver(b, hd, len, true);
+          std::byte* p = scratch().reserve(len);
+          copy_out(pos_of(hd) + 8, len, p);
+          deliver(std::span<const std::byte>(p, len), hd, len);
         }
         unlock.now();
         return RingStatus::kOk;
       }
       // The start of a streamed message: collect its chunks, holding the read lock.
-      Buffer& b = scratch();
-      b.clear();
-      copy_out(pos_of(hd) + 8, len, b);
+      Scratch& b = scratch();
+      std::size_t size = 0;
+      auto append = [&](std::uint64_t at, std::uint64_t n) {
+        std::byte* p = b.reserve(size + n, size);
+        copy_out(at, n, p + size);
+        size += n;
+      };
+      append(pos_of(hd) + 8, len);
       advance(hd, len, false);
       bool complete = false;
       bool abandoned = false;
       while (!complete && !abandoned) {
         const auto slice = Deadline(Deadline::Clock::now() + kStreamSlice);
-        if (wait_on(h.data_seq, h.readers_waiting, ready, slice, -1) != RingStatus::kOk) {
+        if (wait_on(
+                h.data_seq,
+                [&] { return available(h.head.load(std::memory_order_relaxed)) != 0; },
+                slice, -1) != RingStatus::kOk) {
           // Nothing for a while: is the writer still there?
           int r = pthread_mutex_trylock(&h.wlock);
           if (r == EOWNERDEAD) {
@@ -505,7 +548,8 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
             r = 0;
           }
           if (r == 0) {
-            if (h.w_open.load(std::memory_order_relaxed) != 0 && !has_data()) {
+            if (h.w_open.load(std::memory_order_relaxed) != 0 &&
+                available(h.head.load(std::memory_order_relaxed)) == 0) {
               h.w_open.store(0, std::memory_order_relaxed);
               abandoned = true;
             }
@@ -521,7 +565,7 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
           advance(hd, len, false);
           abandoned = true;
         } else {
-          copy_out(pos_of(hd) + 8, len, b);
+          append(pos_of(hd) + 8, len);
           if ((flags & kLast) != 0) {
             complete = true;
           } else {
@@ -529,20 +573,20 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
           }
         }
       }
-      if (abandoned) {
-        b.clear();
-        continue;
-      }
+      if (abandoned) continue;
       try {
-        deliver(b, hd, len, true);
+        deliver(std::span<const std::byte>(b.reserve(size, size), size), hd, len);
       } catch (...) {
-        release_scratch(b);
+        b.release_if_huge();
         throw;
       }
-      release_scratch(b);
+      b.release_if_huge();
       unlock.now();
       return RingStatus::kOk;
     }
+    unlock.now();
+    const RingStatus st = wait_on(h.data_seq, [&] { return has_data(); }, deadline, sock);
+    if (st != RingStatus::kOk) return st;
   }
 }
 

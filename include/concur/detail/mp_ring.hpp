@@ -127,6 +127,11 @@ class Ring {
   RingHeader* h_ = nullptr;
   std::byte* data_ = nullptr;
   std::uint64_t mask_ = 0;
+  // This process's caches of the other side's position (lower bounds, so a stale value
+  // only sends the holder to the shared one); each is used under its lock only.
+  std::uint64_t w_head_ = 0;       // under the write lock
+  std::uint64_t r_tail_ = 0;       // under the read lock
+  std::uint32_t r_retracts_ = 0;   // under the read lock: the ring's retract count seen
 };
 
 /// True when every copy of `sock`'s peer is closed (POLLHUP); false for sock < 0.
