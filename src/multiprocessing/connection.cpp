@@ -146,8 +146,12 @@ void ConnectionCore::check(bool want_read, bool want_write, const char* op) cons
 }
 
 void ConnectionCore::send_bytes(std::span<const std::byte> message) {
+  send(std::span<const std::byte>(), message);
+}
+
+void ConnectionCore::send(std::span<const std::byte> prefix, std::span<const std::byte> body) {
   check(false, true, "send");
-  const RingStatus st = ring(tx_)->write(message, Deadline(), sock_);
+  const RingStatus st = ring(tx_)->write(prefix, body, Deadline(), sock_);
   if (st == RingStatus::kPeerGone) {
     os_error(EPIPE, "Connection.send: the other end is closed (broken pipe)");
   }

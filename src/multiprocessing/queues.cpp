@@ -77,10 +77,15 @@ void QueueCore::check_open(const char* op) const {
 }
 
 void QueueCore::put(std::span<const std::byte> message, bool block, const Timeout& timeout) {
+  put(std::span<const std::byte>(), message, block, timeout);
+}
+
+void QueueCore::put(std::span<const std::byte> prefix, std::span<const std::byte> body,
+                    bool block, const Timeout& timeout) {
   check_open("put");
   used_ = true;
   const Deadline d = block ? Deadline(timeout) : Deadline(Deadline::Clock::now());
-  if (ring_of(ring_).write(message, d) != RingStatus::kOk) throw concur::queue::Full();
+  if (ring_of(ring_).write(prefix, body, d) != RingStatus::kOk) throw concur::queue::Full();
 }
 
 void QueueCore::get(void (*take)(void*, std::span<const std::byte>), void* context, bool block,

@@ -310,9 +310,14 @@ void Ring::wake_all() noexcept {
 }
 
 RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadline, int sock) {
+  return write(std::span<const std::byte>(), message, deadline, sock);
+}
+
+RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::byte> body,
+                       const Deadline& deadline, int sock) {
   RingHeader& h = *h_;
   const std::uint64_t cap = mask_ + 1;
-  const std::uint64_t n = message.size();
+  const std::uint64_t n = prefix.size() + body.size();
   const bool stream = chunk_bytes(n) > cap / 2;
   // Room needed before starting: the whole chunk, or a quarter of the ring to stream.
   const std::uint64_t start_room = stream ? cap / 4 : chunk_bytes(n);
@@ -337,6 +342,25 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
     const std::uint64_t first = len < cap - off ? len : cap - off;
     std::memcpy(data_ + off, src, first);
     if (first < len) std::memcpy(data_, src + first, len - first);
+  };
+  // Copies bytes [from, from + len) of the message (prefix then body) to position `at`.
+  auto copy_message = [&](std::uint64_t at, std::uint64_t from, std::uint64_t len) {
+    while (len > 0) {
+      const std::byte* src = nullptr;
+      std::uint64_t avail = 0;
+      if (from < prefix.size()) {
+        src = prefix.data() + from;
+        avail = prefix.size() - from;
+      } else {
+        src = body.data() + (from - prefix.size());
+        avail = n - from;
+      }
+      const std::uint64_t k = len < avail ? len : avail;
+      copy_in(at, src, k);
+      at += k;
+      from += k;
+      len -= k;
+    }
   };
   auto put_header = [&](std::uint64_t at, std::uint64_t len, std::uint64_t flags) {
     const std::uint64_t word = len | (flags << 32);
@@ -407,7 +431,7 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
     std::uint64_t t = h.tail.load(std::memory_order_relaxed);
     if (!stream) {
       put_header(pos_of(t), n, kFirst | kLast);
-      if (n != 0) copy_in(pos_of(t) + 8, message.data(), n);
+      copy_message(pos_of(t) + 8, 0, n);
       publish(pack(pos_of(t) + chunk_bytes(n), count_of(t) + 1));
       return RingStatus::kOk;
     }
@@ -432,7 +456,7 @@ RingStatus Ring::write(std::span<const std::byte> message, const Deadline& deadl
       const bool last = len == left;
       const std::uint64_t flags = (first ? kFirst : 0) | (last ? kLast : 0);
       put_header(pos_of(t), len, flags);
-      copy_in(pos_of(t) + 8, message.data() + done, len);
+      copy_message(pos_of(t) + 8, done, len);
       if (first) {
         h.w_start.store(pos_of(t), std::memory_order_relaxed);
         h.w_open.store(1, std::memory_order_relaxed);

@@ -91,6 +91,10 @@ class Ring {
   /// maxsize and for room. kTimeout: nothing was sent (a streamed message cut by the
   /// deadline is dropped whole). kPeerGone (sock >= 0): the reader end is closed everywhere.
   RingStatus write(std::span<const std::byte> message, const Deadline& deadline, int sock = -1);
+  /// As write(message), the message being `prefix` followed by `body` (gathered: no copy to
+  /// join them first).
+  RingStatus write(std::span<const std::byte> prefix, std::span<const std::byte> body,
+                   const Deadline& deadline, int sock = -1);
   /// Removes the next message and hands it to `consume`. Waits until `deadline` for one to
   /// start; once a streamed message has started it is read to its end. kPeerGone: no
   /// message and the writer end is closed everywhere.

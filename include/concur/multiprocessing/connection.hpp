@@ -83,6 +83,8 @@ class ConnectionCore {
   ConnectionCore& operator=(const ConnectionCore&) = delete;
 
   void send_bytes(std::span<const std::byte> message);
+  /// Sends the message `prefix` + `body`.
+  void send(std::span<const std::byte> prefix, std::span<const std::byte> body);
   /// Python's send_bytes(buf, offset, size) checks.
   void send_bytes(std::span<const std::byte> buf, std::int64_t offset,
                   std::optional<std::int64_t> size);
@@ -170,9 +172,7 @@ class Connection {
 
   /// Sends `obj` (encoded by the codec) as one message; waits while the ring is full.
   void send(const T& obj) {
-    Buffer& buf = detail::encode_scratch();
-    detail::encode_message(buf, obj);
-    core_->send_bytes(std::span<const std::byte>(buf));
+    detail::with_encoding(obj, [&](auto prefix, auto body) { core_->send(prefix, body); });
   }
   /// Waits for the next message and decodes it as T. EOFError when nothing is left and the
   /// peer is closed; ValueError if the message is not a T (sent with send_bytes, say).

@@ -62,7 +62,9 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/queue.hpp"
@@ -87,6 +89,9 @@ class QueueCore {
   QueueCore& operator=(const QueueCore&) = delete;
 
   void put(std::span<const std::byte> message, bool block, const Timeout& timeout);
+  /// put of the message `prefix` + `body`.
+  void put(std::span<const std::byte> prefix, std::span<const std::byte> body, bool block,
+           const Timeout& timeout);
   /// `take` receives the message bytes (decode them there).
   void get(void (*take)(void*, std::span<const std::byte>), void* context, bool block,
            const Timeout& timeout);
@@ -122,9 +127,35 @@ void decode_into(void* out, std::span<const std::byte> bytes) {
   in.expect_end();
 }
 
+/// True for types whose encoding is a u64 count then their elements' bytes as they lie in
+/// memory (std::string, std::vector of arithmetic or other trivially copyable elements):
+/// put and send copy those straight from the object to shared memory, with no encoding
+/// copy first.
 template <class T>
-void encode_message(Buffer& buf, const T& obj) {
-  encode(buf, obj);
+consteval bool flat_wire() {
+  if constexpr (kind_of<T>() == Kind::kString) {
+    return sizeof(typename T::value_type) == 1;
+  } else if constexpr (kind_of<T>() == Kind::kSequence) {
+    using E = typename T::value_type;
+    return std::is_same_v<T, std::vector<E, typename T::allocator_type>> &&
+           kind_of<E>() == Kind::kTrivial;
+  } else {
+    return false;
+  }
+}
+
+/// Calls send(prefix, body) with T's encoding: gathered for flat_wire types, else encoded
+/// into the per-thread scratch buffer.
+template <class T, class Send>
+void with_encoding(const T& obj, Send&& send) {
+  if constexpr (flat_wire<T>()) {
+    const std::uint64_t count = obj.size();
+    send(std::as_bytes(std::span(&count, 1)), std::as_bytes(std::span(obj.data(), obj.size())));
+  } else {
+    Buffer& buf = encode_scratch();
+    encode(buf, obj);
+    send(std::span<const std::byte>(), std::span<const std::byte>(buf));
+  }
 }
 
 }  // namespace detail
@@ -144,9 +175,9 @@ class Queue {
 
   /// Puts `obj`, waiting for room (block, up to `timeout`); queue::Full if there is none.
   void put(const T& obj, bool block = true, Timeout timeout = forever) {
-    Buffer& buf = detail::encode_scratch();
-    detail::encode_message(buf, obj);
-    core_->put(buf, block, timeout);
+    detail::with_encoding(obj, [&](auto prefix, auto body) {
+      core_->put(prefix, body, block, timeout);
+    });
   }
   /// put(obj, true, timeout).
   void put(const T& obj, Timeout timeout) { put(obj, true, timeout); }
@@ -243,9 +274,9 @@ class SimpleQueue {
 
   /// Puts `obj`, waiting while the buffer is full.
   void put(const T& obj) {
-    Buffer& buf = detail::encode_scratch();
-    detail::encode_message(buf, obj);
-    core_->put(buf, true, forever);
+    detail::with_encoding(obj, [&](auto prefix, auto body) {
+      core_->put(prefix, body, true, forever);
+    });
   }
   /// Removes and returns the oldest item, waiting for one.
   T get() { return get(forever); }
