@@ -6,7 +6,9 @@
 
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/connection.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/queue.hpp"

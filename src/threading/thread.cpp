@@ -288,6 +288,12 @@ std::once_flag g_atexit_once;
 
 }  // namespace
 
+namespace detail {
+// For concur::multiprocessing: a child process joins its non-daemon threads before it
+// ends (Python's threading._shutdown in Process._bootstrap).
+void join_non_daemon_threads() { join_at_exit(); }
+}  // namespace detail
+
 // ---- Thread -----------------------------------------------------------------
 
 Thread::Thread(ThreadOptions options) : state_(std::make_shared<ThreadState>()) {

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "concur/detail/mp_handles.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "support/leak_check.hpp"
 
 namespace {
@@ -78,6 +79,8 @@ class LeakCheck : public ::testing::Environment {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First: a child started by spawn/forkserver runs its target here and never returns.
+  concur::multiprocessing::main_guard(argc, argv);
   ::testing::InitGoogleTest(&argc, argv);
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   ::testing::AddGlobalTestEnvironment(new LeakCheck);

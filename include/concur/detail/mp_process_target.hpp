@@ -1,0 +1,101 @@
+// concur/detail/mp_process_target.hpp: what a Process runs, held so that it can either be
+// called in place (fork) or encoded as a registry call (spawn, forkserver). Internal.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+
+#include "concur/exceptions.hpp"
+#include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/registry.hpp"
+
+namespace concur::multiprocessing {
+
+/// `mp::fn<&work>`: the function `work` as an empty, trivially copyable callable, so that it
+/// crosses to a spawn/forkserver child with no registration (a plain function pointer
+/// `&work` must be registered with CONCUR_REGISTER(work) to cross: it is an address).
+template <auto F>
+struct Fn {
+  template <class... A>
+  decltype(auto) operator()(A&&... a) const {
+    return std::invoke(F, std::forward<A>(a)...);
+  }
+};
+template <auto F>
+inline constexpr Fn<F> fn{};
+
+namespace detail {
+
+template <class T>
+constexpr bool result_crosses() {
+  return std::is_void_v<T> || Picklable<std::decay_t<T>>;
+}
+
+template <class F>
+struct is_function_pointer
+    : std::bool_constant<std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>> {};
+
+/// True when target F called with decayed arguments A... can be sent to a spawn or
+/// forkserver child (as a registry call).
+template <class F, class... A>
+constexpr bool target_crosses() {
+  if constexpr (is_function_pointer<F>::value) {
+    using T = function_traits<F>;
+    return Picklable<typename T::args> && T::no_mutable_refs &&
+           result_crosses<typename T::result>() &&
+           std::is_constructible_v<typename T::args, A&&...>;
+  } else {
+    return Picklable<F> && Picklable<std::tuple<A...>> &&
+           result_crosses<std::invoke_result_t<F&, A&&...>>();
+  }
+}
+
+/// A target and its bound arguments (decayed copies).
+class Target {
+ public:
+  virtual ~Target() = default;
+  /// Calls the target in this process (fork children), moving the arguments in.
+  virtual void run() = 0;
+  /// The registry call request (encode_call); handles inside export their fds to the
+  /// current FdSink. Throws TypeError when the target or an argument cannot cross.
+  [[nodiscard]] virtual Buffer encode() const = 0;
+};
+
+[[noreturn]] void throw_target_cannot_cross(const char* target_type);
+
+template <class F, class... A>
+class BoundTarget final : public Target {
+ public:
+  template <class G, class... B>
+  explicit BoundTarget(G&& g, B&&... b) : f_(std::forward<G>(g)), args_(std::forward<B>(b)...) {}
+
+  void run() override {
+    std::apply([this](auto&... a) { (void)std::invoke(f_, std::move(a)...); }, args_);
+  }
+
+  [[nodiscard]] Buffer encode() const override {
+    if constexpr (target_crosses<F, A...>()) {
+      return std::apply([this](const auto&... a) { return encode_call(f_, a...); }, args_);
+    } else {
+      throw_target_cannot_cross(typeid(std::tuple<F, A...>).name());
+    }
+  }
+
+ private:
+  F f_;
+  std::tuple<A...> args_;
+};
+
+template <class F, class... A>
+std::unique_ptr<Target> make_target(F&& f, A&&... a) {
+  return std::make_unique<BoundTarget<std::decay_t<F>, std::decay_t<A>...>>(std::forward<F>(f),
+                                                                            std::forward<A>(a)...);
+}
+
+}  // namespace detail
+}  // namespace concur::multiprocessing

@@ -1,0 +1,288 @@
+// concur/multiprocessing/process.hpp: multiprocessing.Process and the module functions about
+// processes (current_process, parent_process, active_children, cpu_count), plus sys.exit's
+// counterpart for a child (mp::exit / SystemExit).
+//
+// What it does
+//   A Process runs its `run()` in a new OS process once `start()` is called. The default
+//   run() calls the target given to the constructor with the bound arguments (decayed
+//   copies). How the child starts depends on the start method (context.hpp):
+//
+//     method       the child is                         target and arguments
+//     fork         a copy of this process (fork())      anything invocable; nothing encoded
+//     spawn        a fresh run of this program          must cross (codec.hpp, registry.hpp)
+//     forkserver   a fork of a fresh server process     must cross
+//     (default: forkserver; see context.hpp)
+//
+//   What crosses under spawn/forkserver: captureless lambdas and trivially copyable
+//   closures (no ceremony), `mp::fn<&work>` (a function, no ceremony), a function pointer
+//   `&work` registered with CONCUR_REGISTER(work), and as arguments every Picklable value,
+//   including process-shared objects (Queue, Lock, Value...: their fds travel by
+//   SCM_RIGHTS). `mp::Process` (method chosen at start() time) checks this at start():
+//   TypeError on this side, naming the types, if it cannot cross. A Process made by a
+//   statically typed context (`mp::SpawnContext{}.Process(...)`,
+//   `mp::ForkserverContext{}.Process(...)`) checks it at compile time (static_assert); one
+//   made by `mp::ForkContext{}.Process(...)` or `get_context("fork").Process(...)` accepts
+//   anything. A subclass overriding run() starts only under fork (TypeError otherwise:
+//   the object itself cannot cross).
+//
+//     state       pid()     exitcode()   is_alive()   sentinel()
+//     initial     nullopt   nullopt      false        ValueError
+//     started     set       nullopt      true         pidfd (readable when it exits)
+//     ended       set       code         false        pidfd
+//     closed      ValueError  code       ValueError   ValueError
+//
+//   exitcode: 0 when run() returns; 1 when it throws (the child prints
+//   "Process <name>:\n<type>: <what>" to its stderr, flushed, before it exits); the code
+//   given to mp::exit(code); -N when the child was killed by signal N.
+//
+// What blocks
+//   start() returns once the child exists (spawn/forkserver: once it has read its
+//   bootstrap and set up its lifeline). join(timeout) waits for the child's end, at most
+//   `timeout` (omitted: forever), and returns true if it ended. The destructor of a
+//   started, not joined Process waits for its child (see Lifetime).
+//
+// What throws
+//   start() twice: RuntimeError("cannot start a process twice"); start() in a daemonic
+//   process: ValueError("daemonic processes are not allowed to have children"); an
+//   unregistered function pointer or a target that cannot cross (spawn/forkserver):
+//   ValueError / TypeError, before any process is made; spawn/forkserver in a program whose
+//   main() did not call main_guard: RuntimeError naming main_guard; OS failures:
+//   std::system_error naming the call. join()/sentinel() before start(): ValueError("can
+//   only join a started process" / "process not started") — Python uses AssertionError
+//   for join; join() of current_process(): ValueError. close() while the child runs:
+//   ValueError; every method but name()/daemon()/exitcode()/close() after close():
+//   ValueError("process object is closed"). set_daemon() once started: RuntimeError. A
+//   negative timeout: ValueError (concur's rule; Python treats join(-1) as join(0)).
+//
+// Reaping (no zombies, no stray signals)
+//   Each child has a pidfd: join() polls it, then reaps exactly this child with
+//   waitid(P_PIDFD) (never waitpid(-1), no SIGCHLD handler); terminate()/kill() use
+//   pidfd_send_signal, so they never hit a reused pid. exitcode() and is_alive() reap
+//   without blocking, as Python's poll(). Under forkserver the server is the parent: it
+//   reaps and sends the status back.
+//
+// A child never outlives its parent (unlike Python)
+//   Each child holds the read end of a lifeline pipe whose write end only its parent
+//   holds; the kernel sends the child SIGKILL when that pipe loses its last writer (an
+//   O_ASYNC/F_SETSIG owner signal: no thread in the child), i.e. when the parent process
+//   ends in any way. A child started from the parent's main thread also gets
+//   PR_SET_PDEATHSIG(SIGKILL) (fork, spawn), and checks getppid() after setting it. A
+//   child may choose another signal, or none (Python's behaviour: it survives as an
+//   orphan), with set_parent_death_signal().
+//
+// Daemons (as Python)
+//   `daemon` defaults to the creating process's flag. At normal exit of a process (return
+//   from main, std::exit; for a child, when its run() ends) its daemonic children are
+//   terminated and its other children joined (Python's _exit_function). A daemonic
+//   process may not start children.
+//
+// Lifetime
+//   Destroying a Process whose child still runs waits for it: a daemonic child is first
+//   terminated (SIGTERM), then joined; a non-daemonic one is joined. (Python leaves the
+//   child running and joins non-daemonic ones at exit; waiting here means no zombie and
+//   no child the program has lost track of.) A joined Process has dropped its target and
+//   arguments (they were dropped right after start()). close() releases the pidfd.
+//
+// Memory ordering
+//   Everything the parent did before start() is visible to the child (fork: a copy;
+//   spawn/forkserver: the encoded arguments). Effects of the child on shared objects
+//   happen-before join() returns true.
+//
+// Python parity
+//   Process(group, target, name, args, kwargs, *, daemon) is Process(target, args...) or
+//   Process({.name, .daemon}, target, args...); keyword arguments are bound in a lambda.
+//   Properties are functions: name()/set_name(), daemon()/set_daemon(), pid() and ident()
+//   (std::optional<int>), exitcode() (std::optional<int>), sentinel(), authkey(). join()
+//   returns whether the child ended (Python returns None). Default names are
+//   "Process-N" under every method (Python: "ForkProcess-N" for a ForkContext's, ...),
+//   "Process-1:2" for the second child of Process-1, as Python. sys.exit(x) in a child is
+//   mp::exit(x) (below). No traceback: the type and what() of the exception.
+//
+// Example
+//   namespace mp = concur::mp;
+//   int main(int argc, char** argv) {
+//     mp::main_guard(argc, argv);  // first: a spawned child never runs the rest of main
+//     mp::Process p([](int n) { std::printf("child %d got %d\n", getpid(), n); }, 42);
+//     p.start();
+//     p.join();
+//     return *p.exitcode();  // 0
+//   }
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "concur/detail/mp_process_target.hpp"
+#include "concur/exceptions.hpp"
+#include "concur/timeout.hpp"
+
+namespace concur::multiprocessing {
+
+/// How a child process starts (context.hpp).
+enum class StartMethod { fork, spawn, forkserver };
+
+namespace detail {
+struct ProcessState;
+struct ProcessAccess;
+}  // namespace detail
+
+/// Python's keyword arguments `name` and `daemon`.
+struct ProcessOptions {
+  std::string name = {};                      ///< empty: "Process-N"
+  std::optional<bool> daemon = std::nullopt;  ///< nullopt: the creating process's flag
+};
+
+class Process {
+ public:
+  /// For subclasses overriding run() (which then start only under fork), or a no-op.
+  Process() : Process(ProcessOptions{}) {}
+  explicit Process(ProcessOptions options);
+
+  /// Runs target(args...) in the child. The start method is the default one
+  /// (get_start_method()) at start() time.
+  template <class F, class... Args,
+            class = std::enable_if_t<
+                !std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+                !std::is_base_of_v<Process, std::decay_t<F>> &&
+                std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  explicit Process(F&& target, Args&&... args)
+      : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
+
+  template <class F, class... Args,
+            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  Process(ProcessOptions options, F&& target, Args&&... args) : Process(std::move(options)) {
+    target_ = detail::make_target(std::forward<F>(target), std::forward<Args>(args)...);
+  }
+
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&&) = delete;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  /// Waits for a running child (terminating it first if daemonic), then closes.
+  virtual ~Process();
+
+  /// Starts the child (see the table above). Throws as described at the top.
+  void start();
+  /// What the child runs: the target, unless a subclass overrides it (fork only).
+  virtual void run();
+  /// Waits for the child to end, at most `timeout`. True if it ended.
+  bool join(Timeout timeout = {});
+  /// True from start() until the child has ended (reaps it without blocking).
+  [[nodiscard]] bool is_alive();
+  /// SIGTERM to the child (nothing if it already ended).
+  void terminate();
+  /// SIGKILL to the child (nothing if it already ended).
+  void kill();
+  /// Releases the pidfd and what the Process holds. ValueError while the child runs.
+  /// Idempotent.
+  void close();
+
+  /// The exit code (see the top), nullopt before start() and while the child runs.
+  [[nodiscard]] std::optional<int> exitcode();
+  /// The child's pid, nullopt before start(). ident() is the same.
+  [[nodiscard]] std::optional<int> pid() const;
+  [[nodiscard]] std::optional<int> ident() const { return pid(); }
+  /// A pidfd of the child: readable (poll POLLIN) exactly when the child has ended.
+  /// ValueError before start(). Owned by the Process (valid until close()).
+  [[nodiscard]] int sentinel() const;
+
+  [[nodiscard]] std::string name() const;
+  void set_name(std::string name);
+  [[nodiscard]] bool daemon() const;
+  /// RuntimeError once started.
+  void set_daemon(bool daemonic);
+  /// The authentication key (32 random bytes in the main process, inherited by
+  /// children; set_authkey changes this Process's before start).
+  [[nodiscard]] std::vector<std::byte> authkey() const;
+  void set_authkey(std::vector<std::byte> key);
+  /// The start method this Process uses (nullopt: the default one, read at start()).
+  [[nodiscard]] std::optional<StartMethod> start_method() const;
+  /// "<Process name='Process-1' pid=123 parent=120 started>" and so on.
+  [[nodiscard]] std::string repr() const;
+
+ protected:
+  /// For contexts: a Process whose start method is fixed.
+  Process(StartMethod method, ProcessOptions options, std::unique_ptr<detail::Target> target);
+
+ private:
+  friend struct detail::ProcessAccess;
+  friend class Context;
+  explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;  // a view
+
+  std::shared_ptr<detail::ProcessState> state_;
+  std::unique_ptr<detail::Target> target_;
+  bool view_ = false;
+};
+
+/// The Process object of the calling process: "MainProcess" in the main one; in a child,
+/// its own name, daemon flag, authkey. is_alive() is true; join() is ValueError.
+Process& current_process();
+
+/// What a child knows about its parent (Python's _ParentProcess).
+class ParentProcess {
+ public:
+  [[nodiscard]] int pid() const noexcept { return pid_; }
+  [[nodiscard]] int ident() const noexcept { return pid_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  /// False once the parent has ended (its end of the lifeline closed).
+  [[nodiscard]] bool is_alive() const;
+  /// Waits for the parent to end, at most `timeout`; true if it did.
+  bool join(Timeout timeout = {}) const;
+  /// The child's end of the lifeline: readable (POLLHUP) once the parent has ended.
+  [[nodiscard]] int sentinel() const noexcept { return fd_; }
+
+  ParentProcess(int pid, std::string name, int fd) : pid_(pid), name_(std::move(name)), fd_(fd) {}
+
+ private:
+  int pid_;
+  std::string name_;
+  int fd_;
+};
+
+/// The parent of the calling process, or null in the main process (Python: None).
+const ParentProcess* parent_process() noexcept;
+
+/// The started children of the calling process that have not ended (reaps the ones that
+/// did, as Python). The Process objects returned are views: they name the same child
+/// (same pid, sentinel, join, terminate), and destroying them does nothing.
+std::vector<Process> active_children();
+
+/// The number of CPUs in the system (os.cpu_count(); not the affinity mask). >= 1.
+int cpu_count() noexcept;
+
+/// In a child: the signal the kernel sends it when its parent ends (default SIGKILL; 0:
+/// none, the child survives as an orphan, as in Python). ValueError for a bad signal
+/// number; no effect in the main process.
+void set_parent_death_signal(int signum);
+
+/// Python's SystemExit, thrown by mp::exit. It does not derive from std::exception (as
+/// SystemExit is not an Exception), so `catch (const std::exception&)` does not stop it.
+/// When it leaves a child's run(), the child exits with code() and prints message() (if
+/// any) to stderr; elsewhere it is an ordinary exception.
+class SystemExit {
+ public:
+  explicit SystemExit(int code = 0) noexcept : code_(code) {}
+  explicit SystemExit(std::string message) : code_(1), message_(std::move(message)) {}
+  [[nodiscard]] int code() const noexcept { return code_; }
+  [[nodiscard]] const std::string& message() const noexcept { return message_; }
+
+ private:
+  int code_;
+  std::string message_;
+};
+
+/// sys.exit for the target of a Process: exit() and exit(false) → exitcode 0, exit(true) →
+/// 1, exit(8) → 8, exit("text") → 1 with "text" on stderr. Throws SystemExit.
+[[noreturn]] inline void exit(int code = 0) { throw SystemExit(code); }
+[[noreturn]] inline void exit(const char* message) { throw SystemExit(std::string(message)); }
+[[noreturn]] inline void exit(std::string message) { throw SystemExit(std::move(message)); }
+
+}  // namespace concur::multiprocessing

@@ -1,0 +1,90 @@
+// The fork start method: fork(), then pidfd_open in the parent (race-free: an unreaped
+// child's pid cannot be reused). The child forgets the parent's children, closes the fds
+// meant for them, sets up its lifeline and runs the Process's run() in place.
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <system_error>
+
+#include "process_impl.hpp"
+
+namespace concur::multiprocessing::detail {
+
+namespace {
+
+struct ForkChildArgs {
+  Process* self;
+};
+
+void run_self(void* arg) { static_cast<ForkChildArgs*>(arg)->self->run(); }
+
+}  // namespace
+
+void start_fork(Process& self, ProcessState& st) {
+  warn_if_threaded();
+  ChildInfo info;
+  {
+    ProcessState& me = current_state();
+    std::lock_guard lock(me.m);
+    info.parent_pid = static_cast<int>(getpid());
+    info.parent_name = me.name;
+  }
+  {
+    std::lock_guard lock(st.m);
+    info.name = st.name;
+    info.daemon = st.daemon;
+    info.identity = st.identity;
+    info.authkey = st.authkey;
+  }
+  info.pdeathsig = on_main_thread();
+  info.check_ppid = true;
+  info.method = static_cast<int>(StartMethod::fork);
+
+  int lifeline[2] = {-1, -1};
+  std::fflush(nullptr);  // no buffered output written twice
+  std::unique_lock lock(fork_mutex());
+  if (::pipe2(lifeline, O_CLOEXEC) != 0) throw_os_error("pipe2");
+  track_fd_locked(lifeline[1]);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // The child: this thread holds fork_mutex (copied locked); nothing else runs here.
+    reset_after_fork_in_child();  // closes lifeline[1] too (tracked)
+    lock.unlock();
+    become_child(info, lifeline[0]);
+    setup_lifeline(lifeline[0], info.pdeathsig, info.parent_pid);
+    ForkChildArgs args{&self};
+    finish_child(run_guarded(&run_self, &args, info.name));
+  }
+  const int fork_errno = errno;
+  ::close(lifeline[0]);
+  if (pid < 0) {
+    untrack_fd_locked(lifeline[1]);
+    ::close(lifeline[1]);
+    errno = fork_errno;
+    throw_os_error("fork");
+  }
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    const int e = errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    untrack_fd_locked(lifeline[1]);
+    ::close(lifeline[1]);
+    errno = e;
+    throw_os_error("pidfd_open");
+  }
+  track_fd_locked(pidfd);
+  lock.unlock();
+  std::lock_guard slock(st.m);
+  st.pid = pid;
+  st.pidfd = pidfd;
+  st.lifeline_w = lifeline[1];
+  st.used = StartMethod::fork;
+  st.phase = ProcessState::Phase::kStarted;
+}
+
+}  // namespace concur::multiprocessing::detail
