@@ -202,7 +202,7 @@ TEST(mp_Connection, Item31_MessageBoundaries) {
 // CHECKLISTS 3c.32: the parent closes its copy of the child's end right after start(); the
 // child still communicates (under forkserver and under fork).
 TEST(mp_Connection, Item32_ParentClosesTheChildsEnd) {
-  for (const char* method : {"forkserver", "fork"}) {
+  for (const char* method : {"forkserver", "spawn", "fork"}) {
     auto [a, b] = mp::Pipe<std::string>();
     auto child = mp::get_context(method).Process(
         [](mp::Connection<std::string> c) { c.send(c.recv() + " back"); }, b);

@@ -98,7 +98,7 @@ TEST(mp_Queue, Item16_GetOnEmptyQueueAndFifo) {
 // CHECKLISTS 3b.17: 10 items put by the parent, then 10 by a child: the parent receives all
 // 20 in order, and the queue is then empty (under the default method and under fork).
 TEST(mp_Queue, Item17_ParentAndChildItemsInOrder) {
-  for (const char* method : {"forkserver", "fork"}) {
+  for (const char* method : {"forkserver", "spawn", "fork"}) {
     mp::Queue<int> q;
     for (int i = 0; i < 10; ++i) q.put(i);
     auto child = mp::get_context(method).Process(
