@@ -194,6 +194,7 @@ BENCHMARK(BM_Floor_FutexRoundtrip)->UseManualTime()->Iterations(3);
 }  // namespace
 
 int main(int argc, char** argv) {
+  concur::mp::main_guard(argc, argv);  // first: a spawned child never runs the benchmarks
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
