@@ -20,25 +20,38 @@
 //
 // Locks: one robust, process-shared pthread mutex for writers and one for readers. A
 // process killed while holding one hands the next owner EOWNERDEAD; it makes the mutex
-// consistent and repairs the ring:
-//   - a writer that died inside a streamed message (the `w_open` flag) is followed by an
-//     ABORT chunk, written by the next writer, or by the reader waiting for the rest (which
-//     then simply drops the bytes it has);
+// consistent, and the ring is repaired as follows:
+//   - a writer that died (or whose deadline passed) inside a streamed message leaves the
+//     `w_open` flag and `w_start` (where the message began). The next writer, if no reader
+//     is active (it can take the read lock too), takes the chunks back by moving `tail` to
+//     `w_start` (to `head` if a dead reader had consumed part of them), and counts it in
+//     `retracts` so readers drop their cached tail; if a reader is reading the message, the
+//     writer ends it with an ABORT chunk instead. A reader waiting for the rest of a message
+//     tries the write lock every 20 ms: if it gets it and the message is still open with
+//     nothing more published, it drops what it collected;
 //   - a reader that died inside a streamed message left continuation chunks at the head: any
 //     reader skips chunks that do not start a message (counting a LAST it skips as consumed);
 //   - a reader that died while copying a one-chunk message had not moved `head`: the next
 //     reader receives that message.
-// A writer whose deadline passes inside a streamed message leaves `w_open` set and the lock
-// free: the next writer writes the ABORT, or the waiting reader drops the partial message.
+// A writer dying while copying a one-chunk message published nothing: nothing to repair.
+//
+// Caches: each process's view keeps the other side's last position it read (a writer the
+// head, a reader the tail), used under its lock; positions only grow (but for a retract,
+// which readers detect), so a stale value only sends the holder to the shared one. A busy
+// stream thus costs about one cache-line transfer per message, not two.
 //
 // Waiting: spin briefly (threading's adaptive budget), then sleep on a futex word without
 // the private flag (`data_seq` for readers, `space_seq` for writers, `done` for join). A
-// sleeper announces itself in a counter first, so a busy stream makes no system call: the
-// other side bumps the word and calls futex_wake only when the counter is non-zero.
+// sleeper sets bit 0 of the word before its last check; the other side, after its store and
+// a seq_cst fence, calls futex_wake only when it finds the bit set, and clears it in the same
+// compare-exchange: a busy stream makes no system call, and a stream to a sleeping reader
+// makes one per sleep, not one per message. Waits happen without the lock, except for a
+// writer in the middle of a streamed message (waiting for room) and a reader in the middle
+// of one (waiting for chunks).
 // Connections pass their socket (`sock`): a blocked wait is sliced (50 ms) and between
-// slices the socket is polled for hang-up (every copy of the peer's end closed, including
-// by death), which ends the wait with kPeerGone; and writers send one byte on it as a
-// doorbell when a reader sleeps in poll()/wait() (the `pollers` counter).
+// slices, and before the first sleep, the socket is polled for hang-up (every copy of the
+// peer's end closed, including by death), which ends the wait with kPeerGone; and writers
+// send one byte on it as a doorbell when a reader sleeps in poll()/wait() (`pollers`).
 //
 // Memory ordering: data bytes → release store of tail → acquire load by readers; readers'
 // release store of head → acquire load by writers before they overwrite. The sleeper
