@@ -136,7 +136,7 @@ ConnectionCore::~ConnectionCore() {
 }
 
 void ConnectionCore::check(bool want_read, bool want_write, const char* op) const {
-  if (sock_ < 0) os_error(EBADF, std::string("Connection.") + op + ": handle is closed");
+  if (sock_.load() < 0) os_error(EBADF, std::string("Connection.") + op + ": handle is closed");
   if (want_read && !readable_) {
     os_error(EBADF, std::string("Connection.") + op + ": connection is write-only");
   }
@@ -228,9 +228,9 @@ bool ConnectionCore::poll(const Timeout& timeout) {
 }
 
 void ConnectionCore::close() noexcept {
-  if (sock_ < 0) return;
-  ::close(sock_);
-  sock_ = -1;
+  const int fd = sock_.exchange(-1);
+  if (fd < 0) return;
+  ::close(fd);
   // Sleepers of this process on either ring re-check (a peer in another process learns of
   // the close through its socket when this was the last copy: wake it too).
   if (rx_ != nullptr) ring(rx_)->wake_all();
@@ -238,7 +238,7 @@ void ConnectionCore::close() noexcept {
 }
 
 void ConnectionCore::encode(Buffer& out) const {
-  if (sock_ < 0) os_error(EBADF, "Connection: cannot pass a closed connection");
+  if (sock_.load() < 0) os_error(EBADF, "Connection: cannot pass a closed connection");
   region_->encode(out, "Connection");
   put_trivial<std::uint32_t>(out, export_fd(sock_, "Connection"));
   const std::uint8_t flags = static_cast<std::uint8_t>((readable_ ? kReadable : 0) |

@@ -48,6 +48,7 @@
 // message is sent and received whole (robust locks per direction, as for queues).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -93,12 +94,12 @@ class ConnectionCore {
   std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset);
   bool poll(const Timeout& timeout);
   void close() noexcept;
-  [[nodiscard]] bool closed() const noexcept { return sock_ < 0; }
+  [[nodiscard]] bool closed() const noexcept { return sock_.load() < 0; }
   [[nodiscard]] bool readable() const noexcept { return readable_; }
   [[nodiscard]] bool writable() const noexcept { return writable_; }
 
   // connection::wait
-  [[nodiscard]] int socket() const noexcept { return sock_; }
+  [[nodiscard]] int socket() const noexcept { return sock_.load(); }
   [[nodiscard]] bool has_data() const noexcept;
   void add_poller() noexcept;
   void remove_poller() noexcept;
@@ -111,7 +112,7 @@ class ConnectionCore {
   std::shared_ptr<Region> region_;
   void* rx_ = nullptr;  // Ring* (concur/detail/mp_ring.hpp), null when write-only
   void* tx_ = nullptr;  // Ring*, null when read-only
-  int sock_;
+  std::atomic<int> sock_;
   bool readable_;
   bool writable_;
   bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)

@@ -57,6 +57,7 @@
 // Thread safety: any number of threads and processes may put and get concurrently.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -111,8 +112,8 @@ class QueueCore {
   Kind kind_;
   std::shared_ptr<Region> region_;
   void* ring_;  // a Ring, kept opaque here (concur/detail/mp_ring.hpp)
-  bool closed_ = false;
-  bool used_ = false;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> used_{false};
 };
 
 /// A per-thread buffer to encode into, emptied (no allocation per put once warm). Cleared
