@@ -16,6 +16,11 @@
 // call. Messages are never merged or split; any size works (a message larger than half the
 // ring is streamed through it in chunks).
 //
+// Blocking: send returns once the message is in the ring; when there is no room (a slow
+// reader, or a message larger than the free part of the ring) it waits for the reader, as
+// a write to a full OS pipe does. recv waits for a message (poll(timeout) is the timed
+// variant).
+//
 // Values: send/recv carry T through the codec (concur/multiprocessing/codec.hpp; T must be
 // Picklable, checked at compile time); send_bytes/recv_bytes carry raw bytes. Both travel as
 // messages on the same ring: recv_bytes of a send gives T's encoding.

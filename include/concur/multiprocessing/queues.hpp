@@ -245,7 +245,7 @@ class JoinableQueue : public Queue<T> {
   /// One item taken by get() is done. ValueError("task_done() called too many times") when
   /// every item put is already done.
   void task_done() { this->core_->task_done(); }
-  /// Waits until every item put (by any process) has been marked done. ValueError if closed.
+  /// Waits until every item put (by any process) has been marked done.
   void join() { this->core_->join(forever); }
   /// As join(), up to `timeout`: false if items are still not done (Python has no timeout).
   bool join(Timeout timeout) { return this->core_->join(timeout); }
