@@ -169,9 +169,10 @@ void ConnectionCore::send_bytes(std::span<const std::byte> buf, std::int64_t off
   send_bytes(buf.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(count)));
 }
 
-void ConnectionCore::recv(void (*take)(void*, std::span<const std::byte>), void* context) {
+void ConnectionCore::recv(void (*take)(void*, std::span<const std::byte>), void* context,
+                          const RingPlacement* placement) {
   check(true, false, "recv");
-  const RingStatus st = ring(rx_)->read(take, context, Deadline(), sock_);
+  const RingStatus st = ring(rx_)->read(take, context, Deadline(), sock_, placement);
   if (st == RingStatus::kPeerGone) throw concur::EOFError("Connection.recv: end of file");
 }
 

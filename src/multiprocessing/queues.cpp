@@ -89,10 +89,12 @@ void QueueCore::put(std::span<const std::byte> prefix, std::span<const std::byte
 }
 
 void QueueCore::get(void (*take)(void*, std::span<const std::byte>), void* context, bool block,
-                    const Timeout& timeout) {
+                    const Timeout& timeout, const RingPlacement* placement) {
   check_open("get");
   const Deadline d = block ? Deadline(timeout) : Deadline(Deadline::Clock::now());
-  if (ring_of(ring_).read(take, context, d) != RingStatus::kOk) throw concur::queue::Empty();
+  if (ring_of(ring_).read(take, context, d, -1, placement) != RingStatus::kOk) {
+    throw concur::queue::Empty();
+  }
 }
 
 std::size_t QueueCore::qsize() const { return ring_of(ring_).qsize(); }

@@ -472,7 +472,8 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
   }
 }
 
-RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadline, int sock) {
+RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadline, int sock,
+                      const RingPlacement* placement) {
   RingHeader& h = *h_;
   const std::uint64_t cap = mask_ + 1;
   auto copy_out = [&](std::uint64_t at, std::uint64_t len, std::byte* dst) {
@@ -547,15 +548,34 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
         unlock.now();
         return RingStatus::kOk;
       }
-      // The start of a streamed message: collect its chunks, holding the read lock.
+      // The start of a streamed message: collect its chunks, holding the read lock, into
+      // the caller's object (placement) or the assembly buffer.
       Scratch& b = scratch();
       std::size_t size = 0;
+      std::span<std::byte> dest;
+      const bool placed = placement != nullptr && len >= 8;
+      bool overflow = false;
       auto append = [&](std::uint64_t at, std::uint64_t n) {
-        std::byte* p = b.reserve(size + n, size);
-        copy_out(at, n, p + size);
+        if (placed) {
+          if (!overflow && size + n <= dest.size()) {
+            if (n != 0) copy_out(at, n, dest.data() + size);
+          } else {
+            overflow = true;  // more than announced: drop the rest, done() reports it
+          }
+        } else {
+          std::byte* p = b.reserve(size + n, size);
+          copy_out(at, n, p + size);
+        }
         size += n;
       };
-      append(pos_of(hd) + 8, len);
+      if (placed) {
+        std::uint64_t word = 0;
+        copy_out(pos_of(hd) + 8, 8, reinterpret_cast<std::byte*>(&word));
+        dest = placement->place(context, word);
+        append(pos_of(hd) + 16, len - 8);
+      } else {
+        append(pos_of(hd) + 8, len);
+      }
       advance(hd, len, false);
       bool complete = false;
       bool abandoned = false;
@@ -597,7 +617,16 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
           }
         }
       }
-      if (abandoned) continue;
+      if (abandoned) {
+        if (placed) placement->dropped(context);
+        continue;
+      }
+      if (placed) {
+        advance(hd, len, true);
+        placement->done(context, size);  // may throw: the message is consumed
+        unlock.now();
+        return RingStatus::kOk;
+      }
       try {
         deliver(std::span<const std::byte>(b.reserve(size, size), size), hd, len);
       } catch (...) {

@@ -126,6 +126,27 @@ TEST(Queue, AProducerKilledHoldingTheLockMidMessageLeavesTheQueueUsable) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(Queue, AReaderPlacingAStreamedStringDropsItWhenItsWriterDies) {
+  // Strings are copied from the ring straight into the result (RingPlacement): a message cut
+  // short by its writer's death must leave no partial string behind.
+  mp::Queue<std::string> q(0, 4096);
+  concur_test::ForkChild doomed([&] {
+    q.put(std::string(64u << 20, 'x'));
+    return 0;
+  });
+  std::string got;
+  std::thread reader([&] { got = q.get(seconds(30)); });
+  ASSERT_TRUE(concur::testing::eventually([&] { return !q.empty(); }, milliseconds(20000)));
+  (void)concur::testing::eventually([] { return false; }, milliseconds(20));
+  doomed.kill_now();
+  EXPECT_NE(doomed.wait(), 0);
+  q.put("after", seconds(30));
+  reader.join();
+  EXPECT_EQ(got.size(), 5u);
+  EXPECT_EQ(got, "after");
+  EXPECT_EQ(q.qsize(), 0u);
+}
+
 TEST(Queue, AConsumerKilledMidMessageLeavesTheNextMessageToOthers) {
   mp::Queue<std::string> q(0, 4096);
   mp::Queue<int> started;

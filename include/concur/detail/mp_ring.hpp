@@ -80,6 +80,21 @@ enum class RingStatus {
 /// consumed anyway and the exception propagates.
 using RingConsumer = void (*)(void* context, std::span<const std::byte> message);
 
+/// Optional, for messages whose encoding is a u64 count then flat bytes (strings, vectors of
+/// trivially copyable elements): a streamed message is copied from the ring straight into
+/// the object instead of being assembled first (one copy less for large messages).
+///   place(context, first_word)  the message's first 8 bytes: returns where the bytes after
+///                               them go (their expected size), or an empty span after a
+///                               failure it keeps for done(). Must not throw.
+///   done(context, bytes)        the message is complete (and consumed): `bytes` came after
+///                               the first 8; may throw (a size mismatch, a kept failure).
+///   dropped(context)            the message was dropped (its writer died or gave up).
+struct RingPlacement {
+  std::span<std::byte> (*place)(void* context, std::uint64_t first_word) noexcept;
+  void (*done)(void* context, std::uint64_t bytes);
+  void (*dropped)(void* context) noexcept;
+};
+
 class Ring {
  public:
   static constexpr std::size_t kMinCapacity = 4096;
@@ -112,7 +127,7 @@ class Ring {
   /// start; once a streamed message has started it is read to its end. kPeerGone: no
   /// message and the writer end is closed everywhere.
   RingStatus read(RingConsumer consume, void* context, const Deadline& deadline,
-                  int sock = -1);
+                  int sock = -1, const RingPlacement* placement = nullptr);
 
   /// True when a chunk is published and not yet consumed (a message, or the start of one).
   [[nodiscard]] bool has_data() const noexcept;

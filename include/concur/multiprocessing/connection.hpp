@@ -94,7 +94,8 @@ class ConnectionCore {
   /// Python's send_bytes(buf, offset, size) checks.
   void send_bytes(std::span<const std::byte> buf, std::int64_t offset,
                   std::optional<std::int64_t> size);
-  void recv(void (*take)(void*, std::span<const std::byte>), void* context);
+  void recv(void (*take)(void*, std::span<const std::byte>), void* context,
+            const RingPlacement* placement = nullptr);
   Buffer recv_bytes(std::optional<std::size_t> maxlength);
   std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset);
   bool poll(const Timeout& timeout);
@@ -123,12 +124,6 @@ class ConnectionCore {
   bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)
 };
 
-template <class T>
-void decode_message(void* out, std::span<const std::byte> bytes) {
-  Reader in(bytes);
-  static_cast<std::optional<T>*>(out)->emplace(decode<T>(in));
-  in.expect_end();
-}
 
 
 }  // namespace detail
@@ -183,9 +178,8 @@ class Connection {
   /// Waits for the next message and decodes it as T. EOFError when nothing is left and the
   /// peer is closed; ValueError if the message is not a T (sent with send_bytes, say).
   T recv() {
-    std::optional<T> out;
-    core_->recv(&detail::decode_message<T>, &out);
-    return std::move(*out);
+    return detail::receive<T>(
+        [&](auto take, void* ctx, auto placement) { core_->recv(take, ctx, placement); });
   }
 
   /// Sends bytes [offset, offset + size) of `buf` (size: to the end) as one message.

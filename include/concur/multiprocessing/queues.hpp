@@ -60,6 +60,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <string>
 #include <memory>
 #include <optional>
 #include <span>
@@ -67,6 +69,7 @@
 #include <utility>
 #include <vector>
 
+#include "concur/detail/mp_ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/queue.hpp"
 #include "concur/timeout.hpp"
@@ -95,7 +98,7 @@ class QueueCore {
            const Timeout& timeout);
   /// `take` receives the message bytes (decode them there).
   void get(void (*take)(void*, std::span<const std::byte>), void* context, bool block,
-           const Timeout& timeout);
+           const Timeout& timeout, const RingPlacement* placement = nullptr);
   [[nodiscard]] std::size_t qsize() const;
   [[nodiscard]] bool empty() const;
   [[nodiscard]] bool full() const;
@@ -121,12 +124,6 @@ class QueueCore {
 /// a vector it has just seen cleared.
 Buffer& encode_scratch() noexcept;
 
-template <class T>
-void decode_into(void* out, std::span<const std::byte> bytes) {
-  Reader in(bytes);
-  static_cast<std::optional<T>*>(out)->emplace(decode<T>(in));
-  in.expect_end();
-}
 
 /// True for types whose encoding is a u64 count then their elements' bytes as they lie in
 /// memory (std::string, std::vector of arithmetic or other trivially copyable elements):
@@ -145,6 +142,52 @@ consteval bool flat_wire() {
   }
 }
 
+/// Where a get/recv decodes its message: a whole message is decoded from the ring (or the
+/// assembly buffer); a streamed message of a flat_wire type is copied from the ring straight
+/// into the value (RingPlacement, concur/detail/mp_ring.hpp).
+template <class T>
+struct Receiver {
+  std::optional<T> value;
+  std::exception_ptr error;
+
+  static void whole(void* ctx, std::span<const std::byte> bytes) {
+    auto& r = *static_cast<Receiver*>(ctx);
+    Reader in(bytes);
+    r.value.emplace(decode<T>(in));
+    in.expect_end();
+  }
+  static std::span<std::byte> place(void* ctx, std::uint64_t count) noexcept {
+    auto& r = *static_cast<Receiver*>(ctx);
+    using E = typename T::value_type;
+    try {
+      if (count > r.value.emplace().max_size()) {
+        throw_bad_input("a message announces " + std::to_string(count) + " elements");
+      }
+      r.value->resize(static_cast<std::size_t>(count));
+      return std::as_writable_bytes(std::span<E>(r.value->data(), r.value->size()));
+    } catch (...) {
+      r.error = std::current_exception();
+      r.value.reset();
+      return {};
+    }
+  }
+  static void done(void* ctx, std::uint64_t bytes) {
+    auto& r = *static_cast<Receiver*>(ctx);
+    if (r.error) std::rethrow_exception(std::exchange(r.error, nullptr));
+    if (bytes != r.value->size() * sizeof(typename T::value_type)) {
+      r.value.reset();
+      throw_bad_input("a message's length does not match the count it announces");
+    }
+  }
+  static void dropped(void* ctx) noexcept {
+    auto& r = *static_cast<Receiver*>(ctx);
+    r.value.reset();
+    r.error = nullptr;
+  }
+  /// The placement for T, or null when T is not flat_wire.
+  static const RingPlacement* placement() noexcept;
+};
+
 /// Calls send(prefix, body) with T's encoding: gathered for flat_wire types, else encoded
 /// into the per-thread scratch buffer.
 template <class T, class Send>
@@ -157,6 +200,28 @@ void with_encoding(const T& obj, Send&& send) {
     encode(buf, obj);
     send(std::span<const std::byte>(), std::span<const std::byte>(buf));
   }
+}
+
+template <class T>
+const RingPlacement* Receiver<T>::placement() noexcept {
+  if constexpr (flat_wire<T>()) {
+    if constexpr (std::is_default_constructible_v<typename T::value_type>) {
+      static constexpr RingPlacement p{&Receiver::place, &Receiver::done, &Receiver::dropped};
+      return &p;
+    } else {
+      return nullptr;
+    }
+  } else {
+    return nullptr;
+  }
+}
+
+/// Runs get(whole, context, placement) and returns the value received.
+template <class T, class Get>
+T receive(Get&& get) {
+  Receiver<T> r;
+  get(&Receiver<T>::whole, static_cast<void*>(&r), Receiver<T>::placement());
+  return std::move(*r.value);
 }
 
 }  // namespace detail
@@ -188,9 +253,9 @@ class Queue {
   /// Removes and returns the oldest item, waiting for one (block, up to `timeout`);
   /// queue::Empty if there is none.
   T get(bool block = true, Timeout timeout = forever) {
-    std::optional<T> out;
-    core_->get(&detail::decode_into<T>, &out, block, timeout);
-    return std::move(*out);
+    return detail::receive<T>([&](auto take, void* ctx, auto placement) {
+      core_->get(take, ctx, block, timeout, placement);
+    });
   }
   /// get(true, timeout).
   T get(Timeout timeout) { return get(true, timeout); }
@@ -283,9 +348,9 @@ class SimpleQueue {
   T get() { return get(forever); }
   /// As get(), up to `timeout`: queue::Empty if none came (Python's get has no timeout).
   T get(Timeout timeout) {
-    std::optional<T> out;
-    core_->get(&detail::decode_into<T>, &out, true, timeout);
-    return std::move(*out);
+    return detail::receive<T>([&](auto take, void* ctx, auto placement) {
+      core_->get(take, ctx, true, timeout, placement);
+    });
   }
   [[nodiscard]] bool empty() const { return core_->empty(); }
   void close() noexcept { core_->close(); }
