@@ -77,7 +77,7 @@ constexpr std::uint64_t used(std::uint64_t head_pos, std::uint64_t tail_pos) noe
 constexpr std::uint64_t round8(std::uint64_t n) noexcept { return (n + 7) & ~std::uint64_t{7}; }
 constexpr std::uint64_t chunk_bytes(std::uint64_t len) noexcept { return 8 + round8(len); }
 
-timespec to_timespec(Deadline::Clock::time_point tp) noexcept {
+[[maybe_unused]] timespec to_timespec(Deadline::Clock::time_point tp) noexcept {
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
   timespec ts{};
@@ -103,8 +103,24 @@ bool lock(pthread_mutex_t* m, const Deadline& d, bool& recovered) {
   if (d.is_forever()) {
     r = pthread_mutex_lock(m);
   } else {
+#if defined(__SANITIZE_THREAD__)
+    // GCC 12's ThreadSanitizer intercepts neither pthread_mutex_clocklock nor the
+    // EOWNERDEAD of pthread_mutex_timedlock (it then reports every unlock as of an unlocked
+    // mutex): under it, poll trylock, which it models fully.
+    for (;;) {
+      r = pthread_mutex_trylock(m);
+      if (r != EBUSY) break;
+      if (d.expired()) {
+        r = ETIMEDOUT;
+        break;
+      }
+      const timespec pause{0, 50'000};
+      nanosleep(&pause, nullptr);
+    }
+#else
     const timespec ts = to_timespec(d.time_point());
     r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
+#endif
   }
   if (r == ETIMEDOUT) return false;
   if (r == EOWNERDEAD) {
@@ -143,8 +159,7 @@ void wake(std::atomic<std::uint32_t>& word) noexcept {
 /// After a store that sleepers on `seq` wait for: wakes them if one announced itself, and
 /// clears the announcement, so that a stream of stores makes one system call per sleep.
 void notify(std::atomic<std::uint32_t>& seq) noexcept {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  std::uint32_t s = seq.load(std::memory_order_relaxed);
+  std::uint32_t s = seq.load(std::memory_order_seq_cst);
   if ((s & 1U) != 0 && seq.compare_exchange_strong(s, s + 1, std::memory_order_seq_cst)) {
     wake(seq);
   }
@@ -163,7 +178,6 @@ RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadlin
       if (!seq.compare_exchange_strong(s, s | 1U, std::memory_order_seq_cst)) continue;
       s |= 1U;
     }
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ready()) return RingStatus::kOk;
     if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
     Deadline slice = d;
@@ -280,8 +294,8 @@ Ring Ring::attach(void* at) {
 }
 
 bool Ring::has_data() const noexcept {
-  const std::uint64_t hd = h_->head.load(std::memory_order_acquire);
-  return pos_of(h_->tail.load(std::memory_order_acquire)) != pos_of(hd);
+  const std::uint64_t hd = h_->head.load(std::memory_order_seq_cst);
+  return pos_of(h_->tail.load(std::memory_order_seq_cst)) != pos_of(hd);
 }
 
 std::size_t Ring::qsize() const noexcept {
@@ -334,7 +348,7 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
   auto room_locked = [&](std::uint64_t need, bool count) {
     const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
     if (fits(w_head_, t, need, count)) return true;
-    w_head_ = h.head.load(std::memory_order_acquire);
+    w_head_ = h.head.load(std::memory_order_seq_cst);
     return fits(w_head_, t, need, count);
   };
   auto copy_in = [&](std::uint64_t at, const std::byte* src, std::uint64_t len) {
@@ -367,7 +381,7 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
     std::memcpy(data_ + (at & mask_), &word, sizeof word);
   };
   auto publish = [&](std::uint64_t new_tail) {
-    h.tail.store(new_tail, std::memory_order_release);
+    h.tail.store(new_tail, std::memory_order_seq_cst);
     notify(h.data_seq);
     if (sock >= 0 && h.pollers.load(std::memory_order_relaxed) != 0) {
       const char bell = 1;
@@ -389,7 +403,7 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
     const std::uint64_t start = h.w_start.load(std::memory_order_relaxed);
     const bool head_before_start = used(pos_of(hd), start) <= used(pos_of(hd), pos_of(t));
     const std::uint64_t back = head_before_start ? start : pos_of(hd);
-    h.tail.store(pack(back, count_of(t)), std::memory_order_release);
+    h.tail.store(pack(back, count_of(t)), std::memory_order_seq_cst);
     h.retracts.fetch_add(1, std::memory_order_relaxed);  // readers drop their cached tail
     h.w_open.store(0, std::memory_order_relaxed);
     pthread_mutex_unlock(&h.rlock);
@@ -419,8 +433,8 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
       const RingStatus st = wait_on(
           h.space_seq,
           [&] {
-            return fits(h.head.load(std::memory_order_acquire),
-                        h.tail.load(std::memory_order_acquire), start_room, true) ||
+            return fits(h.head.load(std::memory_order_seq_cst),
+                        h.tail.load(std::memory_order_seq_cst), start_room, true) ||
                    h.w_open.load(std::memory_order_relaxed) != 0;
           },
           deadline, sock);
@@ -484,7 +498,7 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
   };
   auto advance = [&](std::uint64_t hd, std::uint64_t len, bool whole) {
     h.head.store(pack(pos_of(hd) + chunk_bytes(len), count_of(hd) + (whole ? 1 : 0)),
-                 std::memory_order_release);
+                 std::memory_order_seq_cst);
     notify(h.space_seq);
   };
   auto header_at = [&](std::uint64_t hd, std::uint64_t& len, std::uint64_t& flags) {
@@ -503,7 +517,7 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
     }
     std::uint64_t a = used(pos_of(hd), pos_of(r_tail_));
     if (a == 0 || a > cap) {
-      r_tail_ = h.tail.load(std::memory_order_acquire);
+      r_tail_ = h.tail.load(std::memory_order_seq_cst);
       a = used(pos_of(hd), pos_of(r_tail_));
       if (a > cap) a = 0;
     }
@@ -650,23 +664,21 @@ void Ring::task_done() {
     if (((put - d) & kCountMask) == 0) {
       throw concur::ValueError("task_done() called too many times");
     }
-    if (h_->done.compare_exchange_weak(d, d + 1, std::memory_order_acq_rel)) break;
+    if (h_->done.compare_exchange_weak(d, d + 1, std::memory_order_seq_cst)) break;
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (h_->joiners.load(std::memory_order_relaxed) != 0) wake(h_->done);
+  if (h_->joiners.load(std::memory_order_seq_cst) != 0) wake(h_->done);
 }
 
 bool Ring::join(const Deadline& deadline) {
   auto all_done = [&] {
-    const std::uint32_t d = h_->done.load(std::memory_order_acquire);
-    return ((count_of(h_->tail.load(std::memory_order_acquire)) - d) & kCountMask) == 0;
+    const std::uint32_t d = h_->done.load(std::memory_order_seq_cst);
+    return ((count_of(h_->tail.load(std::memory_order_seq_cst)) - d) & kCountMask) == 0;
   };
   for (;;) {
     if (all_done()) return true;
     if (deadline.expired()) return false;
     h_->joiners.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t s = h_->done.load(std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!all_done()) concur::detail::futex_wait(h_->done, s, deadline, /*shared=*/true);
     h_->joiners.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -234,9 +234,12 @@ TEST(Ring, AWriterKilledMidMessageWithNoOtherWriterIsNoticedByTheReader) {
     t.ring.write(pattern(64u << 20, 1), Deadline());
     return 3;
   });
+  // Start reading once the writer has begun (a fork can be slow under sanitizers).
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().tail_pos > 0; },
+                                          milliseconds(20000)));
   mp::Buffer got;
   RingStatus st = RingStatus::kOk;
-  std::thread reader([&] { st = read_into(t.ring, got, in(milliseconds(1500))); });
+  std::thread reader([&] { st = read_into(t.ring, got, in(milliseconds(3000))); });
   ASSERT_TRUE(concur::testing::eventually(
       [&] { return t.ring.positions().tail_pos > 8192; }, milliseconds(20000)));
   doomed.kill_now();

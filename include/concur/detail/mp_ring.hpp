@@ -42,8 +42,8 @@
 //
 // Waiting: spin briefly (threading's adaptive budget), then sleep on a futex word without
 // the private flag (`data_seq` for readers, `space_seq` for writers, `done` for join). A
-// sleeper sets bit 0 of the word before its last check; the other side, after its store and
-// a seq_cst fence, calls futex_wake only when it finds the bit set, and clears it in the same
+// sleeper sets bit 0 of the word before its last check; the other side, after its store,
+// calls futex_wake only when it finds the bit set, and clears it in the same
 // compare-exchange: a busy stream makes no system call, and a stream to a sleeping reader
 // makes one per sleep, not one per message. Waits happen without the lock, except for a
 // writer in the middle of a streamed message (waiting for room) and a reader in the middle
@@ -53,10 +53,13 @@
 // peer's end closed, including by death), which ends the wait with kPeerGone; and writers
 // send one byte on it as a doorbell when a reader sleeps in poll()/wait() (`pollers`).
 //
-// Memory ordering: data bytes → release store of tail → acquire load by readers; readers'
-// release store of head → acquire load by writers before they overwrite. The sleeper
-// counters and the positions are paired by seq_cst fences (Dekker), so either the waiter
-// sees the new position or the notifier sees the waiter.
+// Memory ordering: data bytes → store of tail → load of tail by readers (release/acquire at
+// least); readers' store of head → writers' load of head before they overwrite. The
+// positions and the futex words are stored and loaded seq_cst (Dekker: the sleeper's CAS of
+// the bit then its load of the position, against the notifier's store of the position then
+// its load of the word), so either the sleeper sees the new position or the notifier sees
+// the sleeper. No standalone fences (ThreadSanitizer does not model them); on x86 a seq_cst
+// store is one xchg, the loads plain moves.
 #pragma once
 
 #include <cstddef>
