@@ -38,6 +38,7 @@ struct RingHeader {
   // Futex words: bit 0 = "a sleeper is announced", the rest counts notifications.
   alignas(64) std::atomic<std::uint32_t> data_seq;
   std::atomic<std::uint32_t> pollers;
+  std::atomic<std::uint32_t> closes;  // Connection ends closed so far (any process)
   alignas(64) std::atomic<std::uint32_t> space_seq;
   alignas(64) std::atomic<std::uint32_t> done;
   std::atomic<std::uint32_t> joiners;
@@ -166,9 +167,11 @@ void notify(std::atomic<std::uint32_t>& seq) noexcept {
 }
 
 /// Waits until ready() holds, sleeping on `seq` (see notify). With sock >= 0 the sleep is
-/// sliced and a closed peer ends it.
+/// sliced and a closed peer ends it; the peer is checked before the first sleep too once an
+/// end has been closed (`closes`), so that a ping-pong pays no poll(2) per message.
 template <class Ready>
-RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadline& d, int sock) {
+RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadline& d, int sock,
+                   const std::atomic<std::uint32_t>* closes = nullptr) {
   if (ready()) return RingStatus::kOk;
   if (d.expired()) return RingStatus::kTimeout;
   if (concur::detail::spin_until(ready, kSpin)) return RingStatus::kOk;
@@ -179,7 +182,10 @@ RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadlin
       s |= 1U;
     }
     if (ready()) return RingStatus::kOk;
-    if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
+    if (sock >= 0 && closes != nullptr && closes->load(std::memory_order_relaxed) != 0 &&
+        peer_closed(sock)) {
+      return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
+    }
     Deadline slice = d;
     if (sock >= 0) {
       const auto end = Deadline::Clock::now() + kPeerSlice;
@@ -317,6 +323,7 @@ void Ring::add_poller() noexcept { h_->pollers.fetch_add(1, std::memory_order_se
 void Ring::remove_poller() noexcept { h_->pollers.fetch_sub(1, std::memory_order_relaxed); }
 
 void Ring::wake_all() noexcept {
+  h_->closes.fetch_add(1, std::memory_order_seq_cst);
   h_->data_seq.fetch_add(2, std::memory_order_seq_cst);
   h_->space_seq.fetch_add(2, std::memory_order_seq_cst);
   wake(h_->data_seq);
@@ -419,7 +426,7 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
       // A writer died (or gave up) inside a streamed message while a reader is reading it:
       // end it with ABORT (the reader consumes what was published, so room comes).
       const RingStatus w =
-          wait_on(h.space_seq, [&] { return room_locked(8, false); }, deadline, sock);
+          wait_on(h.space_seq, [&] { return room_locked(8, false); }, deadline, sock, &h.closes);
       if (w != RingStatus::kOk) return w;
       const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
       put_header(pos_of(t), 0, kAbort);
@@ -437,7 +444,7 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
                         h.tail.load(std::memory_order_seq_cst), start_room, true) ||
                    h.w_open.load(std::memory_order_relaxed) != 0;
           },
-          deadline, sock);
+          deadline, sock, &h.closes);
       if (st != RingStatus::kOk) return st;
       continue;
     }
@@ -459,7 +466,8 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
       const std::uint64_t enough = want < cap / 4 ? want : cap / 4;
       if (!room_locked(enough, false)) {
         const RingStatus w =
-            wait_on(h.space_seq, [&] { return room_locked(enough, false); }, deadline, sock);
+            wait_on(h.space_seq, [&] { return room_locked(enough, false); }, deadline, sock,
+                    &h.closes);
         if (w != RingStatus::kOk) return w;  // w_open stays set: the message is dropped
       }
       t = h.tail.load(std::memory_order_relaxed);
@@ -652,7 +660,8 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       return RingStatus::kOk;
     }
     unlock.now();
-    const RingStatus st = wait_on(h.data_seq, [&] { return has_data(); }, deadline, sock);
+    const RingStatus st =
+        wait_on(h.data_seq, [&] { return has_data(); }, deadline, sock, &h.closes);
     if (st != RingStatus::kOk) return st;
   }
 }

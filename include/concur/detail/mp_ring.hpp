@@ -49,7 +49,8 @@
 // writer in the middle of a streamed message (waiting for room) and a reader in the middle
 // of one (waiting for chunks).
 // Connections pass their socket (`sock`): a blocked wait is sliced (50 ms) and between
-// slices, and before the first sleep, the socket is polled for hang-up (every copy of the
+// slices (and before the first sleep, once any end was closed: `closes`; no poll(2) per
+// message in a ping-pong), the socket is polled for hang-up (every copy of the
 // peer's end closed, including by death), which ends the wait with kPeerGone; and writers
 // send one byte on it as a doorbell when a reader sleeps in poll()/wait() (`pollers`).
 //
@@ -154,7 +155,8 @@ class Ring {
   /// Readers sleeping in poll()/wait() register here so writers ring the doorbell.
   void add_poller() noexcept;
   void remove_poller() noexcept;
-  /// Wakes every sleeper (after a close, so that they re-check their peer).
+  /// After a Connection end was closed: counts it (sleepers then check their peer before
+  /// they sleep) and wakes every sleeper, so that they re-check their peer.
   void wake_all() noexcept;
 
  private:
