@@ -5,7 +5,11 @@
 #include <iostream>
 #include <string>
 
+#include "concur/multiprocessing/context.hpp"
+
 int main(int argc, char** argv) {
+  // First: a child started by spawn/forkserver runs its target here and never returns.
+  concur::multiprocessing::main_guard(argc, argv);
   auto& parts = tour::parts();
   if (argc > 1 && std::string(argv[1]) == "--list") {
     for (const auto& [name, part] : parts) std::cout << name << "  " << part.title << "\n";

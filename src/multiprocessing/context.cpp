@@ -145,18 +145,18 @@ Process Context::make(ProcessOptions options, std::unique_ptr<detail::Target> ta
 // ---- main_guard ---------------------------------------------------------------------------
 
 void main_guard(int argc, char** argv) {
+  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) detail::g_argv0 = argv[0];
+  detail::g_guard_called.store(true);
   if (argc >= 3 && argv[1] != nullptr && argv[2] != nullptr) {
     if (std::strcmp(argv[1], "--concur-mp-child") == 0) {
-      ::unsetenv("CONCUR_MP_CHILD");
+      ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe): first thing in main
       detail::run_child(std::atoi(argv[2]));
     }
     if (std::strcmp(argv[1], "--concur-mp-forkserver") == 0) {
-      ::unsetenv("CONCUR_MP_CHILD");
+      ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe): first thing in main
       detail::run_forkserver(std::atoi(argv[2]));
     }
   }
-  if (argc >= 1 && argv != nullptr && argv[0] != nullptr) detail::g_argv0 = argv[0];
-  detail::g_guard_called.store(true);
 }
 
 }  // namespace concur::multiprocessing

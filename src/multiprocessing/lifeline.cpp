@@ -82,8 +82,8 @@ int thread_count() noexcept {
 void warn_if_threaded() {
   const int n = thread_count();
   if (n <= 1) return;
-  const std::string message = "This process (pid=" + std::to_string(::getpid()) + ") is multi-threaded (" +
-                              std::to_string(n) +
+  const std::string message = "This process (pid=" + std::to_string(::getpid()) +
+                              ") is multi-threaded (" + std::to_string(n) +
                               " threads), use of fork() may lead to deadlocks in the child.";
   ForkWarningHook hook;
   {

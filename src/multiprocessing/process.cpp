@@ -158,8 +158,9 @@ void release_fds(ProcessState& st) noexcept {
     }
   }
   auto& kids = *g().children;
-  kids.erase(std::remove_if(kids.begin(), kids.end(), [&](const auto& p) { return p.get() == &st; }),
-             kids.end());
+  kids.erase(
+      std::remove_if(kids.begin(), kids.end(), [&](const auto& p) { return p.get() == &st; }),
+      kids.end());
 }
 
 void check_open(const ProcessState& st) {
@@ -191,7 +192,9 @@ void reset_after_fork_in_child() noexcept {
   Globals& gl = g();
   for (int fd : gl.tracked) ::close(fd);
   gl.tracked.clear();
-  gl.children = new std::vector<std::shared_ptr<ProcessState>>();  // the parent's: leaked
+  // The parent's list is leaked: its entries belong to the parent.
+  using Children = std::vector<std::shared_ptr<ProcessState>>;
+  gl.children = new Children();  // NOLINT(bugprone-unhandled-exception-at-new)
   gl.counter = 0;
   forkserver_forget_in_child();
 }
@@ -282,9 +285,7 @@ int run_guarded(void (*body)(void*), void* arg, const std::string& name) noexcep
   }
 }
 
-int exitcode_from(int code, int status) noexcept {
-  return code == CLD_EXITED ? status : -status;
-}
+int exitcode_from(int code, int status) noexcept { return code == CLD_EXITED ? status : -status; }
 
 bool wait_fd(int fd, short events, const Deadline& deadline) {
   for (;;) {
@@ -386,12 +387,25 @@ void Process::start() {
     detail::check_open(*state_);
     if (state_->phase != ProcessState::Phase::kInitial || state_->is_current)
       throw RuntimeError("cannot start a process twice");
+    state_->phase = ProcessState::Phase::kStarting;
   }
+  try {
+    start_checked();
+  } catch (...) {
+    std::lock_guard lock(state_->m);
+    if (state_->phase == ProcessState::Phase::kStarting)
+      state_->phase = ProcessState::Phase::kInitial;
+    throw;
+  }
+}
+
+void Process::start_checked() {
   {
     ProcessState& me = *g().current;
     std::lock_guard lock(me.m);
     if (me.daemon) throw ValueError("daemonic processes are not allowed to have children");
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): only main_guard writes it, first thing in main
   if (std::getenv("CONCUR_MP_CHILD") != nullptr) {
     throw RuntimeError(
         "concur::multiprocessing: this process was started by spawn/forkserver, but its main() "
@@ -441,13 +455,16 @@ void Process::terminate() { detail::signal_state(*state_, SIGTERM); }
 void Process::kill() { detail::signal_state(*state_, SIGKILL); }
 
 void Process::close() {
+  bool started = false;
   {
     std::lock_guard lock(state_->m);
     if (state_->phase == ProcessState::Phase::kClosed) return;
     if (state_->is_current) throw ValueError("cannot close the current process");
+    if (state_->phase == ProcessState::Phase::kStarting)
+      throw ValueError("cannot close a process while it is starting");
+    started = state_->phase == ProcessState::Phase::kStarted;
   }
-  if (state_->phase == ProcessState::Phase::kStarted &&
-      !detail::wait_state(*state_, Deadline(Deadline::Clock::now()))) {
+  if (started && !detail::wait_state(*state_, Deadline(Deadline::Clock::now()))) {
     throw ValueError(
         "Cannot close a process while it is still running. You should first call join() or "
         "terminate().");
@@ -511,8 +528,10 @@ void Process::set_authkey(std::vector<std::byte> key) {
 }
 std::optional<StartMethod> Process::start_method() const {
   std::lock_guard lock(state_->m);
-  return state_->phase == ProcessState::Phase::kInitial ? state_->method
-                                                        : std::optional(state_->used);
+  return state_->phase == ProcessState::Phase::kInitial ||
+                 state_->phase == ProcessState::Phase::kStarting
+             ? state_->method
+             : std::optional(state_->used);
 }
 
 std::string Process::repr() const {
@@ -543,7 +562,9 @@ bool ParentProcess::is_alive() const {
   return !detail::wait_fd(fd_, POLLIN, Deadline(Deadline::Clock::now()));
 }
 
-bool ParentProcess::join(Timeout timeout) const { return detail::wait_fd(fd_, POLLIN, Deadline(timeout)); }
+bool ParentProcess::join(Timeout timeout) const {
+  return detail::wait_fd(fd_, POLLIN, Deadline(timeout));
+}
 
 std::vector<Process> active_children() {
   std::vector<std::shared_ptr<ProcessState>> kids;

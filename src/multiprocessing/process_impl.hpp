@@ -33,7 +33,7 @@ struct ProcessState {
   std::vector<int> identity;  // (1, 2): "Process-1:2"
   std::vector<std::byte> authkey;
   std::optional<StartMethod> method;  // nullopt: the default at start()
-  enum class Phase { kInitial, kStarted, kClosed };
+  enum class Phase { kInitial, kStarting, kStarted, kClosed };
   Phase phase = Phase::kInitial;
   bool is_current = false;  // the view of the calling process itself
   StartMethod used = StartMethod::fork;
@@ -59,9 +59,9 @@ struct ChildInfo {
   bool daemon = false;
   std::vector<int> identity;
   std::vector<std::byte> authkey;
-  bool pdeathsig = false;       // set PR_SET_PDEATHSIG (the creator is the main thread)
-  bool check_ppid = false;      // getppid() must be parent_pid (not under forkserver)
-  int method = 0;               // StartMethod
+  bool pdeathsig = false;   // set PR_SET_PDEATHSIG (the creator is the main thread)
+  bool check_ppid = false;  // getppid() must be parent_pid (not under forkserver)
+  int method = 0;           // StartMethod
   std::vector<std::string> inherited_keys;
 };
 

@@ -33,9 +33,9 @@ namespace concur::multiprocessing::detail {
 
 namespace {
 
-using Frame = std::tuple<int, std::string, std::string, bool, std::vector<int>,
-                         std::vector<std::byte>, bool, bool, int, std::vector<std::string>,
-                         std::uint32_t, Buffer>;
+using Frame =
+    std::tuple<int, std::string, std::string, bool, std::vector<int>, std::vector<std::byte>, bool,
+               bool, int, std::vector<std::string>, std::uint32_t, Buffer>;
 
 constexpr std::size_t kMaxFds = 250;  // SCM_MAX_FD is 253
 
@@ -107,8 +107,10 @@ void run_call(void* arg) {
 }
 
 [[noreturn]] void die(const char* what) noexcept {
-  const std::string line = std::string("concur::multiprocessing: child bootstrap failed: ") + what +
-                           ": " + std::strerror(errno) + "\n";
+  const std::string line =
+      std::string("concur::multiprocessing: child bootstrap failed: ") + what + ": " +
+      std::strerror(errno) +  // NOLINT(concurrency-mt-unsafe): single-threaded child
+      "\n";
   (void)!::write(2, line.data(), line.size());
   ::_exit(255);
 }
@@ -215,16 +217,17 @@ pid_t spawn_self(const char* flag, int keep) {
 
 void start_encoded(Process& self, ProcessState& st, StartMethod method) {
   if (!main_guard_called()) {
-    throw RuntimeError(
-        std::string("concur::multiprocessing: the ") + std::string(to_string(method)) +
-        " start method runs this program again, so main() must begin with "
-        "concur::mp::main_guard(argc, argv) (or use CONCUR_MAIN), as Python's "
-        "if __name__ == '__main__' guard; or use get_context(\"fork\")");
+    throw RuntimeError(std::string("concur::multiprocessing: the ") +
+                       std::string(to_string(method)) +
+                       " start method runs this program again, so main() must begin with "
+                       "concur::mp::main_guard(argc, argv) (or use CONCUR_MAIN), as Python's "
+                       "if __name__ == '__main__' guard; or use get_context(\"fork\")");
   }
   Target* target = ProcessAccess::target(self);
   // A subclass's run() uses the object itself, which does not cross.
   if (typeid(self) != typeid(Process)) {
-    throw TypeError("concur::multiprocessing: a Process subclass (" + demangle(typeid(self).name()) +
+    throw TypeError("concur::multiprocessing: a Process subclass (" +
+                    demangle(typeid(self).name()) +
                     ") runs its run() in the child, which only the fork start method can do; "
                     "pass a target instead, or use get_context(\"fork\")");
   }

@@ -3,17 +3,22 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "concur/detail/mp_region.hpp"
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
+#include "concur/threading/thread.hpp"
 #include "process_test_util.hpp"
 
 namespace mp = concur::mp;
-using concur::testing::LinePipe;
-using concur::testing::WriteEnd;
+using concur::testing::proc::LinePipe;
+using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 
 namespace {
@@ -26,8 +31,8 @@ class ProcessTest : public ::testing::TestWithParam<std::string> {
 std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 void report_self(WriteEnd w, int x) {
-  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " +
-          std::to_string(x) + " " + mp::get_start_method());
+  w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " + std::to_string(x) +
+          " " + mp::get_start_method());
 }
 
 }  // namespace
@@ -180,12 +185,13 @@ TEST_P(ProcessTest, DestructorWaitsForTheChild) {
   }
   EXPECT_EQ(pipe.read_line(), "done");
   {
-    mp::Process d = ctx().Process(mp::ProcessOptions{.name = "d", .daemon = true},
-                                  [](WriteEnd w) {
-                                    w.write("up");
-                                    for (;;) ::pause();
-                                  },
-                                  pipe.writer);
+    mp::Process d = ctx().Process(
+        mp::ProcessOptions{.name = "d", .daemon = true},
+        [](WriteEnd w) {
+          w.write("up");
+          for (;;) ::pause();
+        },
+        pipe.writer);
     d.start();
     ASSERT_EQ(pipe.read_line(), "up");
   }  // daemonic: terminated, then joined
@@ -201,9 +207,8 @@ TEST(ProcessFork, AnyInvocableAndSubclassRun) {
   std::string captured = "not trivially copyable";
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  auto p = mp::get_context("fork").Process([captured, fds] {
-    (void)!::write(fds[1], captured.data(), captured.size());
-  });
+  auto p = mp::get_context("fork").Process(
+      [captured, fds] { (void)!::write(fds[1], captured.data(), captured.size()); });
   p.start();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
@@ -220,5 +225,202 @@ TEST(ProcessFork, NonPicklableTargetIsTypeErrorUnderSpawn) {
   EXPECT_THROW(p.start(), concur::TypeError);
   auto q = mp::get_context("forkserver").Process([captured] { (void)captured; });
   EXPECT_THROW(q.start(), concur::TypeError);
+  EXPECT_TRUE(mp::active_children().empty());
+}
+
+// ---- objects crossing as handles, inherited service fds ---------------------------------------
+
+namespace {
+
+// The smallest process-shared object (as in handles_test.cpp): a counter in a Region.
+class Counter {
+ public:
+  using concur_handle_tag = void;
+  Counter() : region_(mp::detail::Region::create(sizeof(std::uint64_t), "Counter")) {}
+  void add(std::uint64_t n) { std::atomic_ref(*region_->at<std::uint64_t>()).fetch_add(n); }
+  [[nodiscard]] std::uint64_t value() const {
+    return std::atomic_ref(*region_->at<std::uint64_t>()).load();
+  }
+  void concur_encode_handle(mp::Buffer& out) const { region_->encode(out, "Counter"); }
+  static Counter concur_decode_handle(mp::Reader& in) {
+    return Counter(mp::detail::Region::decode(in, "Counter"));
+  }
+
+ private:
+  explicit Counter(std::shared_ptr<mp::detail::Region> r) : region_(std::move(r)) {}
+  std::shared_ptr<mp::detail::Region> region_;
+};
+
+void add_many(Counter c, std::vector<Counter> more, int n) {
+  for (int i = 0; i < n; ++i) c.add(1);
+  for (auto& m : more) m.add(static_cast<std::uint64_t>(n));
+}
+
+}  // namespace
+
+TEST_P(ProcessTest, HandlesCrossAsArguments) {
+  Counter a;
+  Counter b;
+  auto p = ctx().Process(mp::fn<&add_many>, a, std::vector<Counter>{b, a}, 1000);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(a.value(), 2000u);
+  EXPECT_EQ(b.value(), 1000u);
+}
+
+TEST_P(ProcessTest, InheritedFdsReachEveryChildUnderTheirKey) {
+  LinePipe pipe;
+  mp::detail::set_inherited_fd("test.service", pipe.writer.fd());
+  auto p = ctx().Process([] {
+    const int fd = mp::detail::inherited_fd("test.service");
+    const std::string line = fd >= 0 ? "got it\n" : "missing\n";
+    (void)!::write(fd >= 0 ? fd : 2, line.data(), line.size());
+  });
+  p.start();
+  EXPECT_EQ(pipe.read_line(), "got it");
+  ASSERT_TRUE(p.join(20s));
+  mp::detail::set_inherited_fd("test.service", -1);
+}
+
+TEST_P(ProcessTest, ParentProcessInTheChild) {
+  LinePipe pipe;
+  EXPECT_EQ(mp::parent_process(), nullptr);
+  auto p = ctx().Process(
+      [](WriteEnd w) {
+        const mp::ParentProcess* parent = mp::parent_process();
+        if (parent == nullptr) return w.write("none");
+        w.write(std::to_string(parent->pid()) + " " + parent->name() + " " +
+                (parent->is_alive() ? "alive" : "dead"));
+      },
+      pipe.writer);
+  p.start();
+  EXPECT_EQ(pipe.read_line(), std::to_string(getpid()) + " MainProcess alive");
+  ASSERT_TRUE(p.join(20s));
+}
+
+TEST_P(ProcessTest, AChildWithoutMainGuardCannotStartProcesses) {
+  // What a spawned child that skipped main_guard sees (the variable is then still set).
+  ::setenv("CONCUR_MP_CHILD", "1", 1);
+  auto p = ctx().Process([] {});
+  EXPECT_THROW(p.start(), concur::RuntimeError);
+  ::unsetenv("CONCUR_MP_CHILD");
+}
+
+TEST(ProcessDefault, DefaultMethodIsForkserverAndAPlainProcessUsesIt) {
+  EXPECT_EQ(mp::get_start_method(), "forkserver");
+  LinePipe pipe;
+  mp::Process p(mp::fn<&report_self>, pipe.writer, 7);
+  p.start();
+  const auto line = pipe.read_line();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(*line, p.name() + " " + std::to_string(*p.pid()) + " 7 forkserver");
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(p.start_method(), mp::StartMethod::forkserver);
+}
+
+// ---- more behaviour ----------------------------------------------------------------------------
+
+namespace {
+void report_names(WriteEnd w) {
+  mp::Process inner([] {});
+  w.write(mp::current_process().name() + " " + inner.name());
+}
+void unregistered(int) {}
+}  // namespace
+
+TEST_P(ProcessTest, CustomNameIsSeenByTheChild) {
+  LinePipe pipe;
+  auto p = ctx().Process(mp::ProcessOptions{.name = "custom"}, mp::fn<&report_names>, pipe.writer);
+  EXPECT_EQ(p.name(), "custom");
+  p.start();
+  const auto line = pipe.read_line();
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->substr(0, 7), "custom ");
+  ASSERT_TRUE(p.join(20s));
+}
+
+TEST_P(ProcessTest, ChildNamesItsChildrenAfterItsIdentity) {
+  LinePipe pipe;
+  auto p = ctx().Process(mp::fn<&report_names>, pipe.writer);
+  const std::string name = p.name();  // "Process-N"
+  p.start();
+  EXPECT_EQ(pipe.read_line(), name + " " + name + ":1");
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_NE(p.repr().find("exitcode=0"), std::string::npos) << p.repr();
+}
+
+TEST_P(ProcessTest, AProcessWithoutTargetExitsWithZero) {
+  mp::Process p = ctx().Process(mp::ProcessOptions{}, [] {});
+  mp::Process bare;
+  EXPECT_NE(bare.repr().find("initial"), std::string::npos) << bare.repr();
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(ProcessSpawn, UnregisteredFunctionPointerIsValueErrorBeforeAnyProcess) {
+  auto p = mp::get_context("spawn").Process(&unregistered, 1);
+  EXPECT_THROW(p.start(), concur::ValueError);
+  EXPECT_FALSE(p.pid().has_value());
+  auto q = mp::get_context("fork").Process(&unregistered, 1);  // fork needs no name
+  q.start();
+  ASSERT_TRUE(q.join(20s));
+  EXPECT_EQ(q.exitcode(), 0);
+}
+
+TEST(ProcessSpawn, TypedContextsAcceptWhatCrosses) {
+  LinePipe pipe;
+  auto p = mp::SpawnContext{}.Process(mp::fn<&report_self>, pipe.writer, 5);
+  auto q = mp::ForkserverContext{}.Process([](WriteEnd w) { w.write("fs"); }, pipe.writer);
+  auto r = mp::ForkContext{}.Process([s = std::string("anything")] { (void)s; });
+  p.start();
+  q.start();
+  r.start();
+  for (auto* x : {&p, &q, &r}) {
+    ASSERT_TRUE(x->join(20s));
+    EXPECT_EQ(x->exitcode(), 0);
+  }
+  EXPECT_EQ(p.start_method(), mp::StartMethod::spawn);
+  EXPECT_EQ(q.start_method(), mp::StartMethod::forkserver);
+  EXPECT_EQ(r.start_method(), mp::StartMethod::fork);
+}
+
+TEST(ProcessFork, WarnsWhenOtherThreadsRun) {
+  std::vector<std::string> warnings;
+  auto old = mp::set_fork_warning_hook([&](const std::string& m) { warnings.push_back(m); });
+  concur::threading::Event stop;
+  concur::threading::Thread t([&stop] { (void)stop.wait(20s); });
+  t.start();
+  auto p = mp::get_context("fork").Process([] {});
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  stop.set();
+  t.join();
+  mp::set_fork_warning_hook(old);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("use of fork() may lead to deadlocks"), std::string::npos)
+      << warnings[0];
+}
+
+// Starts from several threads at once: the fork mutex, the list of fds closed in fork
+// children, and the forkserver's control socket are shared.
+TEST_P(ProcessTest, ConcurrentStartsFromThreads) {
+  const int per_thread = GetParam() == "spawn" ? 3 : 15;
+  std::atomic<int> ok{0};
+  std::vector<std::unique_ptr<concur::threading::Thread>> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.push_back(std::make_unique<concur::threading::Thread>([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto p = ctx().Process([](int code) { mp::exit(code); }, t + i);
+        p.start();
+        if (p.join(30s) && p.exitcode() == t + i) ok.fetch_add(1);
+      }
+    }));
+  }
+  for (auto& t : threads) t->start();
+  for (auto& t : threads) t->join();
+  EXPECT_EQ(ok.load(), 4 * per_thread);
   EXPECT_TRUE(mp::active_children().empty());
 }

@@ -16,7 +16,7 @@
 #include "concur/detail/mp_handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
 
-namespace concur::testing {
+namespace concur::testing::proc {
 
 /// An owned fd, closed with the last copy.
 class SharedFd {
@@ -70,7 +70,8 @@ class LinePipe {
   WriteEnd writer;
 
   /// The next line, or nullopt if none came within `timeout` (or EOF).
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  std::optional<std::string> read_line(
+      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       const auto nl = buf_.find('\n');
@@ -104,4 +105,40 @@ class LinePipe {
   std::string buf_;
 };
 
-}  // namespace concur::testing
+/// A one-shot gate: the parent opens it, a child waits for it (bounded). Crosses to a child
+/// under every start method (its read end travels).
+class ChildGate {
+ public:
+  using concur_handle_tag = void;
+  ChildGate() : ChildGate(make()) {}
+  /// Parent side: let every waiter through.
+  void open() const {
+    for (int i = 0; i < 64; ++i) (void)!::write(write_.get(), "x", 1);
+  }
+  /// Child side: true once opened, false after `timeout`.
+  [[nodiscard]] bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(20)) const {
+    pollfd p{read_.get(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(timeout.count())) == 1;
+  }
+  void concur_encode_handle(multiprocessing::Buffer& out) const {
+    const std::uint32_t index = multiprocessing::detail::export_fd(read_.get(), "ChildGate");
+    multiprocessing::detail::put_trivial(out, index);
+  }
+  static ChildGate concur_decode_handle(multiprocessing::Reader& in) {
+    const auto index = multiprocessing::detail::get_trivial<std::uint32_t>(in);
+    const int fd = multiprocessing::detail::import_fd(index, "ChildGate");
+    return ChildGate(std::pair<int, int>{::fcntl(fd, F_DUPFD_CLOEXEC, 3), -1});
+  }
+
+ private:
+  static std::pair<int, int> make() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) std::abort();
+    return {p[0], p[1]};
+  }
+  explicit ChildGate(std::pair<int, int> p) : read_(p.first), write_(p.second) {}
+  SharedFd read_;
+  SharedFd write_;
+};
+
+}  // namespace concur::testing::proc

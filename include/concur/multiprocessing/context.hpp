@@ -95,7 +95,8 @@ class Context {
                 detail::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
   template <class F, class... Args>
-  class Process Process(ProcessOptions options, F&& target, Args&&... args) const {
+  class Process Process(ProcessOptions options,  // NOLINT(performance-unnecessary-value-param)
+                        F&& target, Args&&... args) const {
     return make(std::move(options),
                 detail::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
@@ -172,11 +173,14 @@ void main_guard(int argc, char** argv);
 }  // namespace concur::multiprocessing
 
 /// `CONCUR_MAIN(argc, argv) { body }` defines main(argc, argv) whose first statement is
-/// concur::mp::main_guard(argc, argv), then body.
-#define CONCUR_MAIN(argc, argv)                                        \
-  int concur_user_main(int argc, char** argv);                         \
-  int main(int argc, char** argv) {                                    \
-    ::concur::multiprocessing::main_guard(argc, argv);                 \
-    return concur_user_main(argc, argv);                               \
-  }                                                                    \
+/// concur::mp::main_guard(argc, argv), then body. (The arguments are declarator names, so
+/// they cannot be parenthesised.)
+// NOLINTBEGIN(bugprone-macro-parentheses)
+#define CONCUR_MAIN(argc, argv)                        \
+  int concur_user_main(int argc, char** argv);         \
+  int main(int argc, char** argv) {                    \
+    ::concur::multiprocessing::main_guard(argc, argv); \
+    return concur_user_main(argc, argv);               \
+  }                                                    \
   int concur_user_main(int argc, char** argv)
+// NOLINTEND(bugprone-macro-parentheses)

@@ -17,7 +17,8 @@
 //   closures (no ceremony), `mp::fn<&work>` (a function, no ceremony), a function pointer
 //   `&work` registered with CONCUR_REGISTER(work), and as arguments every Picklable value,
 //   including process-shared objects (Queue, Lock, Value...: their fds travel by
-//   SCM_RIGHTS). `mp::Process` (method chosen at start() time) checks this at start():
+//   SCM_RIGHTS). A string literal is a `const char*`, a pointer, which does not cross:
+//   pass std::string. `mp::Process` (method chosen at start() time) checks this at start():
 //   TypeError on this side, naming the types, if it cannot cross. A Process made by a
 //   statically typed context (`mp::SpawnContext{}.Process(...)`,
 //   `mp::ForkserverContext{}.Process(...)`) checks it at compile time (static_assert); one
@@ -50,9 +51,11 @@
 //   std::system_error naming the call. join()/sentinel() before start(): ValueError("can
 //   only join a started process" / "process not started") — Python uses AssertionError
 //   for join; join() of current_process(): ValueError. close() while the child runs:
-//   ValueError; every method but name()/daemon()/exitcode()/close() after close():
-//   ValueError("process object is closed"). set_daemon() once started: RuntimeError. A
-//   negative timeout: ValueError (concur's rule; Python treats join(-1) as join(0)).
+//   ValueError; after close(), start/join/is_alive/terminate/kill/pid/ident/sentinel:
+//   ValueError("process object is closed") (name, daemon, exitcode, repr still answer).
+//   terminate()/kill() before start(): ValueError. set_daemon() once started: RuntimeError.
+//   A negative timeout: ValueError (concur's rule; Python treats join(-1) as join(0)).
+//   A moved-from Process may only be destroyed.
 //
 // Reaping (no zombies, no stray signals)
 //   Each child has a pidfd: join() polls it, then reaps exactly this child with
@@ -148,16 +151,17 @@ class Process {
 
   /// Runs target(args...) in the child. The start method is the default one
   /// (get_start_method()) at start() time.
-  template <class F, class... Args,
-            class = std::enable_if_t<
-                !std::is_same_v<std::decay_t<F>, ProcessOptions> &&
-                !std::is_base_of_v<Process, std::decay_t<F>> &&
-                std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <
+      class F, class... Args,
+      class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+                               !std::is_base_of_v<Process, std::decay_t<F>> &&
+                               std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
   explicit Process(F&& target, Args&&... args)
       : Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
+  template <
+      class F, class... Args,
+      class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>&&...>>>
   Process(ProcessOptions options, F&& target, Args&&... args) : Process(std::move(options)) {
     target_ = detail::make_target(std::forward<F>(target), std::forward<Args>(args)...);
   }
@@ -216,6 +220,7 @@ class Process {
   friend struct detail::ProcessAccess;
   friend class Context;
   explicit Process(std::shared_ptr<detail::ProcessState> state) noexcept;  // a view
+  void start_checked();
 
   std::shared_ptr<detail::ProcessState> state_;
   std::unique_ptr<detail::Target> target_;
