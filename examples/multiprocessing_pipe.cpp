@@ -37,8 +37,7 @@ CONCUR_REGISTER(f);
 CONCUR_TOUR_PART(multiprocessing_pipe, "Pipe: the child sends [42, None, 'hello']") {
   std::fflush(stdout);
   auto [parent_conn, child_conn] = mp::Pipe<Message>();
-  // The fork method: see multiprocessing_queue.cpp (main_guard).
-  auto p = mp::get_context("fork").Process(&f, child_conn);
+  mp::Process p(&f, child_conn);
   p.start();
   child_conn.close();  // the child has its own copy
   const auto [n, none, s] = parent_conn.recv();

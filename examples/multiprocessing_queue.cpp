@@ -48,11 +48,8 @@ CONCUR_REGISTER(reader);
 CONCUR_TOUR_PART(multiprocessing_queue, "a writer and a reader process share a Queue") {
   std::fflush(stdout);  // the children inherit stdout: nothing buffered may be printed twice
   Messages q;
-  // The fork method: the tour's main() does not call main_guard (yet), which the default
-  // method (forkserver) needs. With it, `mp::Process w(&writer, q);` is the same program.
-  auto ctx = mp::get_context("fork");
-  auto w = ctx.Process(&writer, q);
-  auto r = ctx.Process(&reader, q);
+  mp::Process w(&writer, q);  // the default method (forkserver): q crosses as a handle
+  mp::Process r(&reader, q);
   r.start();
   w.start();
   w.join();
