@@ -242,9 +242,8 @@ void ConnectionCore::encode(Buffer& out) const {
   if (sock_.load() < 0) os_error(EBADF, "Connection: cannot pass a closed connection");
   region_->encode(out, "Connection");
   put_trivial<std::uint32_t>(out, export_fd(sock_, "Connection"));
-  const std::uint8_t flags = static_cast<std::uint8_t>((readable_ ? kReadable : 0) |
-                                                       (writable_ ? kWritable : 0) |
-                                                       (second_ ? kSecond : 0));
+  const std::uint8_t flags = static_cast<std::uint8_t>(
+      (readable_ ? kReadable : 0) | (writable_ ? kWritable : 0) | (second_ ? kSecond : 0));
   put_trivial<std::uint8_t>(out, flags);
 }
 
@@ -252,8 +251,7 @@ std::shared_ptr<ConnectionCore> ConnectionCore::decode(Reader& in) {
   auto region = Region::decode(in, "Connection");
   const int borrowed = import_fd(get_trivial<std::uint32_t>(in), "Connection");
   const auto flags = get_trivial<std::uint8_t>(in);
-  if ((flags & ~(kReadable | kWritable | kSecond)) != 0 ||
-      (flags & (kReadable | kWritable)) == 0) {
+  if ((flags & ~(kReadable | kWritable | kSecond)) != 0 || (flags & (kReadable | kWritable)) == 0) {
     throw concur::ValueError("malformed Connection handle: bad flags");
   }
   const int sock = ::fcntl(borrowed, F_DUPFD_CLOEXEC, 3);
@@ -307,9 +305,9 @@ std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout
       const auto& w = objects[i];
       const short ev = fds[i].revents;
       if ((ev & POLLNVAL) != 0) {
-        throw std::system_error(EBADF, std::generic_category(),
-                                "connection.wait: fd " + std::to_string(fds[i].fd) +
-                                    " is not open");
+        throw std::system_error(
+            EBADF, std::generic_category(),
+            "connection.wait: fd " + std::to_string(fds[i].fd) + " is not open");
       }
       if (w.conn_) {
         if ((ev & POLLIN) != 0) detail::drain_doorbell(w.conn_->socket());

@@ -80,8 +80,8 @@ void QueueCore::put(std::span<const std::byte> message, bool block, const Timeou
   put(std::span<const std::byte>(), message, block, timeout);
 }
 
-void QueueCore::put(std::span<const std::byte> prefix, std::span<const std::byte> body,
-                    bool block, const Timeout& timeout) {
+void QueueCore::put(std::span<const std::byte> prefix, std::span<const std::byte> body, bool block,
+                    const Timeout& timeout) {
   check_open("put");
   used_ = true;
   const Deadline d = block ? Deadline(timeout) : Deadline(Deadline::Clock::now());

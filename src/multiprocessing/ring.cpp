@@ -1,6 +1,4 @@
 // The message ring (see concur/detail/mp_ring.hpp for the protocol).
-#include "concur/detail/mp_ring.hpp"
-
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "concur/detail/futex.hpp"
+#include "concur/detail/mp_ring.hpp"
 #include "concur/detail/threading_spin.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
@@ -259,14 +258,10 @@ std::size_t Ring::round_capacity(std::size_t requested) {
   return c;
 }
 
-std::size_t Ring::footprint(std::size_t capacity) noexcept {
-  return sizeof(RingHeader) + capacity;
-}
+std::size_t Ring::footprint(std::size_t capacity) noexcept { return sizeof(RingHeader) + capacity; }
 
 Ring::Ring(RingHeader* h) noexcept
-    : h_(h),
-      data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)),
-      mask_(h->capacity - 1) {}
+    : h_(h), data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)), mask_(h->capacity - 1) {}
 
 Ring Ring::create(void* at, std::size_t capacity, std::uint32_t maxsize) {
   if (capacity < kMinCapacity || capacity > kMaxCapacity || (capacity & (capacity - 1)) != 0) {
@@ -425,8 +420,8 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
     if (h.w_open.load(std::memory_order_relaxed) != 0 && !retract_open_message()) {
       // A writer died (or gave up) inside a streamed message while a reader is reading it:
       // end it with ABORT (the reader consumes what was published, so room comes).
-      const RingStatus w =
-          wait_on(h.space_seq, [&] { return room_locked(8, false); }, deadline, sock, &h.closes);
+      const RingStatus w = wait_on(
+          h.space_seq, [&] { return room_locked(8, false); }, deadline, sock, &h.closes);
       if (w != RingStatus::kOk) return w;
       const std::uint64_t t = h.tail.load(std::memory_order_relaxed);
       put_header(pos_of(t), 0, kAbort);
@@ -465,9 +460,8 @@ RingStatus Ring::write(std::span<const std::byte> prefix, std::span<const std::b
       const std::uint64_t want = chunk_bytes(left < max_chunk ? left : max_chunk);
       const std::uint64_t enough = want < cap / 4 ? want : cap / 4;
       if (!room_locked(enough, false)) {
-        const RingStatus w =
-            wait_on(h.space_seq, [&] { return room_locked(enough, false); }, deadline, sock,
-                    &h.closes);
+        const RingStatus w = wait_on(
+            h.space_seq, [&] { return room_locked(enough, false); }, deadline, sock, &h.closes);
         if (w != RingStatus::kOk) return w;  // w_open stays set: the message is dropped
       }
       t = h.tail.load(std::memory_order_relaxed);
@@ -604,8 +598,7 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       while (!complete && !abandoned) {
         const auto slice = Deadline(Deadline::Clock::now() + kStreamSlice);
         if (wait_on(
-                h.data_seq,
-                [&] { return available(h.head.load(std::memory_order_relaxed)) != 0; },
+                h.data_seq, [&] { return available(h.head.load(std::memory_order_relaxed)) != 0; },
                 slice, -1) != RingStatus::kOk) {
           // Nothing for a while: is the writer still there?
           int r = pthread_mutex_trylock(&h.wlock);
@@ -660,8 +653,8 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       return RingStatus::kOk;
     }
     unlock.now();
-    const RingStatus st =
-        wait_on(h.data_seq, [&] { return has_data(); }, deadline, sock, &h.closes);
+    const RingStatus st = wait_on(
+        h.data_seq, [&] { return has_data(); }, deadline, sock, &h.closes);
     if (st != RingStatus::kOk) return st;
   }
 }

@@ -54,8 +54,7 @@ bool contains(const std::vector<Waitable>& v, const T& x) {
 }
 
 // A list of mixed values: Python's [1, 2.5, 'x', None, [3, 4]].
-using Mixed = std::vector<std::variant<int, double, std::string, std::monostate,
-                                       std::vector<int>>>;
+using Mixed = std::vector<std::variant<int, double, std::string, std::monostate, std::vector<int>>>;
 
 }  // namespace
 
@@ -230,9 +229,7 @@ TEST(mp_Connection, Item33_ClosedAndScoped) {
     c.close();  // idempotent
   }
   EXPECT_FALSE(a.closed());
-  {
-    auto moved = std::move(b);
-  }  // the last copy of b goes out of scope
+  { auto moved = std::move(b); }  // the last copy of b goes out of scope
   EXPECT_THROW((void)a.recv(), concur::EOFError);
 }
 

@@ -165,7 +165,7 @@ TEST(mp_Queue, Item19_JoinableQueueTaskDoneAndJoin) {
 // outside inheritance) throws from put itself; the queue keeps working and its size
 // accounting stays right (maxsize=1: the next item fills it, then it is empty again).
 TEST(mp_Queue, Item20_AnItemThatFailsToEncodeLeavesTheQueueWorking) {
-  static_assert(!mp::Picklable<int*>);          // mp::Queue<int*> does not compile
+  static_assert(!mp::Picklable<int*>);  // mp::Queue<int*> does not compile
   static_assert(!mp::Picklable<std::string_view>);
   mp::Queue<std::vector<mp::Queue<int>>> q(1);
   mp::Queue<int> inner;

@@ -1,8 +1,10 @@
 // Pipe / Connection / connection::wait across raw fork()ed processes: echo of every size,
 // end of file by close and by death, the poll doorbell, wait over mixed objects, whole
 // messages with concurrent writers, handles.
-#include <gtest/gtest.h>
+#include "concur/multiprocessing/connection.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "concur/detail/mp_handles.hpp"
-#include "concur/multiprocessing/connection.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "support/leak_check.hpp"
 
@@ -138,7 +139,8 @@ TEST(Connection, ConcurrentWritersNeverInterleave) {
   std::vector<std::unique_ptr<concur_test::ForkChild>> writers;
   for (int k = 0; k < 3; ++k) {
     writers.push_back(std::make_unique<concur_test::ForkChild>([&, k] {
-      for (int i = 0; i < 20; ++i) w.send(std::string(30000 + 1000 * i, static_cast<char>('a' + k)));
+      for (int i = 0; i < 20; ++i)
+        w.send(std::string(30000 + 1000 * i, static_cast<char>('a' + k)));
       return 0;
     }));
   }

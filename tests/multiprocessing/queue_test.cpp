@@ -119,7 +119,7 @@ TEST(Queue, AProducerKilledHoldingTheLockMidMessageLeavesTheQueueUsable) {
   ASSERT_TRUE(concur::testing::eventually([&] { return !q.empty(); }, milliseconds(20000)));
   doomed.kill_now();
   EXPECT_NE(doomed.wait(), 0);
-  EXPECT_EQ(q.qsize(), 0u);  // the cut message was never counted
+  EXPECT_EQ(q.qsize(), 0u);    // the cut message was never counted
   q.put("after", seconds(5));  // takes the dead writer's lock, ends its message
   EXPECT_EQ(q.get(seconds(5)), "after");
   EXPECT_EQ(q.qsize(), 0u);

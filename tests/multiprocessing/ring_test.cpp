@@ -1,8 +1,6 @@
 // The message ring under queues and connections (concur/detail/mp_ring.hpp): framing,
 // wrap-around, streaming of messages larger than the ring, timeouts, and repair after a
 // reader or a writer is SIGKILLed in the middle of a message.
-#include "concur/detail/mp_ring.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,15 +12,16 @@
 #include <vector>
 
 #include "concur/detail/mp_region.hpp"
+#include "concur/detail/mp_ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace detail = concur::multiprocessing::detail;
+using concur::Deadline;
 using detail::Ring;
 using detail::RingStatus;
-using concur::Deadline;
 using std::chrono::milliseconds;
 
 namespace {
@@ -192,8 +191,8 @@ TEST(Ring, AReaderKilledMidMessageIsSkippedByTheNext) {
     return 3;
   });
   // Kill the reader once it has taken part of the big message, not all of it.
-  ASSERT_TRUE(concur::testing::eventually(
-      [&] { return t.ring.positions().head_pos > 8192; }, milliseconds(20000)));
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().head_pos > 8192; },
+                                          milliseconds(20000)));
   doomed.kill_now();
   ASSERT_EQ(t.ring.positions().head_count, 0u) << "the message ended before the kill";
   EXPECT_NE(doomed.wait(), 0);
@@ -217,8 +216,8 @@ TEST(Ring, AWriterKilledMidMessageIsDroppedWhole) {
     // Receives the next whole message: the big one is dropped when its writer dies.
     read_into(t.ring, got, in(milliseconds(30000)));
   });
-  ASSERT_TRUE(concur::testing::eventually(
-      [&] { return t.ring.positions().tail_pos > 8192; }, milliseconds(20000)));
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().tail_pos > 8192; },
+                                          milliseconds(20000)));
   doomed.kill_now();
   EXPECT_NE(doomed.wait(), 0);
   ASSERT_EQ(t.ring.positions().tail_count, 0u) << "the message ended before the kill";
@@ -240,8 +239,8 @@ TEST(Ring, AWriterKilledMidMessageWithNoOtherWriterIsNoticedByTheReader) {
   mp::Buffer got;
   RingStatus st = RingStatus::kOk;
   std::thread reader([&] { st = read_into(t.ring, got, in(milliseconds(3000))); });
-  ASSERT_TRUE(concur::testing::eventually(
-      [&] { return t.ring.positions().tail_pos > 8192; }, milliseconds(20000)));
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().tail_pos > 8192; },
+                                          milliseconds(20000)));
   doomed.kill_now();
   EXPECT_NE(doomed.wait(), 0);
   reader.join();

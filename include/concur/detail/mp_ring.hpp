@@ -130,8 +130,8 @@ class Ring {
   /// Removes the next message and hands it to `consume`. Waits until `deadline` for one to
   /// start; once a streamed message has started it is read to its end. kPeerGone: no
   /// message and the writer end is closed everywhere.
-  RingStatus read(RingConsumer consume, void* context, const Deadline& deadline,
-                  int sock = -1, const RingPlacement* placement = nullptr);
+  RingStatus read(RingConsumer consume, void* context, const Deadline& deadline, int sock = -1,
+                  const RingPlacement* placement = nullptr);
 
   /// True when a chunk is published and not yet consumed (a message, or the start of one).
   [[nodiscard]] bool has_data() const noexcept;
@@ -166,9 +166,9 @@ class Ring {
   std::uint64_t mask_ = 0;
   // This process's caches of the other side's position (lower bounds, so a stale value
   // only sends the holder to the shared one); each is used under its lock only.
-  std::uint64_t w_head_ = 0;       // under the write lock
-  std::uint64_t r_tail_ = 0;       // under the read lock
-  std::uint32_t r_retracts_ = 0;   // under the read lock: the ring's retract count seen
+  std::uint64_t w_head_ = 0;      // under the write lock
+  std::uint64_t r_tail_ = 0;      // under the read lock
+  std::uint32_t r_retracts_ = 0;  // under the read lock: the ring's retract count seen
 };
 
 /// True when every copy of `sock`'s peer is closed (POLLHUP); false for sock < 0.

@@ -124,8 +124,6 @@ class ConnectionCore {
   bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)
 };
 
-
-
 }  // namespace detail
 
 namespace connection {

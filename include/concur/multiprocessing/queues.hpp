@@ -61,10 +61,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <string>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -123,7 +123,6 @@ class QueueCore {
 /// here, out of line: GCC 12 at -O3 warns falsely (-Wstringop-overflow) about an insert into
 /// a vector it has just seen cleared.
 Buffer& encode_scratch() noexcept;
-
 
 /// True for types whose encoding is a u64 count then their elements' bytes as they lie in
 /// memory (std::string, std::vector of arithmetic or other trivially copyable elements):
@@ -241,9 +240,8 @@ class Queue {
 
   /// Puts `obj`, waiting for room (block, up to `timeout`); queue::Full if there is none.
   void put(const T& obj, bool block = true, Timeout timeout = forever) {
-    detail::with_encoding(obj, [&](auto prefix, auto body) {
-      core_->put(prefix, body, block, timeout);
-    });
+    detail::with_encoding(
+        obj, [&](auto prefix, auto body) { core_->put(prefix, body, block, timeout); });
   }
   /// put(obj, true, timeout).
   void put(const T& obj, Timeout timeout) { put(obj, true, timeout); }
@@ -304,8 +302,8 @@ class JoinableQueue : public Queue<T> {
   using concur_handle_tag = void;
   explicit JoinableQueue(long maxsize = 0,
                          std::size_t buffer_bytes = detail::QueueCore::kDefaultBuffer)
-      : Queue<T>(std::make_shared<detail::QueueCore>(detail::QueueCore::Kind::kJoinable,
-                                                     maxsize, buffer_bytes)) {}
+      : Queue<T>(std::make_shared<detail::QueueCore>(detail::QueueCore::Kind::kJoinable, maxsize,
+                                                     buffer_bytes)) {}
 
   /// One item taken by get() is done. ValueError("task_done() called too many times") when
   /// every item put is already done.
@@ -340,9 +338,8 @@ class SimpleQueue {
 
   /// Puts `obj`, waiting while the buffer is full.
   void put(const T& obj) {
-    detail::with_encoding(obj, [&](auto prefix, auto body) {
-      core_->put(prefix, body, true, forever);
-    });
+    detail::with_encoding(obj,
+                          [&](auto prefix, auto body) { core_->put(prefix, body, true, forever); });
   }
   /// Removes and returns the oldest item, waiting for one.
   T get() { return get(forever); }
@@ -365,8 +362,7 @@ class SimpleQueue {
   }
 
  private:
-  explicit SimpleQueue(std::shared_ptr<detail::QueueCore> core) noexcept
-      : core_(std::move(core)) {}
+  explicit SimpleQueue(std::shared_ptr<detail::QueueCore> core) noexcept : core_(std::move(core)) {}
   std::shared_ptr<detail::QueueCore> core_;
 };
 
