@@ -5,15 +5,17 @@
 #pragma once
 
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/process.hpp"
+#include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/registry.hpp"
-#include "concur/multiprocessing/sharedctypes.hpp"
-#include "concur/multiprocessing/synchronize.hpp"
 #include "concur/multiprocessing/shareable_list.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
 #include "concur/multiprocessing/shared_memory_manager.hpp"
+#include "concur/multiprocessing/sharedctypes.hpp"
+#include "concur/multiprocessing/synchronize.hpp"
 #include "concur/queue.hpp"
 
 namespace concur {

@@ -1,0 +1,247 @@
+// concur/multiprocessing/connection.hpp: Python's multiprocessing.Pipe, Connection and
+// multiprocessing.connection.wait.
+//
+//   auto [parent, child] = mp::Pipe<std::string>();
+//   mp::Process p([](mp::Connection<std::string> c) { c.send(c.recv() + "!"); }, child);
+//   p.start();
+//   parent.send("hi");
+//   parent.recv();                                  // "hi!"
+//   p.join();
+//
+// Pipe<T>(duplex=true) returns two connected Connection<T>. Each direction is a message
+// ring in shared memory (docs/design/0004-multiprocessing.md §7), plus one Unix socket pair
+// that the kernel keeps for us: it tells a reader that every copy of the other end is
+// closed (end of file, also when the process holding it died), and it is the doorbell that
+// wakes poll() and connection::wait(). While messages flow, send and recv make no system
+// call. Messages are never merged or split; any size works (a message larger than half the
+// ring is streamed through it in chunks).
+//
+// Blocking: send returns once the message is in the ring; when there is no room (a slow
+// reader, or a message larger than the free part of the ring) it waits for the reader, as
+// a write to a full OS pipe does. recv waits for a message (poll(timeout) is the timed
+// variant).
+//
+// Values: send/recv carry T through the codec (concur/multiprocessing/codec.hpp; T must be
+// Picklable, checked at compile time); send_bytes/recv_bytes carry raw bytes. Both travel as
+// messages on the same ring: recv_bytes of a send gives T's encoding.
+//
+// Errors (Python's):
+//   recv/recv_bytes with nothing left and the peer closed     concur::EOFError
+//   recv_bytes_into into a buffer too small                  BufferTooShort (whole message)
+//   any call on a closed Connection                          OSError "handle is closed"
+//   send on a read-only / recv, poll on a write-only end     OSError ("...is read-only")
+//   send_bytes(buf, offset, size) out of range               ValueError
+//   send that must wait for room while the reader end is     OSError (EPIPE)
+//   closed everywhere
+//
+// Differences from Python, deliberate:
+//   - typed: Connection<T> sends and receives T (Python's send pickles any object).
+//   - poll(timeout) takes a concur::Timeout (default 0: do not wait; concur::forever for
+//     None); a negative one is ValueError, where Python's poll(-1) returns at once.
+//   - a send that finds room succeeds even when the peer is gone (the message is dropped
+//     with the ring); Python raises BrokenPipeError when the OS pipe notices.
+//   - a sleeping recv notices a peer that died within 50 ms (one that close()s at once).
+//   - no fileno(): wait on connections with connection::wait (their socket is readable only
+//     while a poller is registered). Listener/Client are not provided (yet).
+//
+// Sharing: copies of a Connection are the same end (close() on one closes all copies in
+// this process). A child receives one as an argument of its Process (inherited under fork;
+// under spawn/forkserver its shared memory and socket travel with the start request). It
+// cannot be sent on a Queue or a Connection (RuntimeError: only through inheritance).
+//
+// Thread safety: a Connection may be used by several threads and processes at once; each
+// message is sent and received whole (robust locks per direction, as for queues).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/queues.hpp"
+#include "concur/timeout.hpp"
+
+namespace concur::multiprocessing {
+
+namespace detail {
+
+class Region;
+
+/// The non-template part of a Connection: its rings and its socket.
+class ConnectionCore {
+ public:
+  static constexpr std::size_t kDefaultBuffer = std::size_t{256} << 10;
+  static std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> pipe(
+      bool duplex, std::size_t buffer_bytes);
+
+  ConnectionCore(std::shared_ptr<Region> region, int sock, bool readable, bool writable,
+                 bool second);
+  ~ConnectionCore();
+  ConnectionCore(const ConnectionCore&) = delete;
+  ConnectionCore& operator=(const ConnectionCore&) = delete;
+
+  void send_bytes(std::span<const std::byte> message);
+  /// Sends the message `prefix` + `body`.
+  void send(std::span<const std::byte> prefix, std::span<const std::byte> body);
+  /// Python's send_bytes(buf, offset, size) checks.
+  void send_bytes(std::span<const std::byte> buf, std::int64_t offset,
+                  std::optional<std::int64_t> size);
+  void recv(void (*take)(void*, std::span<const std::byte>), void* context,
+            const RingPlacement* placement = nullptr);
+  Buffer recv_bytes(std::optional<std::size_t> maxlength);
+  std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset);
+  bool poll(const Timeout& timeout);
+  void close() noexcept;
+  [[nodiscard]] bool closed() const noexcept { return sock_.load() < 0; }
+  [[nodiscard]] bool readable() const noexcept { return readable_; }
+  [[nodiscard]] bool writable() const noexcept { return writable_; }
+
+  // connection::wait
+  [[nodiscard]] int socket() const noexcept { return sock_.load(); }
+  [[nodiscard]] bool has_data() const noexcept;
+  void add_poller() noexcept;
+  void remove_poller() noexcept;
+
+  void encode(Buffer& out) const;
+  static std::shared_ptr<ConnectionCore> decode(Reader& in);
+
+ private:
+  void check(bool want_read, bool want_write, const char* op) const;
+  std::shared_ptr<Region> region_;
+  void* rx_ = nullptr;  // Ring* (concur/detail/mp_ring.hpp), null when write-only
+  void* tx_ = nullptr;  // Ring*, null when read-only
+  std::atomic<int> sock_;
+  bool readable_;
+  bool writable_;
+  bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)
+};
+
+}  // namespace detail
+
+namespace connection {
+
+template <class T>
+class Connection;
+
+/// Something connection::wait can wait on: a Connection (ready when a message is waiting,
+/// or at end of file), or a file descriptor (a socket, a pipe, a Process's sentinel():
+/// ready when poll(2) reports it readable or hung up). Borrowed: the fd stays the caller's.
+class Waitable {
+ public:
+  Waitable(int fd) noexcept : fd_(fd) {}  // NOLINT(google-explicit-constructor)
+  template <class T>
+  Waitable(const Connection<T>& c) noexcept  // NOLINT(google-explicit-constructor)
+      : conn_(c.core_) {}
+
+  /// The file descriptor given, or -1 for a connection.
+  [[nodiscard]] int fd() const noexcept { return conn_ ? -1 : fd_; }
+  [[nodiscard]] bool is_connection() const noexcept { return conn_ != nullptr; }
+
+  friend bool operator==(const Waitable& a, const Waitable& b) noexcept {
+    return a.conn_ == b.conn_ && (a.conn_ != nullptr || a.fd_ == b.fd_);
+  }
+
+ private:
+  friend std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout);
+  std::shared_ptr<detail::ConnectionCore> conn_;
+  int fd_ = -1;
+};
+
+/// Python: multiprocessing.connection.wait(object_list, timeout=None). Waits until at least
+/// one of `objects` is ready or the timeout passes; returns the ready ones, in the order
+/// given (empty on timeout). A connection whose peer is closed counts as ready (its recv
+/// raises EOFError). Throws OSError for a closed Connection or an invalid fd, ValueError
+/// for a negative timeout (Python returns [] at once).
+std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout = forever);
+
+/// Python: multiprocessing.connection.Connection. See the file comment.
+template <class T>
+class Connection {
+ public:
+  using value_type = T;
+  using concur_handle_tag = void;
+
+  /// Sends `obj` (encoded by the codec) as one message; waits while the ring is full.
+  void send(const T& obj) {
+    detail::with_encoding(obj, [&](auto prefix, auto body) { core_->send(prefix, body); });
+  }
+  /// Waits for the next message and decodes it as T. EOFError when nothing is left and the
+  /// peer is closed; ValueError if the message is not a T (sent with send_bytes, say).
+  T recv() {
+    return detail::receive<T>(
+        [&](auto take, void* ctx, auto placement) { core_->recv(take, ctx, placement); });
+  }
+
+  /// Sends bytes [offset, offset + size) of `buf` (size: to the end) as one message.
+  /// ValueError for a negative offset or size, or a range beyond `buf`.
+  void send_bytes(std::span<const std::byte> buf, std::int64_t offset = 0,
+                  std::optional<std::int64_t> size = std::nullopt) {
+    core_->send_bytes(buf, offset, size);
+  }
+  /// send_bytes of a string's bytes.
+  void send_bytes(std::string_view s) { core_->send_bytes(std::as_bytes(std::span(s))); }
+  /// The next message's bytes. With `maxlength`, a longer message raises OSError and closes
+  /// the connection (Python's "bad message length").
+  Buffer recv_bytes(std::optional<std::size_t> maxlength = std::nullopt) {
+    return core_->recv_bytes(maxlength);
+  }
+  /// Reads the next message into `buf` at byte `offset`; returns its size. ValueError if
+  /// offset > buf.size(); BufferTooShort (holding the whole message, which is consumed) if
+  /// it does not fit.
+  std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset = 0) {
+    return core_->recv_bytes_into(buf, offset);
+  }
+  /// Whether a message (or end of file) is waiting, waiting up to `timeout` for one.
+  bool poll(Timeout timeout = std::chrono::seconds(0)) { return core_->poll(timeout); }
+
+  /// Closes this end (every copy in this process). Idempotent.
+  void close() noexcept { core_->close(); }
+  [[nodiscard]] bool closed() const noexcept { return core_->closed(); }
+  [[nodiscard]] bool readable() const noexcept { return core_->readable(); }
+  [[nodiscard]] bool writable() const noexcept { return core_->writable(); }
+
+  friend bool operator==(const Connection& a, const Connection& b) noexcept {
+    return a.core_ == b.core_;
+  }
+  friend bool operator==(const Waitable& w, const Connection& c) noexcept {
+    return w == Waitable(c);
+  }
+
+  void concur_encode_handle(Buffer& out) const { core_->encode(out); }
+  static Connection concur_decode_handle(Reader& in) {
+    return Connection(detail::ConnectionCore::decode(in));
+  }
+
+ private:
+  template <class U>
+  friend std::pair<Connection<U>, Connection<U>> Pipe(bool, std::size_t);
+  friend class Waitable;
+  explicit Connection(std::shared_ptr<detail::ConnectionCore> core) noexcept
+      : core_(std::move(core)) {}
+  std::shared_ptr<detail::ConnectionCore> core_;
+};
+
+/// Python: multiprocessing.Pipe(duplex=True). Two connected ends. With duplex false the
+/// first end can only receive and the second only send. `buffer_bytes`: the ring of each
+/// direction (default 256 KiB, rounded up to a power of two, at most 128 MiB).
+template <class T>
+std::pair<Connection<T>, Connection<T>> Pipe(
+    bool duplex = true, std::size_t buffer_bytes = detail::ConnectionCore::kDefaultBuffer) {
+  auto [a, b] = detail::ConnectionCore::pipe(duplex, buffer_bytes);
+  return {Connection<T>(std::move(a)), Connection<T>(std::move(b))};
+}
+
+}  // namespace connection
+
+using connection::Connection;
+using connection::Pipe;
+
+}  // namespace concur::multiprocessing
