@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <string>
 #include <system_error>
 
@@ -285,16 +286,28 @@ State& state() {
   return s;
 }
 
-// The mutex must not stay locked in a forked child by a thread that does not exist there.
-// The fork that starts the tracker happens under the mutex: that thread skips the handlers.
-thread_local bool t_starting = false;
-void before_fork() noexcept {
-  if (!t_starting) state_mutex().lock();
+// Serialises the starting of a tracker. It is held across fork() (the tracker is forked),
+// so no fork handler may take it: a thread holding a mutex that a handler takes, while its
+// own fork runs the other handlers, inverts their lock order (TSan reported it; two threads
+// forking at once could deadlock). A forked child gets a fresh one (its holder, if any, is
+// a thread that does not exist there).
+alignas(std::mutex) unsigned char g_start_storage[sizeof(std::mutex)];
+std::mutex& start_mutex() {
+  static std::mutex* const m = new (g_start_storage) std::mutex;
+  return *m;
 }
-void after_fork() noexcept {
-  if (!t_starting) state_mutex().unlock();
+
+// state_mutex must not stay locked in a forked child by a thread that does not exist
+// there: every fork takes it first. It is never held across a fork of our own.
+void before_fork() noexcept { state_mutex().lock(); }
+void after_fork_in_parent() noexcept { state_mutex().unlock(); }
+void after_fork_in_child() noexcept {
+  state_mutex().unlock();
+  (void)start_mutex();
+  new (g_start_storage) std::mutex;
 }
-[[maybe_unused]] const int g_atfork = ::pthread_atfork(before_fork, after_fork, after_fork);
+[[maybe_unused]] const int g_atfork =
+    ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 
 [[noreturn]] void fail(int err, const char* call) {
   throw std::system_error(err, std::generic_category(), call);
@@ -371,11 +384,9 @@ TrackerProcess start_tracker_process(bool warn, const char* comm) {
   sigset_t old;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
-  t_starting = true;
   const pid_t pid = ::fork();
   if (pid == 0) tracker_main(sv[1], warn, comm);
   const int err = errno;
-  t_starting = false;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid > 0) ::setpgid(pid, pid);  // also done by the child: whichever runs first
   ::close(sv[1]);
@@ -405,8 +416,8 @@ bool send_tracker_record(int fd, char op, std::string_view name) noexcept {
 
 namespace {
 
-void start_locked() {
-  const TrackerProcess t = start_tracker_process(true, "concur-rtracker");
+// Takes over a tracker this process just started.
+void adopt_locked(const TrackerProcess& t) {
   State& s = state();
   s.fd = t.fd;
   s.pid = t.pid;
@@ -416,21 +427,35 @@ void start_locked() {
 }
 
 // This process's writer end: the one it has (forked), the one it inherited (spawned), or
-// a new tracker's.
-int connect_locked(bool start) {
+// -1.
+int connected_locked() {
   State& s = state();
   if (s.fd >= 0) return s.fd;
   const int inherited = inherited_fd(kTrackerFdKey);
-  if (inherited >= 0) {
-    s.fd = inherited;
-    s.pid = -1;
-    s.starter = -1;
-    add_service_stopper(&stop_tracker);
-    return s.fd;
-  }
-  if (!start) return -1;
-  start_locked();
+  if (inherited < 0) return -1;
+  s.fd = inherited;
+  s.pid = -1;
+  s.starter = -1;
+  add_service_stopper(&stop_tracker);
   return s.fd;
+}
+
+// Connects this process to a tracker, starting one if it has none. Called WITHOUT
+// state_mutex: the fork that starts the tracker must not hold a mutex a fork handler takes.
+void connect() {
+  std::lock_guard starting(start_mutex());
+  {
+    std::lock_guard lock(state_mutex());
+    if (connected_locked() >= 0) return;
+  }
+  const TrackerProcess t = start_tracker_process(true, "concur-rtracker");
+  std::lock_guard lock(state_mutex());
+  if (state().fd >= 0) {  // cannot happen (starts are serialised); keep the first anyway
+    ::close(t.fd);
+    reap_bounded(t.pid);
+    return;
+  }
+  adopt_locked(t);
 }
 
 }  // namespace
@@ -441,12 +466,17 @@ void tracker_register(std::string_view name) {
     throw concur::ValueError("resource_tracker: cannot track the shared memory name '" +
                              std::string(name) + "' (1 to 255 bytes, no NUL or '/')");
   }
-  std::lock_guard lock(state_mutex());
-  if (send_tracker_record(connect_locked(true), 'R', n)) return;
-  // The tracker died (killed by hand?): start a new one, as CPython's ensure_running does.
-  disconnect_locked(true);
-  if (send_tracker_record(connect_locked(true), 'R', n)) return;
-  const int err = errno;
+  int err = 0;
+  // A second try: the tracker died (killed by hand?), start a new one, as CPython's
+  // ensure_running does.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    connect();
+    std::lock_guard lock(state_mutex());
+    const int fd = connected_locked();
+    if (fd >= 0 && send_tracker_record(fd, 'R', n)) return;
+    err = fd >= 0 ? errno : ENOTCONN;
+    disconnect_locked(true);
+  }
   std::fprintf(stderr,
                "resource_tracker: cannot register /%.*s (%s): it will not be removed if "
                "this program crashes\n",
@@ -459,17 +489,14 @@ void tracker_unregister(std::string_view name) noexcept {
   std::lock_guard lock(state_mutex());
   int fd = -1;
   try {
-    fd = connect_locked(false);
+    fd = connected_locked();
   } catch (...) {
     return;
   }
   if (fd >= 0) send_tracker_record(fd, 'U', n);
 }
 
-void ensure_tracker_running() {
-  std::lock_guard lock(state_mutex());
-  connect_locked(true);
-}
+void ensure_tracker_running() { connect(); }
 
 pid_t tracker_pid() noexcept {
   std::lock_guard lock(state_mutex());
