@@ -21,9 +21,7 @@
 namespace mp = concur::multiprocessing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using concur::testing::expect_immediate;
-using concur::testing::expect_takes_about;
-using concur::testing::kT;
+using namespace concur::testing;  // timing: kT, expect_takes_about, expect_immediate
 using Waitable = mp::connection::Waitable;
 
 namespace {
