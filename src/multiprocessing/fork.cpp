@@ -26,23 +26,7 @@ void run_self(void* arg) { static_cast<ForkChildArgs*>(arg)->self->run(); }
 
 void start_fork(Process& self, ProcessState& st) {
   warn_if_threaded();
-  ChildInfo info;
-  {
-    ProcessState& me = current_state();
-    std::lock_guard lock(me.m);
-    info.parent_pid = static_cast<int>(getpid());
-    info.parent_name = me.name;
-  }
-  {
-    std::lock_guard lock(st.m);
-    info.name = st.name;
-    info.daemon = st.daemon;
-    info.identity = st.identity;
-    info.authkey = st.authkey;
-  }
-  info.pdeathsig = on_main_thread();
-  info.check_ppid = true;
-  info.method = static_cast<int>(StartMethod::fork);
+  const ChildInfo info = make_child_info(st, StartMethod::fork);
 
   int lifeline[2] = {-1, -1};
   std::fflush(nullptr);  // no buffered output written twice

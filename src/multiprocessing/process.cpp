@@ -200,6 +200,28 @@ void reset_after_fork_in_child() noexcept {
   forkserver_forget_in_child();
 }
 
+ChildInfo make_child_info(ProcessState& st, StartMethod method) {
+  ChildInfo info;
+  {
+    ProcessState& me = current_state();
+    std::lock_guard lock(me.m);
+    info.parent_pid = static_cast<int>(getpid());
+    info.parent_name = me.name;
+  }
+  {
+    std::lock_guard lock(st.m);
+    info.name = st.name;
+    info.daemon = st.daemon;
+    info.identity = st.identity;
+    info.authkey = st.authkey;
+  }
+  const bool our_child = method != StartMethod::forkserver;
+  info.pdeathsig = our_child && on_main_thread();
+  info.check_ppid = our_child;
+  info.method = static_cast<int>(method);
+  return info;
+}
+
 void become_child(const ChildInfo& info, int lifeline) {
   // A new state and view (the old ones are leaked: after a fork another thread of the
   // parent may have held their mutex).

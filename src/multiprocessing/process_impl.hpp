@@ -79,6 +79,11 @@ void close_tracked(int& fd) noexcept;
 
 /// The state of the calling process (current_process()).
 ProcessState& current_state();
+/// What a child started now by `method` for `st` needs to know: this process as its parent,
+/// `st`'s name, daemon flag, identity and authkey. A fork or spawn child is our own child: it
+/// sets PR_SET_PDEATHSIG when this is the main thread and checks getppid(); a forkserver
+/// child (the server's) does neither.
+ChildInfo make_child_info(ProcessState& st, StartMethod method);
 /// In a new child (any method): become `info`'s process; the parent is known by `lifeline`.
 void become_child(const ChildInfo& info, int lifeline);
 /// In a fork child, right after fork (fork_mutex held by this thread): forget the parent's

@@ -231,23 +231,7 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
                     ") runs its run() in the child, which only the fork start method can do; "
                     "pass a target instead, or use get_context(\"fork\")");
   }
-  ChildInfo info;
-  {
-    ProcessState& me = current_state();
-    std::lock_guard lock(me.m);
-    info.parent_pid = static_cast<int>(getpid());
-    info.parent_name = me.name;
-  }
-  {
-    std::lock_guard lock(st.m);
-    info.name = st.name;
-    info.daemon = st.daemon;
-    info.identity = st.identity;
-    info.authkey = st.authkey;
-  }
-  info.pdeathsig = method == StartMethod::spawn && on_main_thread();
-  info.check_ppid = method == StartMethod::spawn;
-  info.method = static_cast<int>(method);
+  ChildInfo info = make_child_info(st, method);
 
   // Encode first: a target that cannot cross fails here, before any process exists.
   Buffer call;

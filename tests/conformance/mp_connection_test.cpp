@@ -16,32 +16,17 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
+#include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
+using namespace concur::testing;  // timing: kT, expect_takes_about, expect_immediate
 using Waitable = mp::connection::Waitable;
 
 namespace {
 
-constexpr auto kT = milliseconds(100);
-
-template <class F>
-void expect_takes_about(std::chrono::milliseconds t, F&& f) {
-  const auto start = Clock::now();
-  f();
-  const auto took = Clock::now() - start;
-  EXPECT_GE(took, t * 6 / 10);
-  EXPECT_LT(took, t * 10);
-}
-
-template <class F>
-void expect_immediate(F&& f) {
-  const auto start = Clock::now();
-  f();
-  EXPECT_LT(Clock::now() - start, milliseconds(50));
-}
+constexpr auto kImmediate = milliseconds(50);  // what "at once" allows
 
 mp::Buffer bytes(std::string_view s) {
   const auto b = std::as_bytes(std::span(s));
@@ -92,11 +77,11 @@ TEST(mp_Connection, Item25_EchoRoundTrips) {
 // a ValueError, as every negative timeout in concur.
 TEST(mp_Connection, Item26_Poll) {
   auto [a, b] = mp::Pipe<int>();
-  expect_immediate([&] { EXPECT_FALSE(a.poll()); });
+  expect_immediate(kImmediate, [&] { EXPECT_FALSE(a.poll()); });
   EXPECT_THROW(a.poll(milliseconds(-1)), concur::ValueError);
   expect_takes_about(kT, [&] { EXPECT_FALSE(a.poll(kT)); });
   b.send(1);
-  expect_immediate([&] { EXPECT_TRUE(a.poll(kT)); });
+  expect_immediate(kImmediate, [&] { EXPECT_TRUE(a.poll(kT)); });
   EXPECT_EQ(a.recv(), 1);
 }
 

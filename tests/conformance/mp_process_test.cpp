@@ -20,30 +20,24 @@
 namespace mp = concur::mp;
 using concur::testing::proc::ChildGate;
 using concur::testing::proc::LinePipe;
+using concur::testing::proc::method_name;
+using concur::testing::proc::say_up_and_sleep;
 using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class mp_Process : public ::testing::TestWithParam<std::string> {
+class mp_Process : public concur::testing::proc::StartMethodTest {
  protected:
-  const mp::Context& ctx() const { return mp::get_context(GetParam()); }
   [[nodiscard]] bool is_spawn() const { return GetParam() == "spawn"; }
 };
-
-std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
 
 // The child reports what it received and who it is, then waits for the gate.
 void report_and_wait(WriteEnd w, ChildGate g, int a, std::string b) {
   w.write(std::to_string(a) + " " + b + " " + mp::current_process().name() + " " +
           std::to_string(getpid()));
   (void)g.wait();
-}
-
-void sleep_forever(WriteEnd w) {
-  w.write("up");
-  for (;;) ::pause();
 }
 
 std::string id_text(const std::vector<int>& id) {
@@ -100,7 +94,7 @@ TEST_P(mp_Process, Item1_LifecycleAndActiveChildren) {
 // -SIGKILL, promptly. (join(-1): ValueError in concur, see process.hpp.)
 TEST_P(mp_Process, Item2_JoinZeroTerminateKill) {
   LinePipe pipe;
-  mp::Process p = ctx().Process(mp::fn<&sleep_forever>, pipe.writer);
+  mp::Process p = ctx().Process(mp::fn<&say_up_and_sleep>, pipe.writer);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
   auto t0 = Clock::now();
@@ -114,7 +108,7 @@ TEST_P(mp_Process, Item2_JoinZeroTerminateKill) {
   EXPECT_LT(Clock::now() - t0, 10s);
   EXPECT_EQ(p.exitcode(), -SIGTERM);
 
-  mp::Process k = ctx().Process(mp::fn<&sleep_forever>, pipe.writer);
+  mp::Process k = ctx().Process(mp::fn<&say_up_and_sleep>, pipe.writer);
   k.start();
   ASSERT_EQ(pipe.read_line(), "up");
   k.kill();
@@ -174,7 +168,7 @@ TEST_P(mp_Process, Item4_ExceptionReachesStderrExitcodeOne) {
 // succeeds, twice; then is_alive/join/terminate are ValueError.
 TEST_P(mp_Process, Item5_Close) {
   LinePipe pipe;
-  mp::Process p = ctx().Process(mp::fn<&sleep_forever>, pipe.writer);
+  mp::Process p = ctx().Process(mp::fn<&say_up_and_sleep>, pipe.writer);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
   EXPECT_THROW(p.close(), concur::ValueError);

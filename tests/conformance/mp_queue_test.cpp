@@ -10,32 +10,16 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
+#include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Clock = std::chrono::steady_clock;
+using namespace concur::testing;  // timing: kT, expect_takes_about, expect_immediate
 
 namespace {
 
-constexpr auto kT = milliseconds(100);
-
-// CPython's tolerance for a timed wait of T: at least 0.6·T, less than 10·T.
-template <class F>
-void expect_takes_about(std::chrono::milliseconds t, F&& f) {
-  const auto start = Clock::now();
-  f();
-  const auto took = Clock::now() - start;
-  EXPECT_GE(took, t * 6 / 10);
-  EXPECT_LT(took, t * 10);
-}
-
-template <class F>
-void expect_immediate(F&& f) {
-  const auto start = Clock::now();
-  f();
-  EXPECT_LT(Clock::now() - start, milliseconds(60));  // 20 ms lock grace at most, plus slack
-}
+constexpr auto kImmediate = milliseconds(60);  // 20 ms lock grace at most, plus slack
 
 void consume_n(mp::Queue<int> q, int n) {
   for (int i = 0; i < n; ++i) (void)q.get(seconds(30));
@@ -59,10 +43,10 @@ TEST(mp_Queue, Item15_PutOnFullQueue) {
   q.put_nowait(6);
   EXPECT_TRUE(q.full());  // no flush delay: put is synchronous
   EXPECT_EQ(q.qsize(), 6u);
-  expect_immediate([&] { EXPECT_THROW(q.put(7, false), concur::queue::Full); });
-  expect_immediate([&] { EXPECT_THROW(q.put(7, false, concur::forever), concur::queue::Full); });
-  expect_immediate([&] { EXPECT_THROW(q.put_nowait(7), concur::queue::Full); });
-  expect_immediate([&] { EXPECT_THROW(q.put(7, false, kT), concur::queue::Full); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false), concur::queue::Full); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false, concur::forever), concur::queue::Full); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put_nowait(7), concur::queue::Full); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false, kT), concur::queue::Full); });
   expect_takes_about(kT, [&] { EXPECT_THROW(q.put(7, true, kT), concur::queue::Full); });
   expect_takes_about(kT, [&] { EXPECT_THROW(q.put(7, kT), concur::queue::Full); });
   mp::Process consumer(&consume_n, q, 6);
@@ -77,9 +61,9 @@ TEST(mp_Queue, Item15_PutOnFullQueue) {
 // T for timed ones; with items (put by a child) every get form returns them in FIFO order.
 TEST(mp_Queue, Item16_GetOnEmptyQueueAndFifo) {
   mp::Queue<int> q;
-  expect_immediate([&] { EXPECT_THROW(q.get(false), concur::queue::Empty); });
-  expect_immediate([&] { EXPECT_THROW(q.get_nowait(), concur::queue::Empty); });
-  expect_immediate([&] { EXPECT_THROW(q.get(false, kT), concur::queue::Empty); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.get(false), concur::queue::Empty); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.get_nowait(), concur::queue::Empty); });
+  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.get(false, kT), concur::queue::Empty); });
   expect_takes_about(kT, [&] { EXPECT_THROW(q.get(true, kT), concur::queue::Empty); });
   expect_takes_about(kT, [&] { EXPECT_THROW(q.get(kT), concur::queue::Empty); });
   mp::Process producer(
@@ -239,7 +223,7 @@ TEST(mp_Queue, Item23_NothingToFlushAtExit) {
   EXPECT_EQ(q.get(seconds(1)).size(), 100000u);
   EXPECT_THROW(q.join_thread(), concur::ValueError);
   q.close();
-  expect_immediate([&] { q.join_thread(); });
+  expect_immediate(kImmediate, [&] { q.join_thread(); });
 }
 
 // CHECKLISTS 3b.24: SimpleQueue's empty() reflects items put by another process, items come

@@ -8,30 +8,26 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/mp_child.hpp"
+#include "multiprocessing/process_child.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::ForkChild;
+using concur::testing::ProcessChild;
 using namespace std::chrono_literals;
 
 namespace {
 
 // _TestValue.codes_values: (typecode, initial value, value the child writes).
 //   'i' 25 -> 250, 'd' 3.625 -> -1.0, 'h' -232 -> 234, 'q' 2**33 -> 2**34, 'c' 'x' -> 'y'
-struct Values {
-  mp::Value<int> i{25};
-  mp::Value<double> d{3.625};
-  mp::Value<short> h{-232};
-  mp::Value<long long> q{1LL << 33};
-  mp::Value<char> c{'x'};
+template <template <class...> class V>
+struct CodesValues {
+  V<int> i{25};
+  V<double> d{3.625};
+  V<short> h{-232};
+  V<long long> q{1LL << 33};
+  V<char> c{'x'};
 };
-struct RawValues {
-  mp::RawValue<int> i{25};
-  mp::RawValue<double> d{3.625};
-  mp::RawValue<short> h{-232};
-  mp::RawValue<long long> q{1LL << 33};
-  mp::RawValue<char> c{'x'};
-};
+using Values = CodesValues<mp::Value>;
+using RawValues = CodesValues<mp::RawValue>;
 
 template <class V>
 void check_codes(V& v) {
@@ -40,7 +36,7 @@ void check_codes(V& v) {
   EXPECT_EQ(v.h.value(), -232);
   EXPECT_EQ(v.q.value(), 1LL << 33);
   EXPECT_EQ(v.c.value(), 'x');
-  ForkChild child([&] {
+  ProcessChild child([&] {
     v.i.set(250);
     v.d.set(-1.0);
     v.h.set(234);
@@ -117,7 +113,7 @@ TEST(mp_Array, Item43_ListLikeAndChildPrefixSum) {
   arr.set_slice(4, std::span<const int>(seq.data() + 4, 3));
   EXPECT_EQ(arr.to_vector(), seq);
 
-  ForkChild child([&] {
+  ProcessChild child([&] {
     for (std::size_t i = 1; i < arr.size(); ++i) arr[i] += arr[i - 1];
     return 0;
   });
@@ -135,7 +131,7 @@ TEST(mp_Array, Item43_RawArrayAndLockOptions) {
   EXPECT_EQ(raw.get(-1), 5);
   EXPECT_EQ(std::vector<int>(raw.slice(1, 3).begin(), raw.slice(1, 3).end()),
             (std::vector<int>{1, 4}));
-  ForkChild child([&] {
+  ProcessChild child([&] {
     for (std::size_t i = 1; i < raw.size(); ++i) raw[i] += raw[i - 1];
     return 0;
   });

@@ -13,24 +13,19 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/mp_child.hpp"
+#include "multiprocessing/process_child.hpp"
+#include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::ForkChild;
+using concur::testing::expect_took;
+using concur::testing::ProcessChild;
+using concur::testing::seconds_since;
 using namespace std::chrono_literals;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-// CHECKLISTS' tolerance: a wait of T is right when it took >= 0.6 T and < 10 T.
-void expect_about(double took, double t) {
-  EXPECT_GE(took, 0.6 * t);
-  EXPECT_LT(took, 10 * t);
-}
 
 // A waiter as in _TestCondition.f: takes the lock, says it sleeps, waits, says it woke.
 void condition_waiter(mp::Condition cond, mp::Semaphore sleeping, mp::Semaphore woken,
@@ -44,12 +39,12 @@ void condition_waiter(mp::Condition cond, mp::Semaphore sleeping, mp::Semaphore 
 
 // `n` waiters: half processes (forked first), half threads of this process.
 struct MixedWaiters {
-  std::vector<std::unique_ptr<ForkChild>> procs;
+  std::vector<std::unique_ptr<ProcessChild>> procs;
   std::vector<std::thread> threads;
   void start(int n_procs, int n_threads, const mp::Condition& cond, const mp::Semaphore& sleeping,
              const mp::Semaphore& woken, concur::Timeout timeout) {
     for (int i = 0; i < n_procs; ++i)
-      procs.push_back(std::make_unique<ForkChild>([=] {
+      procs.push_back(std::make_unique<ProcessChild>([=] {
         condition_waiter(cond, sleeping, woken, timeout);
         return 0;
       }));
@@ -84,7 +79,7 @@ TEST(mp_Lock, Item35_LockAcquireReleaseAndReleaseUnlocked) {
   EXPECT_THROW(lock.release(), concur::ValueError);
   // ... and across processes: held by a child, the parent cannot take it.
   mp::Event held, done;
-  ForkChild child([&] {
+  ProcessChild child([&] {
     lock.acquire();
     held.set();
     done.wait(20s);
@@ -138,15 +133,15 @@ TEST(mp_Semaphore, Item36_Timeouts) {
   mp::Semaphore sem(0);
   auto t0 = Clock::now();
   EXPECT_FALSE(sem.acquire(false, 1s));
-  EXPECT_LT(since(t0), 0.5);
+  EXPECT_LT(seconds_since(t0), 0.5);
   t0 = Clock::now();
   EXPECT_FALSE(sem.acquire(true, 200ms));
-  expect_about(since(t0), 0.2);
+  expect_took(seconds_since(t0), 0.2);
   t0 = Clock::now();
   EXPECT_FALSE(sem.acquire(200ms));
-  expect_about(since(t0), 0.2);
+  expect_took(seconds_since(t0), 0.2);
   // A release from a child ends a parent's wait.
-  ForkChild child([&] {
+  ProcessChild child([&] {
     sem.release();
     return 0;
   });
@@ -230,9 +225,9 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
   EXPECT_FALSE(cond.wait(0s));
   const auto t0 = Clock::now();
   EXPECT_FALSE(cond.wait(100ms));
-  expect_about(since(t0), 0.1);
+  expect_took(seconds_since(t0), 0.1);
   mp::Event started;
-  ForkChild child([&] {
+  ProcessChild child([&] {
     started.wait(20s);
     std::scoped_lock cg(cond);  // blocks until the parent is inside wait()
     cond.notify();
@@ -247,7 +242,7 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
 TEST(mp_Condition, Item38_WaitForWithASharedValue) {
   mp::Condition cond;
   mp::Value<int> state(0);
-  ForkChild child([&] {
+  ProcessChild child([&] {
     for (int i = 0; i < 4; ++i) {
       std::scoped_lock g(cond);
       state.set(state.value() + 1);
@@ -264,7 +259,7 @@ TEST(mp_Condition, Item38_WaitForWithASharedValue) {
   std::scoped_lock g(cond);
   const auto t0 = Clock::now();
   EXPECT_FALSE(cond.wait_for([&] { return state.value() == 5; }, 100ms));
-  expect_about(since(t0), 0.1);
+  expect_took(seconds_since(t0), 0.1);
 }
 
 // CHECKLISTS 3d.39: wait(0) False at once, wait(T) False after about T; after set(), wait()
@@ -273,21 +268,21 @@ TEST(mp_Event, Item39_EventAcrossProcesses) {
   mp::Event event;
   auto t0 = Clock::now();
   EXPECT_FALSE(event.wait(0s));
-  EXPECT_LT(since(t0), 0.5);
+  EXPECT_LT(seconds_since(t0), 0.5);
   t0 = Clock::now();
   EXPECT_FALSE(event.wait(200ms));
-  expect_about(since(t0), 0.2);
+  expect_took(seconds_since(t0), 0.2);
   EXPECT_FALSE(event.is_set());
   event.set();
   EXPECT_TRUE(event.is_set());
   EXPECT_TRUE(event.wait());
   t0 = Clock::now();
   EXPECT_TRUE(event.wait(200ms));
-  EXPECT_LT(since(t0), 0.1);
+  EXPECT_LT(seconds_since(t0), 0.1);
   event.clear();
   EXPECT_FALSE(event.is_set());
   mp::Event started;
-  ForkChild child([&] {
+  ProcessChild child([&] {
     started.wait(20s);
     event.set();
     return 0;
@@ -307,9 +302,9 @@ constexpr int kParties = 5;
 TEST(mp_Barrier, Item40_FiveProcessesWaitReturnsAPermutation) {
   mp::Barrier b(kParties);
   mp::Array<int> indices(kParties * 10);
-  std::vector<std::unique_ptr<ForkChild>> kids;
+  std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < kParties; ++p)
-    kids.push_back(std::make_unique<ForkChild>([&, p] {
+    kids.push_back(std::make_unique<ProcessChild>([&, p] {
       for (int r = 0; r < 10; ++r) indices.set(r * kParties + p, b.wait(20s));
       return 0;
     }));
@@ -334,9 +329,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
   mp::Value<int> count(0);
   g_action_count = &count;
   mp::Barrier b(3, [] { g_action_count->set(g_action_count->value() + 1); });
-  std::vector<std::unique_ptr<ForkChild>> kids;
+  std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<ForkChild>([&] {
+    kids.push_back(std::make_unique<ProcessChild>([&] {
       // Round r+1 cannot trip without this party: right after round r, count is r.
       for (int r = 1; r <= 5; ++r) {
         b.wait(20s);
@@ -359,9 +354,9 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
 TEST(mp_Barrier, Item40_AbortThenReset) {
   mp::Barrier b(3);
   mp::Value<int> broken_seen(0);
-  std::vector<std::unique_ptr<ForkChild>> kids;
+  std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<ForkChild>([&] {
+    kids.push_back(std::make_unique<ProcessChild>([&] {
       b.wait(20s);
       try {
         b.wait(20s);
@@ -380,8 +375,8 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
   EXPECT_THROW(b.wait(1s), concur::BrokenBarrierError);
   b.reset();
   EXPECT_FALSE(b.broken());
-  ForkChild a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  ForkChild c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ProcessChild a([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ProcessChild c([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   EXPECT_GE(b.wait(20s), 0);
   EXPECT_EQ(a.join(), 0);
   EXPECT_EQ(c.join(), 0);
@@ -391,9 +386,9 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
 // BrokenBarrierError; then all N pass again.
 TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
   mp::Barrier b(3);
-  std::vector<std::unique_ptr<ForkChild>> kids;
+  std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < 3; ++p)
-    kids.push_back(std::make_unique<ForkChild>([&] {
+    kids.push_back(std::make_unique<ProcessChild>([&] {
       try {
         b.wait(20s);
         return 1;
@@ -414,7 +409,7 @@ TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
 // timeout applies to wait() without one.
 TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
   mp::Barrier b(2);
-  ForkChild child([&] {
+  ProcessChild child([&] {
     try {
       b.wait(100ms);
     } catch (const concur::BrokenBarrierError&) {
@@ -429,7 +424,7 @@ TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
   mp::Barrier d(2, concur::Timeout(100ms));
   const auto t0 = Clock::now();
   EXPECT_THROW(d.wait(), concur::BrokenBarrierError);
-  expect_about(since(t0), 0.1);
+  expect_took(seconds_since(t0), 0.1);
 }
 
 // CHECKLISTS 3d.40 (2f.50, 2f.51): Barrier(1) never blocks; n_waiting counts parties of
@@ -438,8 +433,8 @@ TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
   mp::Barrier one(1);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(one.wait(), 0);
   mp::Barrier b(3);
-  ForkChild c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
-  ForkChild c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ProcessChild c1([&] { return b.wait(20s) >= 0 ? 0 : 1; });
+  ProcessChild c2([&] { return b.wait(20s) >= 0 ? 0 : 1; });
   while (b.n_waiting() < 2) std::this_thread::yield();
   EXPECT_EQ(b.n_waiting(), 2);
   EXPECT_EQ(b.repr(), "<Barrier: waiters=2/3>");
@@ -465,8 +460,8 @@ TEST(mp_Barrier, Item40_ThrowingActionBreaksIt) {
     }
     return 0;
   };
-  ForkChild c1(party);
-  ForkChild c2(party);
+  ProcessChild c1(party);
+  ProcessChild c2(party);
   party();
   EXPECT_EQ(c1.join(), 0);
   EXPECT_EQ(c2.join(), 0);
@@ -490,9 +485,9 @@ TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
       log[static_cast<std::size_t>(next.get_obj()++)] = i;
     }
   };
-  std::vector<std::unique_ptr<ForkChild>> kids;
+  std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < kN; ++p)
-    kids.push_back(std::make_unique<ForkChild>([&] {
+    kids.push_back(std::make_unique<ProcessChild>([&] {
       party();
       return 0;
     }));

@@ -18,6 +18,7 @@
 
 #include "concur/detail/mp_handles.hpp"
 #include "multiprocessing/fork_child.hpp"
+#include "multiprocessing/handle_crossing.hpp"
 #include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;
@@ -33,7 +34,7 @@ bool contains(const std::vector<mp::connection::Waitable>& v, const C& x) {
 
 TEST(Connection, EchoesEverySizeThroughAChild) {
   auto [a, b] = mp::Pipe<std::string>(true, 64 * 1024);
-  concur_test::ForkChild echo([&] {
+  concur::testing::ForkChild echo([&] {
     a.close();
     try {
       for (;;) b.send(b.recv());
@@ -53,15 +54,15 @@ TEST(Connection, EchoesEverySizeThroughAChild) {
 
 TEST(Connection, EndOfFileWhenThePeerDies) {
   auto [a, b] = mp::Pipe<int>();
-  concur_test::ForkChild child([&] {
+  concur::testing::ForkChild child([&] {
     b.send(1);
     ::pause();  // killed below
     return 0;
   });
   b.close();
   EXPECT_EQ(a.recv(), 1);
-  child.kill_now();
-  EXPECT_NE(child.wait(), 0);
+  child.kill();
+  EXPECT_NE(child.join(), 0);
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THROW(a.recv(), concur::EOFError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(2));
@@ -81,7 +82,7 @@ TEST(Connection, EndOfFileWakesASleepingReaderAtClose) {
 TEST(Connection, PollIsWokenByTheDoorbellOfAnotherProcess) {
   auto [a, b] = mp::Pipe<int>();
   auto [go_r, go_w] = mp::Pipe<int>(false);
-  concur_test::ForkChild child([&] {
+  concur::testing::ForkChild child([&] {
     go_r.recv();  // the parent sleeps in poll by now, or soon
     b.send(7);
     return 0;
@@ -100,7 +101,7 @@ TEST(Connection, WaitOverConnectionsPipesAndPidfds) {
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
   auto [go_r, go_w] = mp::Pipe<int>(false);
-  concur_test::ForkChild child([&] {
+  concur::testing::ForkChild child([&] {
     go_r.recv();
     b2.send(2);
     go_r.recv();
@@ -136,9 +137,9 @@ TEST(Connection, WaitOverConnectionsPipesAndPidfds) {
 
 TEST(Connection, ConcurrentWritersNeverInterleave) {
   auto [r, w] = mp::Pipe<std::string>(false, 8192);
-  std::vector<std::unique_ptr<concur_test::ForkChild>> writers;
+  std::vector<std::unique_ptr<concur::testing::ForkChild>> writers;
   for (int k = 0; k < 3; ++k) {
-    writers.push_back(std::make_unique<concur_test::ForkChild>([&, k] {
+    writers.push_back(std::make_unique<concur::testing::ForkChild>([&, k] {
       for (int i = 0; i < 20; ++i)
         w.send(std::string(30000 + 1000 * i, static_cast<char>('a' + k)));
       return 0;
@@ -168,19 +169,9 @@ TEST(Connection, SendWaitingForRoomFailsWhenTheReaderIsGone) {
 
 TEST(Connection, CrossesAsAHandleInsideASinkAndSource) {
   auto [a, b] = mp::Pipe<int>();
-  mp::Buffer bytes;
   std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, b);
-    fds = sink.fds();
-  }
+  mp::Connection<int> other = concur::testing::cross(b, &fds);
   ASSERT_EQ(fds.size(), 2u);
-  mp::Connection<int> other = [&] {
-    mp::detail::FdSource source(fds);
-    mp::Reader in(bytes);
-    return mp::decode<mp::Connection<int>>(in);
-  }();
   b.close();
   other.send(3);
   EXPECT_EQ(a.recv(), 3);

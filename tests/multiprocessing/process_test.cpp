@@ -21,17 +21,18 @@
 
 namespace mp = concur::mp;
 using concur::testing::proc::LinePipe;
+using concur::testing::proc::method_name;
 using concur::testing::proc::WriteEnd;
 using namespace std::chrono_literals;
 
 namespace {
 
-class ProcessTest : public ::testing::TestWithParam<std::string> {
- protected:
-  const mp::Context& ctx() const { return mp::get_context(GetParam()); }
-};
+class ProcessTest : public concur::testing::proc::StartMethodTest {};
 
-std::string method_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+// The child body of the tests that stop a child, as a closure.
+const auto say_up_and_sleep = [](WriteEnd w) {
+  concur::testing::proc::say_up_and_sleep(std::move(w));
+};
 
 void report_self(WriteEnd w, int x) {
   w.write(mp::current_process().name() + " " + std::to_string(getpid()) + " " + std::to_string(x) +
@@ -86,11 +87,7 @@ TEST_P(ProcessTest, ExitCodes) {
 
 TEST_P(ProcessTest, TerminateAndKill) {
   LinePipe pipe;
-  auto sleeper = [](WriteEnd w) {
-    w.write("up");
-    for (;;) ::pause();
-  };
-  auto p = ctx().Process(sleeper, pipe.writer);
+  auto p = ctx().Process(say_up_and_sleep, pipe.writer);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
   EXPECT_FALSE(p.join(0s));
@@ -101,7 +98,7 @@ TEST_P(ProcessTest, TerminateAndKill) {
   EXPECT_EQ(p.exitcode(), -SIGTERM);
   p.terminate();  // ended: nothing happens
 
-  auto k = ctx().Process(sleeper, pipe.writer);
+  auto k = ctx().Process(say_up_and_sleep, pipe.writer);
   k.start();
   ASSERT_EQ(pipe.read_line(), "up");
   k.kill();
@@ -112,10 +109,7 @@ TEST_P(ProcessTest, TerminateAndKill) {
 TEST_P(ProcessTest, SentinelBecomesReadableAtExit) {
   LinePipe pipe;
   auto p = ctx().Process(
-      [](WriteEnd w) {
-        w.write("up");
-        for (;;) ::pause();
-      },
+      say_up_and_sleep,
       pipe.writer);
   EXPECT_THROW((void)p.sentinel(), concur::ValueError);
   p.start();
@@ -147,10 +141,7 @@ TEST_P(ProcessTest, BadCalls) {
 TEST_P(ProcessTest, CloseWhileRunningIsValueError) {
   LinePipe pipe;
   auto p = ctx().Process(
-      [](WriteEnd w) {
-        w.write("up");
-        for (;;) ::pause();
-      },
+      say_up_and_sleep,
       pipe.writer);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
@@ -163,10 +154,7 @@ TEST_P(ProcessTest, CloseWhileRunningIsValueError) {
 TEST_P(ProcessTest, ActiveChildren) {
   LinePipe pipe;
   auto p = ctx().Process(
-      [](WriteEnd w) {
-        w.write("up");
-        for (;;) ::pause();
-      },
+      say_up_and_sleep,
       pipe.writer);
   EXPECT_TRUE(mp::active_children().empty());
   p.start();
@@ -190,10 +178,7 @@ TEST_P(ProcessTest, DestructorWaitsForTheChild) {
   {
     mp::Process d = ctx().Process(
         mp::ProcessOptions{.name = "d", .daemon = true},
-        [](WriteEnd w) {
-          w.write("up");
-          for (;;) ::pause();
-        },
+        say_up_and_sleep,
         pipe.writer);
     d.start();
     ASSERT_EQ(pipe.read_line(), "up");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "concur/detail/mp_handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/context.hpp"
 
 namespace concur::testing::proc {
 
@@ -140,5 +142,21 @@ class ChildGate {
   SharedFd read_;
   SharedFd write_;
 };
+
+/// A test run once per start method (the parameter: "fork", "spawn" or "forkserver").
+class StartMethodTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  const multiprocessing::Context& ctx() const { return multiprocessing::get_context(GetParam()); }
+};
+/// Names each instance of a StartMethodTest after its method.
+inline std::string method_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+/// A child's body: says "up" on `w`, then sleeps until a signal ends it.
+inline void say_up_and_sleep(WriteEnd w) {
+  w.write("up");
+  for (;;) ::pause();
+}
 
 }  // namespace concur::testing::proc

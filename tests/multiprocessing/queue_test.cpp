@@ -14,6 +14,7 @@
 #include "concur/detail/mp_handles.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "multiprocessing/fork_child.hpp"
+#include "multiprocessing/handle_crossing.hpp"
 #include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;
@@ -26,9 +27,9 @@ TEST(Queue, ManyProducersAndConsumersGetEveryMessageOnceInProducerOrder) {
   constexpr int kPerProducer = 20000;
   mp::Queue<std::pair<int, int>> q(0, 16 * 1024);  // small: producers often wait for room
   mp::Queue<std::vector<std::int64_t>> results;
-  std::vector<std::unique_ptr<concur_test::ForkChild>> kids;
+  std::vector<std::unique_ptr<concur::testing::ForkChild>> kids;
   for (int c = 0; c < kConsumers; ++c) {
-    kids.push_back(std::make_unique<concur_test::ForkChild>([&] {
+    kids.push_back(std::make_unique<concur::testing::ForkChild>([&] {
       std::vector<std::int64_t> count(kProducers, 0), sum(kProducers, 0);
       std::vector<int> last(kProducers, -1);
       for (;;) {
@@ -44,9 +45,9 @@ TEST(Queue, ManyProducersAndConsumersGetEveryMessageOnceInProducerOrder) {
       return 0;
     }));
   }
-  std::vector<std::unique_ptr<concur_test::ForkChild>> producers;
+  std::vector<std::unique_ptr<concur::testing::ForkChild>> producers;
   for (int p = 0; p < kProducers; ++p) {
-    producers.push_back(std::make_unique<concur_test::ForkChild>([&, p] {
+    producers.push_back(std::make_unique<concur::testing::ForkChild>([&, p] {
       for (int i = 0; i < kPerProducer; ++i) q.put({p, i}, seconds(30));
       return 0;
     }));
@@ -73,7 +74,7 @@ TEST(Queue, ManyProducersAndConsumersGetEveryMessageOnceInProducerOrder) {
 
 TEST(Queue, LargeMessagesThroughABoundedQueue) {
   mp::Queue<std::string> q(8);
-  concur_test::ForkChild consumer([&] {
+  concur::testing::ForkChild consumer([&] {
     for (int i = 0; i < 20; ++i) {
       const std::string s = q.get(seconds(30));
       if (s.size() != (4u << 20) + static_cast<std::size_t>(i)) return 1;
@@ -92,14 +93,14 @@ TEST(Queue, LargeMessagesThroughABoundedQueue) {
 TEST(Queue, AProducerKilledWhileBlockedOnAFullQueueChangesNothing) {
   mp::Queue<int> q(1);
   q.put(1);
-  concur_test::ForkChild blocked([&] {
+  concur::testing::ForkChild blocked([&] {
     q.put(2);  // blocks: the queue is full
     return 0;
   });
   // Let it reach its sleep, then kill it (a kill at any moment must be harmless).
   ASSERT_FALSE(concur::testing::eventually([] { return false; }, milliseconds(50)));
-  blocked.kill_now();
-  EXPECT_NE(blocked.wait(), 0);
+  blocked.kill();
+  EXPECT_NE(blocked.join(), 0);
   EXPECT_EQ(q.qsize(), 1u);
   EXPECT_TRUE(q.full());
   EXPECT_EQ(q.get(seconds(5)), 1);
@@ -110,15 +111,15 @@ TEST(Queue, AProducerKilledWhileBlockedOnAFullQueueChangesNothing) {
 
 TEST(Queue, AProducerKilledHoldingTheLockMidMessageLeavesTheQueueUsable) {
   mp::Queue<std::string> q(0, 4096);
-  concur_test::ForkChild doomed([&] {
+  concur::testing::ForkChild doomed([&] {
     q.put(std::string(64u << 20, 'x'));  // streams; blocks holding the write lock
     return 0;
   });
   // The first chunk is visible as soon as it is published; the writer then waits for room
   // while it holds the write lock.
   ASSERT_TRUE(concur::testing::eventually([&] { return !q.empty(); }, milliseconds(20000)));
-  doomed.kill_now();
-  EXPECT_NE(doomed.wait(), 0);
+  doomed.kill();
+  EXPECT_NE(doomed.join(), 0);
   EXPECT_EQ(q.qsize(), 0u);    // the cut message was never counted
   q.put("after", seconds(5));  // takes the dead writer's lock, ends its message
   EXPECT_EQ(q.get(seconds(5)), "after");
@@ -130,7 +131,7 @@ TEST(Queue, AReaderPlacingAStreamedStringDropsItWhenItsWriterDies) {
   // Strings are copied from the ring straight into the result (RingPlacement): a message cut
   // short by its writer's death must leave no partial string behind.
   mp::Queue<std::string> q(0, 4096);
-  concur_test::ForkChild doomed([&] {
+  concur::testing::ForkChild doomed([&] {
     q.put(std::string(64u << 20, 'x'));
     return 0;
   });
@@ -138,8 +139,8 @@ TEST(Queue, AReaderPlacingAStreamedStringDropsItWhenItsWriterDies) {
   std::thread reader([&] { got = q.get(seconds(30)); });
   ASSERT_TRUE(concur::testing::eventually([&] { return !q.empty(); }, milliseconds(20000)));
   (void)concur::testing::eventually([] { return false; }, milliseconds(20));
-  doomed.kill_now();
-  EXPECT_NE(doomed.wait(), 0);
+  doomed.kill();
+  EXPECT_NE(doomed.join(), 0);
   q.put("after", seconds(30));
   reader.join();
   EXPECT_EQ(got.size(), 5u);
@@ -150,7 +151,7 @@ TEST(Queue, AReaderPlacingAStreamedStringDropsItWhenItsWriterDies) {
 TEST(Queue, AConsumerKilledMidMessageLeavesTheNextMessageToOthers) {
   mp::Queue<std::string> q(0, 4096);
   mp::Queue<int> started;
-  concur_test::ForkChild doomed([&] {
+  concur::testing::ForkChild doomed([&] {
     started.put(1);
     (void)q.get();
     return 0;
@@ -168,8 +169,8 @@ TEST(Queue, AConsumerKilledMidMessageLeavesTheNextMessageToOthers) {
   // process receives the big message whole, which is right too).
   ASSERT_TRUE(concur::testing::eventually([&] { return !q.empty(); }, milliseconds(20000)));
   (void)concur::testing::eventually([] { return false; }, milliseconds(20));
-  doomed.kill_now();
-  EXPECT_NE(doomed.wait(), 0);
+  doomed.kill();
+  EXPECT_NE(doomed.join(), 0);
   std::string first = q.get(seconds(30));
   if (first.size() == (64u << 20)) {
     EXPECT_EQ(first.find_first_not_of('x'), std::string::npos);
@@ -186,7 +187,7 @@ TEST(Queue, CopiesAndForkedChildrenShareTheQueue) {
   EXPECT_TRUE(copy == q);
   copy.put(5);
   EXPECT_EQ(q.qsize(), 1u);
-  concur_test::ForkChild child([&] {
+  concur::testing::ForkChild child([&] {
     q.put(q.get(seconds(5)) + 1);
     return 0;
   });
@@ -196,17 +197,9 @@ TEST(Queue, CopiesAndForkedChildrenShareTheQueue) {
 
 TEST(Queue, CrossesAsAHandleInsideASinkAndSource) {
   mp::JoinableQueue<std::string> q;
-  mp::Buffer bytes;
   std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, q);
-    fds = sink.fds();
-  }
+  auto other = concur::testing::cross(q, &fds);
   ASSERT_EQ(fds.size(), 1u);
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  auto other = mp::decode<mp::JoinableQueue<std::string>>(in);
   EXPECT_FALSE(other == q);  // another mapping of the same ring
   other.put("via handle");
   EXPECT_EQ(q.get(seconds(5)), "via handle");
@@ -254,7 +247,7 @@ TEST(Queue, UnboundedIsBoundedByItsBuffer) {
 
 TEST(SimpleQueue, ThreadsAndProcesses) {
   mp::SimpleQueue<std::vector<int>> q;
-  concur_test::ForkChild child([&] {
+  concur::testing::ForkChild child([&] {
     for (int i = 0; i < 100; ++i) q.put(std::vector<int>(static_cast<std::size_t>(i), i));
     return 0;
   });

@@ -243,6 +243,25 @@ void create_and_leave(std::string name) {
 
 void nothing() {}
 
+// A child started by `method` creates a segment `name` and leaves it (exit code 0).
+void child_creates_and_leaves(const std::string& method, const std::string& name) {
+  using namespace std::chrono_literals;
+  auto p = mp::get_context(method).Process(mp::fn<&create_and_leave>, name);
+  p.start();
+  ASSERT_TRUE(p.join(20s));
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+// Stopping the services is quick (nobody else holds the tracker) and removes what a child
+// left in segment `name`.
+void expect_stop_quick_and_cleaning(const std::string& name) {
+  using namespace std::chrono_literals;
+  const auto t0 = std::chrono::steady_clock::now();
+  detail::stop_services();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_FALSE(shm_exists(name));
+}
+
 class TrackerAcrossProcesses : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
@@ -253,16 +272,10 @@ TEST_P(TrackerAcrossProcesses, AChildUsesItsParentsTracker) {
   using namespace std::chrono_literals;
   SharedMemory mine(std::nullopt, true, 16);
   const std::string name = unique_name("child_" + GetParam());
-  auto p = mp::get_context(GetParam()).Process(mp::fn<&create_and_leave>, name);
-  p.start();
-  ASSERT_TRUE(p.join(20s));
-  EXPECT_EQ(p.exitcode(), 0);
+  ASSERT_NO_FATAL_FAILURE(child_creates_and_leaves(GetParam(), name));
   EXPECT_TRUE(shm_exists(name));
   mine.unlink();
-  const auto t0 = std::chrono::steady_clock::now();
-  detail::stop_services();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);  // nobody else held the tracker
-  EXPECT_FALSE(shm_exists(name));
+  expect_stop_quick_and_cleaning(name);
 }
 
 // A helper process started before the tracker (the forkserver) must not keep it alive.
@@ -273,15 +286,9 @@ TEST_P(TrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
   ASSERT_TRUE(first.join(20s));
   SharedMemory mine(std::nullopt, true, 16);
   const std::string name = unique_name("late_" + GetParam());
-  auto p = mp::get_context(GetParam()).Process(mp::fn<&create_and_leave>, name);
-  p.start();
-  ASSERT_TRUE(p.join(20s));
-  EXPECT_EQ(p.exitcode(), 0);
+  ASSERT_NO_FATAL_FAILURE(child_creates_and_leaves(GetParam(), name));
   mine.unlink();
-  const auto t0 = std::chrono::steady_clock::now();
-  detail::stop_services();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  EXPECT_FALSE(shm_exists(name));
+  expect_stop_quick_and_cleaning(name);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, TrackerAcrossProcesses,
@@ -377,13 +384,8 @@ TEST(ResourceTracker, ServicesRestartedInAnotherOrderStopQuickly) {
   detail::stop_services();
   SharedMemory mine(std::nullopt, true, 16);  // the tracker starts: its stopper runs first
   const std::string name = unique_name("restart");
-  auto p = mp::get_context("forkserver").Process(mp::fn<&create_and_leave>, name);
-  p.start();  // a new forkserver, started while the tracker runs
-  ASSERT_TRUE(p.join(20s));
-  EXPECT_EQ(p.exitcode(), 0);
+  // A new forkserver, started while the tracker runs.
+  ASSERT_NO_FATAL_FAILURE(child_creates_and_leaves("forkserver", name));
   mine.unlink();
-  const auto t0 = std::chrono::steady_clock::now();
-  detail::stop_services();
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
-  EXPECT_FALSE(shm_exists(name));
+  expect_stop_quick_and_cleaning(name);
 }

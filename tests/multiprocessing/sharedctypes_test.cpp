@@ -14,43 +14,17 @@
 #include <vector>
 
 #include "concur/detail/mp_handles.hpp"
-#include "forked.hpp"
+#include "multiprocessing/fork_child.hpp"
+#include "multiprocessing/handle_crossing.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Forked;
-using concur::testing::Signal;
+using concur::testing::cross;
+using concur::testing::expect_decode_fails;
+using concur::testing::ForkChild;
+using concur::testing::kill_while_holding;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class T>
-T cross(const T& obj, std::vector<int>* fds_out = nullptr) {
-  mp::Buffer bytes;
-  std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, obj);
-    fds = sink.fds();
-  }
-  if (fds_out) *fds_out = fds;
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  return mp::decode<T>(in);
-}
-
-template <class To, class From>
-void expect_decode_fails(const From& obj) {
-  mp::Buffer bytes;
-  std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, obj);
-    fds = sink.fds();
-  }
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  EXPECT_THROW(mp::decode<To>(in), concur::ValueError);
-}
 
 struct Point {
   double x, y;
@@ -125,17 +99,10 @@ TEST(MpValue, OnAQueueIsARuntimeErrorNamingInheritance) {
 
 TEST(MpValue, ASigkilledHolderOfTheValuesLock) {
   mp::Value<long> v(0);
-  Signal held;
-  Forked child([&] {
+  ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] {
     v.get_lock().acquire();
     v.get_obj() = 41;  // half-way through an update
-    held.post();
-    pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.wait());
-  child.kill(SIGKILL);
-  EXPECT_EQ(child.join(), -SIGKILL);
+  }));
   ASSERT_TRUE(v.get_lock().acquire(5s));
   EXPECT_TRUE(v.get_lock().owner_died());
   v.get_obj() = 42;  // repair
@@ -147,10 +114,10 @@ TEST(MpValue, LoadSeveralProcessesIncrementUnderTheLockExactCount) {
   mp::Value<long> v(0);
   constexpr int kProcs = 4;
   constexpr int kIters = 5000;
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   kids.reserve(kProcs);
   for (int p = 0; p < kProcs; ++p) {
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       for (int i = 0; i < kIters; ++i) {
         std::scoped_lock g(v.get_lock());
         v.get_obj() += 1;
@@ -213,7 +180,7 @@ TEST(MpArray, ASuppliedLockIsShared) {
 
 TEST(MpArray, AChildsWritesAreSeenAfterItExits) {
   mp::Array<int> a(100);
-  Forked child([&] {
+  ForkChild child([&] {
     for (std::size_t i = 0; i < a.size(); ++i) a.set(static_cast<std::ptrdiff_t>(i), int(i) * 2);
     return 0;
   });

@@ -17,35 +17,18 @@
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
-#include "forked.hpp"
+#include "multiprocessing/fork_child.hpp"
+#include "multiprocessing/handle_crossing.hpp"
+#include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;
-using concur::testing::Forked;
+using concur::testing::cross;
+using concur::testing::expect_decode_fails;
+using concur::testing::ForkChild;
+using concur::testing::kill_while_holding;
+using concur::testing::seconds_since;
 using concur::testing::Signal;
 using namespace std::chrono_literals;
-
-namespace {
-
-template <class T>
-T cross(const T& obj, std::vector<int>* fds_out = nullptr) {
-  mp::Buffer bytes;
-  std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, obj);
-    fds = sink.fds();
-  }
-  if (fds_out) *fds_out = fds;
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  return mp::decode<T>(in);
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
 
 static_assert(mp::Picklable<mp::Lock>);
 static_assert(mp::Picklable<mp::RLock>);
@@ -117,18 +100,11 @@ TEST(MpLock, CopiesAreHandlesToOneLock) {
 
 TEST(MpLock, ASigkilledHolderHandsTheLockOnWithOwnerDied) {
   mp::Lock lock;
-  Signal held;
-  Forked child([&] {
-    lock.acquire();
-    held.post();
-    pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.wait());
-  EXPECT_TRUE(lock.locked());
-  EXPECT_FALSE(lock.acquire(false));
-  child.kill(SIGKILL);
-  EXPECT_EQ(child.join(), -SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] { lock.acquire(); },
+                                             [&] {
+                                               EXPECT_TRUE(lock.locked());
+                                               EXPECT_FALSE(lock.acquire(false));
+                                             }));
   ASSERT_TRUE(lock.acquire(5s));
   EXPECT_TRUE(lock.owner_died());
   EXPECT_TRUE(lock.is_owned());
@@ -142,7 +118,7 @@ TEST(MpLock, ASigkilledHolderHandsTheLockOnWithOwnerDied) {
 TEST(MpLock, AWaiterBlockedWhenTheHolderDiesGetsTheLock) {
   mp::Lock lock;
   Signal held;
-  Forked child([&] {
+  ForkChild child([&] {
     lock.acquire();
     held.post();
     pause();
@@ -177,9 +153,9 @@ TEST(MpLock, MutualExclusionAcrossProcessesExactCount) {
   mp::RawValue<long> counter(0);
   constexpr int kProcs = 4;
   constexpr int kIters = 2000;
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 0; p < kProcs; ++p) {
-    kids.push_back(std::make_unique<Forked>([&] {
+    kids.push_back(std::make_unique<ForkChild>([&] {
       for (int i = 0; i < kIters; ++i) {
         std::scoped_lock g(lock);
         const long v = counter.value();
@@ -221,16 +197,7 @@ TEST(MpLock, OnAQueueIsARuntimeErrorNamingInheritance) {
 
 TEST(MpLock, DecodingAnotherKindIsValueError) {
   mp::Event ev;
-  mp::Buffer bytes;
-  std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, ev);
-    fds = sink.fds();
-  }
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  EXPECT_THROW(mp::decode<mp::Lock>(in), concur::ValueError);
+  expect_decode_fails<mp::Lock>(ev);
 }
 
 // --- RLock -------------------------------------------------------------------------------
@@ -263,18 +230,11 @@ TEST(MpRLock, RecursionAndOwnership) {
 
 TEST(MpRLock, ASigkilledHolderAtDepthThreeHandsItOnAtDepthOne) {
   mp::RLock r;
-  Signal held;
-  Forked child([&] {
+  ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] {
     r.acquire();
     r.acquire();
     r.acquire();
-    held.post();
-    pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.wait());
-  child.kill(SIGKILL);
-  EXPECT_EQ(child.join(), -SIGKILL);
+  }));
   ASSERT_TRUE(r.acquire(5s));
   EXPECT_TRUE(r.owner_died());
   EXPECT_EQ(r.recursion_count(), 1u);
@@ -302,7 +262,7 @@ TEST(MpSemaphore, BadInput) {
 TEST(MpSemaphore, AChildBlocksUntilTheParentReleases) {
   mp::Semaphore s(0);
   mp::Event started;
-  Forked child([&] {
+  ForkChild child([&] {
     started.set();
     return s.acquire(20s) ? 0 : 1;
   });
@@ -321,16 +281,7 @@ TEST(MpSemaphore, BoundedCrossesAsBounded) {
   b.release();
   // A plain Semaphore handle cannot be decoded as a bounded one, and vice versa.
   mp::Semaphore plain(1);
-  mp::Buffer bytes;
-  std::vector<int> fds;
-  {
-    mp::detail::FdSink sink;
-    mp::encode(bytes, plain);
-    fds = sink.fds();
-  }
-  mp::detail::FdSource source(fds);
-  mp::Reader in(bytes);
-  EXPECT_THROW(mp::decode<mp::BoundedSemaphore>(in), concur::ValueError);
+  expect_decode_fails<mp::BoundedSemaphore>(plain);
 }
 
 // --- Event -------------------------------------------------------------------------------
@@ -338,7 +289,7 @@ TEST(MpSemaphore, BoundedCrossesAsBounded) {
 TEST(MpEvent, AChildSetWakesTheParent) {
   mp::Event ev;
   mp::Event go;
-  Forked child([&] {
+  ForkChild child([&] {
     if (!go.wait(20s)) return 1;
     ev.set();
     return 0;
@@ -368,7 +319,7 @@ TEST(MpCondition, BadInput) {
 TEST(MpCondition, ANotifyFromAChildProcessEndsTheWait) {
   mp::Condition c;
   mp::RawValue<int> ready(0);
-  Forked child([&] {
+  ForkChild child([&] {
     std::scoped_lock g(c);
     ready.set(1);
     c.notify();
@@ -403,16 +354,7 @@ TEST(MpCondition, WaitKeepsTheRLockLevel) {
 
 TEST(MpCondition, AHolderKilledInsideTheLockIsSeenAsOwnerDied) {
   mp::Condition c;
-  Signal held;
-  Forked child([&] {
-    c.acquire();
-    held.post();
-    pause();
-    return 0;
-  });
-  ASSERT_TRUE(held.wait());
-  child.kill(SIGKILL);
-  EXPECT_EQ(child.join(), -SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] { c.acquire(); }));
   ASSERT_TRUE(c.acquire(5s));
   EXPECT_TRUE(c.owner_died());
   c.notify_all();  // usable
@@ -458,7 +400,7 @@ TEST(MpBarrier, APartyKilledInsideTheActionBreaksItForTheOthers) {
     if (getpid() != g_parent_pid) raise(SIGKILL);
   });
   mp::Event parent_waiting;
-  Forked child([&] {
+  ForkChild child([&] {
     if (!parent_waiting.wait(20s)) return 1;
     // Arrive second once the parent is (about to be) waiting.
     while (b.n_waiting() == 0) usleep(1000);
@@ -489,9 +431,9 @@ TEST(MpBarrier, ActionExceptionReachesTheLastArrivalAndBreaksIt) {
 TEST(MpBarrier, ThreeProcessesHundredRounds) {
   mp::Barrier b(3);
   mp::RawArray<int> rounds(3);
-  std::vector<std::unique_ptr<Forked>> kids;
+  std::vector<std::unique_ptr<ForkChild>> kids;
   for (int p = 1; p < 3; ++p) {
-    kids.push_back(std::make_unique<Forked>([&, p] {
+    kids.push_back(std::make_unique<ForkChild>([&, p] {
       for (int i = 0; i < 100; ++i) {
         b.wait(20s);
         rounds[static_cast<std::size_t>(p)] = i + 1;
@@ -576,8 +518,8 @@ TEST_P(MpRobust, APartyKilledWhileWaitingBreaksTheBarrier) {
   b.reset();
   // Usable again, and the dead party's watch slot is free for others.
   mp::Barrier one = b;
-  Forked a([&] { return one.wait(20s) >= 0 ? 0 : 1; });
-  Forked c([&] { return one.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild a([&] { return one.wait(20s) >= 0 ? 0 : 1; });
+  ForkChild c([&] { return one.wait(20s) >= 0 ? 0 : 1; });
   EXPECT_GE(b.wait(20s), 0);
   EXPECT_EQ(a.join(), 0);
   EXPECT_EQ(c.join(), 0);
@@ -666,7 +608,7 @@ TEST(MpLock, AnUnrecoverableMutexIsARuntimeError) {
     auto region = mp::detail::create_region(sizeof(mp::detail::MutexState), "test");
     auto& m = *new (region->data()) mp::detail::MutexState{};
     mp::detail::mutex_init(m, mp::detail::kLockMagic);
-    Forked child([&] {
+    ForkChild child([&] {
       pthread_mutex_lock(&m.mutex);
       return 0;  // exits holding it
     });

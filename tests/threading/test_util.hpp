@@ -12,6 +12,7 @@
 
 #include "concur/threading.hpp"
 #include "support/leak_check.hpp"
+#include "support/timing.hpp"
 
 namespace concur_test {
 
@@ -21,15 +22,9 @@ using Clock = std::chrono::steady_clock;
 /// The bound on every blocking call of a test that should not block long.
 inline constexpr auto kBound = std::chrono::seconds(10);
 
-inline double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-/// A wait of `expected` seconds was right when it took >= 0.6x and < 10x.
-inline void expect_took(double took, double expected) {
-  EXPECT_GE(took, 0.6 * expected) << "returned too early";
-  EXPECT_LT(took, 10.0 * expected) << "returned too late";
-}
+using concur::testing::seconds_since;
+/// A wait of T was right when it took >= 0.6·T and < 10·T (support/timing.hpp).
+using concur::testing::expect_took;
 
 /// Polls `pred` until it holds (at most kBound).
 template <class Pred>

@@ -1,7 +1,9 @@
 // Test helper: a child mp::Process started by `fork` running a body that returns its exit
-// code (0 = success; anything else is mp::exit(code)). Lambdas may capture by reference (a
-// fork child is a copy). join() waits at most a bound, then kills; the destructor kills a
-// child still running, then reaps it, so a failed test never hangs or leaks a process.
+// code (0 = success; anything else is mp::exit(code)), for tests that go through the real
+// Process machinery (for a raw fork() child, see fork_child.hpp). Lambdas may capture by
+// reference (a fork child is a copy). join() waits at most a bound, then kills; the
+// destructor kills a child still running, then reaps it, so a failed test never hangs or
+// leaks a process.
 #pragma once
 
 #include <signal.h>
@@ -14,19 +16,19 @@
 
 namespace concur::testing {
 
-class ForkChild {
+class ProcessChild {
  public:
   template <class F>
-  explicit ForkChild(F&& body)
+  explicit ProcessChild(F&& body)
       : p_(multiprocessing::get_context("fork").Process([b = std::forward<F>(body)]() mutable {
           const int code = b();
           if (code != 0) multiprocessing::exit(code);
         })) {
     p_.start();
   }
-  ForkChild(const ForkChild&) = delete;
-  ForkChild& operator=(const ForkChild&) = delete;
-  ~ForkChild() {
+  ProcessChild(const ProcessChild&) = delete;
+  ProcessChild& operator=(const ProcessChild&) = delete;
+  ~ProcessChild() {
     if (p_.is_alive()) {
       p_.kill();
       p_.join();
