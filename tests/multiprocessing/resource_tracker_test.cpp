@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -321,6 +323,35 @@ TEST(ResourceTracker, StartsSafelyWhileOtherThreadsAllocate) {
   }
   stop = true;
   for (auto& th : threads) th.join();
+}
+
+// A thread that forks (its fork handlers take concur's fork-protected mutexes, the
+// process-shared objects' mapping cache first) while another thread starts trackers (a
+// fork of its own): neither may wait for the other. The tracker's start used to hold a
+// fork-handled mutex across its fork, an inverted lock order (found by TSan). A deadlock
+// here ends the test at CTest's timeout.
+TEST(ResourceTracker, StartsWhileAnotherThreadForks) {
+  // A process-shared object, so that synchronize's fork handler (the mapping cache) exists.
+  concur::multiprocessing::Lock lock;
+  std::atomic<bool> stop{false};
+  std::thread forker([&stop] {
+    while (!stop.load()) {
+      const pid_t pid = ::fork();
+      if (pid == 0) ::_exit(0);
+      ASSERT_GT(pid, 0);
+      int status = 0;
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    }
+  });
+  for (int round = 0; round < 30; ++round) {
+    detail::ensure_tracker_running();
+    EXPECT_GT(detail::tracker_pid(), 0);
+    detail::stop_tracker();
+  }
+  stop = true;
+  forker.join();
+  EXPECT_TRUE(lock.acquire(false));
+  lock.release();
 }
 
 // Registrations from many threads at once reach the one tracker whole (SEQPACKET
