@@ -13,7 +13,8 @@
 //   BrokenBarrierError   concur::BrokenBarrierError  concur::RuntimeError
 //   OSError              std::system_error (its what() names the failed call)
 //   FileExistsError      concur::FileExistsError     std::system_error (errc::file_exists)
-//   FileNotFoundError    concur::FileNotFoundError   std::system_error (errc::no_such_file_or_directory)
+//   FileNotFoundError    concur::FileNotFoundError   std::system_error
+//   (errc::no_such_file_or_directory)
 //
 // Python parity: TypeError is mostly a compile error in C++; it is thrown only
 // where a check can happen at run time alone.

@@ -348,7 +348,8 @@ std::exception_ptr decode_exception(Reader& in) {
     case kBadAlloc:
       return std::make_exception_ptr(std::bad_alloc());
     case kFileExists:
-      return std::make_exception_ptr(concur::FileExistsError(detail::decode_value<std::string>(in)));
+      return std::make_exception_ptr(
+          concur::FileExistsError(detail::decode_value<std::string>(in)));
     case kFileNotFound:
       return std::make_exception_ptr(
           concur::FileNotFoundError(detail::decode_value<std::string>(in)));

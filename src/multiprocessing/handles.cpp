@@ -1,9 +1,8 @@
-#include "concur/detail/mp_handles.hpp"
-
 #include <algorithm>
 #include <mutex>
 #include <string>
 
+#include "concur/detail/mp_handles.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {
@@ -67,8 +66,7 @@ bool exporting_fds() noexcept { return t_sink != nullptr; }
 void set_inherited_fd(std::string_view key, int fd) {
   std::lock_guard lock(services_mutex());
   auto& v = inherited();
-  const auto it =
-      std::find_if(v.begin(), v.end(), [&](const auto& e) { return e.first == key; });
+  const auto it = std::find_if(v.begin(), v.end(), [&](const auto& e) { return e.first == key; });
   if (fd < 0) {
     if (it != v.end()) v.erase(it);
   } else if (it != v.end()) {

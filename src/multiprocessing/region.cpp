@@ -1,5 +1,3 @@
-#include "concur/detail/mp_region.hpp"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +9,7 @@
 #include <system_error>
 
 #include "concur/detail/mp_handles.hpp"
+#include "concur/detail/mp_region.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {

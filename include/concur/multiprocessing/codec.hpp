@@ -412,9 +412,9 @@ T loads(std::span<const std::byte> bytes) {
 // BrokenBarrierError, FileExistsError, FileNotFoundError, the futures errors (Error,
 // CancelledError, InvalidStateError, BrokenExecutor, BrokenThreadPool, BrokenProcessPool,
 // BrokenInterpreterPool, ExecutionFailed), queue::Empty and queue::Full, multiprocessing's
-// ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match exactly: a
-// subclass of one of these (a user's `struct MyError : concur::ValueError`) and any other
-// exception come back as RemoteError(demangled type name, what()); a thrown non-exception
+// ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match
+// exactly: a subclass of one of these (a user's `struct MyError : concur::ValueError`) and any
+// other exception come back as RemoteError(demangled type name, what()); a thrown non-exception
 // (`throw 42`) as RemoteError("int", "").
 
 /// Appends an encoded exception to `out`. Never throws except std::bad_alloc; a null
