@@ -14,11 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <concur/multiprocessing.hpp>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <string>
 
 #include "bench_util.hpp"
@@ -28,7 +26,6 @@ extern char** environ;  // NOLINT
 namespace {
 
 namespace mp = concur::mp;
-using Clock = std::chrono::steady_clock;
 
 void start_join(const char* method) {
   auto p = mp::get_context(method).Process([] {});
@@ -57,35 +54,8 @@ void floor_spawn() {
   ::waitpid(pid, &status, 0);
 }
 
-double seconds(void (*op)()) {
-  const auto t0 = Clock::now();
-  op();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-std::map<std::string, double>& floor_means() {
-  static std::map<std::string, double> means;
-  return means;
-}
-
-void interleaved(benchmark::State& state, const char* case_name, void (*ours)(), void (*floor)()) {
-  double floor_total = 0;
-  std::int64_t n = 0;
-  for (auto _ : state) {
-    if (floor != nullptr) floor_total += seconds(floor);
-    state.SetIterationTime(seconds(ours));
-    ++n;
-  }
-  if (n > 0 && floor != nullptr) floor_means()[case_name] = floor_total / static_cast<double>(n);
-  concur_bench::report_latency(state, case_name, "concur", "us", 1);
-}
-
-void floor_report(benchmark::State& state, const char* case_name, void (*floor)()) {
-  const auto it = floor_means().find(case_name);
-  for (auto _ : state)
-    state.SetIterationTime(it != floor_means().end() ? it->second : seconds(floor));
-  concur_bench::report_latency(state, case_name, "floor", "us", 1);
-}
+using concur_bench::floor_report;
+using concur_bench::interleaved;
 
 void BM_Process_StartJoinFork(benchmark::State& state) {
   interleaved(state, "process.start_join_fork", concur_fork, floor_fork);

@@ -22,10 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <concur/subprocess.hpp>
 #include <cstring>
-#include <map>
 #include <string>
 
 #include "bench_util.hpp"
@@ -35,7 +33,6 @@ extern char** environ;  // NOLINT
 namespace {
 
 namespace sp = concur::subprocess;
-using Clock = std::chrono::steady_clock;
 
 void concur_true() {
   auto r = sp::run({"/bin/true"});
@@ -78,38 +75,8 @@ void floor_echo() {
   benchmark::DoNotOptimize(out);
 }
 
-double seconds(void (*op)()) {
-  const auto t0 = Clock::now();
-  op();
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Floor means (seconds per op) measured alongside concur, by case.
-std::map<std::string, double>& floor_means() {
-  static std::map<std::string, double> means;
-  return means;
-}
-
-// Runs concur and the floor alternately; reports concur, remembers the floor.
-void interleaved(benchmark::State& state, const char* case_name, void (*ours)(), void (*floor)()) {
-  double floor_total = 0;
-  std::int64_t n = 0;
-  for (auto _ : state) {
-    floor_total += seconds(floor);
-    state.SetIterationTime(seconds(ours));
-    ++n;
-  }
-  if (n > 0) floor_means()[case_name] = floor_total / static_cast<double>(n);
-  concur_bench::report_latency(state, case_name, "concur", "us", 1);
-}
-
-// Reports the floor measured by `interleaved`, or measures it alone.
-void floor_report(benchmark::State& state, const char* case_name, void (*floor)()) {
-  const auto it = floor_means().find(case_name);
-  for (auto _ : state)
-    state.SetIterationTime(it != floor_means().end() ? it->second : seconds(floor));
-  concur_bench::report_latency(state, case_name, "floor", "us", 1);
-}
+using concur_bench::floor_report;
+using concur_bench::interleaved;
 
 // Touched memory held by the process: grown once (1 GB, then 4 GB), never per
 // iteration, kept until exit. Every page is written (not the shared zero page).

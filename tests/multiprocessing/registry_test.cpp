@@ -226,6 +226,21 @@ std::optional<mp::Buffer> recv_frame(int fd) {
   return b;
 }
 
+// Reads every reply frame until EOF (closing `from`), then reaps the worker `pid`, which
+// must have exited with 0.
+void drain_and_reap(int from, pid_t pid, std::vector<mp::Buffer>& replies) {
+  while (auto r = recv_frame(from)) replies.push_back(std::move(*r));
+  ::close(from);
+  int status = 0;
+  pid_t waited;
+  do {
+    waited = ::waitpid(pid, &status, 0);
+  } while (waited < 0 && errno == EINTR);
+  ASSERT_EQ(waited, pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 // The worker loop a pool process will run: frames in, invoke, frames out, until EOF.
 [[noreturn]] void worker(int in_fd, int out_fd) {
   int code = 0;
@@ -262,16 +277,7 @@ TEST(RegistryAcrossProcesses, ForkedWorkerInvokesByName) {
   ::close(to_child[1]);  // EOF: the worker exits after answering
 
   std::vector<mp::Buffer> replies;
-  while (auto r = recv_frame(from_child[0])) replies.push_back(std::move(*r));
-  ::close(from_child[0]);
-  int status = 0;
-  pid_t waited;
-  do {
-    waited = ::waitpid(pid, &status, 0);
-  } while (waited < 0 && errno == EINTR);
-  ASSERT_EQ(waited, pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_NO_FATAL_FAILURE(drain_and_reap(from_child[0], pid, replies));
 
   ASSERT_EQ(replies.size(), 6U);
   EXPECT_EQ(mp::decode_result<int>(replies[0]), 42);
@@ -335,16 +341,7 @@ TEST(RegistryAcrossProcesses, ReExecutedProgramHasTheSameRegistry) {
   send_frame(to_child[1], mp::encode_call<&divide>(1, 0));
   ::close(to_child[1]);
   std::vector<mp::Buffer> replies;
-  while (auto r = recv_frame(from_child[0])) replies.push_back(std::move(*r));
-  ::close(from_child[0]);
-  int status = 0;
-  pid_t waited;
-  do {
-    waited = ::waitpid(pid, &status, 0);
-  } while (waited < 0 && errno == EINTR);
-  ASSERT_EQ(waited, pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_NO_FATAL_FAILURE(drain_and_reap(from_child[0], pid, replies));
 
   ASSERT_EQ(replies.size(), 5U);
   EXPECT_EQ(mp::decode_result<int>(replies[0]), 21);
