@@ -8,6 +8,7 @@
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/fn.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/registry.hpp"

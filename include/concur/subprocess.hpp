@@ -26,7 +26,8 @@
 //   Popen.pid / returncode / args           pid() / returncode() / args()
 //   SubprocessError, CalledProcessError,    the same names (subprocess/exceptions.hpp)
 //   TimeoutExpired
-//   FileNotFoundError, PermissionError      std::system_error (errc::...)
+//   FileNotFoundError, PermissionError      concur::FileNotFoundError, PermissionError
+//                                           (the OSError family, concur/exceptions.hpp)
 //   bytes / str                             std::string (text=true: newline
 //                                           translation only)
 //   None                                    std::nullopt / an empty PipeFile

@@ -1,4 +1,4 @@
-#include "concur/detail/future_state.hpp"
+#include "concur/futures/detail/future_state.hpp"
 
 #include <cxxabi.h>
 
@@ -8,11 +8,11 @@
 #include <memory>
 #include <sstream>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/multi_waiter.hpp"
+#include "os/futex.hpp"
+#include "concur/futures/detail/multi_waiter.hpp"
 #include "concur/futures/future.hpp"
 
-namespace concur::detail {
+namespace concur::futures::detail {
 
 namespace {
 constexpr std::uint32_t kPending = 0;
@@ -149,7 +149,7 @@ void StateBase::finish_cancelled() noexcept {
 }
 
 void StateBase::after_transition(std::uint32_t old, std::uint32_t now) noexcept {
-  if (old & kSleepers) futex_wake(word_, INT_MAX);
+  if (old & kSleepers) os::futex_wake(word_, INT_MAX);
   const bool run_callbacks = (old & kCallbacks) != 0;
   const bool run_waiters = (old & kWaiters) != 0 && is_completed(now);
   if (!run_callbacks && !run_waiters) return;
@@ -199,7 +199,7 @@ bool StateBase::wait_done(const Deadline& deadline) const noexcept {
       if (!word_.compare_exchange_weak(w, w | kSleepers, std::memory_order_acq_rel)) continue;
       w |= kSleepers;
     }
-    if (!futex_wait(word_, w, deadline)) return is_done(word_.load(std::memory_order_acquire));
+    if (!os::futex_wait(word_, w, deadline)) return is_done(word_.load(std::memory_order_acquire));
     w = word_.load(std::memory_order_acquire);
   }
   return true;
@@ -337,7 +337,7 @@ void report_exception(const char* what_happened, const std::string& context,
   }
 }
 
-}  // namespace concur::detail
+}  // namespace concur::futures::detail
 
 namespace concur::futures {
 ExceptionHook set_exception_hook(ExceptionHook h) {

@@ -1,10 +1,10 @@
-#include "concur/detail/multi_waiter.hpp"
+#include "concur/futures/detail/multi_waiter.hpp"
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
-namespace concur::detail {
+namespace concur::futures::detail {
 
 void MultiWaiter::notify(std::uint32_t index, bool failed) noexcept {
   std::lock_guard lock(mu_);
@@ -155,4 +155,4 @@ std::optional<std::uint32_t> AsCompletedCore::next() {
   return i;
 }
 
-}  // namespace concur::detail
+}  // namespace concur::futures::detail

@@ -10,7 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/futex.hpp"
+#include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::futures {
 
@@ -23,14 +24,6 @@ std::atomic<int> g_pool_counter{0};
 void install_exit_flag() {
   static std::once_flag once;
   std::call_once(once, [] { std::atexit([] { g_exiting.store(true); }); });
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
 }
 
 // How long an idle worker polls before it sleeps on the futex: long enough to
@@ -151,7 +144,7 @@ struct ThreadPoolExecutor::Impl {
   void wake(int n) noexcept {
     if (futex_sleepers.load(std::memory_order_seq_cst) > 0) {
       wake_seq.fetch_add(1, std::memory_order_seq_cst);
-      detail::futex_wake(wake_seq, n);
+      os::futex_wake(wake_seq, n);
     }
   }
   // New work: wake a sleeper only if no worker is awake and polling; a worker
@@ -170,14 +163,17 @@ struct ThreadPoolExecutor::Impl {
     // One poller at a time: more would only fight over each new task (and over
     // the CPUs the submitting threads need); the others sleep until a backlog
     // wakes them.
+    // The spin part backs off as the threading primitives' does (os/spin.hpp): none on
+    // one CPU or while the machine is overloaded, where only the yields remain.
     const bool poll = spinning.fetch_add(1, std::memory_order_seq_cst) == 0;
-    for (int i = 0; poll && i < kSpinRounds + kYieldRounds; ++i) {
+    const int spin_rounds = poll ? os::spin_budget(kSpinRounds) : 0;
+    for (int i = 0; poll && i < spin_rounds + kYieldRounds; ++i) {
       if (has_work_or_stop()) {
         spinning.fetch_sub(1, std::memory_order_seq_cst);
         return;
       }
-      if (i < kSpinRounds)
-        cpu_relax();
+      if (i < spin_rounds)
+        os::cpu_relax();
       else
         std::this_thread::yield();  // let a runnable submitter have this core
     }
@@ -186,7 +182,7 @@ struct ThreadPoolExecutor::Impl {
     futex_sleepers.fetch_add(1, std::memory_order_seq_cst);
     if (pending.load(std::memory_order_seq_cst) == 0 && !shut.load(std::memory_order_seq_cst) &&
         !is_broken.load(std::memory_order_seq_cst))
-      detail::futex_wait(wake_seq, seq, Deadline{});
+      os::futex_wait(wake_seq, seq, Deadline{});
     futex_sleepers.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -232,7 +228,7 @@ struct ThreadPoolExecutor::Impl {
         continue;
       }
       if (pending.load(std::memory_order_seq_cst) > 0) {  // a push is half done
-        cpu_relax();
+        os::cpu_relax();
         continue;
       }
       if (shut.load(std::memory_order_seq_cst) || is_broken.load(std::memory_order_seq_cst)) {
@@ -287,7 +283,7 @@ struct ThreadPoolExecutor::Impl {
 };
 
 int ThreadPoolExecutor::default_max_workers() noexcept {
-  return static_cast<int>(std::min(32U, detail::cpu_count() + 4));
+  return static_cast<int>(std::min(32U, os::cpu_count() + 4));
 }
 
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)

@@ -14,9 +14,9 @@
 #include <string>
 #include <system_error>
 
-#include "concur/detail/mp_handles.hpp"
-#include "concur/detail/mp_region.hpp"
-#include "concur/detail/mp_ring.hpp"
+#include "multiprocessing/handles.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing {

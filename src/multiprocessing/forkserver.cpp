@@ -14,17 +14,21 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <new>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
+#include "os/child.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/fd_passing.hpp"
 #include "process_impl.hpp"
 
 namespace concur::multiprocessing::detail {
@@ -46,11 +50,8 @@ void stop_forkserver() noexcept {
   std::lock_guard lock(c.m);
   if (c.control < 0) return;
   close_tracked(c.control);
-  siginfo_t info{};
-  while (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(c.server_pidfd), &info,
-                  WEXITED) != 0 &&
-         errno == EINTR) {
-  }
+  int code = 0;
+  (void)os::reap_noexcept(c.server_pidfd, &code);
   close_tracked(c.server_pidfd);
 }
 
@@ -60,8 +61,9 @@ void ensure_server(Client& c) {
   int sv[2];
   {
     std::lock_guard lock(fork_mutex());
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-      throw_os_error("socketpair");
+    os::SocketPair pair = os::make_socketpair(SOCK_SEQPACKET);
+    sv[0] = pair.first.release();
+    sv[1] = pair.second.release();
     track_fd_locked(sv[0]);
     track_fd_locked(sv[1]);
   }
@@ -74,14 +76,12 @@ void ensure_server(Client& c) {
     throw;
   }
   close_tracked(sv[1]);
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    const int e = errno;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+  int pidfd = -1;
+  try {
+    pidfd = os::pidfd_open_started(pid).release();
+  } catch (...) {
     close_tracked(sv[0]);
-    errno = e;
-    throw_os_error("pidfd_open");
+    throw;
   }
   {
     std::lock_guard lock(fork_mutex());
@@ -100,7 +100,7 @@ struct ServerChild {
 void send_status(int sock, std::int32_t value, int fd) {
   try {
     const int fds[1] = {fd};
-    send_with_fds(sock, std::as_bytes(std::span(&value, 1)),
+    os::send_with_fds(sock, std::as_bytes(std::span(&value, 1)),
                   fd >= 0 ? std::span<const int>(fds) : std::span<const int>());
   } catch (...) {
     // The requester went away: nothing to tell.
@@ -114,8 +114,9 @@ std::pair<pid_t, int> forkserver_request(int boot_child_end, int& status_fd) {
   int st[2];
   {
     std::lock_guard lock(fork_mutex());
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) != 0)
-      throw_os_error("socketpair");
+    os::SocketPair pair = os::make_socketpair(SOCK_SEQPACKET);
+    st[0] = pair.first.release();
+    st[1] = pair.second.release();
     track_fd_locked(st[0]);
     track_fd_locked(st[1]);
   }
@@ -124,7 +125,7 @@ std::pair<pid_t, int> forkserver_request(int boot_child_end, int& status_fd) {
     ensure_server(c);
     const char op = 'F';
     const int fds[5] = {boot_child_end, st[1], 0, 1, 2};
-    send_with_fds(c.control, std::as_bytes(std::span(&op, 1)), fds);
+    os::send_with_fds(c.control, std::as_bytes(std::span(&op, 1)), fds);
   } catch (...) {
     close_tracked(st[0]);
     close_tracked(st[1]);
@@ -135,7 +136,7 @@ std::pair<pid_t, int> forkserver_request(int boot_child_end, int& status_fd) {
   std::vector<int> got;
   std::size_t n = 0;
   try {
-    n = recv_with_fds(st[0], std::as_writable_bytes(std::span(&pid, 1)), got);
+    n = os::recv_with_fds(st[0], std::as_writable_bytes(std::span(&pid, 1)), got);
   } catch (...) {
     close_tracked(st[0]);
     throw;
@@ -143,10 +144,7 @@ std::pair<pid_t, int> forkserver_request(int boot_child_end, int& status_fd) {
   if (n != sizeof pid || pid <= 0 || got.size() != 1) {
     for (int fd : got) ::close(fd);
     close_tracked(st[0]);
-    if (n == sizeof pid && pid < 0) {
-      errno = -pid;
-      throw_os_error("fork (in the forkserver)");
-    }
+    if (n == sizeof pid && pid < 0) os::raise(-pid, "fork (in the forkserver)");
     throw RuntimeError("concur::multiprocessing: the forkserver did not answer (it died?)");
   }
   status_fd = st[0];
@@ -169,21 +167,13 @@ void run_forkserver(int ctl) noexcept {
     pfds.clear();
     pfds.push_back({ctl, POLLIN, 0});
     for (const auto& k : kids) pfds.push_back({k.pidfd, POLLIN, 0});
-    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      ::_exit(1);
-    }
+    if (os::retry_eintr([&] { return ::poll(pfds.data(), pfds.size(), -1); }) < 0) ::_exit(1);
     // Reap first: a pidfd ready means that child ended.
     for (std::size_t i = kids.size(); i-- > 0;) {
       if (pfds[i + 1].revents == 0) continue;
-      siginfo_t info{};
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(kids[i].pidfd), &info,
-                   WEXITED) != 0) {
-        if (errno == EINTR) continue;
-        info.si_code = CLD_KILLED;
-        info.si_status = SIGKILL;
-      }
-      send_status(kids[i].status, exitcode_from(info.si_code, info.si_status), -1);
+      int code = -SIGKILL;  // what it is reported as if it cannot be reaped
+      if (os::reap_noexcept(kids[i].pidfd, &code) != 0) code = -SIGKILL;
+      send_status(kids[i].status, code, -1);
       ::close(kids[i].status);
       ::close(kids[i].pidfd);
       kids.erase(kids.begin() + static_cast<std::ptrdiff_t>(i));
@@ -193,7 +183,7 @@ void run_forkserver(int ctl) noexcept {
     std::vector<int> fds;
     std::size_t n = 0;
     try {
-      n = recv_with_fds(ctl, std::as_writable_bytes(std::span(&op, 1)), fds);
+      n = os::recv_with_fds(ctl, std::as_writable_bytes(std::span(&op, 1)), fds);
     } catch (...) {
       ::_exit(1);
     }
@@ -208,7 +198,7 @@ void run_forkserver(int ctl) noexcept {
       ::dup2(fds[3], 1);
       ::dup2(fds[4], 2);
       ::dup2(fds[0], 3);  // replaces the control socket
-      ::syscall(SYS_close_range, 4U, ~0U, 0U);
+      os::close_from(4);
       run_child(3);
     }
     if (pid < 0) {
@@ -216,7 +206,7 @@ void run_forkserver(int ctl) noexcept {
       for (int fd : fds) ::close(fd);
       continue;
     }
-    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    const int pidfd = std::max(os::pidfd_open_noexcept(pid), -1);
     send_status(fds[1], static_cast<std::int32_t>(pid), pidfd);
     ::close(fds[0]);
     ::close(fds[2]);

@@ -2,7 +2,7 @@
 #include <mutex>
 #include <string>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {

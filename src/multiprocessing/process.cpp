@@ -2,11 +2,9 @@
 // machine, the process-wide registry of children, reaping with pidfds, and how a child
 // ends. The start methods are in fork.cpp, spawn.cpp and forkserver.cpp.
 #include <cxxabi.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,11 +16,14 @@
 #include <cstring>
 #include <exception>
 #include <string>
-#include <system_error>
 #include <typeinfo>
 
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "os/child.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/poll.hpp"
 #include "process_impl.hpp"
 
 namespace concur::multiprocessing {
@@ -65,15 +66,7 @@ Globals& g() {
 }
 
 void write_stderr(const std::string& s) noexcept {
-  const char* p = s.data();
-  std::size_t left = s.size();
-  while (left > 0) {
-    const ssize_t n = ::write(2, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  (void)os::write_all_noexcept(2, s.data(), s.size());
 }
 
 std::string describe_current_exception() {
@@ -99,31 +92,20 @@ std::optional<int> wait_state(ProcessState& st, const Deadline& deadline) {
       return st.exitcode;
     pidfd = st.pidfd;
   }
-  if (!wait_fd(pidfd, POLLIN, deadline)) return std::nullopt;
+  if (!os::wait_fd(pidfd, os::kPollIn, deadline)) return std::nullopt;
   std::lock_guard lock(st.m);
   if (st.exitcode) return st.exitcode;
   int code = 0;
   if (st.used == StartMethod::forkserver) {
     std::int32_t status = 255;  // the server vanished: the status is lost
-    for (;;) {
-      const ssize_t n = ::recv(st.status_fd, &status, sizeof status, 0);
-      if (n < 0 && errno == EINTR) continue;
-      break;
-    }
+    (void)os::read_full_noexcept(st.status_fd, &status, sizeof status);
     code = status;
   } else {
-    siginfo_t info{};
-    for (;;) {
-      if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info, WEXITED) == 0)
-        break;
-      if (errno == EINTR) continue;
-      throw std::system_error(errno, std::generic_category(),
-                              errno == ECHILD
-                                  ? "waitid(P_PIDFD): the child was reaped elsewhere (SIGCHLD "
-                                    "set to SIG_IGN?), its exit code is lost"
-                                  : "waitid(P_PIDFD)");
+    if (os::reap(pidfd, &code) == os::WaitState::lost) {
+      os::raise(ECHILD,
+                "waitid(P_PIDFD): the child was reaped elsewhere (SIGCHLD set to SIG_IGN?), its "
+                "exit code is lost");
     }
-    code = exitcode_from(info.si_code, info.si_status);
   }
   st.exitcode = code;
   {
@@ -145,8 +127,8 @@ void signal_state(ProcessState& st, int sig) {
   if (st.is_current) throw ValueError("cannot signal the current process through its Process");
   if (st.phase != ProcessState::Phase::kStarted) throw ValueError("process not started");
   if (st.exitcode) return;
-  if (::syscall(SYS_pidfd_send_signal, st.pidfd, sig, nullptr, 0) != 0 && errno != ESRCH)
-    throw_os_error("pidfd_send_signal");
+  const int r = os::pidfd_send_signal_noexcept(st.pidfd, sig);
+  if (r != 0 && r != -ESRCH) os::raise(-r, "pidfd_send_signal");
 }
 
 void release_fds(ProcessState& st) noexcept {
@@ -306,33 +288,6 @@ int run_guarded(void (*body)(void*), void* arg, const std::string& name) noexcep
     write_stderr(text);
     return 1;
   }
-}
-
-int exitcode_from(int code, int status) noexcept { return code == CLD_EXITED ? status : -status; }
-
-bool wait_fd(int fd, short events, const Deadline& deadline) {
-  for (;;) {
-    pollfd p{fd, events, 0};
-    timespec ts{};
-    timespec* tsp = nullptr;
-    if (!deadline.is_forever()) {
-      const auto left = deadline.remaining();
-      ts.tv_sec = static_cast<time_t>(left.count() / 1000000000);
-      ts.tv_nsec = static_cast<long>(left.count() % 1000000000);
-      tsp = &ts;
-    }
-    const int n = ::ppoll(&p, 1, tsp, nullptr);
-    if (n > 0) return true;
-    if (n == 0) {
-      if (deadline.expired() || tsp == nullptr) return false;
-      continue;
-    }
-    if (errno != EINTR) throw_os_error("poll");
-  }
-}
-
-void throw_os_error(const char* call) {
-  throw std::system_error(errno, std::generic_category(), call);
 }
 
 }  // namespace detail
@@ -586,11 +541,11 @@ Process& current_process() { return *g().current_view; }
 const ParentProcess* parent_process() noexcept { return g().parent; }
 
 bool ParentProcess::is_alive() const {
-  return !detail::wait_fd(fd_, POLLIN, Deadline(Deadline::Clock::now()));
+  return !os::wait_fd(fd_, os::kPollIn, Deadline(Deadline::Clock::now()));
 }
 
 bool ParentProcess::join(Timeout timeout) const {
-  return detail::wait_fd(fd_, POLLIN, Deadline(timeout));
+  return os::wait_fd(fd_, os::kPollIn, Deadline(timeout));
 }
 
 std::vector<Process> active_children() {

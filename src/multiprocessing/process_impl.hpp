@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/timeout.hpp"
@@ -63,6 +64,13 @@ struct ChildInfo {
   bool check_ppid = false;  // getppid() must be parent_pid (not under forkserver)
   int method = 0;           // StartMethod
   std::vector<std::string> inherited_keys;
+
+  /// The one list of fields, for both ends of the bootstrap (the codec calls it).
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(parent_pid, parent_name, name, daemon, identity, authkey, pdeathsig, check_ppid, method,
+       inherited_keys);
+  }
 };
 
 // ---- process-wide state (process.cpp) ----------------------------------------------------
@@ -141,17 +149,12 @@ pid_t spawn_self(const char* flag, int keep);
 std::pair<pid_t, int> forkserver_request(int boot_child_end, int& status_fd);
 /// In a fork child: forget the parent's forkserver (its fds are closed as tracked fds).
 void forkserver_forget_in_child() noexcept;
-/// The exit code (Python form) of a waitid result.
-int exitcode_from(int code, int status) noexcept;
+// ---- registry.cpp ------------------------------------------------------------------------
 
-/// Sends `data` with `fds` (SCM_RIGHTS) on socket `sock`. Throws std::system_error.
-void send_with_fds(int sock, std::span<const std::byte> data, std::span<const int> fds);
-/// Receives up to `data.size()` bytes (one recvmsg) and the fds attached (CLOEXEC).
-/// Returns bytes read (0 at EOF). Throws std::system_error.
-std::size_t recv_with_fds(int sock, std::span<std::byte> data, std::vector<int>& fds);
-/// poll() for `events` on `fd` until `deadline`; true when ready (EINTR-safe).
-bool wait_fd(int fd, short events, const Deadline& deadline);
-
-[[noreturn]] void throw_os_error(const char* call);
+/// Runs the registry call in `request` (made by encode_call), appending the function's
+/// encoded result to `reply`; lets every exception through: a malformed request, an
+/// unknown name, arguments of other types, and whatever the function throws. `invoke`
+/// turns them into an exception reply; a child's runner into its exit code.
+void call_request(std::span<const std::byte> request, Buffer& reply);
 
 }  // namespace concur::multiprocessing::detail

@@ -5,8 +5,8 @@
 #include <string>
 #include <system_error>
 
-#include "concur/detail/mp_region.hpp"
-#include "concur/detail/mp_ring.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {

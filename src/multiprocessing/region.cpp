@@ -6,26 +6,25 @@
 #include <cerrno>
 #include <cstdint>
 #include <string>
-#include <system_error>
 
-#include "concur/detail/mp_handles.hpp"
-#include "concur/detail/mp_region.hpp"
+#include "multiprocessing/handles.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/exceptions.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
 
 namespace concur::multiprocessing::detail {
 
 namespace {
 
-[[noreturn]] void fail(int err, const std::string& call) {
-  throw std::system_error(err, std::generic_category(), call);
-}
+using os::raise;
 
 void* map(int fd, std::size_t size, const char* what) {
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED) {
     const int err = errno;
     ::close(fd);
-    fail(err, std::string("mmap(") + what + ")");
+    raise(err, std::string("mmap(") + what + ")");
   }
   return p;
 }
@@ -36,15 +35,11 @@ std::shared_ptr<Region> Region::create(std::size_t size, const char* what) {
   if (size == 0) throw concur::ValueError(std::string(what) + ": a shared region needs size > 0");
   const std::string name = std::string("concur-") + what;
   const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC);
-  if (fd < 0) fail(errno, "memfd_create(" + name + ")");
+  if (fd < 0) raise(errno, "memfd_create(" + name + ")");
   // Reserve the pages now: a full tmpfs fails here, not with SIGBUS on first touch.
-  int err = 0;
-  do {
-    err = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-  } while (err == EINTR);
-  if (err != 0) {
+  if (const int err = os::fallocate_noexcept(fd, size); err != 0) {
     ::close(fd);
-    fail(err, "posix_fallocate(" + name + ", " + std::to_string(size) + ")");
+    raise(err, "posix_fallocate(" + name + ", " + std::to_string(size) + ")");
   }
   void* data = map(fd, size, what);
   return std::shared_ptr<Region>(new Region(fd, data, size));
@@ -52,12 +47,12 @@ std::shared_ptr<Region> Region::create(std::size_t size, const char* what) {
 
 std::shared_ptr<Region> Region::attach(int fd, const char* what) {
   const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  if (own < 0) fail(errno, std::string("fcntl(F_DUPFD_CLOEXEC, ") + what + ")");
+  if (own < 0) os::raise_errno(std::string("fcntl(F_DUPFD_CLOEXEC, ") + what + ")");
   struct stat st {};
   if (::fstat(own, &st) != 0) {
     const int e = errno;
     ::close(own);
-    fail(e, std::string("fstat(") + what + ")");
+    raise(e, std::string("fstat(") + what + ")");
   }
   if (st.st_size <= 0) {
     ::close(own);

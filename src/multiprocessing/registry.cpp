@@ -104,30 +104,38 @@ std::string_view function_name(const void* address) {
   return it->second;
 }
 
+namespace detail {
+
+void call_request(std::span<const std::byte> request, Buffer& reply) {
+  Reader in(request);
+  const auto head = in.take(2);
+  if (head[0] != kRequestMagic || head[1] != kCallVersion) {
+    throw_bad_input("not an encode_call() request (bad magic or version)");
+  }
+  const auto name = decode_value<std::string>(in);
+  const auto fingerprint = get_trivial<std::uint64_t>(in);
+  const RegisteredFunction* f = find_function(name);
+  if (f == nullptr) {
+    throw concur::ValueError("concur::multiprocessing: no function registered as '" + name +
+                             "' in this process");
+  }
+  if (f->ambiguous) {
+    throw concur::ValueError("concur::multiprocessing: the name '" + name +
+                             "' was registered for two different functions");
+  }
+  if (fingerprint != f->args_fingerprint) {
+    throw concur::TypeError("concur::multiprocessing: the arguments sent to '" + name +
+                            "' are not of its parameter types " + f->args_type);
+  }
+  f->invoke(in, reply);
+}
+
+}  // namespace detail
+
 Buffer invoke(std::span<const std::byte> request) {
   Buffer reply{detail::kReplyMagic, detail::kCallVersion};
   try {
-    Reader in(request);
-    const auto head = in.take(2);
-    if (head[0] != detail::kRequestMagic || head[1] != detail::kCallVersion) {
-      detail::throw_bad_input("not an encode_call() request (bad magic or version)");
-    }
-    const auto name = detail::decode_value<std::string>(in);
-    const auto fingerprint = detail::get_trivial<std::uint64_t>(in);
-    const RegisteredFunction* f = find_function(name);
-    if (f == nullptr) {
-      throw concur::ValueError("concur::multiprocessing: no function registered as '" + name +
-                               "' in this process");
-    }
-    if (f->ambiguous) {
-      throw concur::ValueError("concur::multiprocessing: the name '" + name +
-                               "' was registered for two different functions");
-    }
-    if (fingerprint != f->args_fingerprint) {
-      throw concur::TypeError("concur::multiprocessing: the arguments sent to '" + name +
-                              "' are not of its parameter types " + f->args_type);
-    }
-    f->invoke(in, reply);
+    detail::call_request(request, reply);
   } catch (...) {
     reply.resize(2);
     reply.push_back(detail::kReplyException);

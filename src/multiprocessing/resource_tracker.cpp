@@ -1,4 +1,4 @@
-// The resource tracker: see include/concur/detail/mp_tracker.hpp.
+// The resource tracker: see src/multiprocessing/tracker.hpp.
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -21,8 +21,8 @@
 #include <string>
 #include <system_error>
 
-#include "concur/detail/mp_handles.hpp"
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/handles.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {

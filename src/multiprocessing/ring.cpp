@@ -1,4 +1,4 @@
-// The message ring (see concur/detail/mp_ring.hpp for the protocol).
+// The message ring (see concur/multiprocessing/detail/ring.hpp for the protocol).
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -12,12 +12,12 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <system_error>
 #include <vector>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/mp_ring.hpp"
-#include "concur/detail/threading_spin.hpp"
+#include "os/error.hpp"
+#include "os/futex.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
+#include "os/spin.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
 
@@ -131,7 +131,7 @@ bool lock(pthread_mutex_t* m, const Deadline& d, bool& recovered) {
   if (r == ENOTRECOVERABLE) {
     throw concur::RuntimeError("multiprocessing queue: its lock is not recoverable");
   }
-  if (r != 0) throw std::system_error(r, std::generic_category(), "pthread_mutex_lock");
+  if (r != 0) os::raise(r, "pthread_mutex_lock");
   return true;
 }
 
@@ -153,7 +153,7 @@ class Unlock {
 };
 
 void wake(std::atomic<std::uint32_t>& word) noexcept {
-  concur::detail::futex_wake(word, INT_MAX, /*shared=*/true);
+  concur::os::futex_wake(word, INT_MAX, /*shared=*/true);
 }
 
 /// After a store that sleepers on `seq` wait for: wakes them if one announced itself, and
@@ -173,7 +173,7 @@ RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadlin
                    const std::atomic<std::uint32_t>* closes = nullptr) {
   if (ready()) return RingStatus::kOk;
   if (d.expired()) return RingStatus::kTimeout;
-  if (concur::detail::spin_until(ready, kSpin)) return RingStatus::kOk;
+  if (concur::os::spin_until(ready, kSpin)) return RingStatus::kOk;
   for (;;) {
     std::uint32_t s = seq.load(std::memory_order_relaxed);
     if ((s & 1U) == 0) {
@@ -190,7 +190,7 @@ RingStatus wait_on(std::atomic<std::uint32_t>& seq, Ready&& ready, const Deadlin
       const auto end = Deadline::Clock::now() + kPeerSlice;
       if (d.is_forever() || end < d.time_point()) slice = Deadline(end);
     }
-    concur::detail::futex_wait(seq, s, slice, /*shared=*/true);
+    concur::os::futex_wait(seq, s, slice, /*shared=*/true);
     if (ready()) return RingStatus::kOk;
     if (sock >= 0 && peer_closed(sock)) return ready() ? RingStatus::kOk : RingStatus::kPeerGone;
     if (d.expired()) return RingStatus::kTimeout;
@@ -235,10 +235,7 @@ Scratch& scratch() {
 bool peer_closed(int sock) noexcept {
   if (sock < 0) return false;
   pollfd p{sock, POLLIN, 0};
-  int r = 0;
-  do {
-    r = ::poll(&p, 1, 0);
-  } while (r < 0 && errno == EINTR);
+  const int r = os::retry_eintr([&] { return ::poll(&p, 1, 0); });
   return r > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
@@ -282,7 +279,7 @@ Ring Ring::create(void* at, std::size_t capacity, std::uint32_t maxsize) {
   int r = pthread_mutex_init(&h->wlock, &attr);
   if (r == 0) r = pthread_mutex_init(&h->rlock, &attr);
   pthread_mutexattr_destroy(&attr);
-  if (r != 0) throw std::system_error(r, std::generic_category(), "pthread_mutex_init");
+  if (r != 0) os::raise(r, "pthread_mutex_init");
   return Ring(h);
 }
 
@@ -681,7 +678,7 @@ bool Ring::join(const Deadline& deadline) {
     if (deadline.expired()) return false;
     h_->joiners.fetch_add(1, std::memory_order_seq_cst);
     const std::uint32_t s = h_->done.load(std::memory_order_seq_cst);
-    if (!all_done()) concur::detail::futex_wait(h_->done, s, deadline, /*shared=*/true);
+    if (!all_done()) concur::os::futex_wait(h_->done, s, deadline, /*shared=*/true);
     h_->joiners.fetch_sub(1, std::memory_order_relaxed);
   }
 }

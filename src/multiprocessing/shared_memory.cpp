@@ -13,7 +13,7 @@
 #include <random>
 #include <system_error>
 
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::shared_memory {

@@ -6,11 +6,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "os/error.hpp"
 
 namespace concur::multiprocessing::managers {
 
@@ -102,9 +102,7 @@ void SharedMemoryManager::register_name(const std::string& name) {
   std::lock_guard lock(mutex_);
   check_started(state_ == State::started && owner_ == ::getpid());
   if (!detail::send_tracker_record(fd_, 'R', name)) {
-    const int err = errno;
-    throw std::system_error(err, std::generic_category(),
-                            "SharedMemoryManager: send(register " + name + ")");
+    os::raise_errno("SharedMemoryManager: send(register " + name + ")");
   }
 }
 

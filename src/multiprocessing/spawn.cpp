@@ -12,19 +12,20 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
-#include <system_error>
-#include <tuple>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "os/child.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/fd_passing.hpp"
 #include "process_impl.hpp"
 
 extern char** environ;  // NOLINT
@@ -33,66 +34,28 @@ namespace concur::multiprocessing::detail {
 
 namespace {
 
-using Frame =
-    std::tuple<int, std::string, std::string, bool, std::vector<int>, std::vector<std::byte>, bool,
-               bool, int, std::vector<std::string>, std::uint32_t, Buffer>;
+// The frame's bytes: who the child is, and the call it runs. Of the fds sent with the
+// frame, the first is the lifeline's read end, then one per info.inherited_keys, then the
+// `call_fds` exported while encoding the call.
+struct Bootstrap {
+  ChildInfo info;
+  std::uint32_t call_fds = 0;
+  Buffer call;  // an encode_call() request; empty for a Process without a target
 
-constexpr std::size_t kMaxFds = 250;  // SCM_MAX_FD is 253
-
-void write_all(int fd, const void* data, std::size_t n) {
-  const auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_os_error("send");
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
+  void encode_to(Buffer& out) const {
+    encode(out, info);
+    encode(out, call_fds);
+    encode(out, call);
   }
-}
-
-bool read_all(int fd, void* data, std::size_t n) {
-  auto* p = static_cast<char*>(data);
-  while (n > 0) {
-    const ssize_t r = ::recv(fd, p, n, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw_os_error("recv");
-    }
-    if (r == 0) return false;
-    p += r;
-    n -= static_cast<std::size_t>(r);
+  static Bootstrap decode_from(Reader& in) {
+    Bootstrap b;
+    b.info = decode<ChildInfo>(in);
+    b.call_fds = decode<std::uint32_t>(in);
+    b.call = decode<Buffer>(in);
+    in.expect_end();
+    return b;
   }
-  return true;
-}
-
-// Runs the registry call in `request`, letting the function's exceptions through (the
-// child runner turns them into the exit code). Same checks as invoke().
-void call_request(std::span<const std::byte> request) {
-  Reader in(request);
-  const auto head = in.take(2);
-  if (head[0] != kRequestMagic || head[1] != kCallVersion) {
-    throw_bad_input("not an encode_call() request (bad magic or version)");
-  }
-  const auto name = decode_value<std::string>(in);
-  const auto fingerprint = get_trivial<std::uint64_t>(in);
-  const RegisteredFunction* f = find_function(name);
-  if (f == nullptr) {
-    throw ValueError("concur::multiprocessing: no function registered as '" + name +
-                     "' in this process");
-  }
-  if (f->ambiguous) {
-    throw ValueError("concur::multiprocessing: the name '" + name +
-                     "' was registered for two different functions");
-  }
-  if (fingerprint != f->args_fingerprint) {
-    throw TypeError("concur::multiprocessing: the arguments sent to '" + name +
-                    "' are not of its parameter types " + f->args_type);
-  }
-  Buffer reply;
-  f->invoke(in, reply);
-}
+};
 
 struct ChildCall {
   const Buffer* call;
@@ -103,7 +66,8 @@ void run_call(void* arg) {
   auto* c = static_cast<ChildCall*>(arg);
   if (c->call->empty()) return;  // a Process without a target
   FdSource source(c->fds);
-  call_request(*c->call);
+  Buffer reply;
+  call_request(*c->call, reply);
 }
 
 [[noreturn]] void die(const char* what) noexcept {
@@ -116,68 +80,6 @@ void run_call(void* arg) {
 }
 
 }  // namespace
-
-void send_with_fds(int sock, std::span<const std::byte> data, std::span<const int> fds) {
-  if (fds.size() > kMaxFds) {
-    throw ValueError("concur::multiprocessing: too many fds to pass to a child (" +
-                     std::to_string(fds.size()) + ", at most " + std::to_string(kMaxFds) + ")");
-  }
-  iovec iov{const_cast<std::byte*>(data.data()), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
-  if (!fds.empty()) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  for (;;) {
-    const ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n >= 0) {
-      if (static_cast<std::size_t>(n) < data.size()) {
-        write_all(sock, data.data() + n, data.size() - static_cast<std::size_t>(n));
-      }
-      return;
-    }
-    if (errno != EINTR) throw_os_error("sendmsg");
-  }
-}
-
-std::size_t recv_with_fds(int sock, std::span<std::byte> data, std::vector<int>& fds) {
-  iovec iov{data.data(), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = -1;
-  for (;;) {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n >= 0) break;
-    if (errno != EINTR) throw_os_error("recvmsg");
-  }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      const std::size_t at = fds.size();
-      fds.resize(at + count);
-      std::memcpy(fds.data() + at, CMSG_DATA(c), count * sizeof(int));
-    }
-  }
-  if ((msg.msg_flags & MSG_CTRUNC) != 0) {
-    for (int fd : fds) ::close(fd);
-    fds.clear();
-    errno = EMSGSIZE;
-    throw_os_error("recvmsg (fds truncated)");
-  }
-  return static_cast<std::size_t>(n);
-}
 
 pid_t spawn_self(const char* flag, int keep) {
   posix_spawn_file_actions_t fa;
@@ -208,10 +110,7 @@ pid_t spawn_self(const char* flag, int keep) {
   const int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    errno = rc;
-    throw_os_error("posix_spawn(/proc/self/exe)");
-  }
+  if (rc != 0) os::raise(rc, "posix_spawn(/proc/self/exe)");
   return pid;
 }
 
@@ -249,14 +148,12 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
   int boot[2] = {-1, -1};
   {
     std::lock_guard lock(fork_mutex());
-    if (::pipe2(lifeline, O_CLOEXEC) != 0) throw_os_error("pipe2");
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, boot) != 0) {
-      const int e = errno;
-      ::close(lifeline[0]);
-      ::close(lifeline[1]);
-      errno = e;
-      throw_os_error("socketpair");
-    }
+    os::PipeFds pipe = os::make_pipe();
+    os::SocketPair pair = os::make_socketpair(SOCK_STREAM);
+    lifeline[0] = pipe.read.release();
+    lifeline[1] = pipe.write.release();
+    boot[0] = pair.first.release();
+    boot[1] = pair.second.release();
     for (int fd : {lifeline[0], lifeline[1], boot[0], boot[1]}) track_fd_locked(fd);
   }
   pid_t pid = -1;
@@ -268,14 +165,7 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
   try {
     if (method == StartMethod::spawn) {
       pid = spawn_self("--concur-mp-child", boot[1]);
-      pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-      if (pidfd < 0) {
-        const int e = errno;
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        errno = e;
-        throw_os_error("pidfd_open");
-      }
+      pidfd = os::pidfd_open_started(pid).release();
       close_tracked(boot[1]);
     } else {
       std::tie(pid, pidfd) = forkserver_request(boot[1], status_fd);
@@ -291,13 +181,13 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
   }
   // From here a child exists: on failure, kill and reap it.
   auto fail = [&](const std::string& why) {
-    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    (void)os::pidfd_send_signal_noexcept(pidfd, SIGKILL);
     if (method == StartMethod::spawn) {
-      siginfo_t info_{};
-      ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &info_, WEXITED);
+      int code = 0;
+      (void)os::reap_noexcept(pidfd, &code);
     } else {
       std::int32_t code = 0;
-      (void)::recv(status_fd, &code, sizeof code, 0);
+      (void)os::read_full_noexcept(status_fd, &code, sizeof code);
     }
     close_tracked(pidfd);
     cleanup();
@@ -308,12 +198,11 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
     for (const auto& [key, fd] : inherited) fds.push_back(fd);
     fds.insert(fds.end(), call_fds.begin(), call_fds.end());
     Buffer frame;
-    encode(frame, Frame(info.parent_pid, info.parent_name, info.name, info.daemon, info.identity,
-                        info.authkey, info.pdeathsig, info.check_ppid, info.method,
-                        info.inherited_keys, static_cast<std::uint32_t>(call_fds.size()), call));
+    Bootstrap{std::move(info), static_cast<std::uint32_t>(call_fds.size()), std::move(call)}
+        .encode_to(frame);
     const std::uint64_t length = frame.size();
-    send_with_fds(boot[0], std::as_bytes(std::span(&length, 1)), fds);
-    write_all(boot[0], frame.data(), frame.size());
+    os::send_with_fds(boot[0], std::as_bytes(std::span(&length, 1)), fds);
+    os::send_all(boot[0], frame);
   } catch (const std::exception& e) {
     fail(std::string("concur::multiprocessing: could not send the bootstrap to the child: ") +
          e.what());
@@ -322,7 +211,7 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
   std::int32_t child_pid = 0;
   bool started = false;
   try {
-    started = read_all(boot[0], &child_pid, sizeof child_pid);
+    started = os::recv_all(boot[0], std::as_writable_bytes(std::span(&child_pid, 1)));
   } catch (...) {
   }
   if (!started) {
@@ -341,32 +230,27 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
 }
 
 void run_child(int fd) noexcept {
-  Frame frame;
+  Bootstrap boot;
   std::vector<int> fds;
   try {
     std::uint64_t length = 0;
     std::size_t got = 0;
     while (got < sizeof length) {
-      const std::size_t n = recv_with_fds(
+      const std::size_t n = os::recv_with_fds(
           fd, std::span(reinterpret_cast<std::byte*>(&length) + got, sizeof length - got), fds);
       if (n == 0) die("EOF before the bootstrap frame");
       got += n;
     }
     Buffer bytes(length);
-    if (!read_all(fd, bytes.data(), bytes.size())) die("EOF in the bootstrap frame");
+    if (!os::recv_all(fd, bytes)) die("EOF in the bootstrap frame");
     Reader in(bytes);
-    frame = decode<Frame>(in);
+    boot = Bootstrap::decode_from(in);
   } catch (const std::exception& e) {
     errno = 0;
     die(e.what());
   }
-  ChildInfo info;
-  std::uint32_t n_call_fds = 0;
-  Buffer call;
-  std::tie(info.parent_pid, info.parent_name, info.name, info.daemon, info.identity, info.authkey,
-           info.pdeathsig, info.check_ppid, info.method, info.inherited_keys, n_call_fds, call) =
-      std::move(frame);
-  if (fds.size() != 1 + info.inherited_keys.size() + n_call_fds) {
+  const ChildInfo& info = boot.info;
+  if (fds.size() != 1 + info.inherited_keys.size() + boot.call_fds) {
     errno = EPROTO;
     die("wrong number of fds");
   }
@@ -381,12 +265,12 @@ void run_child(int fd) noexcept {
   setup_lifeline(fds[0], info.pdeathsig, info.check_ppid ? info.parent_pid : 0);
   const std::int32_t me = static_cast<std::int32_t>(::getpid());
   try {
-    write_all(fd, &me, sizeof me);
+    os::send_all(fd, std::as_bytes(std::span(&me, 1)));
   } catch (...) {
     die("answering the parent");
   }
   ::close(fd);
-  ChildCall c{&call, std::span<const int>(fds).subspan(1 + info.inherited_keys.size())};
+  ChildCall c{&boot.call, std::span<const int>(fds).subspan(1 + info.inherited_keys.size())};
   finish_child(run_guarded(&run_call, &c, info.name));
 }
 

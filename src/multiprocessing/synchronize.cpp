@@ -15,8 +15,8 @@
 #include <string>
 #include <system_error>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/mp_handles.hpp"
+#include "os/futex.hpp"
+#include "multiprocessing/handles.hpp"
 
 namespace concur::multiprocessing {
 
@@ -286,10 +286,10 @@ std::string tid_text(int tid) { return tid == 0 ? "None" : std::to_string(tid); 
 
 // The futex helpers take std::atomic<uint32_t>; the words in shared memory are declared so.
 bool wait_word(std::atomic<std::uint32_t>& w, std::uint32_t expected, const Deadline& d) {
-  return concur::detail::futex_wait(w, expected, d, /*shared=*/true);
+  return concur::os::futex_wait(w, expected, d, /*shared=*/true);
 }
 void wake_word(std::atomic<std::uint32_t>& w, int n) {
-  concur::detail::futex_wake(w, n, /*shared=*/true);
+  concur::os::futex_wake(w, n, /*shared=*/true);
 }
 
 }  // namespace

@@ -5,9 +5,12 @@
 #include <system_error>
 #include <utility>
 
-#include "concur/detail/subprocess_sys.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/subprocess/redirect.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/poll.hpp"
+#include "os/signals.hpp"
 
 namespace concur::subprocess {
 
@@ -63,7 +66,7 @@ PipeFile& PipeFile::operator=(PipeFile&& o) noexcept {
 }
 
 void PipeFile::close() noexcept {
-  detail::close_fd(std::exchange(fd_, -1));
+  os::close_fd(std::exchange(fd_, -1));
   buf_.clear();
   pos_ = 0;
 }
@@ -80,16 +83,16 @@ void PipeFile::flush() const {
 
 std::size_t PipeFile::write(std::string_view data) {
   check_open(false);
-  detail::SigpipeBlock no_sigpipe;
+  os::SigpipeBlock no_sigpipe;
   std::size_t done = 0;
   while (done < data.size()) {
-    const long r = detail::write_noexcept(fd_, data.data() + done, data.size() - done);
+    const long r = os::write_noexcept(fd_, data.data() + done, data.size() - done);
     if (r == -EAGAIN) {  // left non-blocking by a communicate() that timed out
-      detail::PollItem item{fd_, detail::kPollOut, 0};
-      detail::poll_until(&item, 1, Deadline());
+      os::PollItem item{fd_, os::kPollOut, 0};
+      os::poll_until(&item, 1, Deadline());
       continue;
     }
-    if (r < 0) throw std::system_error(static_cast<int>(-r), std::system_category(), "write");
+    if (r < 0) os::raise(static_cast<int>(-r), "write");
     done += static_cast<std::size_t>(r);
   }
   return done;
@@ -102,8 +105,8 @@ bool PipeFile::fill() {
     pos_ = 0;
   }
   char chunk[kChunk];
-  const long r = detail::read_noexcept(fd_, chunk, sizeof chunk);
-  if (r < 0) throw std::system_error(static_cast<int>(-r), std::system_category(), "read");
+  const long r = os::read_noexcept(fd_, chunk, sizeof chunk);
+  if (r < 0) os::raise(static_cast<int>(-r), "read");
   if (r == 0) {
     eof_ = true;
     return false;

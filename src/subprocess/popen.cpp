@@ -15,15 +15,19 @@
 #include <mutex>
 #include <system_error>
 
-#include "concur/detail/subprocess_sys.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/subprocess/exceptions.hpp"
+#include "os/child.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/poll.hpp"
+#include "os/signals.hpp"
 
 extern char** environ;  // NOLINT
 
 namespace concur::subprocess {
 
-using detail::Fd;
+using os::Fd;
 
 struct Popen::Impl {
   Args args;
@@ -51,10 +55,10 @@ struct Popen::Impl {
   void reap_locked() {
     if (returncode) return;
     int rc = 0;
-    const auto state = detail::try_reap(pidfd.get(), &rc);
-    if (state == detail::WaitState::running) return;
+    const auto state = os::try_reap(pidfd.get(), &rc);
+    if (state == os::WaitState::running) return;
     returncode = rc;
-    lost = state == detail::WaitState::lost;
+    lost = state == os::WaitState::lost;
   }
 
   [[nodiscard]] std::optional<std::string> raw(bool out) const {
@@ -66,7 +70,7 @@ struct Popen::Impl {
 namespace {
 
 [[noreturn]] void throw_errno(int err, const std::string& what) {
-  throw std::system_error(err, std::system_category(), what);
+  os::raise(err, what);  // the OSError family: FileNotFoundError for a missing program
 }
 
 void check_no_nul(const std::string& s, const char* what) {
@@ -189,7 +193,7 @@ Popen::Popen(Args args, PopenOptions o) {
   for (const Redirect* r : {&o.stdin_, &o.stdout_, &o.stderr_}) {
     if (!r->is_set()) continue;
     if (r->value() < DEVNULL) throw ValueError("bad redirect: " + std::to_string(r->value()));
-    if (r->value() >= 0 && !detail::fd_is_open(r->value()))
+    if (r->value() >= 0 && !os::fd_is_open(r->value()))
       throw_errno(EBADF, "redirect to fd " + std::to_string(r->value()));
   }
   if (o.start_new_session && o.process_group)
@@ -198,7 +202,7 @@ Popen::Popen(Args args, PopenOptions o) {
   std::vector<int> pass = o.pass_fds;
   for (const int fd : pass) {
     if (fd < 0) throw ValueError("bad value(s) in pass_fds: " + std::to_string(fd));
-    if (!detail::fd_is_open(fd)) throw_errno(EBADF, "pass_fds: fd " + std::to_string(fd));
+    if (!os::fd_is_open(fd)) throw_errno(EBADF, "pass_fds: fd " + std::to_string(fd));
   }
   std::sort(pass.begin(), pass.end());
   pass.erase(std::unique(pass.begin(), pass.end()), pass.end());
@@ -241,7 +245,7 @@ Popen::Popen(Args args, PopenOptions o) {
   // Keeps every helper fd >= 3 so that no dup2 onto 0/1/2 clobbers a source.
   const auto above_std = [](Fd f) {
     if (f.get() >= 3) return f;
-    return detail::dup_cloexec(f.get(), 3);  // `f` closes its low fd on return
+    return os::dup_cloexec(f.get(), 3);  // `f` closes its low fd on return
   };
   Fd parent_end[3];
   Fd child_end[3];  // pipe ends and dups the child takes; closed in the parent after spawn
@@ -252,8 +256,8 @@ Popen::Popen(Args args, PopenOptions o) {
     if (!r.is_set()) continue;
     switch (r.value()) {
       case PIPE: {
-        auto p = detail::make_pipe();
-        if (o.pipesize > 0) detail::set_pipe_size(p.write.get(), o.pipesize);
+        auto p = os::make_pipe();
+        if (o.pipesize > 0) os::set_pipe_size(p.write.get(), o.pipesize);
         parent_end[i] = above_std(i == 0 ? std::move(p.write) : std::move(p.read));
         child_end[i] = above_std(i == 0 ? std::move(p.read) : std::move(p.write));
         child[i] = {ChildStream::from_fd, child_end[i].get()};
@@ -267,7 +271,7 @@ Popen::Popen(Args args, PopenOptions o) {
         break;
       default:
         if (r.value() < 3) {
-          child_end[i] = detail::dup_cloexec(r.value(), 3);
+          child_end[i] = os::dup_cloexec(r.value(), 3);
           child[i] = {ChildStream::from_fd, child_end[i].get()};
         } else {
           child[i] = {ChildStream::from_fd, r.value()};
@@ -347,7 +351,7 @@ Popen::Popen(Args args, PopenOptions o) {
   // says ECHILD (the pidfd does not name a child of ours). Either way the status is
   // lost, reported as returncode 0 + status_lost(), as Python reports 0.
   try {
-    st.pidfd = detail::pidfd_open(pid);
+    st.pidfd = os::pidfd_open(pid);
   } catch (const std::system_error& e) {
     if (e.code().value() != ESRCH) {
       ::kill(pid, SIGKILL);
@@ -378,9 +382,9 @@ void Popen::finish() noexcept {
     std::lock_guard lock(st.mu);
     st.reap_locked();
     if (!st.returncode) {
-      detail::pidfd_send_signal_noexcept(st.pidfd.get(), SIGKILL);
-      detail::PollItem item{st.pidfd.get(), detail::kPollIn, 0};
-      detail::poll_until(&item, 1, Deadline());
+      os::pidfd_send_signal_noexcept(st.pidfd.get(), SIGKILL);
+      os::PollItem item{st.pidfd.get(), os::kPollIn, 0};
+      os::poll_until(&item, 1, Deadline());
       st.reap_locked();
     }
   } catch (...) {  // destructors never throw; nothing better to do
@@ -421,8 +425,8 @@ int Popen::wait(Timeout timeout) {
     }
     // The pidfd turns readable when the child exits (at once if it already has);
     // another thread may reap it meanwhile, which the locked checks see.
-    detail::PollItem item{st.pidfd.get(), detail::kPollIn, 0};
-    const bool ready = detail::poll_until(&item, 1, deadline) > 0;
+    os::PollItem item{st.pidfd.get(), os::kPollIn, 0};
+    const bool ready = os::poll_until(&item, 1, deadline) > 0;
     std::lock_guard lock(st.mu);
     st.reap_locked();
     if (st.returncode) return *st.returncode;
@@ -450,7 +454,7 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
     if (stdin_) {
       if (input && !input->empty()) {
         st.input = std::move(*input);
-        detail::set_nonblocking(stdin_.fileno(), true);
+        os::set_nonblocking(stdin_.fileno(), true);
       } else {
         stdin_.close();
       }
@@ -462,38 +466,38 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
   };
   if (!st.comm_done) {
     // SIGPIPE stays blocked in this thread while it writes (PITFALLS 19).
-    std::optional<detail::SigpipeBlock> no_sigpipe;
+    std::optional<os::SigpipeBlock> no_sigpipe;
     if (stdin_) no_sigpipe.emplace();
     char chunk[kReadChunk];
     for (;;) {
-      detail::PollItem items[3];
+      os::PollItem items[3];
       PipeFile* files[3];
       std::string* sinks[3] = {nullptr, &st.out_raw, &st.err_raw};
       std::size_t n = 0;
       int which[3];
       if (stdin_) {
-        items[n] = {stdin_.fileno(), detail::kPollOut, 0};
+        items[n] = {stdin_.fileno(), os::kPollOut, 0};
         files[n] = &stdin_;
         which[n++] = 0;
       }
       if (stdout_) {
-        items[n] = {stdout_.fileno(), detail::kPollIn, 0};
+        items[n] = {stdout_.fileno(), os::kPollIn, 0};
         files[n] = &stdout_;
         which[n++] = 1;
       }
       if (stderr_) {
-        items[n] = {stderr_.fileno(), detail::kPollIn, 0};
+        items[n] = {stderr_.fileno(), os::kPollIn, 0};
         files[n] = &stderr_;
         which[n++] = 2;
       }
       if (n == 0) break;
-      if (detail::poll_until(items, n, deadline) == 0) throw timed_out();
+      if (os::poll_until(items, n, deadline) == 0) throw timed_out();
       for (std::size_t k = 0; k < n; ++k) {
         if (items[k].revents == 0) continue;
         PipeFile& f = *files[k];
         if (which[k] == 0) {
           const std::size_t left = st.input.size() - st.input_off;
-          const long r = detail::write_noexcept(f.fileno(), st.input.data() + st.input_off,
+          const long r = os::write_noexcept(f.fileno(), st.input.data() + st.input_off,
                                                 std::min(left, kWriteChunk));
           if (r >= 0) {
             st.input_off += static_cast<std::size_t>(r);
@@ -505,16 +509,16 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
           } else if (r == -EPIPE) {
             f.close();  // the child stopped reading: not an error (PITFALLS 18)
           } else if (r != -EAGAIN) {
-            throw std::system_error(static_cast<int>(-r), std::system_category(), "write");
+            os::raise(static_cast<int>(-r), "write");
           }
         } else {
-          const long r = detail::read_noexcept(f.fileno(), chunk, sizeof chunk);
+          const long r = os::read_noexcept(f.fileno(), chunk, sizeof chunk);
           if (r > 0) {
             sinks[which[k]]->append(chunk, static_cast<std::size_t>(r));
           } else if (r == 0) {
             f.close();
           } else if (r != -EAGAIN) {
-            throw std::system_error(static_cast<int>(-r), std::system_category(), "read");
+            os::raise(static_cast<int>(-r), "read");
           }
         }
       }
@@ -539,9 +543,9 @@ void Popen::send_signal(int sig) {
   std::lock_guard lock(st.mu);
   st.reap_locked();
   if (st.returncode) return;  // reaped: send nothing (4c.27)
-  const int r = detail::pidfd_send_signal_noexcept(st.pidfd.get(), sig);
+  const int r = os::pidfd_send_signal_noexcept(st.pidfd.get(), sig);
   if (r != 0 && r != -ESRCH)
-    throw std::system_error(-r, std::system_category(), "pidfd_send_signal");
+    os::raise(-r, "pidfd_send_signal");
 }
 
 void Popen::terminate() { send_signal(SIGTERM); }
@@ -568,7 +572,7 @@ void PopenAccess::kill_for_timeout(Popen& p) {
   {
     std::lock_guard lock(st.mu);
     // While the leader is unreaped its pid cannot name another process group.
-    if (st.leads_group && !st.returncode) kill_group_noexcept(st.pid, SIGKILL);
+    if (st.leads_group && !st.returncode) os::kill_group_noexcept(st.pid, SIGKILL);
   }
   p.kill();
 }

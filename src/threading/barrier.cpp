@@ -6,8 +6,8 @@
 #include <mutex>
 #include <string>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/threading_spin.hpp"
+#include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::threading {
 
@@ -22,7 +22,7 @@ Barrier::Barrier(int parties, std::function<void()> action, Timeout timeout)
   if (parties < 1) throw ValueError("parties must be >= 1");
   // With more parties than CPUs some party is descheduled while others wait:
   // spinning would only keep it from running.
-  spin_ = parties <= static_cast<int>(concur::detail::cpu_count());
+  spin_ = parties <= static_cast<int>(concur::os::cpu_count());
 }
 
 void Barrier::finish_round(std::uint32_t outcome) noexcept {
@@ -35,7 +35,7 @@ void Barrier::finish_round(std::uint32_t outcome) noexcept {
     w = next;
   }
   seq_.fetch_add(1, std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_seq_cst) != 0) concur::detail::futex_wake(seq_, INT_MAX);
+  if (sleepers_.load(std::memory_order_seq_cst) != 0) concur::os::futex_wake(seq_, INT_MAX);
 }
 
 int Barrier::wait_impl(Timeout timeout) {
@@ -62,13 +62,13 @@ int Barrier::wait_impl(Timeout timeout) {
   }
   auto decided = [&] { return me.outcome.load(std::memory_order_acquire) != 0; };
   bool timed_out = false;
-  if (!(spin_ && concur::detail::spin_until(decided, kBarrierSpin))) {
+  if (!(spin_ && concur::os::spin_until(decided, kBarrierSpin))) {
     for (;;) {
       const std::uint32_t seen = seq_.load(std::memory_order_seq_cst);
       if (decided()) break;
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
       bool woke = true;
-      if (!decided()) woke = concur::detail::futex_wait(seq_, seen, deadline);
+      if (!decided()) woke = concur::os::futex_wait(seq_, seen, deadline);
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
       if (decided()) break;
       if (!woke) {

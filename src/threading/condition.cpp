@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <string>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/threading_spin.hpp"
+#include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::threading {
 
@@ -54,12 +54,12 @@ bool Condition::wait(Timeout timeout) {
 
   auto notified = [&] { return w.state.load(std::memory_order_acquire) == 1; };
   bool slept = false;
-  if (!deadline.expired() && !concur::detail::spin_until(notified, kWaiterSpin)) {
+  if (!deadline.expired() && !concur::os::spin_until(notified, kWaiterSpin)) {
     std::uint32_t expected = 0;
     if (w.state.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
       slept = true;
       while (w.state.load(std::memory_order_acquire) == 2) {
-        if (!concur::detail::futex_wait(w.state, 2, deadline)) break;
+        if (!concur::os::futex_wait(w.state, 2, deadline)) break;
       }
     }
   }
@@ -91,9 +91,9 @@ void Condition::notify(int n) {
       // it to the lock's futex (wait morphing); our release will wake it.
       Lock& inner = lock_ ? *lock_ : rlock_->inner_;
       if (inner.mark_contended())
-        concur::detail::futex_requeue(w->state, 1, 0, 1, inner.word());
+        concur::os::futex_requeue(w->state, 1, 0, 1, inner.word());
       else
-        concur::detail::futex_wake(w->state, 1);
+        concur::os::futex_wake(w->state, 1);
     }
   }
 }

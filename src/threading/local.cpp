@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/threading_local.hpp"
+#include "concur/threading/detail/local.hpp"
 
 namespace concur::threading::detail {
 

@@ -12,76 +12,18 @@
 #include <cstring>
 #include <string>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/threading_spin.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
 #include "concur/threading/semaphore.hpp"
-
-namespace concur::detail {
-
-namespace {
-const int g_cpus = static_cast<int>(cpu_count());
-std::atomic<int> g_spinners{0};
-std::atomic<bool> g_spin_ok{true};
-std::atomic<std::int64_t> g_next_sample_ns{0};
-
-// Runnable threads on the machine now (/proc/loadavg: "1.0 0.9 0.8 3/345 1234"),
-// or -1 when unknown. Opened and closed each time: a library must not keep a
-// descriptor the program did not ask for.
-int runnable_threads() noexcept {
-  const int fd = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[128];
-  ssize_t n;
-  do {
-    n = ::read(fd, buf, sizeof buf - 1);
-  } while (n < 0 && errno == EINTR);
-  ::close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  const char* p = buf;
-  for (int field = 0; field < 3; ++field) {
-    p = std::strchr(p, ' ');
-    if (p == nullptr) return -1;
-    ++p;
-  }
-  return std::atoi(p);
-}
-}  // namespace
-
-int spin_budget(int base) noexcept {
-  if (g_cpus <= 1) return 0;
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  std::int64_t next = g_next_sample_ns.load(std::memory_order_relaxed);
-  if (now >= next &&
-      g_next_sample_ns.compare_exchange_strong(next, now + 2'000'000, std::memory_order_relaxed)) {
-    const int runnable = runnable_threads();
-    g_spin_ok.store(runnable < 0 || runnable <= g_cpus, std::memory_order_relaxed);
-  }
-  return g_spin_ok.load(std::memory_order_relaxed) ? base : 0;
-}
-
-bool spin_enter() noexcept {
-  int n = g_spinners.load(std::memory_order_relaxed);
-  while (n < g_cpus) {
-    if (g_spinners.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) return true;
-  }
-  return false;
-}
-
-void spin_exit() noexcept { g_spinners.fetch_sub(1, std::memory_order_relaxed); }
-
-}  // namespace concur::detail
+#include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::threading {
 
 namespace {
-using concur::detail::futex_wait;
-using concur::detail::futex_wake;
+using concur::os::futex_wait;
+using concur::os::futex_wake;
 
 constexpr int kLockSpin = 200;  // ~2-5 us with PAUSE
 constexpr int kEventSpin = 400;
@@ -101,7 +43,7 @@ bool Lock::acquire_slow(const Deadline& deadline) {
   // Spin while the holder is likely to release soon. Taking the lock with 1
   // while others sleep on it is safe: the release that freed it woke one of
   // them, which marks the word 2 again when it retries.
-  if (concur::detail::spin_until(
+  if (concur::os::spin_until(
           [&] {
             std::uint32_t w = word_.load(std::memory_order_relaxed);
             return w == 0 && word_.compare_exchange_weak(w, 1, std::memory_order_acquire,
@@ -172,7 +114,7 @@ Semaphore::Semaphore(std::int64_t value, bool bounded) : value_(checked_initial(
 
 bool Semaphore::acquire_slow(const Deadline& deadline) {
   if (deadline.expired()) return try_acquire_fast();
-  if (concur::detail::spin_until(
+  if (concur::os::spin_until(
           [&] { return value_.load(std::memory_order_relaxed) != 0 && try_acquire_fast(); },
           kSemSpin))
     return true;
@@ -245,7 +187,7 @@ bool Event::wait_slow(std::uint32_t seen, const Deadline& deadline) noexcept {
   // Any change of the word since `seen` (flag clear) means a set() happened.
   auto changed = [&] { return word_.load(std::memory_order_acquire) != seen; };
   if (deadline.expired()) return changed();
-  if (concur::detail::spin_until(changed, kEventSpin)) return true;
+  if (concur::os::spin_until(changed, kEventSpin)) return true;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
   bool result = true;
   while (word_.load(std::memory_order_seq_cst) == seen) {

@@ -26,8 +26,8 @@
 #include <typeinfo>
 #include <unordered_map>
 
-#include "concur/detail/futex.hpp"
-#include "concur/detail/threading_local.hpp"
+#include "os/futex.hpp"
+#include "concur/threading/detail/local.hpp"
 
 namespace concur::threading {
 
@@ -50,7 +50,7 @@ struct ThreadState {
   std::atomic<std::uint64_t> ident{0};
   std::atomic<std::uint64_t> native_id{0};
 
-  concur::detail::UniqueFunction body;  // written before pthread_create, then the thread's
+  concur::threading::detail::UniqueFunction body;  // written before pthread_create, then the thread's
 };
 
 }  // namespace detail
@@ -66,8 +66,8 @@ struct ThreadAccess {
 
 namespace {
 
-using concur::detail::futex_wait;
-using concur::detail::futex_wake;
+using concur::os::futex_wait;
+using concur::os::futex_wake;
 
 struct Registry {
   std::mutex m;
@@ -97,7 +97,7 @@ Registry& reg() {
     st->running.store(1);
     if (on_main_thread()) {
       st->ident.store(self_ident());
-      st->native_id.store(concur::detail::current_native_thread_id());
+      st->native_id.store(concur::os::current_native_thread_id());
       st->handle = pthread_self();
       st->os_alive = true;
     }
@@ -253,9 +253,9 @@ void* thread_entry(void* arg) {
     st->os_alive = true;
     name = st->name;
   }
-  concur::detail::set_current_thread_name(name.c_str());
+  concur::os::set_current_thread_name(name.c_str());
   st->ident.store(self_ident(), std::memory_order_relaxed);
-  st->native_id.store(concur::detail::current_native_thread_id(), std::memory_order_relaxed);
+  st->native_id.store(concur::os::current_native_thread_id(), std::memory_order_relaxed);
   st->running.store(1, std::memory_order_release);
   futex_wake(st->running, INT_MAX);
 
@@ -304,7 +304,7 @@ Thread::Thread(ThreadOptions options) : state_(std::make_shared<ThreadState>()) 
   state_->daemon.store(options.daemon ? *options.daemon : current_thread().daemon());
 }
 
-Thread::Thread(SelfContained, ThreadOptions options, concur::detail::UniqueFunction target)
+Thread::Thread(SelfContained, ThreadOptions options, concur::threading::detail::UniqueFunction target)
     : Thread(std::move(options)) {
   target_ = std::move(target);
   self_contained_ = true;
@@ -313,7 +313,7 @@ Thread::Thread(SelfContained, ThreadOptions options, concur::detail::UniqueFunct
 Thread::Thread(std::shared_ptr<ThreadState> state) noexcept
     : state_(std::move(state)), view_(true) {}
 
-void Thread::set_target(concur::detail::UniqueFunction target) { target_ = std::move(target); }
+void Thread::set_target(concur::threading::detail::UniqueFunction target) { target_ = std::move(target); }
 
 Thread::~Thread() {
   if (view_ || !uses_object_) return;
@@ -322,7 +322,7 @@ Thread::~Thread() {
 }
 
 void Thread::run() {
-  concur::detail::UniqueFunction target = std::move(target_);
+  concur::threading::detail::UniqueFunction target = std::move(target_);
   if (target) target();
 }
 
@@ -446,7 +446,7 @@ std::string Thread::repr() const {
 
 std::uint64_t get_ident() noexcept { return self_ident(); }
 
-std::uint64_t get_native_id() noexcept { return concur::detail::current_native_thread_id(); }
+std::uint64_t get_native_id() noexcept { return concur::os::current_native_thread_id(); }
 
 Thread& current_thread() {
   if (tls_current.view) return *tls_current.view;
@@ -459,7 +459,7 @@ Thread& current_thread() {
         st->handle = pthread_self();
         st->os_alive = true;
       }
-      st->native_id.store(concur::detail::current_native_thread_id());
+      st->native_id.store(concur::os::current_native_thread_id());
       st->ident.store(self_ident());
     }
     tls_current.view = r.main_view;
@@ -474,7 +474,7 @@ Thread& current_thread() {
   st->handle = pthread_self();
   st->os_alive = true;
   st->ident.store(self_ident());
-  st->native_id.store(concur::detail::current_native_thread_id());
+  st->native_id.store(concur::os::current_native_thread_id());
   st->phase.store(1);
   st->running.store(1);
   auto view = ThreadAccess::view(st);

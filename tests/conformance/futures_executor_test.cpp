@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <concur/detail/futex.hpp>
+#include "os/futex.hpp"
 #include <concur/futures.hpp>
 #include <fstream>
 #include <set>
@@ -404,7 +404,7 @@ TEST(ExecutorConformance, RepeatedShutdownIsSafe) {
 
 // CHECKLISTS 1g.61
 TEST(ThreadPoolConformance, DefaultWorkers) {
-  const int cpus = static_cast<int>(concur::detail::cpu_count());  // sched_getaffinity
+  const int cpus = static_cast<int>(concur::os::cpu_count());  // sched_getaffinity
   cf::ThreadPoolExecutor pool;
   EXPECT_EQ(pool.max_workers(), std::min(32, cpus + 4));
   EXPECT_EQ(cf::ThreadPoolExecutor::default_max_workers(), std::min(32, cpus + 4));

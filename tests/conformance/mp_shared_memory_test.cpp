@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
 #include "multiprocessing/shm_test_util.hpp"

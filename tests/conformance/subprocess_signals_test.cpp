@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <concur/detail/subprocess_sys.hpp>
+#include "os/child.hpp"
 #include <concur/subprocess.hpp>
 
 namespace sp = concur::subprocess;
@@ -36,9 +36,9 @@ TEST(SubprocessSignals, AbortKillTerminateSendSignal) {
 
 // CHECKLISTS 4c.26
 TEST(SubprocessSignals, StoppedStatusIsNegative) {
-  EXPECT_EQ(sp::detail::returncode_from_status((3 << 8) | 0x7f), -3);  // WIFSTOPPED, sig 3
-  EXPECT_EQ(sp::detail::returncode_from_status(SIGKILL), -SIGKILL);    // WIFSIGNALED
-  EXPECT_EQ(sp::detail::returncode_from_status(5 << 8), 5);            // WIFEXITED
+  EXPECT_EQ(concur::os::returncode_from_status((3 << 8) | 0x7f), -3);  // WIFSTOPPED, sig 3
+  EXPECT_EQ(concur::os::returncode_from_status(SIGKILL), -SIGKILL);    // WIFSIGNALED
+  EXPECT_EQ(concur::os::returncode_from_status(5 << 8), 5);            // WIFEXITED
 }
 
 // CHECKLISTS 4c.27

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
 #include "support/leak_check.hpp"

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
 

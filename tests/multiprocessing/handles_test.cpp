@@ -1,5 +1,5 @@
-// Process-shared objects cross as references to their shared memory (mp_handles.hpp,
-// mp_region.hpp): inside an FdSink/FdSource pair, never by value, never elsewhere.
+// Process-shared objects cross as references to their shared memory (src/multiprocessing/handles.hpp,
+// multiprocessing/detail/region.hpp): inside an FdSink/FdSource pair, never by value, never elsewhere.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <memory>
 #include <tuple>
 
-#include "concur/detail/mp_handles.hpp"
-#include "concur/detail/mp_region.hpp"
+#include "multiprocessing/handles.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/codec.hpp"
 
 namespace mp = concur::multiprocessing;

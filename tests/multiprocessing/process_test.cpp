@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "concur/detail/mp_region.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/thread.hpp"

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/context.hpp"
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"

@@ -1,4 +1,4 @@
-// The resource tracker (detail/mp_tracker.hpp): one process per program tree that removes
+// The resource tracker (multiprocessing/detail/tracker.hpp): one process per program tree that removes
 // the tracked segments of a program that died, however it died.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/handles.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
 #include "multiprocessing/shm_test_util.hpp"

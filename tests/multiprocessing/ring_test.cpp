@@ -1,4 +1,4 @@
-// The message ring under queues and connections (concur/detail/mp_ring.hpp): framing,
+// The message ring under queues and connections (concur/multiprocessing/detail/ring.hpp): framing,
 // wrap-around, streaming of messages larger than the ring, timeouts, and repair after a
 // reader or a writer is SIGKILLed in the middle of a message.
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/mp_region.hpp"
-#include "concur/detail/mp_ring.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "support/leak_check.hpp"

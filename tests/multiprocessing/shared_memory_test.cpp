@@ -8,7 +8,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "concur/detail/mp_tracker.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "multiprocessing/shm_test_util.hpp"
 

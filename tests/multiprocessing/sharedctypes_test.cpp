@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"

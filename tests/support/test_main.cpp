@@ -21,7 +21,7 @@
 #include <sstream>
 #include <string>
 
-#include "concur/detail/mp_handles.hpp"
+#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "support/leak_check.hpp"
 

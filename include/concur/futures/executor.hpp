@@ -45,14 +45,14 @@ namespace concur::futures {
 
 class Executor;
 
-namespace detail_ {
+namespace detail {
 
 struct NoStop {};
 
 /// The state of a submitted call: the future's state, the callable and its
 /// arguments in one allocation.
 template <class R, class Fn, class... Args>
-class Task final : public concur::detail::State<R> {
+class Task final : public concur::futures::detail::State<R> {
  public:
   static constexpr bool kStoppable = std::is_invocable_v<Fn&&, std::stop_token, Args&&...>;
 
@@ -139,7 +139,7 @@ class Task final : public concur::detail::State<R> {
   [[no_unique_address]] std::conditional_t<kStoppable, std::stop_token, NoStop> pool_token_;
 };
 
-}  // namespace detail_
+}  // namespace detail
 
 /// The result type of fn(args...), or of fn(stop_token, args...) when fn takes one.
 template <class F, class... A>
@@ -284,11 +284,11 @@ class Executor {
       std::invocable<std::decay_t<F>&&, std::stop_token, std::decay_t<A>&&...>
           Future<submit_result_t<F, A...>> submit(F&& fn, A&&... args) {
     using R = submit_result_t<F, A...>;
-    using T = detail_::Task<R, std::decay_t<F>, std::decay_t<A>...>;
+    using T = detail::Task<R, std::decay_t<F>, std::decay_t<A>...>;
     std::stop_token token;
     if constexpr (T::kStoppable) token = stop_token();
     auto* task = new T(token, std::forward<F>(fn), std::forward<A>(args)...);
-    Future<R> fut(concur::detail::Ref<concur::detail::State<R>>::adopt(task));
+    Future<R> fut(concur::futures::detail::Ref<concur::futures::detail::State<R>>::adopt(task));
     submit_task(task);
     return fut;
   }
@@ -362,7 +362,7 @@ class Executor {
  protected:
   /// Queues a task. The executor takes its own reference (retain) on success;
   /// on failure it throws and takes none.
-  virtual void submit_task(concur::detail::StateBase* task) = 0;
+  virtual void submit_task(concur::futures::detail::StateBase* task) = 0;
   /// The token handed to stoppable tasks (stop requested at shutdown with
   /// cancel_futures). Default: a token that never stops.
   virtual std::stop_token stop_token() const noexcept { return {}; }

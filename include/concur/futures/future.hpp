@@ -59,7 +59,7 @@
 #include <utility>
 #include <variant>
 
-#include "concur/detail/future_state.hpp"
+#include "concur/futures/detail/future_state.hpp"
 #include "concur/futures/errors.hpp"
 #include "concur/timeout.hpp"
 
@@ -83,20 +83,20 @@ using ExceptionHook = std::function<void(const ExceptionReport&)>;
 /// Passing an empty function restores the default. Thread-safe.
 ExceptionHook set_exception_hook(ExceptionHook hook);
 
-namespace detail_ {
+namespace detail {
 template <class T>
 using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-}  // namespace detail_
+}  // namespace detail
 
 }  // namespace concur::futures
 
-namespace concur::detail {
+namespace concur::futures::detail {
 
 /// The typed state: StateBase plus the value.
 template <class T>
 class State : public StateBase {
  public:
-  using Stored = futures::detail_::Stored<T>;
+  using Stored = futures::detail::Stored<T>;
 
   template <class... A>
   void set_value(A&&... a) {
@@ -126,7 +126,7 @@ class State : public StateBase {
   bool has_value_ = false;
 };
 
-}  // namespace concur::detail
+}  // namespace concur::futures::detail
 
 namespace concur::futures {
 
@@ -177,7 +177,7 @@ class Future {
  public:
   using value_type = T;
   /// What result() returns: `const T&`, or void.
-  using result_type = std::conditional_t<std::is_void_v<T>, void, const detail_::Stored<T>&>;
+  using result_type = std::conditional_t<std::is_void_v<T>, void, const detail::Stored<T>&>;
 
   /// A new PENDING future (Python: Future()). For executor writers and tests.
   Future() : state_(detail::Ref<detail::State<T>>::adopt(new Plain)) {}
@@ -301,7 +301,7 @@ class Future {
 };
 
 // --- coroutine support ---------------------------------------------------------------
-namespace detail_ {
+namespace detail {
 template <bool TakesFuture, class T, class F>
 struct ThenResult {
   using type = std::invoke_result_t<F&, const Future<T>&>;
@@ -327,13 +327,13 @@ struct PromiseBase<void> {
   Future<void> future;
   void return_void() { future.set_result(); }
 };
-}  // namespace detail_
+}  // namespace detail
 
 /// A function returning Future<T> may be a coroutine: it starts at once (runs
 /// in the caller's thread until its first co_await that suspends), the future
 /// is RUNNING meanwhile, and co_return / an escaping exception completes it.
 template <class T>
-struct Future<T>::promise_type : detail_::PromiseBase<T> {
+struct Future<T>::promise_type : detail::PromiseBase<T> {
   Future get_return_object() {
     this->future.set_running_or_notify_cancel();
     return this->future;
@@ -352,7 +352,7 @@ template <class T>
 template <class F>
 auto Future<T>::then(F fn) const {
   constexpr bool takes_future = std::is_invocable_v<F&, const Future<T>&>;
-  using U = typename detail_::ThenResult<takes_future, T, F>::type;
+  using U = typename detail::ThenResult<takes_future, T, F>::type;
   Future<U> next;
   add_done_callback([next, fn = std::move(fn)](const Future<T>& self) mutable {
     if (!next.set_running_or_notify_cancel()) return;  // the continuation was cancelled

@@ -79,7 +79,7 @@ class ThreadPoolExecutor final : public Executor {
   [[nodiscard]] static int default_max_workers() noexcept;
 
  protected:
-  void submit_task(concur::detail::StateBase* task) override;
+  void submit_task(concur::futures::detail::StateBase* task) override;
   [[nodiscard]] std::stop_token stop_token() const noexcept override;
 
  private:

@@ -18,7 +18,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "concur/detail/multi_waiter.hpp"
+#include "concur/futures/detail/multi_waiter.hpp"
 #include "concur/futures/future.hpp"
 
 namespace concur::futures {
@@ -43,19 +43,19 @@ concept FutureRange = std::ranges::input_range<R> &&
   f.state_ptr();
 };
 
-namespace detail_ {
+namespace detail {
 /// Distinct futures of a range, in first-seen order.
 template <class F, class R>
 std::vector<F> unique_futures(R&& fs) {
   std::vector<F> all;
   if constexpr (std::ranges::sized_range<R>) all.reserve(std::ranges::size(fs));
-  std::vector<concur::detail::StateBase*> states;
+  std::vector<concur::futures::detail::StateBase*> states;
   for (auto&& f : fs) {
     if (!f.valid()) throw ValueError("wait/as_completed got an empty future handle");
     states.push_back(f.state_ptr());
     all.push_back(f);
   }
-  const std::vector<std::size_t> keep = concur::detail::first_occurrences(states);
+  const std::vector<std::size_t> keep = concur::futures::detail::first_occurrences(states);
   if (keep.size() == all.size()) return all;
   std::vector<F> out;
   out.reserve(keep.size());
@@ -63,13 +63,13 @@ std::vector<F> unique_futures(R&& fs) {
   return out;
 }
 template <class F>
-std::vector<concur::detail::StateBase*> states_of(const std::vector<F>& fs) {
-  std::vector<concur::detail::StateBase*> out;
+std::vector<concur::futures::detail::StateBase*> states_of(const std::vector<F>& fs) {
+  std::vector<concur::futures::detail::StateBase*> out;
   out.reserve(fs.size());
   for (const auto& f : fs) out.push_back(f.state_ptr());
   return out;
 }
-}  // namespace detail_
+}  // namespace detail
 
 /// Blocks until `return_when` holds or `timeout` passes, then returns which
 /// futures are completed. Never throws on timeout (Python parity): what is not
@@ -79,7 +79,7 @@ std::vector<concur::detail::StateBase*> states_of(const std::vector<F>& fs) {
 template <FutureRange R>
 auto wait(R&& fs, const Timeout& timeout = {}, ReturnWhen return_when = ALL_COMPLETED) {
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
-  using Mode = concur::detail::MultiWaiter::Mode;
+  using Mode = concur::futures::detail::MultiWaiter::Mode;
   Mode mode;
   switch (return_when) {
     case ReturnWhen::FIRST_COMPLETED:
@@ -96,9 +96,9 @@ auto wait(R&& fs, const Timeout& timeout = {}, ReturnWhen return_when = ALL_COMP
                        std::to_string(static_cast<int>(return_when)));
   }
   const Deadline deadline(timeout);
-  std::vector<F> unique = detail_::unique_futures<F>(std::forward<R>(fs));
+  std::vector<F> unique = detail::unique_futures<F>(std::forward<R>(fs));
   const std::vector<bool> done =
-      concur::detail::wait_states(detail_::states_of(unique), deadline, mode);
+      concur::futures::detail::wait_states(detail::states_of(unique), deadline, mode);
   DoneAndNotDone<F> out;
   for (std::size_t i = 0; i < unique.size(); ++i)
     (done[i] ? out.done : out.not_done).push_back(std::move(unique[i]));
@@ -124,7 +124,7 @@ class AsCompleted {
  public:
   AsCompleted(std::vector<F> fs, const Deadline& deadline)
       : futures_(std::move(fs)),
-        core_(std::make_unique<concur::detail::AsCompletedCore>(detail_::states_of(futures_),
+        core_(std::make_unique<concur::futures::detail::AsCompletedCore>(detail::states_of(futures_),
                                                                 deadline)) {}
 
   class iterator {
@@ -172,7 +172,7 @@ class AsCompleted {
 
  private:
   std::vector<F> futures_;
-  std::unique_ptr<concur::detail::AsCompletedCore> core_;
+  std::unique_ptr<concur::futures::detail::AsCompletedCore> core_;
 };
 
 /// Yields each future as it completes. The timeout is measured from this call
@@ -181,7 +181,7 @@ template <FutureRange R>
 auto as_completed(R&& fs, const Timeout& timeout = {}) {
   using F = std::remove_cvref_t<std::ranges::range_value_t<R>>;
   const Deadline deadline(timeout);
-  return AsCompleted<F>(detail_::unique_futures<F>(std::forward<R>(fs)), deadline);
+  return AsCompleted<F>(detail::unique_futures<F>(std::forward<R>(fs)), deadline);
 }
 
 inline AsCompleted<AnyFuture> as_completed(std::initializer_list<AnyFuture> fs,

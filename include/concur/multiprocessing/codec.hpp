@@ -61,7 +61,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "concur/detail/codec_traits.hpp"
+#include "concur/multiprocessing/detail/codec_traits.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing {

@@ -116,7 +116,7 @@ class ConnectionCore {
  private:
   void check(bool want_read, bool want_write, const char* op) const;
   std::shared_ptr<Region> region_;
-  void* rx_ = nullptr;  // Ring* (concur/detail/mp_ring.hpp), null when write-only
+  void* rx_ = nullptr;  // Ring* (concur/multiprocessing/detail/ring.hpp), null when write-only
   void* tx_ = nullptr;  // Ring*, null when read-only
   std::atomic<int> sock_;
   bool readable_;

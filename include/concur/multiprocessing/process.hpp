@@ -124,7 +124,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/mp_process_target.hpp"
+#include "concur/multiprocessing/detail/process_target.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/timeout.hpp"
 

@@ -69,7 +69,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/mp_ring.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/queue.hpp"
 #include "concur/timeout.hpp"
@@ -114,7 +114,7 @@ class QueueCore {
   void check_open(const char* op) const;
   Kind kind_;
   std::shared_ptr<Region> region_;
-  void* ring_;  // a Ring, kept opaque here (concur/detail/mp_ring.hpp)
+  void* ring_;  // a Ring, kept opaque here (concur/multiprocessing/detail/ring.hpp)
   std::atomic<bool> closed_{false};
   std::atomic<bool> used_{false};
 };
@@ -143,7 +143,7 @@ consteval bool flat_wire() {
 
 /// Where a get/recv decodes its message: a whole message is decoded from the ring (or the
 /// assembly buffer); a streamed message of a flat_wire type is copied from the ring straight
-/// into the value (RingPlacement, concur/detail/mp_ring.hpp).
+/// into the value (RingPlacement, concur/multiprocessing/detail/ring.hpp).
 template <class T>
 struct Receiver {
   std::optional<T> value;
@@ -276,7 +276,7 @@ class Queue {
   /// Copies share the queue.
   friend bool operator==(const Queue& a, const Queue& b) noexcept { return a.core_ == b.core_; }
 
-  // Crossing to a child process (concur/detail/mp_handles.hpp).
+  // Crossing to a child process (src/multiprocessing/handles.hpp).
   void concur_encode_handle(Buffer& out) const { core_->encode(out, "Queue"); }
   static Queue concur_decode_handle(Reader& in) {
     return Queue(detail::QueueCore::decode(in, kind(), "Queue"));

@@ -12,7 +12,7 @@
 //   }  // scope exit = shutdown(): both names are unlinked; attaching now: FileNotFoundError
 //
 // How: start() forks a small server process (the resource tracker's code, see
-// concur/detail/mp_tracker.hpp, named "concur-smm") connected by a socket that only this
+// src/multiprocessing/tracker.hpp, named "concur-smm") connected by a socket that only this
 // manager holds. Each segment made through the manager is created here (untracked by
 // the program's resource tracker) and its name registered with the server. shutdown()
 // closes the socket; the server reads EOF, unlinks every name, exits, and is reaped

@@ -83,7 +83,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/mp_sync.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/synchronize.hpp"

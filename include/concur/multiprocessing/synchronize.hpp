@@ -3,7 +3,7 @@
 // between processes.
 //
 // What they are
-//   Each object lives in a block of shared memory (a memfd, detail/mp_region.hpp) and a
+//   Each object lives in a block of shared memory (a memfd, multiprocessing/detail/region.hpp) and a
 //   C++ object is a *handle* to it: copying a handle gives another handle to the same lock
 //   (as Python objects are references). The same semantics as concur::threading's
 //   primitives, for threads of any process that holds a handle:
@@ -105,7 +105,7 @@
 #include <utility>
 #include <variant>
 
-#include "concur/detail/mp_sync.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/registry.hpp"

@@ -17,7 +17,7 @@
 // concur::ValueError for stdin_ together with input, capture_output together with
 // stdout_/stderr_, STDOUT for stdin_/stdout_, start_new_session together with
 // process_group, a NUL in cwd/env/executable, '=' in an env name, a negative fd
-// in pass_fds or below -3 in a redirect; std::system_error(EBADF) for a pass_fds
+// in pass_fds or below -3 in a redirect; concur::OSError(EBADF) for a pass_fds
 // or redirect fd that is not open. A negative timeout throws ValueError where
 // the duration is converted (concur::Timeout).
 //

@@ -17,12 +17,12 @@
 // There is no timeout: use Popen::communicate(input, timeout) for bounded I/O.
 // All calls retry EINTR.
 //
-// Errors: a write to a pipe whose reader is gone throws
-// std::system_error(std::errc::broken_pipe) (Python's BrokenPipeError) and
+// Errors: a write to a pipe whose reader is gone throws concur::BrokenPipeError
+// (a concur::OSError, a std::system_error with errc::broken_pipe) and
 // never raises SIGPIPE in the process: SIGPIPE is blocked in the calling thread
 // for the write and a SIGPIPE it caused is consumed (sigtimedwait) before the
 // thread's mask is restored. The process-wide disposition is never changed.
-// Other OS errors are std::system_error naming the call.
+// Other OS errors are the OSError family (concur/exceptions.hpp) naming the call.
 //
 // Text mode (Popen's text=true): reads translate "\r\n" and "\r" to "\n"
 // (universal newlines, also across read boundaries); writes are unchanged (on
@@ -66,7 +66,7 @@ class PipeFile {
   [[nodiscard]] bool text() const noexcept { return text_; }
 
   /// Writes all of `data`; returns data.size(). Throws ValueError when closed or
-  /// not writable, std::system_error (broken_pipe when the reader is gone).
+  /// not writable, the OSError family (BrokenPipeError when the reader is gone).
   std::size_t write(std::string_view data);
   /// No-op (writes are unbuffered); throws ValueError when closed.
   void flush() const;

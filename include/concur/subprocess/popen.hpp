@@ -16,9 +16,9 @@
 //
 // Errors (all thrown before a child exists, with every fd created so far closed):
 // concur::ValueError/TypeError for bad arguments (see options.hpp, args.hpp);
-// std::system_error when the program cannot be started: errc::no_such_file_or_directory,
-// permission_denied, ... with what() naming the program, or the cwd when the
-// chdir failed.
+// the OSError family (concur/exceptions.hpp) when the program cannot be started, as in
+// Python: concur::FileNotFoundError, PermissionError, ... with what() naming the program,
+// or the cwd when the chdir failed.
 //
 // Waiting: with the child's pidfd (poll + waitid(P_PIDFD)); no SIGCHLD handler is
 // installed and no other child is ever reaped. The child is reaped exactly once.
@@ -95,7 +95,7 @@ struct CommunicateResult {
 
 class Popen {
  public:
-  /// Starts the child. Throws ValueError/TypeError/std::system_error (see above).
+  /// Starts the child. Throws ValueError/TypeError/the OSError family (see above).
   explicit Popen(Args args, PopenOptions options = {});
   /// The same, for a braced list: makes `Popen p({"true"})` unambiguous.
   explicit Popen(std::initializer_list<std::string> args, PopenOptions options = {})

@@ -29,7 +29,7 @@
 //   detects that a set() happened even when it was cleared again; waiters are
 //   counted so that set() makes a system call only when someone sleeps. A waiter
 //   spins a few microseconds before it sleeps (not on one CPU or an overloaded
-//   machine: see concur/detail/threading_spin.hpp).
+//   machine: see docs/design/0003-threading.md).
 //
 // Python parity
 //   Same names and behaviour; `isSet` (deprecated) is not provided. repr():

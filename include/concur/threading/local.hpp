@@ -45,7 +45,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "concur/detail/threading_local.hpp"
+#include "concur/threading/detail/local.hpp"
 
 namespace concur::threading {
 

@@ -98,7 +98,7 @@
 #include <utility>
 #include <vector>
 
-#include "concur/detail/threading_function.hpp"
+#include "concur/threading/detail/function.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/threading/rlock.hpp"
 #include "concur/timeout.hpp"
@@ -130,7 +130,7 @@ class Thread {
   template <class F, class... Args,
             class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
   Thread(ThreadOptions options, F&& target, Args&&... args) : Thread(std::move(options)) {
-    set_target(concur::detail::bind_target(std::forward<F>(target), std::forward<Args>(args)...));
+    set_target(concur::threading::detail::bind_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
 
   Thread(const Thread&) = delete;
@@ -169,16 +169,16 @@ class Thread {
   /// self-contained target (one that does not use the object) to the base:
   /// then the object may be destroyed while the thread runs (Timer does this).
   struct SelfContained {};
-  Thread(SelfContained, ThreadOptions options, concur::detail::UniqueFunction target);
+  Thread(SelfContained, ThreadOptions options, concur::threading::detail::UniqueFunction target);
 
  private:
   friend struct detail::ThreadState;
   friend struct ThreadAccess;
   explicit Thread(std::shared_ptr<detail::ThreadState> state) noexcept;  // a view
-  void set_target(concur::detail::UniqueFunction target);
+  void set_target(concur::threading::detail::UniqueFunction target);
 
   std::shared_ptr<detail::ThreadState> state_;
-  concur::detail::UniqueFunction target_;
+  concur::threading::detail::UniqueFunction target_;
   bool self_contained_ = false;
   bool view_ = false;
   bool uses_object_ = false;  // the OS thread runs this->run()

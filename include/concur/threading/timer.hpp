@@ -35,7 +35,7 @@
 #include <memory>
 #include <utility>
 
-#include "concur/detail/threading_function.hpp"
+#include "concur/threading/detail/function.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/thread.hpp"
 #include "concur/timeout.hpp"
@@ -53,7 +53,7 @@ class Timer : public Thread {
             class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
   Timer(ThreadOptions options, Timeout interval, F&& function, Args&&... args)
       : Timer(std::move(options), interval, std::make_shared<Event>(),
-              concur::detail::bind_target(std::forward<F>(function), std::forward<Args>(args)...)) {
+              concur::threading::detail::bind_target(std::forward<F>(function), std::forward<Args>(args)...)) {
   }
 
   /// Stops the timer if it is still waiting.
@@ -63,7 +63,7 @@ class Timer : public Thread {
 
  private:
   Timer(ThreadOptions options, Timeout interval, std::shared_ptr<Event> finished,
-        concur::detail::UniqueFunction function)
+        concur::threading::detail::UniqueFunction function)
       : Thread(SelfContained{}, std::move(options),
                [interval, finished, fn = std::move(function)]() mutable {
                  struct Done {

@@ -1,4 +1,4 @@
-// concur/detail/mp_handles.hpp: how process-shared objects cross to a new process.
+// src/multiprocessing/handles.hpp: how process-shared objects cross to a new process.
 //
 // Internal to concur::multiprocessing. A process-shared object (a Queue, a Lock, a
 // Value...) lives in shared memory reached through a file descriptor (a memfd). It crosses

@@ -1,4 +1,4 @@
-// concur/detail/threading_function.hpp: a move-only `void()` callable (what
+// concur/threading/detail/function.hpp: a move-only `void()` callable (what
 // std::move_only_function is in C++23), used to hold a thread's target and its
 // bound arguments. Internal.
 #pragma once
@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace concur::detail {
+namespace concur::threading::detail {
 
 class UniqueFunction {
  public:
@@ -54,4 +54,4 @@ UniqueFunction bind_target(F&& f, Args&&... args) {
   });
 }
 
-}  // namespace concur::detail
+}  // namespace concur::threading::detail

@@ -1,4 +1,4 @@
-// concur/detail/codec_traits.hpp: how the multiprocessing codec classifies a type.
+// concur/multiprocessing/detail/codec_traits.hpp: how the multiprocessing codec classifies a type.
 //
 // Internal to concur::multiprocessing; users read codec.hpp instead. Every type
 // that the codec meets (at the top or nested) falls in exactly one `Kind`, the
@@ -9,7 +9,7 @@
 //                 span, reference_wrapper
 //   kHandle       a process-shared object of concur (Queue,    what its concur_encode_handle
 //                 Lock, Value, ...: has `concur_handle_tag`)   writes (>= 4 bytes; fds aside,
-//                                                               see detail/mp_handles.hpp)
+//                                                               see src/multiprocessing/handles.hpp)
 //   kBool         bool                                       1 byte, 0 or 1
 //   kTrivial      arithmetic, enums                          raw bytes (memcpy)
 //   kString       std::basic_string<char-like>               u64 length + bytes

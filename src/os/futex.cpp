@@ -1,4 +1,4 @@
-#include "concur/detail/futex.hpp"
+#include "os/futex.hpp"
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -12,7 +12,7 @@
 #include <ctime>
 #include <thread>
 
-namespace concur::detail {
+namespace concur::os {
 
 namespace {
 long futex(const std::atomic<std::uint32_t>& word, int op, std::uint32_t val, const timespec* ts,
@@ -78,4 +78,4 @@ unsigned cpu_count() noexcept {
   return hc ? hc : 1U;
 }
 
-}  // namespace concur::detail
+}  // namespace concur::os

@@ -1,4 +1,4 @@
-// concur/detail/mp_region.hpp: a block of memory shared between processes.
+// concur/multiprocessing/detail/region.hpp: a block of memory shared between processes.
 //
 // Internal to concur::multiprocessing: what queues, connections, locks, Value and Array
 // live in. A Region is a memfd (memfd_create(MFD_CLOEXEC), so no name in /dev/shm and
@@ -43,7 +43,7 @@ class Region {
   }
 
   /// Writes a reference to this region (its fd index in the current FdSink): throws
-  /// RuntimeError outside a sink (see mp_handles.hpp).
+  /// RuntimeError outside a sink (see src/multiprocessing/handles.hpp).
   void encode(Buffer& out, const char* what) const;
   /// The region that `encode` referred to, mapped here (from the current FdSource).
   static std::shared_ptr<Region> decode(Reader& in, const char* what);

@@ -1,8 +1,8 @@
-// concur/detail/mp_sync.hpp: the shared-memory layouts under multiprocessing's locks,
+// concur/multiprocessing/detail/sync.hpp: the shared-memory layouts under multiprocessing's locks,
 // semaphores, events, conditions, barriers and shared values.
 //
 // Internal to concur::multiprocessing. Every object lives at an offset of a
-// detail::Region (mp_region.hpp) and starts with a 32-bit magic word naming its kind, so
+// detail::Region (region.hpp) and starts with a 32-bit magic word naming its kind, so
 // that a handle decoded from a wrong or hostile fd is a ValueError, never a misread.
 // No pointers inside (PITFALLS 31): plain integers, process-shared pthread mutexes, and
 // 32-bit futex words reached through std::atomic (always lock-free, address-free).
@@ -19,7 +19,7 @@
 #include <memory>
 #include <utility>
 
-#include "concur/detail/mp_region.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/timeout.hpp"
 

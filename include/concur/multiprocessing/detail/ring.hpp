@@ -1,4 +1,4 @@
-// concur/detail/mp_ring.hpp: the message ring under Queue, SimpleQueue, JoinableQueue and
+// concur/multiprocessing/detail/ring.hpp: the message ring under Queue, SimpleQueue, JoinableQueue and
 // Connection. Internal to concur::multiprocessing: users never call these.
 //
 // A Ring is a header and a power-of-two byte buffer inside a detail::Region (shared memory

@@ -1,4 +1,4 @@
-// concur/detail/mp_tracker.hpp: the resource tracker (Python's
+// src/multiprocessing/tracker.hpp: the resource tracker (Python's
 // multiprocessing.resource_tracker), which removes the named shared memory segments a
 // program leaves behind when it dies, however it dies.
 //
@@ -52,7 +52,7 @@
 
 namespace concur::multiprocessing::detail {
 
-/// The key of the tracker's writer end among the inherited fds (mp_handles.hpp).
+/// The key of the tracker's writer end among the inherited fds (handles.hpp).
 inline constexpr std::string_view kTrackerFdKey = "resource_tracker";
 
 /// Registers `name` (with or without its leading '/') with this program tree's tracker,

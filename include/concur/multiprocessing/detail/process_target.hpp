@@ -1,4 +1,4 @@
-// concur/detail/mp_process_target.hpp: what a Process runs, held so that it can either be
+// concur/multiprocessing/detail/process_target.hpp: what a Process runs, held so that it can either be
 // called in place (fork) or encoded as a registry call (spawn, forkserver). Internal.
 #pragma once
 
@@ -12,22 +12,10 @@
 
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/fn.hpp"
 #include "concur/multiprocessing/registry.hpp"
 
 namespace concur::multiprocessing {
-
-/// `mp::fn<&work>`: the function `work` as an empty, trivially copyable callable, so that it
-/// crosses to a spawn/forkserver child with no registration (a plain function pointer
-/// `&work` must be registered with CONCUR_REGISTER(work) to cross: it is an address).
-template <auto F>
-struct Fn {
-  template <class... A>
-  decltype(auto) operator()(A&&... a) const {
-    return std::invoke(F, std::forward<A>(a)...);
-  }
-};
-template <auto F>
-inline constexpr Fn<F> fn{};
 
 namespace detail {
 

@@ -1,4 +1,4 @@
-// concur/detail/future_state.hpp: the shared state behind every Future.
+// concur/futures/detail/future_state.hpp: the shared state behind every Future.
 // Internal: users see it only through Future<T> and AnyFuture.
 //
 // One allocation per future, reference counted (intrusive). For an executor's
@@ -30,24 +30,14 @@
 #include <typeinfo>
 
 #include "concur/futures/errors.hpp"
+#include "concur/futures/state.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::futures {
-
-/// Python's future states (concurrent.futures._base), as an enum.
-enum class FutureState : std::uint8_t {
-  PENDING = 0,
-  RUNNING = 1,
-  CANCELLED = 2,
-  CANCELLED_AND_NOTIFIED = 3,
-  FINISHED = 4,
-};
-
 class AnyFuture;
-
 }  // namespace concur::futures
 
-namespace concur::detail {
+namespace concur::futures::detail {
 
 class MultiWaiter;
 
@@ -222,4 +212,4 @@ void report_exception(const char* what_happened, const std::string& context,
 /// Human-readable name of a C++ type (demangled).
 std::string type_name(const std::type_info& t);
 
-}  // namespace concur::detail
+}  // namespace concur::futures::detail

@@ -1,4 +1,4 @@
-// concur/detail/threading_local.hpp: the untyped machinery under
+// concur/threading/detail/local.hpp: the untyped machinery under
 // threading::local<T>. Internal.
 #pragma once
 

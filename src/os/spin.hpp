@@ -1,5 +1,4 @@
-// concur/detail/threading_spin.hpp: bounded spinning before a futex sleep.
-// Internal: users never call these.
+// src/os/spin.hpp: bounded spinning before a futex sleep. Internal.
 //
 // A wake-up through the kernel costs a few microseconds on each side (tens on
 // an idle virtual machine); a hand-off between two running threads through a
@@ -9,7 +8,7 @@
 // unlikely to be running: on a single CPU, or while the machine is overloaded.
 #pragma once
 
-namespace concur::detail {
+namespace concur::os {
 
 /// A hint to the CPU that the caller is spinning (PAUSE on x86, YIELD on ARM).
 inline void cpu_relax() noexcept {
@@ -52,4 +51,4 @@ bool spin_until(Ready&& ready, int base) noexcept(noexcept(ready())) {
   return done || ready();
 }
 
-}  // namespace concur::detail
+}  // namespace concur::os

@@ -1,4 +1,4 @@
-// concur/detail/multi_waiter.hpp: what wait() and as_completed() block on.
+// concur/futures/detail/multi_waiter.hpp: what wait() and as_completed() block on.
 // Internal. One MultiWaiter per call; a WaiterNode in each future's list points
 // at it. Futures call notify() while holding their own lock, and the waiting
 // thread removes its nodes under those locks before the waiter dies, so a
@@ -12,9 +12,9 @@
 #include <optional>
 #include <vector>
 
-#include "concur/detail/future_state.hpp"
+#include "concur/futures/detail/future_state.hpp"
 
-namespace concur::detail {
+namespace concur::futures::detail {
 
 class MultiWaiter {
  public:
@@ -84,4 +84,4 @@ class AsCompletedCore {
   std::size_t yielded_ = 0;
 };
 
-}  // namespace concur::detail
+}  // namespace concur::futures::detail

@@ -1,5 +1,4 @@
-// concur/detail/futex.hpp: the wait/wake primitive under every blocking call.
-// Internal: users never call these.
+// src/os/futex.hpp: the wait/wake primitive under every blocking call. Internal.
 #pragma once
 
 #include <atomic>
@@ -7,7 +6,7 @@
 
 #include "concur/timeout.hpp"
 
-namespace concur::detail {
+namespace concur::os {
 
 /// Blocks while `word` holds `expected`, until woken, the deadline passes or a
 /// spurious wake-up. Returns false only when the deadline passed. `shared`
@@ -36,4 +35,4 @@ std::uint64_t current_native_thread_id() noexcept;
 /// Number of CPUs this process may run on (sched_getaffinity), at least 1.
 unsigned cpu_count() noexcept;
 
-}  // namespace concur::detail
+}  // namespace concur::os
