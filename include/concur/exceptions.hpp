@@ -82,28 +82,67 @@ struct OSError : std::system_error {
   OSError(int err, const std::string& what)
       : std::system_error(err, std::generic_category(), what) {}
 };
-/// The errno-specific subclasses. Each takes the call's description and, optionally,
-/// the errno (it defaults to the one named first in the table above).
-#define CONCUR_OS_ERROR_SUBCLASS(Name, Base, default_errno)                              \
-  struct Name : Base {                                                                   \
-    explicit Name(const std::string& what, int err = default_errno) : Base(err, what) {} \
-    Name(int err, const std::string& what) : Base(err, what) {}                          \
-  }
-CONCUR_OS_ERROR_SUBCLASS(BlockingIOError, OSError, EAGAIN);
-CONCUR_OS_ERROR_SUBCLASS(ChildProcessError, OSError, ECHILD);
-CONCUR_OS_ERROR_SUBCLASS(ConnectionError, OSError, ECONNRESET);
-CONCUR_OS_ERROR_SUBCLASS(BrokenPipeError, ConnectionError, EPIPE);
-CONCUR_OS_ERROR_SUBCLASS(ConnectionAbortedError, ConnectionError, ECONNABORTED);
-CONCUR_OS_ERROR_SUBCLASS(ConnectionRefusedError, ConnectionError, ECONNREFUSED);
-CONCUR_OS_ERROR_SUBCLASS(ConnectionResetError, ConnectionError, ECONNRESET);
-CONCUR_OS_ERROR_SUBCLASS(FileExistsError, OSError, EEXIST);
-CONCUR_OS_ERROR_SUBCLASS(FileNotFoundError, OSError, ENOENT);
-CONCUR_OS_ERROR_SUBCLASS(InterruptedError, OSError, EINTR);
-CONCUR_OS_ERROR_SUBCLASS(IsADirectoryError, OSError, EISDIR);
-CONCUR_OS_ERROR_SUBCLASS(NotADirectoryError, OSError, ENOTDIR);
-CONCUR_OS_ERROR_SUBCLASS(PermissionError, OSError, EACCES);
-CONCUR_OS_ERROR_SUBCLASS(ProcessLookupError, OSError, ESRCH);
-#undef CONCUR_OS_ERROR_SUBCLASS
+// The errno-specific subclasses. Each takes the call's description and, optionally, the
+// errno (by default the one named first in the table above), in either order.
+struct BlockingIOError : OSError {
+  explicit BlockingIOError(const std::string& what, int err = EAGAIN) : OSError(err, what) {}
+  BlockingIOError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct ChildProcessError : OSError {
+  explicit ChildProcessError(const std::string& what, int err = ECHILD) : OSError(err, what) {}
+  ChildProcessError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct ConnectionError : OSError {
+  explicit ConnectionError(const std::string& what, int err = ECONNRESET) : OSError(err, what) {}
+  ConnectionError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct BrokenPipeError : ConnectionError {
+  explicit BrokenPipeError(const std::string& what, int err = EPIPE) : ConnectionError(err, what) {}
+  BrokenPipeError(int err, const std::string& what) : ConnectionError(err, what) {}
+};
+struct ConnectionAbortedError : ConnectionError {
+  explicit ConnectionAbortedError(const std::string& what, int err = ECONNABORTED)
+      : ConnectionError(err, what) {}
+  ConnectionAbortedError(int err, const std::string& what) : ConnectionError(err, what) {}
+};
+struct ConnectionRefusedError : ConnectionError {
+  explicit ConnectionRefusedError(const std::string& what, int err = ECONNREFUSED)
+      : ConnectionError(err, what) {}
+  ConnectionRefusedError(int err, const std::string& what) : ConnectionError(err, what) {}
+};
+struct ConnectionResetError : ConnectionError {
+  explicit ConnectionResetError(const std::string& what, int err = ECONNRESET)
+      : ConnectionError(err, what) {}
+  ConnectionResetError(int err, const std::string& what) : ConnectionError(err, what) {}
+};
+struct FileExistsError : OSError {
+  explicit FileExistsError(const std::string& what, int err = EEXIST) : OSError(err, what) {}
+  FileExistsError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct FileNotFoundError : OSError {
+  explicit FileNotFoundError(const std::string& what, int err = ENOENT) : OSError(err, what) {}
+  FileNotFoundError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct InterruptedError : OSError {
+  explicit InterruptedError(const std::string& what, int err = EINTR) : OSError(err, what) {}
+  InterruptedError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct IsADirectoryError : OSError {
+  explicit IsADirectoryError(const std::string& what, int err = EISDIR) : OSError(err, what) {}
+  IsADirectoryError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct NotADirectoryError : OSError {
+  explicit NotADirectoryError(const std::string& what, int err = ENOTDIR) : OSError(err, what) {}
+  NotADirectoryError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct PermissionError : OSError {
+  explicit PermissionError(const std::string& what, int err = EACCES) : OSError(err, what) {}
+  PermissionError(int err, const std::string& what) : OSError(err, what) {}
+};
+struct ProcessLookupError : OSError {
+  explicit ProcessLookupError(const std::string& what, int err = ESRCH) : OSError(err, what) {}
+  ProcessLookupError(int err, const std::string& what) : OSError(err, what) {}
+};
 
 /// The OSError-family exception CPython would raise for `err`, naming `call`.
 std::exception_ptr make_os_error(int err, const std::string& call);

@@ -52,9 +52,11 @@ void futex_wake(const std::atomic<std::uint32_t>& word, int n, bool shared) noex
 void futex_requeue(const std::atomic<std::uint32_t>& from, std::uint32_t expected, int wake,
                    int requeue, const std::atomic<std::uint32_t>& to, bool shared) noexcept {
   const int op = FUTEX_CMP_REQUEUE | (shared ? 0 : FUTEX_PRIVATE_FLAG);
-  // The timeout slot carries the requeue count (val2) for this operation.
+  // The timeout slot carries the requeue count (val2) for this operation: the kernel's
+  // ABI, not a pointer.
   syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(&from), op, wake,
-          reinterpret_cast<const timespec*>(static_cast<std::uintptr_t>(requeue)),
+          reinterpret_cast<const timespec*>(  // NOLINT(performance-no-int-to-ptr)
+              static_cast<std::uintptr_t>(requeue)),
           reinterpret_cast<const std::uint32_t*>(&to), expected);
 }
 
