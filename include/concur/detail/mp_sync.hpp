@@ -123,7 +123,7 @@ void encode_ref(Buffer& out, const SharedRef& ref, const char* what);
 /// and that the state there starts with `magic` (ValueError otherwise).
 SharedRef decode_ref(Reader& in, std::size_t size, std::uint32_t magic, const char* what);
 
-// --- the robust mutex (src/multiprocessing/synchronize.cpp) ---------------------------
+// --- the robust mutex (src/multiprocessing/robust_mutex.cpp) --------------------------
 
 /// Initialises `m` in place: robust, process-shared, error-checking.
 void mutex_init(MutexState& m, std::uint32_t magic);
