@@ -66,14 +66,8 @@ MutexState& Condition::mutex() const noexcept {
   return std::visit([](const auto& l) -> MutexState& { return l.state(); }, lock_);
 }
 
-bool Condition::acquire(bool blocking) {
-  return std::visit([&](auto& l) { return l.acquire(blocking); }, lock_);
-}
-bool Condition::acquire(Timeout timeout) {
-  return std::visit([&](auto& l) { return l.acquire(timeout); }, lock_);
-}
-bool Condition::acquire(bool blocking, Timeout timeout) {
-  return std::visit([&](auto& l) { return l.acquire(blocking, timeout); }, lock_);
+bool Condition::acquire_for(bool blocking, Timeout timeout) {
+  return std::visit([&](auto& l) { return l.acquire_for(blocking, timeout); }, lock_);
 }
 void Condition::release() {
   std::visit([](auto& l) { l.release(); }, lock_);

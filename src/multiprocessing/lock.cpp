@@ -51,13 +51,6 @@ bool Lock::acquire_until(bool blocking, const Deadline& deadline) {
   return false;
 }
 
-bool Lock::acquire(bool blocking) { return acquire_until(blocking, Deadline{}); }
-bool Lock::acquire(Timeout timeout) { return acquire_until(true, Deadline(timeout)); }
-bool Lock::acquire(bool blocking, Timeout timeout) {
-  // Python's multiprocessing rule: without blocking, the timeout is ignored.
-  return blocking ? acquire(timeout) : acquire(false);
-}
-
 void Lock::release() {
   MutexState& m = state();
 #if !defined(__SANITIZE_THREAD__)

@@ -45,12 +45,6 @@ bool RLock::acquire_until(bool blocking, const Deadline& deadline) {
   return false;
 }
 
-bool RLock::acquire(bool blocking) { return acquire_until(blocking, Deadline{}); }
-bool RLock::acquire(Timeout timeout) { return acquire_until(true, Deadline(timeout)); }
-bool RLock::acquire(bool blocking, Timeout timeout) {
-  return blocking ? acquire(timeout) : acquire(false);
-}
-
 void RLock::release() {
   MutexState& m = state();
   if (!detail::mutex_is_mine(m)) throw concur::RuntimeError("cannot release un-acquired lock");

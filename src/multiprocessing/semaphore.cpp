@@ -68,16 +68,9 @@ bool Semaphore::acquire_slow(const Deadline& deadline) {
   }
 }
 
-bool Semaphore::acquire(bool blocking) {
+bool Semaphore::acquire_for(bool blocking, Timeout timeout) {
   if (try_take(state())) return true;
-  return blocking && acquire_slow(Deadline{});
-}
-bool Semaphore::acquire(Timeout timeout) {
-  if (try_take(state())) return true;
-  return acquire_slow(Deadline(timeout));
-}
-bool Semaphore::acquire(bool blocking, Timeout timeout) {
-  return blocking ? acquire(timeout) : acquire(false);
+  return blocking && acquire_slow(Deadline(timeout));
 }
 
 void Semaphore::release(std::int64_t n) {

@@ -15,6 +15,14 @@
 // Robustness: a waiter killed inside wait() stops counting at the next notify() (the first
 //   64 waiters are watched); a holder that dies holding the lock is seen as owner_died().
 //
+// Public API
+//   Condition(), Condition(Lock), Condition(RLock): acquire(bool blocking = true),
+//   acquire(Timeout), acquire(bool blocking, Timeout), release(), owner_died(),
+//   wait(timeout), wait_for(predicate, timeout), notify(n = 1), notify_all(), repr();
+//   lock(), unlock(), try_lock(), try_lock_for(d), try_lock_until(tp). The acquire overloads
+//   and the Lockable members come from concur::detail::Lockable (concur/detail/lockable.hpp),
+//   wait_for's loop from concur::detail::wait_for_predicate.
+//
 // The rules every process-shared primitive follows (handles, how they cross to a child
 // process, what happens when a process dies, the deliberate deviations from Python, memory
 // ordering, lifetime): concur/multiprocessing/synchronize.hpp, which includes this header.
@@ -26,6 +34,7 @@
 #include <utility>
 #include <variant>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/detail/mp_sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/lock.hpp"
@@ -41,7 +50,8 @@ namespace concur::multiprocessing {
 /// Python's mp Condition); each woken wait() returns true once it holds the lock again.
 /// wait() returns false only when its timeout passed with no notification for it; a
 /// waiter that timed out leaves no count behind. No spurious wake-ups.
-class Condition {
+class Condition
+    : public concur::detail::Lockable<Condition, concur::detail::NonBlockingTimeout::kIgnore> {
  public:
   using concur_handle_tag = void;
 
@@ -51,13 +61,12 @@ class Condition {
   explicit Condition(Lock lock);
   explicit Condition(RLock lock);
 
-  bool acquire(bool blocking = true);
-  bool acquire(Timeout timeout);
-  bool acquire(bool blocking, Timeout timeout);
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout), lock(), unlock(),
+  // try_lock(), try_lock_for(), try_lock_until(): from concur::detail::Lockable, as the
+  // lock's.
+
+  /// The lock's release().
   void release();
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
   /// The lock's owner_died() (the previous holder died holding it).
   [[nodiscard]] bool owner_died() const noexcept;
 
@@ -70,17 +79,7 @@ class Condition {
   /// call); returns the predicate's last value. Needs the lock.
   template <class Predicate>
   auto wait_for(Predicate predicate, Timeout timeout = {}) -> std::decay_t<decltype(predicate())> {
-    const Deadline deadline(timeout);
-    auto result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      if (deadline.is_forever())
-        wait();
-      else
-        wait(Timeout(deadline.remaining()));
-      result = predicate();
-    }
-    return result;
+    return concur::detail::wait_for_predicate(*this, predicate, timeout);
   }
 
   /// Wakes up to `n` (>= 0, else ValueError) waiters. Needs the lock (RuntimeError).
@@ -94,7 +93,10 @@ class Condition {
   static Condition concur_decode_handle(Reader& in);
 
  private:
+  friend concur::detail::Lockable<Condition, concur::detail::NonBlockingTimeout::kIgnore>;
   explicit Condition(std::shared_ptr<detail::Region> region);
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout);
   Condition(std::variant<Lock, RLock> lock, detail::SharedRef ref) noexcept
       : lock_(std::move(lock)), ref_(std::move(ref)) {}
   [[nodiscard]] detail::ConditionState& state() const noexcept {

@@ -16,6 +16,12 @@
 // Robustness: when the holder dies, the next acquire() succeeds and owner_died() is true
 //   until that holder releases it (the protected data may need repair).
 //
+// Public API
+//   Lock(): acquire(bool blocking = true), acquire(Timeout), acquire(bool blocking, Timeout),
+//   release(), locked(), is_owned(), owner_died(), repr(), operator==; lock(), unlock(),
+//   try_lock(), try_lock_for(d), try_lock_until(tp). The acquire overloads and the Lockable
+//   members come from concur::detail::Lockable (concur/detail/lockable.hpp).
+//
 // The rules every process-shared primitive follows (handles, how they cross to a child
 // process, what happens when a process dies, the deliberate deviations from Python, memory
 // ordering, lifetime): concur/multiprocessing/synchronize.hpp, which includes this header.
@@ -27,6 +33,7 @@
 #include <string>
 #include <utility>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/detail/mp_sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/timeout.hpp"
@@ -46,7 +53,7 @@ struct InRegion {};
 
 /// multiprocessing.Lock: a robust, non-recursive lock shared between processes.
 /// Owner-only release (see above). Lockable and TimedLockable.
-class Lock {
+class Lock : public concur::detail::Lockable<Lock, concur::detail::NonBlockingTimeout::kIgnore> {
  public:
   using concur_handle_tag = void;
 
@@ -54,13 +61,10 @@ class Lock {
   /// block cannot be created (memfd_create, posix_fallocate, mmap).
   Lock();
 
-  /// Takes the lock, waiting as long as needed when `blocking`. Returns true when taken.
-  bool acquire(bool blocking = true);
-  /// Takes the lock, waiting at most `timeout`. Returns true when taken.
-  bool acquire(Timeout timeout);
-  /// Python's acquire(blocking, timeout): with blocking = false the timeout is ignored
-  /// (multiprocessing's rule; threading's Lock raises ValueError there).
-  bool acquire(bool blocking, Timeout timeout);
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout) (with blocking =
+  // false the timeout is ignored: multiprocessing's rule), lock(), unlock(), try_lock(),
+  // try_lock_for(), try_lock_until(): from concur::detail::Lockable.
+
   /// Releases the lock held by the calling thread. Unlocked: ValueError; held by another
   /// thread or process: RuntimeError.
   void release();
@@ -72,18 +76,6 @@ class Lock {
   /// True when the calling thread holds it and took it from a holder that died: the
   /// protected data may need repair. False again after release().
   [[nodiscard]] bool owner_died() const noexcept;
-
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
 
   /// "<Lock(owner=None)>" or "<Lock(owner=<tid of the holding thread>)>".
   [[nodiscard]] std::string repr() const;
@@ -100,8 +92,13 @@ class Lock {
   Lock(detail::InRegion, std::shared_ptr<detail::Region> region, std::size_t offset);
 
  private:
+  friend concur::detail::Lockable<Lock, concur::detail::NonBlockingTimeout::kIgnore>;
   friend class Condition;
   explicit Lock(detail::SharedRef ref) noexcept : ref_(std::move(ref)) {}
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    return acquire_until(blocking, Deadline(timeout));
+  }
   bool acquire_until(bool blocking, const Deadline& deadline);
   [[nodiscard]] detail::MutexState& state() const noexcept {
     return ref_.state<detail::MutexState>();

@@ -15,6 +15,12 @@
 // Robustness: when the owner dies, the next acquire() succeeds (at level 1) and
 //   owner_died() is true until that owner releases it.
 //
+// Public API
+//   RLock(): acquire(bool blocking = true), acquire(Timeout), acquire(bool blocking, Timeout),
+//   release(), locked(), is_owned(), recursion_count(), owner_died(), repr(), operator==;
+//   lock(), unlock(), try_lock(), try_lock_for(d), try_lock_until(tp). The acquire overloads
+//   and the Lockable members come from concur::detail::Lockable (concur/detail/lockable.hpp).
+//
 // The rules every process-shared primitive follows (handles, how they cross to a child
 // process, what happens when a process dies, the deliberate deviations from Python, memory
 // ordering, lifetime): concur/multiprocessing/synchronize.hpp, which includes this header.
@@ -27,6 +33,7 @@
 #include <string>
 #include <utility>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/detail/mp_sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/lock.hpp"
@@ -36,15 +43,16 @@ namespace concur::multiprocessing {
 
 /// multiprocessing.RLock: a robust re-entrant lock shared between processes. The owner
 /// (a thread of some process) may acquire it again and must release it as many times.
-class RLock {
+class RLock : public concur::detail::Lockable<RLock, concur::detail::NonBlockingTimeout::kIgnore> {
  public:
   using concur_handle_tag = void;
 
   RLock();
 
-  bool acquire(bool blocking = true);
-  bool acquire(Timeout timeout);
-  bool acquire(bool blocking, Timeout timeout);
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout) (with blocking =
+  // false the timeout is ignored), lock(), unlock(), try_lock(), try_lock_for(),
+  // try_lock_until(): from concur::detail::Lockable. The owner takes it again at once.
+
   /// Gives back one level. Not owned by the calling thread: RuntimeError
   /// ("cannot release un-acquired lock").
   void release();
@@ -54,18 +62,6 @@ class RLock {
   /// The caller's recursion level (0 when it does not own it).
   [[nodiscard]] std::uint64_t recursion_count() const noexcept;
   [[nodiscard]] bool owner_died() const noexcept;
-
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
 
   /// "<RLock(None, 0)>" or "<RLock(<tid>, <count>)>".
   [[nodiscard]] std::string repr() const;
@@ -80,8 +76,13 @@ class RLock {
   RLock(detail::InRegion, std::shared_ptr<detail::Region> region, std::size_t offset);
 
  private:
+  friend concur::detail::Lockable<RLock, concur::detail::NonBlockingTimeout::kIgnore>;
   friend class Condition;
   explicit RLock(detail::SharedRef ref) noexcept : ref_(std::move(ref)) {}
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    return acquire_until(blocking, Deadline(timeout));
+  }
   bool acquire_until(bool blocking, const Deadline& deadline);
   [[nodiscard]] detail::MutexState& state() const noexcept {
     return ref_.state<detail::MutexState>();

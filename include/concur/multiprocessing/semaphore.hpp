@@ -16,6 +16,13 @@
 // Robustness: none (no owner): a process that dies holding a permit takes it with it, as
 //   in Python.
 //
+// Public API
+//   Semaphore(value = 1): acquire(bool blocking = true), acquire(Timeout),
+//   acquire(bool blocking, Timeout), release(n = 1), get_value(), repr(); lock(), unlock(),
+//   try_lock(), try_lock_for(d), try_lock_until(tp). BoundedSemaphore(value = 1): the same.
+//   The acquire overloads and the Lockable members come from concur::detail::Lockable
+//   (concur/detail/lockable.hpp).
+//
 // The rules every process-shared primitive follows (handles, how they cross to a child
 // process, what happens when a process dies, the deliberate deviations from Python, memory
 // ordering, lifetime): concur/multiprocessing/synchronize.hpp, which includes this header.
@@ -25,6 +32,7 @@
 #include <string>
 #include <utility>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/detail/mp_sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/timeout.hpp"
@@ -33,25 +41,23 @@ namespace concur::multiprocessing {
 
 /// multiprocessing.Semaphore: a counter of permits shared between processes. Not robust:
 /// a process that dies holding a permit does not give it back.
-class Semaphore {
+class Semaphore
+    : public concur::detail::Lockable<Semaphore, concur::detail::NonBlockingTimeout::kIgnore> {
  public:
   using concur_handle_tag = void;
 
   /// Negative or above 2^32 - 1: ValueError.
   explicit Semaphore(std::int64_t value = 1);
 
-  bool acquire(bool blocking = true);
-  bool acquire(Timeout timeout);
-  bool acquire(bool blocking, Timeout timeout);
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout) (each takes one
+  // permit; with blocking = false the timeout is ignored), lock(), unlock() (release(1)),
+  // try_lock(), try_lock_for(), try_lock_until(): from concur::detail::Lockable.
+
   /// Gives `n` (>= 1, else ValueError) permits back, waking up to n waiters. A
   /// BoundedSemaphore going above its initial value: ValueError, nothing changed.
   void release(std::int64_t n = 1);
   /// The permits available now (a snapshot).
   [[nodiscard]] std::int64_t get_value() const noexcept;
-
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
 
   /// "<Semaphore(value=2)>" / "<BoundedSemaphore(value=2, maxvalue=3)>".
   [[nodiscard]] std::string repr() const;
@@ -60,6 +66,7 @@ class Semaphore {
   static Semaphore concur_decode_handle(Reader& in);
 
  protected:
+  friend concur::detail::Lockable<Semaphore, concur::detail::NonBlockingTimeout::kIgnore>;
   Semaphore(std::int64_t value, bool bounded);
   explicit Semaphore(detail::SharedRef ref) noexcept : ref_(std::move(ref)) {}
   [[nodiscard]] detail::SemaphoreState& state() const noexcept {
@@ -67,6 +74,10 @@ class Semaphore {
   }
   bool acquire_slow(const Deadline& deadline);
   detail::SharedRef ref_;
+
+ private:
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout);
 };
 
 /// multiprocessing.BoundedSemaphore: a Semaphore whose release() may not go above the
