@@ -2,6 +2,7 @@
 #include "os/poll.hpp"
 
 #include <poll.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -36,6 +37,19 @@ int poll_until(PollItem* items, std::size_t n, const Deadline& deadline) {
       continue;  // woke early (rounding): wait for what is left
     }
     if (errno != EINTR) raise_errno("poll");
+  }
+}
+
+void sleep_until(const Deadline& deadline) noexcept {
+  if (deadline.is_forever()) return;
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      deadline.time_point().time_since_epoch())
+                      .count();
+  if (ns <= 0) return;
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
   }
 }
 

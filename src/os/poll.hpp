@@ -24,6 +24,10 @@ struct PollItem {
 /// on timeout (never before the deadline). EINTR is retried with the time left.
 int poll_until(PollItem* items, std::size_t n, const Deadline& deadline);
 
+/// Sleeps until `deadline` (clock_nanosleep on CLOCK_MONOTONIC, TIMER_ABSTIME: EINTR
+/// resumes the same absolute wait). Returns at once for a forever deadline.
+void sleep_until(const Deadline& deadline) noexcept;
+
 /// poll_until for one fd: true when `events` (or an error or hang-up) is ready on `fd`.
 bool wait_fd(int fd, short events, const Deadline& deadline);
 

@@ -61,6 +61,29 @@ struct Popen::Impl {
     lost = state == os::WaitState::lost;
   }
 
+  // The child `child` has just been spawned: opens its pidfd. posix_spawn has no
+  // CLONE_PIDFD (glibc 2.36 has no pidfd_spawn), so the pidfd is opened right after. The
+  // child is unreaped, so its pid cannot be reused, unless the application lets the kernel
+  // reap it (SIGCHLD ignored / SA_NOCLDWAIT) or a foreign waitpid(-1) did: then pidfd_open
+  // fails with ESRCH, or the waitid in reap_locked() says ECHILD (the pidfd does not name a
+  // child of ours). Either way the status is lost, reported as returncode 0 +
+  // status_lost(), as Python reports 0.
+  void adopt(int child) {
+    pid = child;
+    try {
+      pidfd = os::pidfd_open(child);
+    } catch (const std::system_error& e) {
+      if (e.code().value() != ESRCH) {
+        ::kill(child, SIGKILL);
+        os::retry_eintr([&] { return ::waitpid(child, nullptr, 0); });
+        throw;
+      }
+      returncode = 0;
+      lost = true;
+    }
+    if (pidfd) reap_locked();  // no other thread knows this Popen yet
+  }
+
   [[nodiscard]] std::optional<std::string> raw(bool out) const {
     if (!(out ? have_out : have_err)) return std::nullopt;
     return out ? out_pre + out_raw : err_pre + err_raw;
@@ -166,18 +189,23 @@ struct ChildStream {
 constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 constexpr std::size_t kWriteChunk = std::size_t{1024} * 1024;
 
-}  // namespace
+// ---- The steps of Popen's constructor, in the order it takes them.
 
-Popen::Popen(Args args, PopenOptions o) {
-  // ---- Validation: everything that can be wrong is found before any fd exists.
-  const auto& list = args.list();
+// The options, checked: everything that can be wrong is found before any fd exists.
+struct CheckedOptions {
+  std::string cwd;        // the cwd option as a string ("" when not given)
+  std::vector<int> pass;  // pass_fds above 2, sorted, without repeats
+  bool close_fds = true;  // Python: pass_fds forces close_fds
+};
+
+CheckedOptions check_options(const std::vector<std::string>& list, const PopenOptions& o) {
   if (list.empty()) throw ValueError("args must not be empty");
   for (const auto& a : list) check_no_nul(a, "args");
   if (o.executable) check_no_nul(*o.executable, "executable");
-  std::string cwd;
+  CheckedOptions c;
   if (o.cwd) {
-    cwd = o.cwd->string();
-    check_no_nul(cwd, "cwd");
+    c.cwd = o.cwd->string();
+    check_no_nul(c.cwd, "cwd");
   }
   if (o.env) {
     for (const auto& [k, v] : *o.env) {
@@ -199,7 +227,8 @@ Popen::Popen(Args args, PopenOptions o) {
   if (o.start_new_session && o.process_group)
     throw ValueError("start_new_session and process_group cannot be combined");
   if (o.process_group && *o.process_group < 0) throw ValueError("process_group must be >= 0");
-  std::vector<int> pass = o.pass_fds;
+  std::vector<int>& pass = c.pass;
+  pass = o.pass_fds;
   for (const int fd : pass) {
     if (fd < 0) throw ValueError("bad value(s) in pass_fds: " + std::to_string(fd));
     if (!os::fd_is_open(fd)) throw_errno(EBADF, "pass_fds: fd " + std::to_string(fd));
@@ -207,86 +236,108 @@ Popen::Popen(Args args, PopenOptions o) {
   std::sort(pass.begin(), pass.end());
   pass.erase(std::unique(pass.begin(), pass.end()), pass.end());
   pass.erase(std::remove_if(pass.begin(), pass.end(), [](int fd) { return fd < 3; }), pass.end());
-  const bool close_fds = o.close_fds || !pass.empty();  // Python: pass_fds forces close_fds
+  c.close_fds = o.close_fds || !pass.empty();
+  return c;
+}
 
-  // ---- argv, program, envp: built in the parent (PITFALLS 1).
-  std::vector<std::string> argv;
-  if (o.shell) {
-    argv = {"/bin/sh", "-c"};
-    argv.insert(argv.end(), list.begin(), list.end());
-    if (o.executable) argv[0] = *o.executable;
-  } else {
-    argv = list;
+// argv, the program and envp, built in the parent: the child runs none of our code
+// between fork and exec. Neither copied nor moved: the pointer arrays point into the
+// strings.
+struct Command {
+  Command(const std::vector<std::string>& list, const PopenOptions& o)
+      : has_env(o.env.has_value()) {
+    if (o.shell) {
+      argv = {"/bin/sh", "-c"};
+      argv.insert(argv.end(), list.begin(), list.end());
+      if (o.executable) argv[0] = *o.executable;
+    } else {
+      argv = list;
+    }
+    program = resolve_program(o.executable ? *o.executable : argv[0], o.env);
+    argv_ptrs.reserve(argv.size() + 1);
+    for (auto& a : argv) argv_ptrs.push_back(a.data());
+    argv_ptrs.push_back(nullptr);
+    if (o.env) {
+      env_strings.reserve(o.env->size());
+      for (const auto& [k, v] : *o.env) {
+        std::string& e = env_strings.emplace_back();
+        e.reserve(k.size() + 1 + v.size());
+        e.append(k).append(1, '=').append(v);
+      }
+      for (auto& e : env_strings) env_ptrs.push_back(e.data());
+      env_ptrs.push_back(nullptr);
+    }
   }
-  const std::string program = resolve_program(o.executable ? *o.executable : argv[0], o.env);
+  Command(const Command&) = delete;
+  Command& operator=(const Command&) = delete;
+
+  /// The child's environment: the env option, else the parent's.
+  char** envp() noexcept { return has_env ? env_ptrs.data() : environ; }
+
+  bool has_env;
+  std::vector<std::string> argv;
+  std::string program;
   std::vector<char*> argv_ptrs;
-  argv_ptrs.reserve(argv.size() + 1);
-  for (auto& a : argv) argv_ptrs.push_back(a.data());
-  argv_ptrs.push_back(nullptr);
   std::vector<std::string> env_strings;
   std::vector<char*> env_ptrs;
-  if (o.env) {
-    env_strings.reserve(o.env->size());
-    for (const auto& [k, v] : *o.env) {
-      std::string& e = env_strings.emplace_back();
-      e.reserve(k.size() + 1 + v.size());
-      e.append(k).append(1, '=').append(v);
+};
+
+// The pipes, and what the child's fd 0, 1 and 2 become. Every helper fd is kept >= 3 so
+// that no dup2 onto 0/1/2 in the child clobbers a source. Neither copied nor moved:
+// `child` names descriptors that `child_end` owns.
+struct Streams {
+  explicit Streams(const PopenOptions& o) {
+    const auto above_std = [](Fd f) {
+      if (f.get() >= 3) return f;
+      return os::dup_cloexec(f.get(), 3);  // `f` closes its low fd on return
+    };
+    const Redirect* redirects[3] = {&o.stdin_, &o.stdout_, &o.stderr_};
+    for (int i = 0; i < 3; ++i) {
+      const Redirect& r = *redirects[i];
+      if (!r.is_set()) continue;
+      switch (r.value()) {
+        case PIPE: {
+          auto p = os::make_pipe();
+          if (o.pipesize > 0) os::set_pipe_size(p.write.get(), o.pipesize);
+          parent_end[i] = above_std(i == 0 ? std::move(p.write) : std::move(p.read));
+          child_end[i] = above_std(i == 0 ? std::move(p.read) : std::move(p.write));
+          child[i] = {ChildStream::from_fd, child_end[i].get()};
+          break;
+        }
+        case DEVNULL:
+          child[i].kind = ChildStream::devnull;
+          break;
+        case STDOUT:  // stderr only (checked before)
+          child[i].kind = ChildStream::dup_stdout;
+          break;
+        default:
+          if (r.value() < 3) {
+            child_end[i] = os::dup_cloexec(r.value(), 3);
+            child[i] = {ChildStream::from_fd, child_end[i].get()};
+          } else {
+            child[i] = {ChildStream::from_fd, r.value()};
+          }
+      }
     }
-    for (auto& e : env_strings) env_ptrs.push_back(e.data());
-    env_ptrs.push_back(nullptr);
   }
+  Streams(const Streams&) = delete;
+  Streams& operator=(const Streams&) = delete;
 
-  // ---- Pipes and the child's fd 0/1/2 (PITFALLS 7, 9).
-  impl_ = std::make_unique<Impl>(std::move(args));
-  auto& st = *impl_;
-  st.text = o.text;
-  st.leads_group = o.start_new_session || (o.process_group && *o.process_group == 0);
-
-  // Keeps every helper fd >= 3 so that no dup2 onto 0/1/2 clobbers a source.
-  const auto above_std = [](Fd f) {
-    if (f.get() >= 3) return f;
-    return os::dup_cloexec(f.get(), 3);  // `f` closes its low fd on return
-  };
   Fd parent_end[3];
   Fd child_end[3];  // pipe ends and dups the child takes; closed in the parent after spawn
   ChildStream child[3];
-  const Redirect* redirects[3] = {&o.stdin_, &o.stdout_, &o.stderr_};
-  for (int i = 0; i < 3; ++i) {
-    const Redirect& r = *redirects[i];
-    if (!r.is_set()) continue;
-    switch (r.value()) {
-      case PIPE: {
-        auto p = os::make_pipe();
-        if (o.pipesize > 0) os::set_pipe_size(p.write.get(), o.pipesize);
-        parent_end[i] = above_std(i == 0 ? std::move(p.write) : std::move(p.read));
-        child_end[i] = above_std(i == 0 ? std::move(p.read) : std::move(p.write));
-        child[i] = {ChildStream::from_fd, child_end[i].get()};
-        break;
-      }
-      case DEVNULL:
-        child[i].kind = ChildStream::devnull;
-        break;
-      case STDOUT:  // stderr only (checked above)
-        child[i].kind = ChildStream::dup_stdout;
-        break;
-      default:
-        if (r.value() < 3) {
-          child_end[i] = os::dup_cloexec(r.value(), 3);
-          child[i] = {ChildStream::from_fd, child_end[i].get()};
-        } else {
-          child[i] = {ChildStream::from_fd, r.value()};
-        }
-    }
-  }
+};
 
-  // ---- posix_spawn: file actions run in the child, in this order.
-  FileActions fa;
+// posix_spawn's file actions, which run in the child in this order: fd 0/1/2, pass_fds,
+// closing every other fd >= 3, chdir.
+void add_file_actions(FileActions& fa, const Streams& streams, const CheckedOptions& c,
+                      const PopenOptions& o) {
   for (int i = 0; i < 3; ++i) {
-    switch (child[i].kind) {
+    switch (streams.child[i].kind) {
       case ChildStream::inherit:
         break;
       case ChildStream::from_fd:
-        fa.check(posix_spawn_file_actions_adddup2(&fa.fa, child[i].fd, i), "adddup2");
+        fa.check(posix_spawn_file_actions_adddup2(&fa.fa, streams.child[i].fd, i), "adddup2");
         break;
       case ChildStream::devnull:
         fa.check(posix_spawn_file_actions_addopen(&fa.fa, i, "/dev/null",
@@ -298,27 +349,31 @@ Popen::Popen(Args args, PopenOptions o) {
         break;
     }
   }
-  if (close_fds) {
+  if (c.close_fds) {
     // dup2(fd, fd) clears FD_CLOEXEC (glibc >= 2.29), so pass_fds survive exec even
-    // when close-on-exec in the parent, whose flags stay unchanged (4f.48).
-    for (const int fd : pass) fa.check(posix_spawn_file_actions_adddup2(&fa.fa, fd, fd), "adddup2");
+    // when close-on-exec in the parent, whose flags stay unchanged.
+    for (const int fd : c.pass)
+      fa.check(posix_spawn_file_actions_adddup2(&fa.fa, fd, fd), "adddup2");
     int low = 3;
-    for (const int fd : pass) {
+    for (const int fd : c.pass) {
       for (int gap = low; gap < fd; ++gap)
         fa.check(posix_spawn_file_actions_addclose(&fa.fa, gap), "addclose");
       low = fd + 1;
     }
-    // close_range(low, ~0U) in the child (PITFALLS 11).
+    // close_range(low, ~0U) in the child.
     fa.check(posix_spawn_file_actions_addclosefrom_np(&fa.fa, low), "addclosefrom_np");
   }
-  if (o.cwd) fa.check(posix_spawn_file_actions_addchdir_np(&fa.fa, cwd.c_str()), "addchdir_np");
+  if (o.cwd) fa.check(posix_spawn_file_actions_addchdir_np(&fa.fa, c.cwd.c_str()), "addchdir_np");
+}
 
-  SpawnAttr attr;
+// posix_spawn's attributes: an empty signal mask, default dispositions (restore_signals),
+// a new session or process group.
+void set_attributes(SpawnAttr& attr, const PopenOptions& o) {
   short flags = POSIX_SPAWN_SETSIGMASK;
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr.at, &none);
-  if (o.restore_signals) {  // PITFALLS 6
+  if (o.restore_signals) {  // every signal back to SIG_DFL in the child, as Python
     sigset_t all;
     sigfillset(&all);
     posix_spawnattr_setsigdefault(&attr.at, &all);
@@ -330,44 +385,49 @@ Popen::Popen(Args args, PopenOptions o) {
     posix_spawnattr_setpgroup(&attr.at, *o.process_group);
   }
   posix_spawnattr_setflags(&attr.at, flags);
+}
 
+// Starts the child; returns its pid.
+pid_t spawn(Command& cmd, const FileActions& fa, const SpawnAttr& attr, const CheckedOptions& c,
+            const PopenOptions& o) {
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, program.c_str(), &fa.fa, &attr.at, argv_ptrs.data(),
-                               o.env ? env_ptrs.data() : environ);
+  const int rc =
+      ::posix_spawn(&pid, cmd.program.c_str(), &fa.fa, &attr.at, cmd.argv_ptrs.data(), cmd.envp());
   if (rc != 0) {
     // posix_spawn reports one errno for every stage; name the cwd when it is the
     // cwd that cannot be entered (Python's filename = cwd), else the program.
-    if (o.cwd && ::access(cwd.c_str(), X_OK) != 0) {
+    if (o.cwd && ::access(c.cwd.c_str(), X_OK) != 0) {
       const int err = errno;
-      throw_errno(err, "posix_spawn: chdir '" + cwd + "'");
+      throw_errno(err, "posix_spawn: chdir '" + c.cwd + "'");
     }
-    throw_errno(rc, "posix_spawn: '" + (o.executable ? *o.executable : argv[0]) + "'");
+    throw_errno(rc, "posix_spawn: '" + (o.executable ? *o.executable : cmd.argv[0]) + "'");
   }
-  st.pid = pid;
-  // posix_spawn has no CLONE_PIDFD (glibc 2.36 has no pidfd_spawn), so the pidfd is
-  // opened right after. The child is unreaped, so its pid cannot be reused, unless
-  // the application lets the kernel reap it (SIGCHLD ignored / SA_NOCLDWAIT) or a
-  // foreign waitpid(-1) did: then pidfd_open fails with ESRCH, or the waitid below
-  // says ECHILD (the pidfd does not name a child of ours). Either way the status is
-  // lost, reported as returncode 0 + status_lost(), as Python reports 0.
-  try {
-    st.pidfd = os::pidfd_open(pid);
-  } catch (const std::system_error& e) {
-    if (e.code().value() != ESRCH) {
-      ::kill(pid, SIGKILL);
-      int status = 0;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      throw;
-    }
-    st.returncode = 0;
-    st.lost = true;
-  }
-  if (st.pidfd) st.reap_locked();  // no other thread knows this Popen yet
-  stdin_ = PipeFile(parent_end[0].release(), false, o.text);
-  stdout_ = PipeFile(parent_end[1].release(), true, o.text);
-  stderr_ = PipeFile(parent_end[2].release(), true, o.text);
-  // child_end[] close here: the parent keeps no copy of the child's ends (PITFALLS 23).
+  return pid;
+}
+
+}  // namespace
+
+Popen::Popen(Args args, PopenOptions o) {
+  const CheckedOptions checked = check_options(args.list(), o);
+  Command command(args.list(), o);
+
+  impl_ = std::make_unique<Impl>(std::move(args));
+  auto& st = *impl_;
+  st.text = o.text;
+  st.leads_group = o.start_new_session || (o.process_group && *o.process_group == 0);
+
+  Streams streams(o);
+  FileActions fa;
+  add_file_actions(fa, streams, checked, o);
+  SpawnAttr attr;
+  set_attributes(attr, o);
+  st.adopt(spawn(command, fa, attr, checked, o));
+
+  stdin_ = PipeFile(streams.parent_end[0].release(), false, o.text);
+  stdout_ = PipeFile(streams.parent_end[1].release(), true, o.text);
+  stderr_ = PipeFile(streams.parent_end[2].release(), true, o.text);
+  // streams.child_end[] close here: the parent keeps no copy of the child's ends (else a
+  // read of the child's stdout would never see EOF).
 }
 
 Popen::~Popen() { finish(); }

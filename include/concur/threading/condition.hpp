@@ -54,7 +54,15 @@
 //     a Lock has no owner).
 //   - A notification racing with a timeout is reported (Python may report it as
 //     a timeout, consuming it).
-//   - Lockable: std::scoped_lock guard(cond) is Python's `with cond:`.
+//   - Lockable and TimedLockable: std::scoped_lock guard(cond) is Python's `with cond:`.
+//
+// Public API
+//   Condition(), Condition(Lock&), Condition(RLock&): acquire(bool blocking = true),
+//   acquire(Timeout), acquire(bool blocking, Timeout), release() (the lock's), wait(timeout),
+//   wait_for(predicate, timeout), notify(n = 1), notify_all(), repr(); lock(), unlock(),
+//   try_lock(), try_lock_for(d), try_lock_until(tp). The acquire overloads and the Lockable
+//   members come from concur::detail::Lockable (concur/detail/lockable.hpp), wait_for's loop
+//   from concur::detail::wait_for_predicate.
 //
 // Example
 //   concur::threading::Condition cv;
@@ -71,13 +79,15 @@
 #include <type_traits>
 #include <utility>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/threading/lock.hpp"
 #include "concur/threading/rlock.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::threading {
 
-class Condition {
+class Condition
+    : public concur::detail::Lockable<Condition, concur::detail::NonBlockingTimeout::kRaise> {
  public:
   /// A Condition with its own RLock.
   Condition() noexcept : rlock_(&own_) {}
@@ -87,20 +97,12 @@ class Condition {
   Condition(const Condition&) = delete;
   Condition& operator=(const Condition&) = delete;
 
-  /// The underlying lock's acquire() / release().
-  bool acquire(bool blocking = true) {
-    return lock_ ? lock_->acquire(blocking) : rlock_->acquire(blocking);
-  }
-  bool acquire(Timeout timeout) {
-    return lock_ ? lock_->acquire(timeout) : rlock_->acquire(timeout);
-  }
-  bool acquire(bool blocking, Timeout timeout) {
-    return lock_ ? lock_->acquire(blocking, timeout) : rlock_->acquire(blocking, timeout);
-  }
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout), lock(), unlock(),
+  // try_lock(), try_lock_for(), try_lock_until(): from concur::detail::Lockable, as the
+  // underlying lock's.
+
+  /// The underlying lock's release().
   void release() { lock_ ? lock_->release() : rlock_->release(); }
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
 
   /// Releases the lock, waits for a notify() or the timeout, takes the lock
   /// back. Returns false only when the timeout passed. Needs the lock held.
@@ -110,17 +112,7 @@ class Condition {
   /// for the whole call). Returns the predicate's last value. Needs the lock.
   template <class Predicate>
   auto wait_for(Predicate predicate, Timeout timeout = {}) -> std::decay_t<decltype(predicate())> {
-    const Deadline deadline(timeout);
-    auto result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      if (deadline.is_forever())
-        wait();
-      else
-        wait(Timeout(deadline.remaining()));
-      result = predicate();
-    }
-    return result;
+    return concur::detail::wait_for_predicate(*this, predicate, timeout);
   }
 
   /// Wakes up to `n` waiters (first come, first woken). Needs the lock held.
@@ -132,6 +124,11 @@ class Condition {
   [[nodiscard]] std::string repr() const;
 
  private:
+  friend concur::detail::Lockable<Condition, concur::detail::NonBlockingTimeout::kRaise>;
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    return lock_ ? lock_->acquire_for(blocking, timeout) : rlock_->acquire_for(blocking, timeout);
+  }
   struct Waiter {
     std::atomic<std::uint32_t> state{0};  // 0 waiting, 1 notified, 2 asleep on the futex
     Waiter* next = nullptr;

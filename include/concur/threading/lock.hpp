@@ -44,6 +44,12 @@
 //   - `repr(lock)` is `lock.repr()`: "<unlocked concur.threading.Lock object at 0x...>".
 //   - `locked()` as in Python.
 //
+// Public API
+//   acquire(bool blocking = true), acquire(Timeout), acquire(bool blocking, Timeout),
+//   release(), locked(), repr(); lock(), unlock(), try_lock() (noexcept), try_lock_for(d),
+//   try_lock_until(tp). The acquire overloads, lock/unlock and try_lock_for/until come from
+//   concur::detail::Lockable (concur/detail/lockable.hpp), over one private primitive.
+//
 // Example
 //   concur::threading::Lock lock;
 //   int counter = 0;
@@ -59,6 +65,7 @@
 #include <cstdint>
 #include <string>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/timeout.hpp"
 
@@ -70,30 +77,14 @@ inline constexpr std::chrono::nanoseconds TIMEOUT_MAX{INT64_MAX / 2};
 class Condition;
 class RLock;
 
-class Lock {
+class Lock : public concur::detail::Lockable<Lock, concur::detail::NonBlockingTimeout::kRaise> {
  public:
   Lock() noexcept = default;
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
-  /// Takes the lock, waiting as long as needed when `blocking`, not at all
-  /// otherwise. Returns true when taken.
-  bool acquire(bool blocking = true) {
-    if (try_acquire_fast()) return true;
-    return blocking && acquire_slow(Deadline{});
-  }
-  /// Takes the lock, waiting at most `timeout`. Returns true when taken.
-  bool acquire(Timeout timeout) {
-    if (try_acquire_fast()) return true;
-    return acquire_slow(Deadline(timeout));
-  }
-  /// Python's acquire(blocking, timeout): a bounded timeout with
-  /// blocking = false is a ValueError.
-  bool acquire(bool blocking, Timeout timeout) {
-    if (!blocking && !timeout.is_forever())
-      throw ValueError("can't specify a timeout for a non-blocking call");
-    return blocking ? acquire(timeout) : acquire(false);
-  }
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout), lock(), unlock(),
+  // try_lock_for(), try_lock_until(): from concur::detail::Lockable (see the list above).
 
   /// Unlocks. Any thread may release. Throws RuntimeError when not locked.
   void release() {
@@ -104,25 +95,21 @@ class Lock {
   /// True while some thread holds the lock (a snapshot).
   [[nodiscard]] bool locked() const noexcept { return word_.load(std::memory_order_relaxed) != 0; }
 
-  /// Lockable / TimedLockable.
-  void lock() { acquire(); }
-  void unlock() { release(); }
+  /// Lockable's try_lock(), never blocking, never throwing.
   bool try_lock() noexcept { return try_acquire_fast(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
 
   /// Python's repr(): "<locked concur.threading.Lock object at 0x...>".
   [[nodiscard]] std::string repr() const;
 
  private:
+  friend concur::detail::Lockable<Lock, concur::detail::NonBlockingTimeout::kRaise>;
   friend class Condition;
   friend class RLock;
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    if (try_acquire_fast()) return true;
+    return blocking && acquire_slow(Deadline(timeout));
+  }
   // For a thread that may have been moved to this lock's futex queue by
   // Condition::notify (wait morphing): takes the lock marking it contended, so
   // that other threads moved there are woken by later releases.

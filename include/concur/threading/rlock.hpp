@@ -30,6 +30,12 @@
 //   - Lockable and TimedLockable (lock/unlock/try_lock/try_lock_for/try_lock_until).
 //   - repr(): "<locked concur.threading.RLock object owner=140.. count=2 at 0x...>".
 //
+// Public API
+//   acquire(bool blocking = true), acquire(Timeout), acquire(bool blocking, Timeout),
+//   release(), is_owned(), recursion_count(), locked(), repr(); lock(), unlock(),
+//   try_lock(), try_lock_for(d), try_lock_until(tp). The acquire overloads and the
+//   Lockable members come from concur::detail::Lockable (concur/detail/lockable.hpp).
+//
 // Example
 //   concur::threading::RLock rl;
 //   std::scoped_lock outer(rl);
@@ -41,7 +47,9 @@
 #include <cstdint>
 #include <string>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/threading/lock.hpp"
+#include "concur/timeout.hpp"
 
 namespace concur::threading {
 
@@ -49,34 +57,15 @@ namespace concur::threading {
 /// among the threads alive now (pthread_self()); may be reused after it ends.
 std::uint64_t get_ident() noexcept;
 
-class RLock {
+class RLock : public concur::detail::Lockable<RLock, concur::detail::NonBlockingTimeout::kRaise> {
  public:
   RLock() noexcept = default;
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
 
-  /// Takes the lock (again, when the caller owns it). Returns true when taken.
-  bool acquire(bool blocking = true) {
-    const std::uint64_t me = get_ident();
-    if (owner_.load(std::memory_order_relaxed) == me) return bump(), true;
-    if (!inner_.acquire(blocking)) return false;
-    owner_.store(me, std::memory_order_relaxed);
-    count_.store(1, std::memory_order_relaxed);
-    return true;
-  }
-  bool acquire(Timeout timeout) {
-    const std::uint64_t me = get_ident();
-    if (owner_.load(std::memory_order_relaxed) == me) return bump(), true;
-    if (!inner_.acquire(timeout)) return false;
-    owner_.store(me, std::memory_order_relaxed);
-    count_.store(1, std::memory_order_relaxed);
-    return true;
-  }
-  bool acquire(bool blocking, Timeout timeout) {
-    if (!blocking && !timeout.is_forever())
-      throw ValueError("can't specify a timeout for a non-blocking call");
-    return blocking ? acquire(timeout) : acquire(false);
-  }
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout), lock(), unlock(),
+  // try_lock(), try_lock_for(), try_lock_until(): from concur::detail::Lockable. Each
+  // takes the lock again at once when the caller owns it.
 
   /// Gives back one level; frees the lock when the count reaches 0.
   /// Throws RuntimeError when the caller is not the owner.
@@ -102,22 +91,20 @@ class RLock {
   /// True while any thread owns the lock (Python 3.14's locked()).
   [[nodiscard]] bool locked() const noexcept { return inner_.locked(); }
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return acquire(d < d.zero() ? Timeout(d.zero()) : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& tp) {
-    return try_lock_for(tp - Clock::now());
-  }
-
   [[nodiscard]] std::string repr() const;
 
  private:
+  friend concur::detail::Lockable<RLock, concur::detail::NonBlockingTimeout::kRaise>;
   friend class Condition;
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    const std::uint64_t me = get_ident();
+    if (owner_.load(std::memory_order_relaxed) == me) return bump(), true;
+    if (!inner_.acquire_for(blocking, timeout)) return false;
+    owner_.store(me, std::memory_order_relaxed);
+    count_.store(1, std::memory_order_relaxed);
+    return true;
+  }
   [[noreturn]] static void throw_not_owner();
   void bump() noexcept {
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -33,9 +33,17 @@
 // Python parity
 //   - Semaphore(value=1), acquire(blocking, timeout), release(n=1) as in Python;
 //     `_value` is public as value(), `_initial_value` as initial_value() (bounded).
-//   - `with sem:` is std::scoped_lock guard(sem) (lock/unlock/try_lock).
+//   - `with sem:` is std::scoped_lock guard(sem): Lockable and TimedLockable
+//     (lock/unlock/try_lock/try_lock_for/try_lock_until), one permit each.
 //   - repr(): "<concur.threading.Semaphore at 0x...: value=3>" and
 //     "<concur.threading.BoundedSemaphore at 0x...: value=2/3>".
+//
+// Public API
+//   Semaphore(value = 1): acquire(bool blocking = true), acquire(Timeout),
+//   acquire(bool blocking, Timeout), release(n = 1), value(), repr(); lock(), unlock(),
+//   try_lock() (noexcept), try_lock_for(d), try_lock_until(tp). BoundedSemaphore(value = 1)
+//   adds initial_value(). The acquire overloads and the Lockable members come from
+//   concur::detail::Lockable (concur/detail/lockable.hpp), over one private primitive.
 //
 // Example
 //   concur::threading::BoundedSemaphore pool(5);   // five at a time
@@ -49,33 +57,23 @@
 #include <cstdint>
 #include <string>
 
+#include "concur/detail/lockable.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::threading {
 
-class Semaphore {
+class Semaphore
+    : public concur::detail::Lockable<Semaphore, concur::detail::NonBlockingTimeout::kRaise> {
  public:
   explicit Semaphore(std::int64_t value = 1);
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
   virtual ~Semaphore() = default;
 
-  /// Takes a permit, waiting as long as needed when `blocking`.
-  bool acquire(bool blocking = true) {
-    if (try_acquire_fast()) return true;
-    return blocking && acquire_slow(Deadline{});
-  }
-  /// Takes a permit, waiting at most `timeout`. Returns false on timeout.
-  bool acquire(Timeout timeout) {
-    if (try_acquire_fast()) return true;
-    return acquire_slow(Deadline(timeout));
-  }
-  bool acquire(bool blocking, Timeout timeout) {
-    if (!blocking && !timeout.is_forever())
-      throw ValueError("can't specify a timeout for a non-blocking call");
-    return blocking ? acquire(timeout) : acquire(false);
-  }
+  // acquire(), acquire(bool), acquire(Timeout), acquire(bool, Timeout) (each takes one
+  // permit), lock(), unlock() (release(1)), try_lock_for(), try_lock_until(): from
+  // concur::detail::Lockable.
 
   /// Gives `n` permits back, waking up to n waiters.
   void release(std::int64_t n = 1);
@@ -85,8 +83,7 @@ class Semaphore {
     return static_cast<std::int64_t>(value_.load(std::memory_order_relaxed));
   }
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
+  /// Lockable's try_lock(), never blocking, never throwing.
   bool try_lock() noexcept { return try_acquire_fast(); }
 
   [[nodiscard]] virtual std::string repr() const;
@@ -96,6 +93,12 @@ class Semaphore {
   std::uint32_t bound_ = 0;  // 0: unbounded
 
  private:
+  friend concur::detail::Lockable<Semaphore, concur::detail::NonBlockingTimeout::kRaise>;
+  // The one primitive the acquire overloads share (concur/detail/lockable.hpp).
+  bool acquire_for(bool blocking, Timeout timeout) {
+    if (try_acquire_fast()) return true;
+    return blocking && acquire_slow(Deadline(timeout));
+  }
   bool try_acquire_fast() noexcept {
     std::uint32_t v = value_.load(std::memory_order_relaxed);
     while (v != 0) {

@@ -123,7 +123,7 @@ void encode_ref(Buffer& out, const SharedRef& ref, const char* what);
 /// and that the state there starts with `magic` (ValueError otherwise).
 SharedRef decode_ref(Reader& in, std::size_t size, std::uint32_t magic, const char* what);
 
-// --- the robust mutex (src/multiprocessing/synchronize.cpp) ---------------------------
+// --- the robust mutex (src/multiprocessing/robust_mutex.cpp) --------------------------
 
 /// Initialises `m` in place: robust, process-shared, error-checking.
 void mutex_init(MutexState& m, std::uint32_t magic);
@@ -140,9 +140,6 @@ int mutex_release(MutexState& m) noexcept;
 bool mutex_is_mine(MutexState& m) noexcept;
 /// True when some thread holds the mutex (a snapshot; a dead owner's mutex reads false).
 bool mutex_locked(const MutexState& m) noexcept;
-
-/// Sleeps until `deadline` (EINTR-safe); used when a thread waits for a Lock it holds.
-void sleep_until(const Deadline& deadline) noexcept;
 
 /// Rounds `n` up to a multiple of `a` (a power of two).
 constexpr std::size_t align_up(std::size_t n, std::size_t a) noexcept {
