@@ -88,8 +88,8 @@ struct OwnedFd {
   int release() noexcept { return std::exchange(fd, -1); }
 };
 
-// Whether /dev/shm takes O_TMPFILE and /proc/self/fd can name what it makes (a Linux
-// tmpfs and a mounted /proc: true everywhere concur runs, but then an old kernel or a
+// Whether /dev/shm takes O_TMPFILE and /proc/thread-self/fd can name what it makes (a
+// Linux tmpfs and a mounted /proc: true wherever concur runs, but an old kernel or a
 // chroot without /proc fall back to shm_open). Cleared at the first refusal.
 std::atomic<bool> g_unnamed{true};
 
@@ -105,13 +105,13 @@ struct Made {
 // remove a name someone else made. So the segment is made with no name at all
 // (open(O_TMPFILE) in /dev/shm: a kill now leaves nothing, the kernel frees the inode
 // with the dead process's fd), sized (a kill during posix_fallocate leaves nothing
-// either), registered with the tracker as (name, st_dev, st_ino), and only then given its
-// name by linkat(/proc/self/fd/N -> /dev/shm/<name>), which is atomic and fails with
-// EEXIST if the name exists: the name appears whole and sized (an attacher never sees an
-// empty segment), and from that instant the tracker knows it. On EEXIST the registration
-// is withdrawn; a creator killed before withdrawing it leaves an entry whose identity is
-// not the existing segment's, so the tracker leaves that segment alone. Untracked
-// creations take the same path without the registration.
+// either), registered with the tracker as (name, st_dev, st_ino), and only then given
+// its name by linkat(/proc/thread-self/fd/N -> /dev/shm/<name>), which is atomic and
+// fails with EEXIST if the name exists: the name appears whole and sized (an attacher
+// never sees an empty segment), and from that instant the tracker knows it. On EEXIST
+// the registration is withdrawn; a creator killed before withdrawing it leaves an entry
+// whose identity is not the existing segment's, so the tracker leaves that segment
+// alone. Untracked creations take the same path without the registration.
 //
 // Returns the fd with `s` set (a generated name retried on EEXIST), or -1 if the kernel
 // or the mounts cannot do it (g_unnamed is then cleared and nothing was made).
@@ -139,7 +139,8 @@ int create_unnamed(Made& s, bool generated, std::int64_t size, bool track) {
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0) fail(errno, "fstat(" + s.path + ")");
   s.id = id_of(st);
-  const std::string from = "/proc/self/fd/" + std::to_string(fd.fd);
+  // thread-self, not self: /proc/self/fd is empty once the main thread has exited.
+  const std::string from = "/proc/thread-self/fd/" + std::to_string(fd.fd);
   for (;;) {
     const std::string to = "/dev/shm/" + s.entry;
     if (track) multiprocessing::detail::tracker_register(s.entry, s.id);

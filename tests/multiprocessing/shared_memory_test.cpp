@@ -3,11 +3,16 @@
 #include "concur/multiprocessing/shared_memory.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -181,6 +186,45 @@ TEST(SharedMemory, ACreatedNameAppearsOnlyWithItsSize) {
   }
   attacher.join();
   EXPECT_EQ(failure, "");
+}
+
+// The unnamed segment is named through /proc/thread-self: /proc/self/fd is empty once the
+// main thread has exited, and creating from another thread must still take that path.
+namespace {
+void* create_after_main_exited(void*) {
+  // Wait (bounded) until the main thread is gone: /proc/self/fd then lists nothing.
+  const bool gone = concur::testing::eventually([] {
+    std::error_code ec;
+    auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+    return ec || it == std::filesystem::directory_iterator();
+  });
+  int code = gone ? 0 : 2;
+  try {
+    const bool previous = mp::detail::set_unnamed_creation(true);
+    SharedMemory m(unique_name("leaderless"), true, 64, false);
+    if (!shm_exists(m.name())) code = 3;
+    m.unlink();
+    if (!previous || !mp::detail::set_unnamed_creation(true)) code = 4;  // it fell back
+  } catch (...) {
+    code = 5;
+  }
+  ::_exit(code);
+}
+}  // namespace
+
+TEST(SharedMemory, CreatesUnnamedFromAThreadAfterTheMainThreadExited) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    pthread_t t;
+    if (::pthread_create(&t, nullptr, &create_after_main_exited, nullptr) != 0) ::_exit(6);
+    // The main thread ends, alone (no unwinding through the test's frames, which
+    // pthread_exit would do).
+    ::syscall(SYS_exit, 0);
+  }
+  ASSERT_GT(pid, 0);
+  const int status = shm_test::wait_child(pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // Where O_TMPFILE or /proc is refused, creation falls back to shm_open(O_CREAT | O_EXCL)
