@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,19 +20,25 @@
 #include <mutex>
 #include <new>
 #include <string>
-#include <system_error>
 
 #include "multiprocessing/handles.hpp"
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
+#include "os/child.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/poll.hpp"
 
 namespace concur::multiprocessing::detail {
 
 namespace {
 
-constexpr std::size_t kNameMax = 255;  // NAME_MAX of /dev/shm, without the leading '/'
-constexpr std::size_t kEntry = 256;    // a table entry: the name and its NUL
+constexpr std::size_t kNameMax = 255;          // NAME_MAX of /dev/shm, without the leading '/'
+constexpr std::size_t kEntry = 256;            // a table entry: the name and its NUL
+constexpr std::size_t kIdBytes = 16;           // a record's identity: st_dev, st_ino (native order)
+constexpr std::size_t kHeader = 1 + kIdBytes;  // op, identity; then the name
 constexpr int kStopWaitMs = 5000;
+constexpr char kShmDir[] = "/dev/shm/";  // glibc's shm_open directory (fixed since 2.34)
 
 // ---------------------------------------------------------------------------------------
 // The tracker process. Everything from here to tracker_main's end runs in a child forked
@@ -39,15 +46,7 @@ constexpr int kStopWaitMs = 5000;
 // stdio, no exceptions, no locks).
 
 void put_all(int fd, const char* p, std::size_t n) noexcept {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
+  (void)os::write_all_noexcept(fd, p, n);
 }
 
 // Appends to a fixed buffer; keeps the last byte free for a newline.
@@ -91,11 +90,12 @@ std::string_view bare(std::string_view name) noexcept {
   return name;
 }
 
-// The registered names: an open-addressing hash set (linear probing, tombstones) in an
-// anonymous mapping, so that N registrations cost O(N), not O(N^2). A slot is a state
-// byte and the NUL-terminated name.
+// The registered segments: an open-addressing hash set (linear probing, tombstones) in an
+// anonymous mapping, so that N registrations cost O(N), not O(N^2). A key is the name and
+// the identity the segment had when it was registered ({0, 0}: none, by name only). A
+// slot is a state byte, the identity and the NUL-terminated name.
 struct Table {
-  static constexpr std::size_t kSlot = 1 + kEntry;
+  static constexpr std::size_t kSlot = 1 + kIdBytes + kEntry;
   enum : char { kEmpty = 0, kUsed = 1, kDeleted = 2 };
   char* slots = nullptr;
   std::size_t capacity = 0;  // a power of two
@@ -103,41 +103,57 @@ struct Table {
   std::size_t deleted = 0;   // tombstones
 
   char* slot(std::size_t i) const noexcept { return slots + i * kSlot; }
-  static std::size_t hash(const char* p, std::size_t n) noexcept {
+  static const char* name_of(const char* s) noexcept { return s + 1 + kIdBytes; }
+  static SegmentId id_of(const char* s) noexcept {
+    SegmentId id;
+    std::memcpy(&id.dev, s + 1, 8);
+    std::memcpy(&id.ino, s + 9, 8);
+    return id;
+  }
+  static std::size_t hash(SegmentId id, const char* p, std::size_t n) noexcept {
     std::uint64_t h = 1469598103934665603ULL;
-    for (std::size_t i = 0; i < n; ++i) {
-      h ^= static_cast<unsigned char>(p[i]);
+    const auto mix = [&h](unsigned char c) {
+      h ^= c;
       h *= 1099511628211ULL;
+    };
+    for (std::size_t i = 0; i < n; ++i) mix(static_cast<unsigned char>(p[i]));
+    for (int i = 0; i < 64; i += 8) {
+      mix(static_cast<unsigned char>(id.dev >> i));
+      mix(static_cast<unsigned char>(id.ino >> i));
     }
     return static_cast<std::size_t>(h);
   }
-  static bool holds(const char* s, const char* p, std::size_t n) noexcept {
-    return s[0] == kUsed && std::memcmp(s + 1, p, n) == 0 && s[1 + n] == '\0';
+  static bool holds(const char* s, SegmentId id, const char* p, std::size_t n) noexcept {
+    const SegmentId mine = id_of(s);
+    return s[0] == kUsed && mine.dev == id.dev && mine.ino == id.ino &&
+           std::memcmp(name_of(s), p, n) == 0 && name_of(s)[n] == '\0';
   }
-  // The slot holding the name, or else the one to insert it into (capacity if full).
-  std::size_t probe(const char* p, std::size_t n, bool& found) const noexcept {
+  // The slot holding the key, or else the one to insert it into (capacity if full).
+  std::size_t probe(SegmentId id, const char* p, std::size_t n, bool& found) const noexcept {
     found = false;
     std::size_t free_slot = capacity;
-    for (std::size_t k = 0, i = hash(p, n) & (capacity - 1); k < capacity;
+    for (std::size_t k = 0, i = hash(id, p, n) & (capacity - 1); k < capacity;
          ++k, i = (i + 1) & (capacity - 1)) {
       const char* s = slot(i);
       if (s[0] == kEmpty) return free_slot != capacity ? free_slot : i;
       if (s[0] == kDeleted) {
         if (free_slot == capacity) free_slot = i;
-      } else if (holds(s, p, n)) {
+      } else if (holds(s, id, p, n)) {
         found = true;
         return i;
       }
     }
     return free_slot;
   }
-  void put(const char* p, std::size_t n) noexcept {  // p is not in the table
+  void put(SegmentId id, const char* p, std::size_t n) noexcept {  // the key is not in it
     bool found = false;
-    char* s = slot(probe(p, n, found));
+    char* s = slot(probe(id, p, n, found));
     if (s[0] == kDeleted) --deleted;
     s[0] = kUsed;
-    std::memcpy(s + 1, p, n);
-    s[1 + n] = '\0';
+    std::memcpy(s + 1, &id.dev, 8);
+    std::memcpy(s + 9, &id.ino, 8);
+    std::memcpy(s + 1 + kIdBytes, p, n);
+    s[1 + kIdBytes + n] = '\0';
     ++count;
   }
   bool rehash(std::size_t cap) noexcept {
@@ -152,15 +168,15 @@ struct Table {
     deleted = 0;
     for (std::size_t i = 0; i < old_cap; ++i) {
       const char* s = old + i * kSlot;
-      if (s[0] == kUsed) put(s + 1, std::strlen(s + 1));
+      if (s[0] == kUsed) put(id_of(s), name_of(s), std::strlen(name_of(s)));
     }
     if (old != nullptr) ::munmap(old, old_cap * kSlot);
     return true;
   }
-  void add(const char* p, std::size_t n) noexcept {
+  void add(SegmentId id, const char* p, std::size_t n) noexcept {
     if (capacity != 0) {
       bool found = false;
-      probe(p, n, found);
+      probe(id, p, n, found);
       if (found) return;  // a set: registering twice is once
     }
     if ((count + deleted + 1) * 2 > capacity) {
@@ -176,25 +192,57 @@ struct Table {
         return;
       }
     }
-    put(p, n);
+    put(id, p, n);
   }
-  void remove(const char* p, std::size_t n) noexcept {
+  void remove(SegmentId id, const char* p, std::size_t n) noexcept {
     if (capacity == 0) return;
     bool found = false;
-    const std::size_t i = probe(p, n, found);
+    const std::size_t i = probe(id, p, n, found);
     if (!found) return;
     slot(i)[0] = kDeleted;
     --count;
     ++deleted;
   }
-  // Calls f(name) for every name.
+  // Calls f(id, name) for every entry.
   template <class F>
   void each(F f) const noexcept {
     for (std::size_t i = 0; i < capacity; ++i) {
-      if (slot(i)[0] == kUsed) f(slot(i) + 1);
+      if (slot(i)[0] == kUsed) f(id_of(slot(i)), name_of(slot(i)));
     }
   }
 };
+
+// Removes /dev/shm/<name> if it is what was registered: a regular file and, when the
+// registration carried an identity, that very inode (the name may since have been
+// unlinked and created again by someone else, or never have been published by a creator
+// killed first). True if it removed it; a failure other than ENOENT is reported.
+bool remove_if_registered(SegmentId id, const char* name) noexcept {
+  char path[sizeof kShmDir + kEntry];
+  const std::size_t dir = sizeof kShmDir - 1;
+  std::memcpy(path, kShmDir, dir);
+  std::memcpy(path + dir, name, std::strlen(name) + 1);
+  struct stat st {};
+  if (::fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
+    return false;
+  }
+  if (id.dev != 0 || id.ino != 0) {
+    if (static_cast<std::uint64_t>(st.st_dev) != id.dev ||
+        static_cast<std::uint64_t>(st.st_ino) != id.ino) {
+      return false;  // not the segment that was registered: another owner's
+    }
+  }
+  if (::unlink(path) == 0) return true;
+  if (errno != ENOENT) {
+    const int err = errno;
+    Line line;
+    line.add("resource_tracker: shm_unlink(/");
+    line.add(name);
+    line.add(") failed: errno ");
+    line.add_number(static_cast<unsigned long>(err));
+    line.flush(2);
+  }
+  return false;
+}
 
 [[noreturn]] void tracker_main(int rfd, bool warn, const char* comm) noexcept {
   ::setpgid(0, 0);
@@ -224,46 +272,40 @@ struct Table {
   }
 
   Table table;
-  char buf[1 + kNameMax + 1];
+  char buf[kHeader + kNameMax + 1];  // one byte more: a longer record is not a valid one
   for (;;) {
-    const ssize_t n = ::recv(rfd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // treated as EOF
-    }
+    const ssize_t n = os::retry_eintr([&] { return ::recv(rfd, buf, sizeof buf, 0); });
+    if (n < 0) break;  // treated as EOF
     if (n == 0) break;  // every writer end is closed
-    const auto len = static_cast<std::size_t>(n) - 1;
-    if (!valid_name(buf + 1, len)) continue;
-    if (buf[0] == 'R') table.add(buf + 1, len);
-    if (buf[0] == 'U') table.remove(buf + 1, len);
+    if (static_cast<std::size_t>(n) <= kHeader) continue;
+    const auto len = static_cast<std::size_t>(n) - kHeader;
+    const char* name = buf + kHeader;
+    if (!valid_name(name, len)) continue;
+    const SegmentId id = Table::id_of(buf);
+    if (buf[0] == 'R') table.add(id, name, len);
+    if (buf[0] == 'U') table.remove(id, name, len);
   }
 
+  // Remove what is left, then report it. Only a segment still there (and still the one
+  // registered) counts: a creator killed before publishing its name leaked nothing.
   if (table.count > 0) {
-    Line line;
-    if (warn) {
+    Line names;
+    std::size_t removed = 0;
+    table.each([&names, &removed](SegmentId id, const char* name) {
+      if (!remove_if_registered(id, name)) return;
+      ++removed;
+      if (names.full()) return;
+      names.add(" /");
+      names.add(name);
+    });
+    if (warn && removed > 0) {
+      Line line;
       line.add("resource_tracker: There appear to be ");
-      line.add_number(table.count);
+      line.add_number(removed);
       line.add(" leaked shared_memory objects to clean up at shutdown:");
-      table.each([&line](const char* name) {
-        if (line.full()) return;
-        line.add(" /");
-        line.add(name);
-      });
+      line.add(names.data, names.len);
       line.flush(2);
     }
-    table.each([&line](const char* name) {
-      char path[1 + kEntry];
-      path[0] = '/';
-      std::memcpy(path + 1, name, std::strlen(name) + 1);
-      if (::shm_unlink(path) != 0 && errno != ENOENT) {
-        const int err = errno;
-        line.add("resource_tracker: shm_unlink(");
-        line.add(path);
-        line.add(") failed: errno ");
-        line.add_number(static_cast<unsigned long>(err));
-        line.flush(2);
-      }
-    });
   }
   ::_exit(0);
 }
@@ -309,9 +351,7 @@ void after_fork_in_child() noexcept {
 [[maybe_unused]] const int g_atfork =
     ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 
-[[noreturn]] void fail(int err, const char* call) {
-  throw std::system_error(err, std::generic_category(), call);
-}
+[[noreturn]] void fail(int err, const char* call) { os::raise(err, call); }
 
 // Forgets the connection (closing our writer end), and reaps the tracker if ours.
 void disconnect_locked(bool reap) noexcept {
@@ -333,7 +373,7 @@ void disconnect_locked(bool reap) noexcept {
 
 void reap_bounded(pid_t pid) noexcept {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStopWaitMs);
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  const int pidfd = os::pidfd_open_noexcept(pid);
   for (;;) {
     int status = 0;
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -343,15 +383,11 @@ void reap_bounded(pid_t pid) noexcept {
     if (left.count() <= 0) {
       // Some other process still holds a writer end: do not wait for it.
       ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
+      os::retry_eintr([&] { return ::waitpid(pid, &status, 0); });
       break;
     }
     if (pidfd >= 0) {
-      struct pollfd p {
-        pidfd, POLLIN, 0
-      };
-      ::poll(&p, 1, static_cast<int>(left.count()));
+      (void)os::wait_fd(pidfd, os::kPollIn, Deadline(Timeout(left)));
     } else {
       struct timespec ts {
         0, 1'000'000
@@ -397,20 +433,19 @@ TrackerProcess start_tracker_process(bool warn, const char* comm) {
   return {sv[0], pid};
 }
 
-bool send_tracker_record(int fd, char op, std::string_view name) noexcept {
+bool send_tracker_record(int fd, char op, std::string_view name, SegmentId id) noexcept {
   name = bare(name);
   if (!valid_name(name.data(), name.size())) {
     errno = EINVAL;
     return false;
   }
-  char buf[1 + kNameMax];
+  char buf[kHeader + kNameMax];
   buf[0] = op;
-  std::memcpy(buf + 1, name.data(), name.size());
-  const std::size_t n = 1 + name.size();
-  ssize_t r = 0;
-  do {
-    r = ::send(fd, buf, n, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
+  std::memcpy(buf + 1, &id.dev, 8);
+  std::memcpy(buf + 9, &id.ino, 8);
+  std::memcpy(buf + kHeader, name.data(), name.size());
+  const std::size_t n = kHeader + name.size();
+  const ssize_t r = os::retry_eintr([&] { return ::send(fd, buf, n, MSG_NOSIGNAL); });
   return r == static_cast<ssize_t>(n);
 }
 
@@ -460,7 +495,7 @@ void connect() {
 
 }  // namespace
 
-void tracker_register(std::string_view name) {
+void tracker_register(std::string_view name, SegmentId id) {
   const std::string_view n = bare(name);
   if (!valid_name(n.data(), n.size())) {
     throw concur::ValueError("resource_tracker: cannot track the shared memory name '" +
@@ -473,7 +508,7 @@ void tracker_register(std::string_view name) {
     connect();
     std::lock_guard lock(state_mutex());
     const int fd = connected_locked();
-    if (fd >= 0 && send_tracker_record(fd, 'R', n)) return;
+    if (fd >= 0 && send_tracker_record(fd, 'R', n, id)) return;
     err = fd >= 0 ? errno : ENOTCONN;
     disconnect_locked(true);
   }
@@ -483,7 +518,7 @@ void tracker_register(std::string_view name) {
                static_cast<int>(n.size()), n.data(), std::generic_category().message(err).c_str());
 }
 
-void tracker_unregister(std::string_view name) noexcept {
+void tracker_unregister(std::string_view name, SegmentId id) noexcept {
   const std::string_view n = bare(name);
   if (!valid_name(n.data(), n.size())) return;
   std::lock_guard lock(state_mutex());
@@ -493,7 +528,7 @@ void tracker_unregister(std::string_view name) noexcept {
   } catch (...) {
     return;
   }
-  if (fd >= 0) send_tracker_record(fd, 'U', n);
+  if (fd >= 0) send_tracker_record(fd, 'U', n, id);
 }
 
 void ensure_tracker_running() { connect(); }

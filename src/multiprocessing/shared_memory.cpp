@@ -6,15 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
 #include <ostream>
 #include <random>
-#include <system_error>
+#include <utility>
 
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
 
 namespace concur::multiprocessing::shared_memory {
 
@@ -41,11 +44,8 @@ std::string make_name() {
   return source != nullptr ? source() : random_name();
 }
 
-[[noreturn]] void fail(int err, const std::string& call) {
-  if (err == EEXIST) throw concur::FileExistsError(call);
-  if (err == ENOENT) throw concur::FileNotFoundError(call);
-  throw std::system_error(err, std::generic_category(), call);
-}
+// The OSError family: FileExistsError, FileNotFoundError, PermissionError, ...
+[[noreturn]] void fail(int err, const std::string& call) { os::raise(err, call); }
 
 // The name with exactly one leading '/'.
 std::string slashed(const std::string& name) {
@@ -56,11 +56,133 @@ std::string slashed(const std::string& name) {
   return name.front() == '/' ? name : "/" + name;
 }
 
+// The entry of /dev/shm that shm_open(path) means (glibc skips every leading '/').
+std::string entry_of(const std::string& path) {
+  return path.substr(std::min(path.find_first_not_of('/'), path.size()));
+}
+
+multiprocessing::detail::SegmentId id_of(const struct stat& st) noexcept {
+  return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+void reserve(int fd, const std::string& path, std::int64_t size) {
+  // Reserve the pages: a full tmpfs fails here, not with SIGBUS on first touch.
+  const int err = os::fallocate_noexcept(fd, static_cast<std::size_t>(size));
+  if (err != 0) fail(err, "posix_fallocate(" + path + ", " + std::to_string(size) + ")");
+}
+
+
+// Whether /dev/shm takes O_TMPFILE and /proc/thread-self/fd can name what it makes (a
+// Linux tmpfs and a mounted /proc: true wherever concur runs, but an old kernel or a
+// chroot without /proc fall back to shm_open). Cleared at the first refusal.
+std::atomic<bool> g_unnamed{true};
+
+// What a creation made (a generated name may change on EEXIST).
+struct Made {
+  std::string path;   // with a leading '/'
+  std::string entry;  // the file in /dev/shm
+  multiprocessing::detail::SegmentId id;
+};
+
+// The creation protocol of a tracked segment (see include/src/multiprocessing/tracker.hpp):
+// the resource tracker must know a name before it can exist, and must never be told to
+// remove a name someone else made. So the segment is made with no name at all
+// (open(O_TMPFILE) in /dev/shm: a kill now leaves nothing, the kernel frees the inode
+// with the dead process's fd), sized (a kill during posix_fallocate leaves nothing
+// either), registered with the tracker as (name, st_dev, st_ino), and only then given
+// its name by linkat(/proc/thread-self/fd/N -> /dev/shm/<name>), which is atomic and
+// fails with EEXIST if the name exists: the name appears whole and sized (an attacher
+// never sees an empty segment), and from that instant the tracker knows it. On EEXIST
+// the registration is withdrawn; a creator killed before withdrawing it leaves an entry
+// whose identity is not the existing segment's, so the tracker leaves that segment
+// alone. Untracked creations take the same path without the registration.
+//
+// Returns the fd with `s` set (a generated name retried on EEXIST), or -1 if the kernel
+// or the mounts cannot do it (g_unnamed is then cleared and nothing was made).
+int create_unnamed(Made& s, bool generated, std::int64_t size, bool track) {
+  if (!g_unnamed.load(std::memory_order_relaxed)) return -1;
+  if (!generated) {
+    // A name that exists is FileExistsError without reserving its size first (which
+    // could fail with ENOSPC instead). Only a shortcut: linkat below decides.
+    struct stat st {};
+    if (::fstatat(AT_FDCWD, ("/dev/shm/" + s.entry).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      fail(EEXIST, "shm_open(" + s.path + ")");
+    }
+  }
+  os::Fd fd(::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (fd.get() < 0) {
+    // EISDIR or EINVAL: a kernel without O_TMPFILE; EOPNOTSUPP: a filesystem without it.
+    if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+      g_unnamed.store(false, std::memory_order_relaxed);
+      return -1;
+    }
+    fail(errno, "open(/dev/shm, O_TMPFILE)");
+  }
+  reserve(fd.get(), s.path, size);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail(errno, "fstat(" + s.path + ")");
+  s.id = id_of(st);
+  // thread-self, not self: /proc/self/fd is empty once the main thread has exited.
+  const std::string from = "/proc/thread-self/fd/" + std::to_string(fd.get());
+  for (;;) {
+    const std::string to = "/dev/shm/" + s.entry;
+    if (track) multiprocessing::detail::tracker_register(s.entry, s.id);
+    if (::linkat(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), AT_SYMLINK_FOLLOW) == 0) break;
+    const int err = errno;
+    if (track) multiprocessing::detail::tracker_unregister(s.entry, s.id);
+    if (err == EEXIST && generated) {  // a generated name that exists is retried
+      s.path = make_name();
+      s.entry = entry_of(s.path);
+      continue;
+    }
+    if (err == ENOENT && ::access(from.c_str(), F_OK) != 0) {  // no /proc
+      g_unnamed.store(false, std::memory_order_relaxed);
+      return -1;
+    }
+    fail(err, "shm_open(" + s.path + ")");
+  }
+  return fd.release();
+}
+
+// The same without O_TMPFILE (see g_unnamed): shm_open(O_CREAT | O_EXCL), then the
+// registration. A creator killed between the two leaks its segment.
+int create_named(Made& s, bool generated, std::int64_t size, bool track) {
+  os::Fd fd;
+  for (;;) {
+    fd = os::Fd(::shm_open(s.path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600));
+    if (fd.get() >= 0) break;
+    if (errno != EEXIST || !generated) fail(errno, "shm_open(" + s.path + ")");
+    s.path = make_name();
+    s.entry = entry_of(s.path);
+  }
+  try {
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) fail(errno, "fstat(" + s.path + ")");
+    s.id = id_of(st);
+    if (track) multiprocessing::detail::tracker_register(s.entry, s.id);
+    reserve(fd.get(), s.path, size);
+  } catch (...) {
+    ::shm_unlink(s.path.c_str());
+    if (track) multiprocessing::detail::tracker_unregister(s.entry, s.id);
+    throw;
+  }
+  return fd.release();
+}
+
+// Checks a name to create before anything is made, with shm_open's errors.
+void check_creatable(const std::string& path, const std::string& entry) {
+  if (entry.empty() || entry.find('/') != std::string::npos) {
+    fail(EINVAL, "shm_open(" + path + ")");
+  }
+  if (entry.size() > kNameMax) fail(ENAMETOOLONG, "shm_open(" + path + ")");
+}
+
 }  // namespace
 
 struct SharedMemory::State {
-  std::string path;  // with the leading '/'
-  std::string name;  // without
+  std::string path;                       // as given, with a leading '/'
+  std::string name;                       // path without its first '/' (name())
+  multiprocessing::detail::SegmentId id;  // what the name meant when created or attached
   std::size_t size = 0;
   bool tracked = false;
   mutable std::mutex mutex;
@@ -91,54 +213,51 @@ SharedMemory::SharedMemory(std::optional<std::string> name, bool create, std::in
     throw concur::ValueError("SharedMemory: 'name' can only be None if create=True");
   }
   State& s = *state_;
-  const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
-  if (name) {
-    s.path = slashed(*name);
-    s.fd = ::shm_open(s.path.c_str(), flags, 0600);
-    if (s.fd < 0) fail(errno, "shm_open(" + s.path + ")");
+  const bool do_track = track.value_or(create);
+  s.path = name ? slashed(*name) : make_name();
+  if (create) {
+    Made made{s.path, entry_of(s.path), {}};
+    check_creatable(made.path, made.entry);
+    s.fd = create_unnamed(made, !name, size, do_track);
+    if (s.fd < 0) s.fd = create_named(made, !name, size, do_track);
+    s.path = std::move(made.path);
+    s.id = made.id;
+    s.tracked = do_track;
+    s.size = static_cast<std::size_t>(size);
   } else {
-    for (;;) {  // 3f.50: a generated name that exists is retried, never an error
-      s.path = make_name();
-      s.fd = ::shm_open(s.path.c_str(), flags, 0600);
-      if (s.fd >= 0) break;
-      if (errno != EEXIST) fail(errno, "shm_open(" + s.path + ")");
+    s.fd = ::shm_open(s.path.c_str(), O_RDWR | O_CLOEXEC, 0600);
+    if (s.fd < 0) fail(errno, "shm_open(" + s.path + ")");
+    struct stat st {};
+    if (::fstat(s.fd, &st) != 0) fail(errno, "fstat(" + s.path + ")");
+    if (st.st_size <= 0) {
+      throw concur::ValueError("SharedMemory: cannot map the empty segment '" + s.path.substr(1) +
+                               "'");
+    }
+    s.size = static_cast<std::size_t>(st.st_size);
+    s.id = id_of(st);
+    if (do_track) {
+      multiprocessing::detail::tracker_register(entry_of(s.path), s.id);
+      s.tracked = true;
     }
   }
   s.name = s.path.substr(1);
-  const bool do_track = track.value_or(create);
-  try {
-    if (do_track) {
-      if (s.path.size() - 1 > kNameMax) fail(ENAMETOOLONG, "shm_open(" + s.path + ")");
-      multiprocessing::detail::tracker_register(s.path);
-      s.tracked = true;
-    }
+  void* p = ::mmap(nullptr, s.size, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
     if (create) {
-      // Reserve the pages: a full tmpfs fails here, not with SIGBUS on first touch.
-      int err = 0;
-      do {
-        err = ::posix_fallocate(s.fd, 0, static_cast<off_t>(size));
-      } while (err == EINTR);
-      if (err != 0) {
-        fail(err, "posix_fallocate(" + s.path + ", " + std::to_string(size) + ")");
-      }
-      s.size = static_cast<std::size_t>(size);
-    } else {
+      // Ours since the link a moment ago, unless someone unlinked and re-made it since.
       struct stat st {};
-      if (::fstat(s.fd, &st) != 0) fail(errno, "fstat(" + s.path + ")");
-      if (st.st_size <= 0) {
-        throw concur::ValueError("SharedMemory: cannot map the empty segment '" + s.name + "'");
+      if (::fstatat(AT_FDCWD, ("/dev/shm/" + entry_of(s.path)).c_str(), &st, AT_SYMLINK_NOFOLLOW) ==
+              0 &&
+          id_of(st).dev == s.id.dev && id_of(st).ino == s.id.ino) {
+        ::shm_unlink(s.path.c_str());
       }
-      s.size = static_cast<std::size_t>(st.st_size);
     }
-    void* p = ::mmap(nullptr, s.size, PROT_READ | PROT_WRITE, MAP_SHARED, s.fd, 0);
-    if (p == MAP_FAILED) fail(errno, "mmap(" + s.path + ")");
-    s.data = static_cast<std::byte*>(p);
-    s.mapped = s.size;
-  } catch (...) {
-    if (create) ::shm_unlink(s.path.c_str());
-    if (s.tracked) multiprocessing::detail::tracker_unregister(s.path);
-    throw;  // ~State closes the fd
+    if (s.tracked) multiprocessing::detail::tracker_unregister(entry_of(s.path), s.id);
+    fail(err, "mmap(" + s.path + ")");  // ~State closes the fd
   }
+  s.data = static_cast<std::byte*>(p);
+  s.mapped = s.size;
 }
 
 const std::string& SharedMemory::name() const noexcept { return state_->name; }
@@ -162,9 +281,9 @@ void SharedMemory::close() noexcept { state_->close(); }
 void SharedMemory::unlink() {
   const int r = ::shm_unlink(state_->path.c_str());
   const int err = errno;
-  // The name is gone either way: the tracker must not try to remove it (or, worse, a
-  // later segment that reuses it).
-  multiprocessing::detail::tracker_unregister(state_->path);
+  // The name is gone either way: the tracker need not try to remove it (and would not
+  // remove a later segment that reuses it: another identity).
+  multiprocessing::detail::tracker_unregister(entry_of(state_->path), state_->id);
   if (r != 0) fail(err, "shm_unlink(" + state_->path + ")");
 }
 
@@ -195,3 +314,9 @@ NameSource set_name_source(NameSource source) noexcept { return g_name_source.ex
 }  // namespace detail
 
 }  // namespace concur::multiprocessing::shared_memory
+
+namespace concur::multiprocessing::detail {
+bool set_unnamed_creation(bool enabled) noexcept {
+  return shared_memory::g_unnamed.exchange(enabled);
+}
+}  // namespace concur::multiprocessing::detail

@@ -14,17 +14,22 @@
 // SIGHUP and SIGPIPE, moves to its own process group (a killpg of the program's group does
 // not take it down), and names itself "concur-rtracker". It then reads records
 //
-//     'R' name     REGISTER   (name without its leading '/', 1..255 bytes, no NUL or '/')
-//     'U' name     UNREGISTER
+//     op (1 byte)  st_dev (8)  st_ino (8)  name (1..255 bytes, no NUL or '/')
+//     'R' REGISTER / 'U' UNREGISTER; the identity {0, 0} means "whatever has that name"
 //
-// into a table in an anonymous mapping (a set: registering twice is once). When every
-// writer end is closed (every process of the tree exited or was killed) it reads EOF,
-// shm_unlink()s what is still registered, writes to stderr
+// into a table in an anonymous mapping, keyed by (name, identity): a set (registering
+// twice is once; unregistering removes that key only). When every writer end is closed
+// (every process of the tree exited or was killed) it reads EOF and removes each entry
+// still registered that is there: /dev/shm/<name> a regular file and, when the entry has
+// an identity, that very inode (fstatat, then unlink). A name that is gone, or that now
+// holds another inode (unlinked and created again by someone else, or never published
+// by a creator killed first), is left alone and not reported. It then writes to stderr
 //
 //     resource_tracker: There appear to be N leaked shared_memory objects to clean up at
 //     shutdown: /psm_a /psm_b
 //
-// (Python's wording) and exits. Nothing is written when nothing leaked.
+// (Python's wording; N counts what it removed) and exits. Nothing is written when
+// nothing leaked.
 //
 // Sharing: the writer end is registered with set_inherited_fd("resource_tracker", fd), so
 // every child process (every start method) writes to the same tracker; under fork the
@@ -41,13 +46,23 @@
 // left a zombie of a live process, unless it is killed (it is then reaped by the next
 // registration, which starts a new one, or by stop_tracker()).
 //
-// Window: a process killed between shm_open() and the REGISTER record leaks that one
-// segment (as in CPython): registering before the name exists could make the tracker
-// delete another program's segment of the same name.
+// No window (the creation protocol, in src/multiprocessing/shared_memory.cpp): a tracked
+// creation makes its segment unnamed (open(O_TMPFILE) in /dev/shm), sizes it, registers
+// (name, its st_dev and st_ino) and only then gives it its name (linkat, which fails with
+// EEXIST if the name exists). A creator killed at any point leaves either nothing named
+// (the kernel frees the unnamed inode) or a name the tracker knows, and the identity
+// keeps the tracker from removing a segment of the same name that the creator did not
+// make (the FileExistsError case, even when the creator is killed before unregistering).
+// What is left: (1) the tracker's check and its unlink are two calls; a third party
+// that removes and re-creates that name in the microseconds between them loses its new
+// segment. (2) Inode numbers of tmpfs are not reused until its 32-bit counter wraps (or
+// never, with inode64); a name re-created with the very inode number a dead creator had
+// after 2^32 creations in between would be removed.
 #pragma once
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string_view>
 
 namespace concur::multiprocessing::detail {
@@ -55,14 +70,22 @@ namespace concur::multiprocessing::detail {
 /// The key of the tracker's writer end among the inherited fds (handles.hpp).
 inline constexpr std::string_view kTrackerFdKey = "resource_tracker";
 
-/// Registers `name` (with or without its leading '/') with this program tree's tracker,
-/// starting the tracker if this process has none. Throws std::system_error naming the
-/// call when the tracker cannot be started (socketpair, fork); ValueError for a name the
-/// tracker cannot hold. A tracker that died is restarted once (its registrations are lost).
-void tracker_register(std::string_view name);
-/// Unregisters `name` if this process is connected to a tracker (never starts one).
-/// Errors are ignored: the tracker then tries an unlink that finds nothing.
-void tracker_unregister(std::string_view name) noexcept;
+/// What a segment was when it was registered: its st_dev and st_ino. {0, 0}: none (the
+/// tracker removes whatever regular file has the name).
+struct SegmentId {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+};
+
+/// Registers `name` (with or without its leading '/') and `id` with this program tree's
+/// tracker, starting the tracker if this process has none. Throws std::system_error
+/// naming the call when the tracker cannot be started (socketpair, fork); ValueError for
+/// a name the tracker cannot hold. A tracker that died is restarted once (its
+/// registrations are lost); a send that still fails is reported on stderr, not thrown.
+void tracker_register(std::string_view name, SegmentId id = {});
+/// Unregisters (`name`, `id`) if this process is connected to a tracker (never starts
+/// one). Errors are ignored: the tracker then tries an unlink that finds nothing.
+void tracker_unregister(std::string_view name, SegmentId id = {}) noexcept;
 /// Starts the tracker now if this process has none (a Process start may call this so that
 /// children share the parent's tracker, as CPython's spawn does).
 void ensure_tracker_running();
@@ -85,11 +108,16 @@ struct TrackerProcess {
 /// Forks a tracker process (see above) named `comm` (<= 15 bytes); `warn`: whether it
 /// reports what it removes at EOF. Throws std::system_error naming socketpair or fork.
 TrackerProcess start_tracker_process(bool warn, const char* comm);
-/// Sends one record ('R' register, 'U' unregister); false (errno set) if the tracker is
-/// gone or the name invalid (EINVAL). Never raises SIGPIPE.
-bool send_tracker_record(int fd, char op, std::string_view name) noexcept;
+/// Sends one record ('R' register, 'U' unregister, with the segment's identity); false
+/// (errno set) if the tracker is gone or the name invalid (EINVAL). Never raises SIGPIPE.
+bool send_tracker_record(int fd, char op, std::string_view name, SegmentId id = {}) noexcept;
 /// Waits up to 5 s for the child `pid` to exit and reaps it; then SIGKILL and reap.
 void reap_bounded(pid_t pid) noexcept;
+
+/// Test hook: whether SharedMemory creates through O_TMPFILE and linkat (the protocol
+/// above; the default) or falls back to shm_open(O_CREAT | O_EXCL) then registration, as
+/// where the kernel or the mounts refuse O_TMPFILE or /proc. Returns the previous value.
+bool set_unnamed_creation(bool enabled) noexcept;
 
 /// For a forked child that must act as a separate program (tests): closes its copy of the
 /// inherited writer end and forgets the tracker without waiting for it, so that its next

@@ -3,14 +3,23 @@
 #include "concur/multiprocessing/shared_memory.hpp"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "multiprocessing/shm_test_util.hpp"
+#include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace shm = concur::multiprocessing::shared_memory;
@@ -126,6 +135,120 @@ TEST(SharedMemory, CreateExistingNameLeavesTheOwnerAlone) {
   EXPECT_TRUE(shm_exists(name));  // the failed creation did not unlink the other's
   EXPECT_EQ(SharedMemory(name).buf()[0], std::byte{7});
   a.unlink();
+}
+
+// The existing name is found before the size is reserved: FileExistsError, not ENOSPC.
+TEST(SharedMemory, CreateExistingNameIsFileExistsErrorWhateverTheSize) {
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);
+  const auto total =
+      static_cast<std::int64_t>(vfs.f_blocks) * static_cast<std::int64_t>(vfs.f_frsize);
+  const std::string name = unique_name("exists_big");
+  SharedMemory a(name, true, 32);
+  EXPECT_THROW(SharedMemory(name, true, total + (1 << 20)), concur::FileExistsError);
+  EXPECT_TRUE(shm_exists(name));
+  a.unlink();
+}
+
+// A created name appears whole: an attacher racing the creation finds no segment or the
+// sized one, never an empty one (which used to be visible between shm_open and
+// posix_fallocate, and was a ValueError to attach).
+TEST(SharedMemory, ACreatedNameAppearsOnlyWithItsSize) {
+  constexpr int kRounds = 200;
+  constexpr std::int64_t kSize = 1 << 20;  // a long posix_fallocate: a wide window, if any
+  const auto name_of = [](int i) { return unique_name("whole" + std::to_string(i)); };
+  std::atomic<int> seen{-1};
+  std::string failure;
+  std::thread attacher([&] {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (int i = 0; i < kRounds && failure.empty(); ++i) {
+      while (std::chrono::steady_clock::now() < end) {
+        try {
+          const SharedMemory m(name_of(i));
+          if (m.size() != kSize) failure = name_of(i) + ": size " + std::to_string(m.size());
+          break;
+        } catch (const concur::FileNotFoundError&) {
+        } catch (const concur::ValueError& e) {
+          failure = e.what();
+          break;
+        }
+      }
+      seen = i;
+    }
+    seen = kRounds;  // done, or stopped at a failure
+  });
+  for (int i = 0; i < kRounds; ++i) {
+    SharedMemory m(name_of(i), true, kSize, false);
+    const bool attached = concur::testing::eventually([&] { return seen.load() >= i; },
+                                                      std::chrono::milliseconds(20000));
+    m.unlink();
+    if (!attached) break;
+  }
+  attacher.join();
+  EXPECT_EQ(failure, "");
+}
+
+// The unnamed segment is named through /proc/thread-self: /proc/self/fd is empty once the
+// main thread has exited, and creating from another thread must still take that path.
+namespace {
+void* create_after_main_exited(void*) {
+  // Wait (bounded) until the main thread is gone: /proc/self/fd then lists nothing.
+  const bool gone = concur::testing::eventually([] {
+    std::error_code ec;
+    auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+    return ec || it == std::filesystem::directory_iterator();
+  });
+  int code = gone ? 0 : 2;
+  try {
+    const bool previous = mp::detail::set_unnamed_creation(true);
+    SharedMemory m(unique_name("leaderless"), true, 64, false);
+    if (!shm_exists(m.name())) code = 3;
+    m.unlink();
+    if (!previous || !mp::detail::set_unnamed_creation(true)) code = 4;  // it fell back
+  } catch (...) {
+    code = 5;
+  }
+  ::_exit(code);
+}
+}  // namespace
+
+TEST(SharedMemory, CreatesUnnamedFromAThreadAfterTheMainThreadExited) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    pthread_t t;
+    if (::pthread_create(&t, nullptr, &create_after_main_exited, nullptr) != 0) ::_exit(6);
+    // The main thread ends, alone (no unwinding through the test's frames, which
+    // pthread_exit would do).
+    ::syscall(SYS_exit, 0);
+  }
+  ASSERT_GT(pid, 0);
+  const int status = shm_test::wait_child(pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// Where O_TMPFILE or /proc is refused, creation falls back to shm_open(O_CREAT | O_EXCL)
+// with the same results.
+TEST(SharedMemory, WithoutUnnamedCreationShmOpenDoesTheSame) {
+  const bool previous = mp::detail::set_unnamed_creation(false);
+  const std::string name = unique_name("named");
+  {
+    SharedMemory a(name, true, 100);
+    EXPECT_TRUE(a.tracked());
+    EXPECT_TRUE(shm_exists(name));
+    a.buf()[99] = std::byte{4};
+    EXPECT_THROW(SharedMemory(name, true, 100), concur::FileExistsError);
+    EXPECT_EQ(SharedMemory(name).buf()[99], std::byte{4});
+    SharedMemory g(std::nullopt, true, 64);
+    EXPECT_TRUE(shm_exists(g.name()));
+    g.unlink();
+    a.unlink();
+    EXPECT_FALSE(shm_exists(name));
+  }
+  SharedMemory left(name, true, 16);  // left to the tracker
+  mp::detail::set_unnamed_creation(previous);
+  mp::detail::stop_tracker();
+  EXPECT_FALSE(shm_exists(name));
 }
 
 // PITFALLS 33: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first

@@ -22,17 +22,27 @@
 //     digits>", retried with another one on a collision (never FileExistsError). The pages
 //     are reserved up front with posix_fallocate, so a full /dev/shm is an error here
 //     (std::system_error ENOSPC naming posix_fallocate) and never a SIGBUS on first touch.
-//     Contents start zeroed. Permissions 0600.
+//     Contents start zeroed. Permissions 0600. The name appears whole: the segment is
+//     made unnamed in /dev/shm (O_TMPFILE), sized, registered with the resource tracker
+//     with its inode, and only then named, atomically (linkat, which fails if the name
+//     exists). So an attacher never finds it empty, and a creator killed at any moment
+//     leaves nothing in /dev/shm that its tracker will not remove; the tracker never
+//     removes a segment of that name that the creator did not make (a FileExistsError
+//     creation, even one killed half-way, leaves the existing segment alone). Where
+//     O_TMPFILE or /proc is refused (old kernels, a chroot without /proc), creation falls
+//     back to shm_open(O_CREAT | O_EXCL), and a creator killed before registering leaks
+//     its segment, as in CPython. See docs/design/0004-multiprocessing.md, section 9.
 //   - create == false: attaches to the existing segment `name` (FileNotFoundError if there
 //     is none); `size` is ignored (size() is the segment's real size).
 //   - track: whether this process's resource tracker removes the segment if the program
 //     dies without unlink() (see src/multiprocessing/tracker.hpp). Default: track when
-//     creating, not when attaching (PITFALLS 32: a tracker that unlinks segments merely
-//     attached to deletes other programs' data, CPython gh-82300).
+//     creating, not when attaching (a tracker that unlinks segments merely attached to
+//     deletes other programs' data, CPython gh-82300).
 // Errors: ValueError for size < 0, create with size 0, attach without a name, an empty
-// name, a name with a NUL; FileExistsError; FileNotFoundError; std::system_error naming
-// the call otherwise (shm_open EINVAL for a name with an inner '/' or over 255 bytes,
-// EMFILE, mmap, posix_fallocate ENOSPC). Nothing is left in /dev/shm by a failed creation.
+// name, a name with a NUL; FileExistsError; FileNotFoundError; the OSError family naming
+// the call otherwise (shm_open EINVAL for a name with an inner '/', ENAMETOOLONG over 255
+// bytes; EMFILE; mmap; posix_fallocate ENOSPC). Nothing is left in /dev/shm by a failed
+// creation. A name that exists is FileExistsError whatever the size asked (never ENOSPC).
 //
 // What blocks: nothing waits on other processes. The first tracked creation of a program
 // forks its resource tracker (one small helper process, "concur-rtracker", that exits by
@@ -109,8 +119,9 @@ class SharedMemory {
   void close() noexcept;
   /// Removes the name (shm_unlink): no one can attach any more; handles already attached
   /// keep working until closed, and the memory is freed with the last mapping. Also
-  /// unregisters it from this process's resource tracker. A second unlink() of the same
-  /// name raises FileNotFoundError. May be called before or after close().
+  /// unregisters it (the segment this handle created or attached, by name and inode) from
+  /// this process's resource tracker. A second unlink() of the same name raises
+  /// FileNotFoundError. May be called before or after close().
   void unlink();
 
   /// "SharedMemory('<name>', size=<size>)".
