@@ -2,6 +2,7 @@
 // child's pid cannot be reused). The child forgets the parent's children, closes the fds
 // meant for them, sets up its lifeline and runs the Process's run() in place.
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,15 +52,22 @@ void start_fork(Process& self, ProcessState& st) {
     errno = fork_errno;
     throw_os_error("fork");
   }
-  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  // ESRCH: the child already ended and was reaped by someone else (SIGCHLD set to SIG_IGN:
+  // the kernel; or a foreign waitpid(-1)). It started and ended; its status is lost (as
+  // subprocess reports it). The sentinel is then an fd that is readable at once.
+  const bool lost = pidfd < 0 && errno == ESRCH;
+  if (lost) pidfd = ::eventfd(1, EFD_CLOEXEC);
   if (pidfd < 0) {
     const int e = errno;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    if (!lost) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
     untrack_fd_locked(lifeline[1]);
     ::close(lifeline[1]);
     errno = e;
-    throw_os_error("pidfd_open");
+    throw_os_error(lost ? "eventfd" : "pidfd_open");
   }
   track_fd_locked(pidfd);
   lock.unlock();
@@ -69,6 +77,10 @@ void start_fork(Process& self, ProcessState& st) {
   st.lifeline_w = lifeline[1];
   st.used = StartMethod::fork;
   st.phase = ProcessState::Phase::kStarted;
+  if (lost) {
+    st.exitcode = 0;
+    st.lost = true;
+  }
 }
 
 }  // namespace concur::multiprocessing::detail

@@ -29,6 +29,7 @@ namespace {
 static_assert(std::is_same_v<decltype(std::declval<mp::Connection<int>&>().recv_bytes()), Bytes>);
 static_assert(
     std::is_same_v<decltype(std::declval<mp::BufferTooShort&>().message()), const Bytes&>);
+static_assert(std::is_same_v<decltype(mp::current_process().authkey()), Bytes>);
 static_assert(std::is_convertible_v<const Bytes&, std::span<const std::byte>>);
 static_assert(std::is_convertible_v<Bytes&&, std::span<const std::byte>>);
 static_assert(std::is_convertible_v<Bytes&, std::span<std::byte>>);
@@ -144,4 +145,12 @@ TEST(Bytes, SendBytesOfAStringFromAChild) {
   EXPECT_EQ(a.recv_bytes().str(), "echo");
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST(Bytes, AuthkeyIsBytes) {
+  mp::Process p([] {});
+  const Bytes key = p.authkey();
+  EXPECT_EQ(key.size(), 32u);
+  p.set_authkey(Bytes("secret"));
+  EXPECT_EQ(p.authkey(), "secret");
 }
