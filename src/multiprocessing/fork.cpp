@@ -1,6 +1,8 @@
 // The fork start method: fork(), then pidfd_open in the parent (race-free: an unreaped
 // child's pid cannot be reused). The child forgets the parent's children, closes the fds
 // meant for them, sets up its lifeline and runs the Process's run() in place.
+#include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,14 +51,23 @@ void start_fork(Process& self, ProcessState& st) {
     untrack_fd_locked(lifeline.write.get());
     os::raise(fork_errno, "fork");
   }
-  os::Fd pidfd_owner;
-  try {
-    pidfd_owner = os::pidfd_open_started(pid);
-  } catch (...) {
-    untrack_fd_locked(lifeline.write.get());
-    throw;
+  int pidfd = os::pidfd_open_noexcept(pid);
+  // ESRCH: the child already ended and was reaped by someone else (SIGCHLD set to SIG_IGN:
+  // the kernel; or a foreign waitpid(-1)). It started and ended; its status is lost (as
+  // subprocess reports it). The sentinel is then an fd that is readable at once.
+  const bool lost = pidfd == -ESRCH;
+  if (lost) {
+    pidfd = ::eventfd(1, EFD_CLOEXEC);
+    if (pidfd < 0) pidfd = -errno;
   }
-  const int pidfd = pidfd_owner.release();
+  if (pidfd < 0) {
+    if (!lost) {
+      ::kill(pid, SIGKILL);
+      os::retry_eintr([&] { return ::waitpid(pid, nullptr, 0); });
+    }
+    untrack_fd_locked(lifeline.write.get());
+    os::raise(-pidfd, lost ? "eventfd" : "pidfd_open");
+  }
   track_fd_locked(pidfd);
   lock.unlock();
   std::lock_guard slock(st.m);
@@ -65,6 +76,10 @@ void start_fork(Process& self, ProcessState& st) {
   st.lifeline_w = lifeline.write.release();
   st.used = StartMethod::fork;
   st.phase = ProcessState::Phase::kStarted;
+  if (lost) {
+    st.exitcode = 0;
+    st.lost = true;
+  }
 }
 
 }  // namespace concur::multiprocessing::detail

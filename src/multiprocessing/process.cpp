@@ -101,11 +101,11 @@ std::optional<int> wait_state(ProcessState& st, const Deadline& deadline) {
     (void)os::read_full_noexcept(st.status_fd, &status, sizeof status);
     code = status;
   } else {
-    if (os::reap(pidfd, &code) == os::WaitState::lost) {
-      os::raise(ECHILD,
-                "waitid(P_PIDFD): the child was reaped elsewhere (SIGCHLD set to SIG_IGN?), its "
-                "exit code is lost");
-    }
+    // Lost: the pidfd is readable (the child ended) but it is no longer our child to reap:
+    // the kernel reaped it (SIGCHLD set to SIG_IGN, SA_NOCLDWAIT) or someone's waitpid(-1)
+    // did. The status is lost: 0 and status_lost(), as subprocess reports it (CPython's
+    // Popen sets returncode 0 on ChildProcessError).
+    st.lost = os::reap(pidfd, &code) == os::WaitState::lost;
   }
   st.exitcode = code;
   {
@@ -297,7 +297,57 @@ using detail::ProcessState;
 
 // ---- Process ------------------------------------------------------------------------------
 
-Process::Process(ProcessOptions options) : state_(std::make_shared<ProcessState>()) {
+namespace detail {
+namespace {
+thread_local bool rebuild_as_current = false;
+
+struct ProcessClasses {
+  std::mutex m;
+  std::vector<std::pair<const std::type_info*, ProcessEncoder>> entries;
+};
+ProcessClasses& process_classes() {
+  static auto* classes = new ProcessClasses();  // never destroyed: used during static init
+  return *classes;
+}
+}  // namespace
+
+void rebuild_next_process_as_current(bool on) noexcept { rebuild_as_current = on; }
+
+void add_process_class(const std::type_info& type, ProcessEncoder encode) {
+  auto& c = process_classes();
+  std::lock_guard lock(c.m);
+  for (const auto& [t, e] : c.entries)
+    if (*t == type) return;
+  c.entries.emplace_back(&type, encode);
+}
+
+ProcessEncoder process_class_encoder(const Process& self) {
+  const std::type_info& type = typeid(self);
+  {
+    auto& c = process_classes();
+    std::lock_guard lock(c.m);
+    for (const auto& [t, e] : c.entries)
+      if (*t == type) return e;
+  }
+  throw TypeError("concur::multiprocessing: a Process subclass (" + demangle(type.name()) +
+                  ") runs its run() in the child: under spawn/forkserver the child must "
+                  "rebuild the object, so register it with CONCUR_REGISTER_PROCESS(" +
+                  demangle(type.name()) +
+                  ") and list its fields in concur_fields() (see register_process in "
+                  "process.hpp); or use get_context(\"fork\")");
+}
+
+}  // namespace detail
+
+Process::Process(ProcessOptions options) {
+  if (detail::rebuild_as_current) {
+    // A registered subclass rebuilt in its child: its base is the child itself.
+    detail::rebuild_as_current = false;
+    state_ = g().current;
+    view_ = true;
+    return;
+  }
+  state_ = std::make_shared<ProcessState>();
   auto& gl = g();
   ProcessState& me = *gl.current;
   int count = 0;
@@ -330,14 +380,37 @@ Process::Process(StartMethod method, ProcessOptions options, std::unique_ptr<det
   target_ = std::move(target);
 }
 
+Process::Process(StartMethod method, ProcessOptions options) : Process(std::move(options)) {
+  if (!view_) state_->method = method;
+}
+
+Process::Process(const Context& context, ProcessOptions options) : Process(std::move(options)) {
+  if (!view_) state_->method = context.method();
+}
+
 Process::Process(std::shared_ptr<ProcessState> state) noexcept
     : state_(std::move(state)), view_(true) {}
 
 Process::Process(Process&& other) noexcept
     : state_(std::move(other.state_)), target_(std::move(other.target_)), view_(other.view_) {}
 
-Process::~Process() {
-  if (!state_ || view_) return;
+Process& Process::operator=(Process&& other) noexcept {
+  if (this == &other) return *this;
+  release();
+  state_ = std::move(other.state_);
+  target_ = std::move(other.target_);
+  view_ = other.view_;
+  return *this;
+}
+
+Process::~Process() { release(); }
+
+void Process::release() noexcept {
+  if (!state_ || view_) {
+    state_.reset();
+    target_.reset();
+    return;
+  }
   try {
     bool running = false;
     bool daemonic = false;
@@ -353,6 +426,8 @@ Process::~Process() {
   } catch (...) {
   }
   detail::release_fds(*state_);
+  state_.reset();
+  target_.reset();
 }
 
 void Process::run() {
@@ -423,7 +498,7 @@ bool Process::join(Timeout timeout) {
   return ended;
 }
 
-bool Process::is_alive() {
+bool Process::is_alive() const {
   {
     std::lock_guard lock(state_->m);
     detail::check_open(*state_);
@@ -457,13 +532,19 @@ void Process::close() {
   target_.reset();
 }
 
-std::optional<int> Process::exitcode() {
+std::optional<int> Process::exitcode() const {
   {
     std::lock_guard lock(state_->m);
     if (state_->phase != ProcessState::Phase::kStarted || state_->is_current)
       return state_->exitcode;
   }
   return detail::wait_state(*state_, Deadline(Deadline::Clock::now()));
+}
+
+bool Process::status_lost() const {
+  (void)exitcode();  // reap now if it ended
+  std::lock_guard lock(state_->m);
+  return state_->lost;
 }
 
 std::optional<int> Process::pid() const {
@@ -500,13 +581,13 @@ void Process::set_daemon(bool daemonic) {
     throw RuntimeError("cannot set the daemon flag of a started process");
   state_->daemon = daemonic;
 }
-std::vector<std::byte> Process::authkey() const {
+Bytes Process::authkey() const {
   std::lock_guard lock(state_->m);
   return state_->authkey;
 }
-void Process::set_authkey(std::vector<std::byte> key) {
+void Process::set_authkey(Bytes key) {
   std::lock_guard lock(state_->m);
-  state_->authkey = std::move(key);
+  state_->authkey = std::move(key).vector();
 }
 std::optional<StartMethod> Process::start_method() const {
   std::lock_guard lock(state_->m);

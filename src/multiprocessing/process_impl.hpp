@@ -43,6 +43,7 @@ struct ProcessState {
   int lifeline_w = -1;  // our end of the child's lifeline
   int status_fd = -1;   // forkserver: the server reports the exit status here
   std::optional<int> exitcode;
+  bool lost = false;  // the child was reaped elsewhere: exitcode 0, status lost
 };
 
 struct ProcessAccess {
@@ -133,6 +134,9 @@ const char* program_argv0() noexcept;
 // ---- fork.cpp / spawn.cpp / forkserver.cpp ----------------------------------------------
 
 void start_fork(Process& self, ProcessState& st);
+/// The encoder of `self`'s registered subclass (register_process); TypeError naming the
+/// type if it was not registered. Not for a plain Process.
+ProcessEncoder process_class_encoder(const Process& self);
 /// spawn and forkserver: encode the target (TypeError if it cannot cross) and start.
 void start_encoded(Process& self, ProcessState& st, StartMethod method);
 

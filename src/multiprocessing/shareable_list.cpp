@@ -125,10 +125,7 @@ void write_item(std::byte* tag, const Item& value) {
 
 }  // namespace
 
-Bytes to_bytes(std::string_view s) {
-  const auto* p = reinterpret_cast<const std::byte*>(s.data());
-  return Bytes(p, p + s.size());
-}
+Bytes to_bytes(std::string_view s) { return Bytes(s); }
 
 std::string repr(const Item& item) {
   switch (item.index()) {
@@ -250,7 +247,7 @@ Item ShareableList::get(std::int64_t index) const {
     case kStr:
       return Item{std::string(reinterpret_cast<const char*>(payload), length)};
     case kBytes:
-      return Item{Bytes(payload, payload + length)};
+      return Item{Bytes(std::span<const std::byte>(payload, length))};
     default:
       throw concur::ValueError("ShareableList: slot " + std::to_string(index) + " of '" +
                                shm_.name() + "' holds an unknown kind (corrupt segment)");

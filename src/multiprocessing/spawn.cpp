@@ -123,21 +123,22 @@ void start_encoded(Process& self, ProcessState& st, StartMethod method) {
                        "if __name__ == '__main__' guard; or use get_context(\"fork\")");
   }
   Target* target = ProcessAccess::target(self);
-  // A subclass's run() uses the object itself, which does not cross.
-  if (typeid(self) != typeid(Process)) {
-    throw TypeError("concur::multiprocessing: a Process subclass (" +
-                    demangle(typeid(self).name()) +
-                    ") runs its run() in the child, which only the fork start method can do; "
-                    "pass a target instead, or use get_context(\"fork\")");
-  }
+  // A subclass's run() uses the object itself: it crosses as its registered fields
+  // (register_process; TypeError here if it was not registered).
+  const ProcessEncoder encode_object =
+      typeid(self) == typeid(Process) ? nullptr : process_class_encoder(self);
   ChildInfo info = make_child_info(st, method);
 
   // Encode first: a target that cannot cross fails here, before any process exists.
   Buffer call;
   std::vector<int> call_fds;
-  if (target != nullptr) {
+  if (target != nullptr || encode_object != nullptr) {
     FdSink sink;
-    call = target->encode();
+    if (encode_object != nullptr) {
+      encode_object(self, call);
+    } else {
+      call = target->encode();
+    }
     call_fds = sink.fds();
   }
   std::vector<int> fds;

@@ -376,8 +376,9 @@ TEST(mp_Process, Item13_BadCalls) {
 }
 
 namespace {
-// A subclass overriding run(): an upper-casing echo server over a socket (fork only: the
-// object itself runs in the child).
+// A subclass overriding run(): an upper-casing echo server over a socket (fork only: its
+// fields are raw fds, which only fork carries; mp_process_subclass_test.cpp runs a
+// registered subclass under every method).
 class Upper : public mp::Process {
  public:
   Upper(int fd, int parent_end) : fd_(fd), parent_end_(parent_end) {}

@@ -148,6 +148,34 @@ using submit_result_t = typename std::conditional_t<
     std::invoke_result<std::decay_t<F>&&, std::stop_token, std::decay_t<A>&&...>,
     std::invoke_result<std::decay_t<F>&&, std::decay_t<A>&&...>>::type;
 
+namespace detail {
+/// What submit(fn, args...) needs: decayed copies of fn and args can be made
+/// from what was passed, and the fn copy is invocable (as an rvalue) with the
+/// argument copies as rvalues, optionally after a std::stop_token.
+template <class F, class... A>
+concept submittable =
+    (std::invocable<std::decay_t<F>&&, std::decay_t<A>&&...> ||
+     std::invocable<std::decay_t<F>&&, std::stop_token,
+                    std::decay_t<A>&&...>)&&std::constructible_from<std::decay_t<F>, F> &&
+    (std::constructible_from<std::decay_t<A>, A> && ...);
+
+/// An element of a range given to map(), as the call receives it: a decayed
+/// copy (taken at map() time), passed as an rvalue.
+template <class R>
+using map_arg_t = std::decay_t<std::ranges::range_reference_t<R>>;
+
+/// What map(fn, ranges...) needs: each element can be copied out of its range,
+/// copies of fn can be made, and a copy called as an lvalue with the element
+/// copies as rvalues returns a (non-void) value.
+template <class F, class... Rs>
+concept mappable =
+    sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...) &&
+    std::constructible_from<std::decay_t<F>, F>&& std::copy_constructible<std::decay_t<F>> &&
+    (std::constructible_from<map_arg_t<Rs>, std::ranges::range_reference_t<Rs>> && ...) &&
+    (std::move_constructible<map_arg_t<Rs>> && ...) &&
+    std::invocable<std::decay_t<F>&, map_arg_t<Rs>&&...>;
+}  // namespace detail
+
 struct MapOptions {
   /// Bound on the whole iteration, counted from the map() call.
   Timeout timeout{};
@@ -278,11 +306,12 @@ class Executor {
 
   /// Schedules fn(args...) (or fn(stop_token, args...)) and returns its future.
   /// Never blocks on the task. Throws RuntimeError after shutdown, the
-  /// executor's Broken* error when it is broken.
+  /// executor's Broken* error when it is broken. The task holds decayed copies
+  /// of fn and args (made here) and calls the fn copy as an rvalue with the
+  /// argument copies as rvalues: what the constraint checks.
   template <class F, class... A>
-  requires std::invocable<std::decay_t<F> &&, std::decay_t<A>&&...> ||
-      std::invocable<std::decay_t<F>&&, std::stop_token, std::decay_t<A>&&...>
-          Future<submit_result_t<F, A...>> submit(F&& fn, A&&... args) {
+  requires detail::submittable<F, A...> Future<submit_result_t<F, A...>> submit(F&& fn,
+                                                                                 A&&... args) {
     using R = submit_result_t<F, A...>;
     using T = detail::Task<R, std::decay_t<F>, std::decay_t<A>...>;
     std::stop_token token;
@@ -295,17 +324,19 @@ class Executor {
 
   /// Python's Executor.map(fn, *iterables): fn(a[i], b[i], ...) for each i up
   /// to the shortest range, every call submitted now, results in input order.
+  /// Each element is copied (decayed) at this call; a copy of fn is called as
+  /// an lvalue with the element copies as rvalues, with or without chunksize.
   template <class F, class... Rs>
-  requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...)) auto map(F&& fn,
-                                                                                Rs&&... ranges) {
+  requires detail::mappable<F, Rs...>
+  auto map(F&& fn, Rs&&... ranges) {
     return map(MapOptions{}, std::forward<F>(fn), std::forward<Rs>(ranges)...);
   }
 
   template <class F, class... Rs>
-  requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> &&
-                                 ...)) auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
+  requires detail::mappable<F, Rs...>
+  auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
     using Fn = std::decay_t<F>;
-    using R = std::invoke_result_t<Fn&, std::ranges::range_reference_t<Rs>...>;
+    using R = std::invoke_result_t<Fn&, detail::map_arg_t<Rs>&&...>;
     static_assert(!std::is_void_v<R>,
                   "Executor::map needs a function that returns a value; use submit for void");
     if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
@@ -330,9 +361,14 @@ class Executor {
       (std::index_sequence_for<Rs...>{});
     };
     if (options.chunksize == 1) {
+      // A wrapper taking exactly the element copies: fn is called as in the
+      // chunked case (an lvalue, rvalue arguments), never with a stop_token.
+      auto one = [f = Fn(fn)](detail::map_arg_t<Rs>&&... xs) mutable -> R {
+        return std::invoke(f, std::move(xs)...);
+      };
       while (!at_end())
         single.push_back(
-            std::apply([&](auto&&... xs) { return submit(Fn(fn), std::move(xs)...); }, take()));
+            std::apply([&](auto&&... xs) { return submit(one, std::move(xs)...); }, take()));
     } else {
       using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
       while (!at_end()) {
@@ -345,7 +381,8 @@ class Executor {
               std::vector<R> out;
               out.reserve(items.size());
               for (auto& item : items)
-                out.push_back(std::apply([&](auto&... xs) { return std::invoke(f, xs...); }, item));
+                out.push_back(std::apply(
+                    [&](auto&... xs) { return std::invoke(f, std::move(xs)...); }, item));
               return out;
             },
             std::move(chunk)));

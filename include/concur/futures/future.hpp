@@ -31,7 +31,8 @@
 //  - `Future<T> f;` makes a new PENDING future, like Python's `Future()`.
 //  - result() returns a const reference to the stored value (valid while any
 //    handle to the future lives); exception() returns a std::exception_ptr.
-//  - A done callback receives the future (as `const Future<T>&`); an exception
+//  - A done callback receives the future itself (a `const Future<T>&` lvalue,
+//    so a generic `[](auto& f)` works; the callable may be move-only); an exception
 //    it throws goes to the exception hook (set_exception_hook), never to the
 //    code that completed the future. Callbacks run in the order added, in the
 //    thread that completes the future, or at once in the adding thread when the
@@ -50,6 +51,7 @@
 #include <coroutine>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <new>
 #include <optional>
 #include <ostream>
@@ -86,6 +88,35 @@ ExceptionHook set_exception_hook(ExceptionHook hook);
 namespace detail {
 template <class T>
 using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+/// A done callback as the state's std::function needs it (copyable): F itself
+/// when it can be copied, else F in a shared box (a move-only callable is
+/// called once, from the one copy that runs).
+template <class F>
+class CopyableCallback {
+ public:
+  using Call = void (*)(F&, concur::futures::detail::StateBase&);
+  CopyableCallback(F f, Call call) : f_(make(std::move(f))), call_(call) {}
+  void operator()(concur::futures::detail::StateBase& s) { call_(get(), s); }
+
+ private:
+  static constexpr bool kCopy = std::copy_constructible<F>;
+  using Held = std::conditional_t<kCopy, F, std::shared_ptr<F>>;
+  static Held make(F f) {
+    if constexpr (kCopy)
+      return f;
+    else
+      return std::make_shared<F>(std::move(f));
+  }
+  F& get() {
+    if constexpr (kCopy)
+      return f_;
+    else
+      return *f_;
+  }
+  Held f_;
+  Call call_;
+};
 }  // namespace detail
 
 }  // namespace concur::futures
@@ -222,13 +253,17 @@ class Future {
   // --- callbacks -----------------------------------------------------------------
   /// Calls fn(future) once the future is done (FINISHED or cancelled); at once
   /// in this thread if it already is. Callbacks run in the order added. An
-  /// exception thrown by fn goes to the exception hook.
+  /// exception thrown by fn goes to the exception hook. fn is called as an
+  /// lvalue with a `const Future<T>&` lvalue naming this future (as CPython
+  /// calls fn(future)), so `[](const auto& f)`, `[](auto& f)` and
+  /// `[](Future<T> f)` all work; fn may be move-only.
   template <class F>
-  requires std::invocable < F&, const Future<T>
+  requires std::move_constructible<F> && std::invocable < F&, const Future<T>
   & > void add_done_callback(F fn) const {
-    st().add_callback([fn = std::move(fn)](detail::StateBase& s) mutable {
-      fn(Future(detail::Ref<detail::State<T>>::share(static_cast<detail::State<T>*>(&s))));
-    });
+    st().add_callback(detail::CopyableCallback<F>(std::move(fn), [](F& f, detail::StateBase& s) {
+      const Future self(detail::Ref<detail::State<T>>::share(static_cast<detail::State<T>*>(&s)));
+      std::invoke(f, self);
+    }));
   }
 
   // --- for executor writers ------------------------------------------------------
@@ -258,8 +293,15 @@ class Future {
   /// cancellation as is. Or fn takes `const Future<T>&` and always runs. fn runs
   /// where a done callback would (the completing thread, or here if done).
   /// Cancelling the returned future before this one is done stops fn from running.
+  /// fn is called as an lvalue, with a `const Future<T>&` or a `const T&` lvalue;
+  /// it may be move-only. When fn accepts both, it gets the future. A generic
+  /// lambda with a deduced return type is tried with the future first, so its
+  /// body must compile for one (write the parameter type to take the value).
   template <class F>
-  auto then(F fn) const;
+  requires std::move_constructible<F> &&
+      (std::invocable<F&, const Future<T>&> ||
+       (std::is_void_v<T> ? std::invocable<F&>
+                          : std::invocable<F&, const detail::Stored<T>&>)) auto then(F fn) const;
 
   /// `co_await future` in a coroutine: resumes (in the completing thread, or at
   /// once if done) with result(), or throws what result() throws.
@@ -350,7 +392,11 @@ struct Future<T>::promise_type : detail::PromiseBase<T> {
 
 template <class T>
 template <class F>
-auto Future<T>::then(F fn) const {
+requires std::move_constructible<F> &&
+    (std::invocable<F&, const Future<T>&> ||
+     (std::is_void_v<T>
+          ? std::invocable<F&>
+          : std::invocable<F&, const detail::Stored<T>&>)) auto Future<T>::then(F fn) const {
   constexpr bool takes_future = std::is_invocable_v<F&, const Future<T>&>;
   using U = typename detail::ThenResult<takes_future, T, F>::type;
   Future<U> next;
@@ -369,11 +415,11 @@ auto Future<T>::then(F fn) const {
       }
       auto call = [&]() -> decltype(auto) {
         if constexpr (takes_future)
-          return fn(self);
+          return std::invoke(fn, self);
         else if constexpr (std::is_void_v<T>)
-          return fn();
+          return std::invoke(fn);
         else
-          return fn(self.result());
+          return std::invoke(fn, self.result());
       };
       if constexpr (std::is_void_v<U>) {
         call();

@@ -12,6 +12,8 @@
 //   wait({AnyFuture(f_int), AnyFuture(f_string)});
 #pragma once
 
+#include <concepts>
+#include <cstddef>
 #include <iterator>
 #include <optional>
 #include <ranges>
@@ -36,11 +38,18 @@ struct DoneAndNotDone {
   std::vector<F> not_done;
 };
 
+/// A range of futures (Future<T> or AnyFuture): what wait() and as_completed()
+/// use of each element (copied out of the range, checked with valid(), known by
+/// state_ptr(), reset to an empty handle once yielded).
 template <class R>
 concept FutureRange = std::ranges::input_range<R> &&
     std::convertible_to<std::ranges::range_value_t<R>, AnyFuture> &&
+    std::constructible_from<std::remove_cvref_t<std::ranges::range_value_t<R>>,
+                            std::ranges::range_reference_t<R>> &&
+    std::constructible_from<std::remove_cvref_t<std::ranges::range_value_t<R>>, std::nullptr_t> &&
     requires(const std::ranges::range_value_t<R>& f) {
-  f.state_ptr();
+  { f.valid() } -> std::convertible_to<bool>;
+  { f.state_ptr() } -> std::convertible_to<const concur::futures::detail::StateBase*>;
 };
 
 namespace detail {

@@ -56,9 +56,10 @@ class Barrier {
   explicit Barrier(int parties, Timeout timeout = {});
   /// `action` runs once per round, in the process of the last arrival, before anyone is
   /// released: a function registered for mp::encode_call, or a captureless / trivially
-  /// copyable lambda (it crosses to spawned children by name, see registry.hpp).
+  /// copyable lambda (it crosses to spawned children by name, see registry.hpp). It is
+  /// called as an lvalue with no arguments.
   template <class F>
-  requires(!std::is_convertible_v<F, Timeout>)
+  requires(!std::is_convertible_v<F, Timeout> && std::is_invocable_v<std::decay_t<F>&>)
       Barrier(int parties, const F& action, Timeout timeout = {})
       : Barrier(parties, encode_call(action), timeout) {}
 

@@ -66,7 +66,8 @@
 
 namespace concur::multiprocessing {
 
-/// Encoded bytes.
+/// Encoded bytes: the growable buffer encoders append to (concur::Bytes, the public
+/// bytes type, is made from one without copying; loads() takes either).
 using Buffer = std::vector<std::byte>;
 
 /// True when values of T can cross a process boundary through the codec.

@@ -22,8 +22,9 @@
 // variant).
 //
 // Values: send/recv carry T through the codec (concur/multiprocessing/codec.hpp; T must be
-// Picklable, checked at compile time); send_bytes/recv_bytes carry raw bytes. Both travel as
-// messages on the same ring: recv_bytes of a send gives T's encoding.
+// Picklable, checked at compile time); send_bytes/recv_bytes carry raw bytes: recv_bytes
+// returns a concur::Bytes (concur/bytes.hpp), which send_bytes takes back as it is, like
+// any byte span or string. Both travel as messages on the same ring.
 //
 // Errors (Python's):
 //   recv/recv_bytes with nothing left and the peer closed     concur::EOFError
@@ -64,6 +65,7 @@
 #include <utility>
 #include <vector>
 
+#include "concur/bytes.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/queues.hpp"
@@ -180,21 +182,32 @@ class Connection {
         [&](auto take, void* ctx, auto placement) { core_->recv(take, ctx, placement); });
   }
 
-  /// Sends bytes [offset, offset + size) of `buf` (size: to the end) as one message.
-  /// ValueError for a negative offset or size, or a range beyond `buf`.
+  /// Python's send_bytes(buf, offset, size): sends bytes [offset, offset + size) of `buf`
+  /// (size omitted: to the end) as one message, without copying them first. `buf` is any
+  /// contiguous range of std::byte: a concur::Bytes (what recv_bytes returns, so
+  /// `b.send_bytes(a.recv_bytes())` forwards a message), a std::vector<std::byte>, a
+  /// SharedMemory's buf(), a std::span. ValueError for a negative offset or size, or a
+  /// range beyond `buf`.
   void send_bytes(std::span<const std::byte> buf, std::int64_t offset = 0,
                   std::optional<std::int64_t> size = std::nullopt) {
     core_->send_bytes(buf, offset, size);
   }
-  /// send_bytes of a string's bytes.
-  void send_bytes(std::string_view s) { core_->send_bytes(std::as_bytes(std::span(s))); }
-  /// The next message's bytes. With `maxlength`, a longer message raises OSError and closes
-  /// the connection (Python's "bad message length").
-  Buffer recv_bytes(std::optional<std::size_t> maxlength = std::nullopt) {
+  /// The same for the bytes of a string (std::string, a literal, a std::string_view);
+  /// offset and size count bytes.
+  void send_bytes(std::string_view s, std::int64_t offset = 0,
+                  std::optional<std::int64_t> size = std::nullopt) {
+    core_->send_bytes(std::as_bytes(std::span(s.data(), s.size())), offset, size);
+  }
+  /// The next message's bytes (`.str()` / `.string_view()` for text). With `maxlength`, a
+  /// longer message raises OSError and closes the connection (Python's "bad message
+  /// length").
+  Bytes recv_bytes(std::optional<std::size_t> maxlength = std::nullopt) {
     return core_->recv_bytes(maxlength);
   }
-  /// Reads the next message into `buf` at byte `offset`; returns its size. ValueError if
-  /// offset > buf.size(); BufferTooShort (holding the whole message, which is consumed) if
+  /// Reads the next message into `buf` at byte `offset`; returns its size. `buf` is any
+  /// writable contiguous range of std::byte (a concur::Bytes sized beforehand, as Python's
+  /// bytearray, a std::vector<std::byte>, a SharedMemory's buf()). ValueError if offset >
+  /// buf.size(); BufferTooShort (holding the whole message as Bytes, which is consumed) if
   /// it does not fit.
   std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset = 0) {
     return core_->recv_bytes_into(buf, offset);

@@ -88,13 +88,14 @@ class Context {
   /// A Process that starts with this context's method. Under spawn/forkserver the target
   /// must cross (checked at start(): TypeError); under a fixed fork context it may be
   /// anything invocable.
-  template <class F, class... Args,
-            class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions>>>
-  class Process Process(F&& target, Args&&... args) const {
+  template <class F, class... Args>
+  requires(!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+           detail::bindable<F, Args...>) class Process Process(F&& target, Args&&... args) const {
     return make(ProcessOptions{},
                 detail::make_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
   template <class F, class... Args>
+  requires detail::bindable<F, Args...>
   class Process Process(ProcessOptions options,  // NOLINT(performance-unnecessary-value-param)
                         F&& target, Args&&... args) const {
     return make(std::move(options),
@@ -124,12 +125,13 @@ class EncodingContext : public Context {
  public:
   constexpr EncodingContext() noexcept : Context(M) {}
 
-  template <class F, class... Args,
-            class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ProcessOptions>>>
-  class Process Process(F&& target, Args&&... args) const {
+  template <class F, class... Args>
+  requires(!std::is_same_v<std::decay_t<F>, ProcessOptions> &&
+           detail::bindable<F, Args...>) class Process Process(F&& target, Args&&... args) const {
     return Process(ProcessOptions{}, std::forward<F>(target), std::forward<Args>(args)...);
   }
   template <class F, class... Args>
+  requires detail::bindable<F, Args...>
   class Process Process(ProcessOptions options, F&& target, Args&&... args) const {
     static_assert(detail::bound_target_crosses<F, Args...>(),
                   "concur::multiprocessing: under spawn/forkserver the target and its "

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "concur/bytes.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing {
@@ -26,17 +27,17 @@ struct ProcessError : concur::RuntimeError {
 };
 
 /// Connection::recv_bytes_into was given a buffer too small for the message. The whole
-/// message is kept: message() returns it (Python: e.args[0]), nothing is lost.
+/// message is kept: message() returns it as Bytes (Python: e.args[0]), nothing is lost.
 class BufferTooShort : public ProcessError {
  public:
-  explicit BufferTooShort(std::vector<std::byte> message)
+  explicit BufferTooShort(Bytes message)
       : ProcessError("BufferTooShort: the buffer is smaller than the message of " +
                      std::to_string(message.size()) + " bytes"),
         message_(std::move(message)) {}
-  [[nodiscard]] const std::vector<std::byte>& message() const noexcept { return message_; }
+  [[nodiscard]] const Bytes& message() const noexcept { return message_; }
 
  private:
-  std::vector<std::byte> message_;
+  Bytes message_;
 };
 
 /// A peer failed the authentication handshake (managers, listeners).

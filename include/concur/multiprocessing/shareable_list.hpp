@@ -77,13 +77,14 @@
 #include <variant>
 #include <vector>
 
+#include "concur/bytes.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
 
 namespace concur::multiprocessing::shared_memory {
 
-/// Python's bytes.
-using Bytes = std::vector<std::byte>;
+/// Python's bytes: concur::Bytes (concur/bytes.hpp).
+using concur::Bytes;
 /// One ShareableList item: None, bool, int, float, str or bytes.
 using Item = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes>;
 

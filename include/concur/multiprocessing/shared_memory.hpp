@@ -70,7 +70,8 @@
 // Python parity: SharedMemory(name=None, create=False, size=0, *, track=True) →
 // SharedMemory(std::optional<std::string> name, bool create, std::int64_t size,
 // std::optional<bool> track); .name → name(); .size → size(); .buf (memoryview) →
-// buf() (std::span<std::byte>); close(); unlink(); repr → repr() / operator<<
+// buf() (std::span<std::byte>, a view like memoryview: concur::Bytes(shm.buf()) copies it,
+// conn.send_bytes(shm.buf()) sends it); close(); unlink(); repr → repr() / operator<<
 // ("SharedMemory('psm_1a2b3c4d', size=512)"). Differences: attaching does not track by
 // default (Python 3.13 tracks unless track=False); unlink() always unregisters from this
 // process's tracker (Python: only when tracked); buf() after close() is empty.

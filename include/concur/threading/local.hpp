@@ -56,11 +56,14 @@ class local {
   local() requires std::default_initializable<T> : factory_([] { return std::make_unique<T>(); }) {}
 
   /// Each thread's T is made by `factory()` (called once per thread, possibly
-  /// from several threads at once).
+  /// from several threads at once). The factory is called as an lvalue; it
+  /// may be move-only (it is kept in one shared box, never copied).
   template <class Factory>
-  requires std::is_invocable_r_v<T, Factory&>
+  requires std::move_constructible<Factory> && std::is_invocable_r_v<T, Factory&>
   explicit local(Factory factory)
-      : factory_([f = std::move(factory)]() mutable { return std::make_unique<T>(f()); }) {}
+      : factory_([f = std::make_shared<Factory>(std::move(factory))] {
+          return std::make_unique<T>((*f)());
+        }) {}
 
   local(const local&) = delete;
   local& operator=(const local&) = delete;

@@ -122,14 +122,15 @@ class Thread {
   explicit Thread(ThreadOptions options);
 
   /// Runs target(args...) on the new thread.
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
+  template <class F, class... Args>
+  requires concur::threading::detail::bindable_target<F, Args...>
   explicit Thread(F&& target, Args&&... args)
       : Thread(ThreadOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
-  Thread(ThreadOptions options, F&& target, Args&&... args) : Thread(std::move(options)) {
+  template <class F, class... Args>
+  requires concur::threading::detail::bindable_target<F, Args...> Thread(ThreadOptions options, F&& target,
+                                                              Args&&... args)
+      : Thread(std::move(options)) {
     set_target(concur::threading::detail::bind_target(std::forward<F>(target), std::forward<Args>(args)...));
   }
 

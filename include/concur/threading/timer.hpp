@@ -44,14 +44,15 @@ namespace concur::threading {
 
 class Timer : public Thread {
  public:
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
-  Timer(Timeout interval, F&& function, Args&&... args)
+  template <class F, class... Args>
+  requires concur::threading::detail::bindable_target<F, Args...> Timer(Timeout interval, F&& function,
+                                                             Args&&... args)
       : Timer(ThreadOptions{}, interval, std::forward<F>(function), std::forward<Args>(args)...) {}
 
-  template <class F, class... Args,
-            class = std::enable_if_t<std::is_invocable_v<std::decay_t<F>&, std::decay_t<Args>...>>>
-  Timer(ThreadOptions options, Timeout interval, F&& function, Args&&... args)
+  template <class F, class... Args>
+  requires concur::threading::detail::bindable_target<F, Args...> Timer(ThreadOptions options,
+                                                             Timeout interval, F&& function,
+                                                             Args&&... args)
       : Timer(std::move(options), interval, std::make_shared<Event>(),
               concur::threading::detail::bind_target(std::forward<F>(function), std::forward<Args>(args)...)) {
   }

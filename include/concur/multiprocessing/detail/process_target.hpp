@@ -2,6 +2,7 @@
 // called in place (fork) or encoded as a registry call (spawn, forkserver). Internal.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,9 +37,11 @@ constexpr bool target_crosses() {
     using T = function_traits<F>;
     return Picklable<typename T::args> && T::no_mutable_refs &&
            result_crosses<typename T::result>() &&
-           std::is_constructible_v<typename T::args, A&&...>;
+           std::is_constructible_v<typename T::args, const A&...>;  // as encode() builds it
   } else {
-    return Picklable<F> && Picklable<std::tuple<A...>> &&
+    // encode() copies the target and the arguments from const lvalues (encode_call).
+    return Picklable<F> && Picklable<std::tuple<A...>> && std::is_copy_constructible_v<F> &&
+           (std::is_copy_constructible_v<A> && ...) &&
            result_crosses<std::invoke_result_t<F&, A&&...>>();
   }
 }
@@ -96,10 +99,13 @@ template <class F, class A, class... All>
 using bound_arg_t =
     std::conditional_t<strings_for_literals<F, All...>, literal_as_string_t<A>, std::decay_t<A>>;
 
-/// True when a Process can bind target F to arguments A... (as stored).
+/// True when a Process can bind target F to arguments A...: the copies it stores can be
+/// made from what was passed, and the stored target, called as an lvalue with the stored
+/// arguments as rvalues (what BoundTarget::run does), is valid.
 template <class F, class... A>
-inline constexpr bool bindable =
-    strings_for_literals<F, A...> || std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&&...>;
+concept bindable = std::is_invocable_v < std::decay_t<F>
+&, bound_arg_t<F, A, A...>&&... > &&std::is_constructible_v<std::decay_t<F>, F> &&
+       (std::is_constructible_v<bound_arg_t<F, A, A...>, A> && ...);
 
 /// True when F with arguments A... (as stored) crosses to a spawn/forkserver child.
 template <class F, class... A>

@@ -3,6 +3,7 @@
 // bound arguments. Internal.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <tuple>
@@ -42,6 +43,16 @@ class UniqueFunction {
   };
   std::unique_ptr<Base> impl_;
 };
+
+/// What bind_target(f, args...) needs: decayed copies of f and args can be made
+/// from what was passed (and moved), and the f copy, called as an lvalue with the argument
+/// copies as rvalues, is valid (the call bind_target's result makes).
+template <class F, class... Args>
+concept bindable_target = std::invocable < std::decay_t<F>
+&, std::decay_t<Args>&&... > &&std::constructible_from<std::decay_t<F>, F>&&
+                                 std::move_constructible<std::decay_t<F>> &&
+       (std::constructible_from<std::decay_t<Args>, Args> && ...) &&
+       (std::move_constructible<std::decay_t<Args>> && ...);
 
 /// Binds `f` to decayed copies of `args` (as std::thread does): the result,
 /// called once, invokes f with the stored arguments moved in, and discards
