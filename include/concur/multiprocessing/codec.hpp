@@ -33,14 +33,31 @@
 // Wire format (docs/design/0004-multiprocessing.md): native byte order and type sizes, for
 // processes running the same build on the same architecture. `dumps` writes a 10-byte
 // header (magic 0xC7, version 1, and a 64-bit fingerprint of T's mangled name) then the
-// value; `encode` appends the bare value, for framing inside larger messages.
+// value; `encode` appends the bare value, for framing inside larger messages. Every message
+// of a Queue<T>, SimpleQueue<T>, JoinableQueue<T> or Connection<T> is T's fingerprint then
+// the bare value, so a message of another type is a concur::TypeError naming both types
+// (the sender's when this process knows it).
 //
 // Errors: malformed input (truncated, a bad tag, a length beyond the buffer, trailing
-// bytes, a buffer of another type) throws concur::ValueError naming the problem; the
-// decoder never reads outside the span it is given, and checks every count against the
-// bytes left before it allocates. The one exception is inside a cereal payload: its
-// bounds are checked, but a length field there is trusted for allocation, so accept
-// cereal-encoded types only from an authenticated peer (as managers do).
+// bytes, a buffer of another type, a map or set that repeats a key) throws
+// concur::ValueError naming the problem; nothing else comes out of a decoder, whatever the
+// bytes. Guaranteed for every type, user types included, so that input from a peer that is
+// authenticated but buggy is safe to decode:
+//   - the decoder never reads outside the span it is given;
+//   - no allocation is larger than the remaining input allows: every count and length,
+//     including cereal's size tags inside a user type's payload, is checked against the
+//     bytes left before anything is sized (cereal payloads go through the codec's own
+//     archives, detail::CerealInputArchive);
+//   - a std::map / set / unordered_map / unordered_set (ours, or inside a cereal payload)
+//     whose encoding repeats a key is a ValueError, not a silently dropped value
+//     (multimap and multiset keep repeats);
+//   - whatever a cereal load throws (cereal's own errors, a user load function's exception,
+//     std::bad_alloc) comes out as ValueError("malformed cereal payload for <T>: ...").
+// Encoding refuses (ValueError) a cereal container of elements that encode to no bytes
+// (empty classes) with more elements than bytes after its size: it could not be decoded.
+// User `serialize`/`save`/`load` functions must be templates over the archive (cereal's
+// usual style): the codec's archives are not cereal::BinaryOutputArchive, though they
+// write the same bytes.
 //
 // Thread safety: all functions are reentrant; a Reader is not shared between threads.
 //

@@ -25,6 +25,9 @@
 //   put/get on a closed Queue      ValueError("Queue is closed").
 //   a value that fails to encode   the encoder's exception, from put itself; the queue is
 //                                  unchanged (there is no feeder thread to report it later).
+//   get of another type's message  TypeError naming both types (every message carries the
+//                                  8-byte fingerprint of its type, codec.hpp); a malformed
+//                                  one is ValueError. Either way the message is consumed.
 // Timeouts follow concur::Timeout: a negative one is ValueError (Python treats it as 0).
 //
 // Differences from Python, deliberate:
