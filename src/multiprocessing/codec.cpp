@@ -4,11 +4,15 @@
 
 #include <cxxabi.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <new>
 #include <system_error>
+#include <typeinfo>
 
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/errors.hpp"
@@ -98,30 +102,11 @@ void read_header(Reader& in, std::uint64_t fp, const char* mangled) {
   if (head[1] != kVersion) {
     throw_bad_input("unsupported format version " + std::to_string(std::to_integer<int>(head[1])));
   }
-  if (get_trivial<std::uint64_t>(in) != fp) {
-    throw_bad_input("the buffer holds a value of another type than " + demangle(mangled));
+  const auto got = get_trivial<std::uint64_t>(in);
+  if (got != fp) {
+    throw_bad_input("the buffer holds a value of another type than " + demangle(mangled) + ": " +
+                    describe_fingerprint(got));
   }
-}
-
-BufferOutBuf::int_type BufferOutBuf::overflow(int_type ch) {
-  if (traits_type::eq_int_type(ch, traits_type::eof())) return traits_type::not_eof(ch);
-  out_.push_back(static_cast<std::byte>(traits_type::to_char_type(ch)));
-  return ch;
-}
-
-std::streamsize BufferOutBuf::xsputn(const char* s, std::streamsize n) {
-  put_bytes(out_, s, static_cast<std::size_t>(n));
-  return n;
-}
-
-SpanInBuf::SpanInBuf(std::span<const std::byte> in) {
-  // std::streambuf wants char*; the area is only ever read.
-  auto* begin = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
-  setg(begin, begin, begin + in.size());
-}
-
-std::size_t SpanInBuf::consumed() const noexcept {
-  return static_cast<std::size_t>(gptr() - eback());
 }
 
 void encode_cereal_begin(Buffer& out, std::size_t& length_at) {
@@ -134,8 +119,96 @@ void encode_cereal_end(Buffer& out, std::size_t length_at) {
   std::memcpy(out.data() + length_at, &n, sizeof n);
 }
 
-void rethrow_cereal_error(const std::exception& e, const char* mangled) {
-  throw_bad_input("malformed cereal payload for " + demangle(mangled) + ": " + e.what());
+void rethrow_cereal_error(const char* mangled) {
+  std::string why;
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    why = "an allocation failed (std::bad_alloc)";
+  } catch (const std::exception& e) {
+    why = e.what();
+    // Our own archive's errors already start with the codec's prefix.
+    const std::string prefix = "concur::multiprocessing codec: ";
+    if (why.compare(0, prefix.size(), prefix) == 0) why.erase(0, prefix.size());
+    if (typeid(e) != typeid(concur::ValueError)) why = demangle(typeid(e).name()) + ": " + why;
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    why = "a load function threw " + (t != nullptr ? demangle(t->name()) : std::string("?"));
+  }
+  throw_bad_input("malformed cereal payload for " + demangle(mangled) + ": " + why);
+}
+
+void cereal_truncated(std::size_t need, std::size_t at, std::size_t left) {
+  throw_bad_input("truncated cereal payload: " + std::to_string(need) + " bytes needed at offset " +
+                  std::to_string(at) + ", " + std::to_string(left) + " left");
+}
+
+void cereal_size_too_large(std::uint64_t n, std::size_t at, std::size_t left) {
+  throw_bad_input("cereal size " + std::to_string(n) + " at offset " + std::to_string(at) +
+                  " exceeds the payload (" + std::to_string(left) + " bytes left)");
+}
+
+void cereal_bad_bool(unsigned value, std::size_t at) {
+  throw_bad_input("bad bool byte " + std::to_string(value) + " at offset " + std::to_string(at) +
+                  " of a cereal payload (expected 0 or 1)");
+}
+
+void cereal_duplicate_key(const char* container) {
+  throw_bad_input(std::string("a ") + container + " in a cereal payload repeats a key");
+}
+
+void cereal_check_sizes(const std::vector<std::pair<std::size_t, std::uint64_t>>& tags,
+                        std::size_t end) {
+  for (const auto& [at, n] : tags) {
+    if (n > end - at) {
+      throw_bad_input("cannot encode: a cereal container announces " + std::to_string(n) +
+                      " elements but only " + std::to_string(end - at) +
+                      " bytes follow (elements that encode to no bytes); decoding would refuse it");
+    }
+  }
+}
+
+void duplicate_key(const char* mangled) {
+  throw_bad_input("an encoded " + demangle(mangled) + " repeats a key");
+}
+
+namespace {
+
+// Names of the types this process has fingerprinted: open addressing on the fingerprint,
+// a slot claimed by one compare-exchange of its name (no lock: safe in a forked child).
+constexpr std::size_t kNameSlots = 4096;
+std::atomic<const char*> g_names[kNameSlots];  // zero-initialised before any dynamic init
+
+}  // namespace
+
+std::uint64_t register_fingerprint(const char* mangled) noexcept {
+  const std::uint64_t fp = fingerprint(mangled);
+  for (std::size_t i = 0; i < kNameSlots; ++i) {
+    auto& slot = g_names[(fp + i) % kNameSlots];
+    const char* cur = slot.load(std::memory_order_acquire);
+    if (cur == nullptr) {
+      if (slot.compare_exchange_strong(cur, mangled, std::memory_order_acq_rel)) return fp;
+    }
+    if (cur == mangled || std::strcmp(cur, mangled) == 0) return fp;
+  }
+  return fp;  // table full: the type is only known by its fingerprint
+}
+
+std::string describe_fingerprint(std::uint64_t fp) {
+  for (std::size_t i = 0; i < kNameSlots; ++i) {
+    const char* cur = g_names[(fp + i) % kNameSlots].load(std::memory_order_acquire);
+    if (cur == nullptr) break;
+    if (fingerprint(cur) == fp) return demangle(cur);
+  }
+  char hex[19];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fp));
+  return std::string("a type this process does not know (fingerprint 0x") + hex + ")";
+}
+
+void wrong_message_type(std::uint64_t fp, const char* expected_mangled) {
+  throw concur::TypeError("concur::multiprocessing: received a message holding " +
+                          describe_fingerprint(fp) + " where " + demangle(expected_mangled) +
+                          " was expected");
 }
 
 }  // namespace detail

@@ -566,7 +566,7 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       Scratch& b = scratch();
       std::size_t size = 0;
       std::span<std::byte> dest;
-      const bool placed = placement != nullptr && len >= 8;
+      const bool placed = placement != nullptr && len >= 16;
       bool overflow = false;
       auto append = [&](std::uint64_t at, std::uint64_t n) {
         if (placed) {
@@ -582,10 +582,10 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
         size += n;
       };
       if (placed) {
-        std::uint64_t word = 0;
-        copy_out(pos_of(hd) + 8, 8, reinterpret_cast<std::byte*>(&word));
-        dest = placement->place(context, word);
-        append(pos_of(hd) + 16, len - 8);
+        std::uint64_t words[2] = {0, 0};
+        copy_out(pos_of(hd) + 8, 16, reinterpret_cast<std::byte*>(words));
+        dest = placement->place(context, words[0], words[1]);
+        append(pos_of(hd) + 24, len - 16);
       } else {
         append(pos_of(hd) + 8, len);
       }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <future>
@@ -16,14 +17,18 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <variant>
 #include <vector>
 
+#include "multiprocessing/handles.hpp"
 #include "concur/futures/errors.hpp"
+#include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/queues.hpp"
 #include "concur/queue.hpp"
 
 namespace {
@@ -463,6 +468,219 @@ TEST(CodecExceptions, Malformed) {
     const std::vector<std::byte> cut(bytes.begin(), bytes.begin() + static_cast<long>(n));
     EXPECT_NE(value_error_of([&] { mp::rethrow_decoded(cut); }).find("codec"), std::string::npos);
   }
+}
+
+// --- Untrusted input: allocations bounded by the input, repeated keys, message types ---
+
+struct Inventory {  // a cereal type with containers inside
+  std::vector<int> counts;
+  std::map<std::string, int> prices;
+  std::set<int> ids;
+  std::unordered_map<int, std::string> names;
+  bool open = false;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(counts, prices, ids, names, open);
+  }
+  bool operator==(const Inventory&) const = default;
+};
+
+struct Picky {  // a cereal load that throws something of its own
+  int v = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(v);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(v);
+    if (v < 0) throw std::out_of_range("Picky: negative");
+  }
+};
+
+template <class T>
+void put_u64_at(mp::Buffer& b, std::size_t at, std::uint64_t v) {
+  std::memcpy(b.data() + at, &v, sizeof v);
+}
+
+TEST(CodecUntrusted, CerealSizeBeyondThePayloadIsAValueError) {
+  // loads<Person>: 10-byte header, u64 payload length, then the name's u64 size tag. Before,
+  // cereal resized the string to whatever the tag said (std::length_error / bad_alloc).
+  for (std::uint64_t n : {std::uint64_t{1} << 33, std::uint64_t{1} << 40, std::uint64_t{1} << 62,
+                          ~std::uint64_t{0}}) {
+    mp::Buffer b = mp::dumps(Person{});
+    ASSERT_GE(b.size(), 26U);
+    put_u64_at<void>(b, 18, n);
+    b.resize(33);  // the 33-byte input of the report: the payload length is left as it was
+    put_u64_at<void>(b, 10, b.size() - 18);
+    const std::string what = value_error_of([&] { (void)mp::loads<Person>(b); });
+    EXPECT_NE(what.find("exceeds the payload"), std::string::npos) << what;
+    EXPECT_NE(what.find("Person"), std::string::npos) << what;
+  }
+  // The same for a vector, a map and a set inside a cereal type.
+  const Inventory inv{{1, 2}, {{"a", 1}}, {3}, {{4, "d"}}, true};
+  const mp::Buffer good = mp::dumps(inv);
+  EXPECT_EQ(mp::loads<Inventory>(good), inv);
+  std::size_t tag = 18;  // counts' size tag
+  for (int field = 0; field < 4; ++field) {
+    mp::Buffer b = good;
+    put_u64_at<void>(b, tag, std::uint64_t{1} << 61);
+    EXPECT_NE(value_error_of([&] { (void)mp::loads<Inventory>(b); }).find("exceeds the payload"),
+              std::string::npos);
+    std::uint64_t n = 0;
+    std::memcpy(&n, good.data() + tag, sizeof n);
+    // Skip this field: counts 2 ints, prices 1 (string "a" + int), ids 1 int.
+    tag += 8 + (field == 0 ? 8 : field == 1 ? 8 + 1 + 4 : 4);
+  }
+}
+
+TEST(CodecUntrusted, WhateverACerealLoadThrowsIsAValueError) {
+  mp::Buffer b = mp::dumps(Picky{-1});
+  const std::string what = value_error_of([&] { (void)mp::loads<Picky>(b); });
+  EXPECT_NE(what.find("Picky: negative"), std::string::npos) << what;
+  EXPECT_NE(what.find("out_of_range"), std::string::npos) << what;
+  // A bool byte other than 0 or 1 (loading it into a bool was undefined behaviour).
+  mp::Buffer inv = mp::dumps(Inventory{});
+  inv.back() = std::byte{7};
+  EXPECT_NE(value_error_of([&] { (void)mp::loads<Inventory>(inv); }).find("bad bool byte 7"),
+            std::string::npos);
+}
+
+struct Empty {
+  template <class Archive>
+  void serialize(Archive& /*ar*/) {}
+};
+struct Holder {
+  std::vector<Empty> v;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(v);
+  }
+};
+
+TEST(CodecUntrusted, AnEmptyElementContainerThatCouldNotDecodeDoesNotEncode) {
+  Holder h;
+  h.v.resize(100);
+  EXPECT_NE(value_error_of([&] { (void)mp::dumps(h); }).find("cannot encode"), std::string::npos);
+  h.v.resize(0);
+  EXPECT_EQ(mp::loads<Holder>(mp::dumps(h)).v.size(), 0U);
+}
+
+template <class C>
+void expect_repeated_key_rejected(const C& with_two, const char* name) {
+  // Encode a two-element container, then overwrite the second element with the first.
+  mp::Buffer b;
+  mp::encode(b, with_two);
+  const std::size_t elem = (b.size() - 8) / 2;
+  std::memcpy(b.data() + 8 + elem, b.data() + 8, elem);
+  mp::Reader r(b);
+  const std::string what = value_error_of([&] { (void)mp::decode<C>(r); });
+  EXPECT_NE(what.find("repeats a key"), std::string::npos) << name << ": " << what;
+}
+
+TEST(CodecUntrusted, RepeatedKeysAreAValueError) {
+  expect_repeated_key_rejected(std::map<int, int>{{1, 10}, {2, 20}}, "map");
+  expect_repeated_key_rejected(std::set<int>{1, 2}, "set");
+  expect_repeated_key_rejected(std::unordered_map<int, int>{{1, 10}, {2, 20}}, "unordered_map");
+  expect_repeated_key_rejected(std::unordered_set<int>{1, 2}, "unordered_set");
+  // Multimaps and multisets hold repeats.
+  const std::multimap<int, int> mm{{1, 10}, {1, 10}};
+  EXPECT_EQ(round_trip(mm), mm);
+  const std::multiset<int> ms{1, 1};
+  EXPECT_EQ(round_trip(ms), ms);
+  // Inside a cereal payload too: Inventory's prices with "a" twice.
+  Inventory inv{{}, {{"a", 1}, {"b", 2}}, {}, {}, false};
+  mp::Buffer b = mp::dumps(inv);
+  // prices' items start after counts' tag (8) and prices' tag (8): "a"(8+1)+int, "b"(8+1)+int.
+  const std::size_t at = 18 + 8 + 8;
+  std::memcpy(b.data() + at + 13, b.data() + at, 13);
+  EXPECT_NE(value_error_of([&] { (void)mp::loads<Inventory>(b); }).find("repeats a key"),
+            std::string::npos);
+  inv.prices.clear();
+  inv.ids = {5, 6};
+  b = mp::dumps(inv);
+  const std::size_t ids_at = 18 + 8 + 8 + 8;
+  std::memcpy(b.data() + ids_at + 4, b.data() + ids_at, 4);
+  EXPECT_NE(value_error_of([&] { (void)mp::loads<Inventory>(b); }).find("repeats a key"),
+            std::string::npos);
+}
+
+template <class F>
+std::string type_error_of(F f) {
+  try {
+    f();
+  } catch (const concur::TypeError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a TypeError: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "no exception";
+  return {};
+}
+
+// A Connection<int> fed another type's message (its bytes, forwarded with send_bytes): a
+// TypeError naming both types, also when the bytes would parse as an int.
+TEST(CodecMessages, ConnectionRecvOfAnotherTypeIsATypeError) {
+  auto [sa, sb] = mp::Pipe<unsigned>();
+  auto [ia, ib] = mp::Pipe<int>();
+  sb.send(7U);
+  ib.send_bytes(sa.recv_bytes());
+  std::string what = type_error_of([&] { (void)ia.recv(); });
+  EXPECT_NE(what.find("unsigned int"), std::string::npos) << what;
+  EXPECT_NE(what.find("where int was expected"), std::string::npos) << what;
+  auto [ta, tb] = mp::Pipe<std::string>();
+  tb.send("hello");
+  ib.send_bytes(ta.recv_bytes());
+  what = type_error_of([&] { (void)ia.recv(); });
+  EXPECT_NE(what.find("basic_string"), std::string::npos) << what;
+  // Four bytes of garbage are not an int message either.
+  ib.send_bytes(std::string_view("abcd"));
+  EXPECT_NE(value_error_of([&] { (void)ia.recv(); }).find("too short"), std::string::npos);
+  // A flat type (strings are copied from the ring straight into the result), long enough to
+  // be streamed through the ring: the type is checked there too.
+  auto [va, vb] = mp::Pipe<std::vector<char>>(true, 4096);
+  auto [wa, wb] = mp::Pipe<std::string>(true, 1 << 16);
+  wb.send(std::string(10000, 'x'));
+  const mp::Buffer big = wa.recv_bytes();
+  std::thread sender([&, &vb = vb] { vb.send_bytes(big); });
+  what = type_error_of([&] { (void)va.recv(); });
+  sender.join();
+  EXPECT_NE(what.find("std::vector<char"), std::string::npos) << what;
+  // The connection goes on.
+  ib.send(5);
+  EXPECT_EQ(ia.recv(), 5);
+  vb.send(std::vector<char>{'a'});
+  EXPECT_EQ(va.recv(), std::vector<char>{'a'});
+}
+
+// A Queue<int> handle and a Queue<std::string> handle on the same shared ring (as two
+// programs that disagree would have): get says what the message holds.
+template <template <class> class Q>
+void expect_queue_type_checked() {
+  Q<std::string> qs;
+  mp::Buffer handle;
+  {
+    mp::detail::FdSink sink;
+    qs.concur_encode_handle(handle);
+    mp::detail::FdSource source(sink.fds());
+    mp::Reader r(handle);
+    Q<long> ql = Q<long>::concur_decode_handle(r);
+    qs.put("12345678");  // 16 bytes after the fingerprint: before, read as a long and more
+    const std::string what = type_error_of([&] { (void)ql.get(); });
+    EXPECT_NE(what.find("basic_string"), std::string::npos) << what;
+    EXPECT_NE(what.find("where long was expected"), std::string::npos) << what;
+    ql.put(7L);
+    EXPECT_NE(type_error_of([&] { (void)qs.get(); }).find("holding long"), std::string::npos);
+    qs.put("ok");
+    EXPECT_EQ(qs.get(), "ok");
+  }
+}
+
+TEST(CodecMessages, QueueGetOfAnotherTypeIsATypeError) {
+  expect_queue_type_checked<mp::Queue>();
+  expect_queue_type_checked<mp::SimpleQueue>();
+  expect_queue_type_checked<mp::JoinableQueue>();
 }
 
 }  // namespace

@@ -33,14 +33,31 @@
 // Wire format (docs/design/0004-multiprocessing.md): native byte order and type sizes, for
 // processes running the same build on the same architecture. `dumps` writes a 10-byte
 // header (magic 0xC7, version 1, and a 64-bit fingerprint of T's mangled name) then the
-// value; `encode` appends the bare value, for framing inside larger messages.
+// value; `encode` appends the bare value, for framing inside larger messages. Every message
+// of a Queue<T>, SimpleQueue<T>, JoinableQueue<T> or Connection<T> is T's fingerprint then
+// the bare value, so a message of another type is a concur::TypeError naming both types
+// (the sender's when this process knows it).
 //
 // Errors: malformed input (truncated, a bad tag, a length beyond the buffer, trailing
-// bytes, a buffer of another type) throws concur::ValueError naming the problem; the
-// decoder never reads outside the span it is given, and checks every count against the
-// bytes left before it allocates. The one exception is inside a cereal payload: its
-// bounds are checked, but a length field there is trusted for allocation, so accept
-// cereal-encoded types only from an authenticated peer (as managers do).
+// bytes, a buffer of another type, a map or set that repeats a key) throws
+// concur::ValueError naming the problem; nothing else comes out of a decoder, whatever the
+// bytes. Guaranteed for every type, user types included, so that input from a peer that is
+// authenticated but buggy is safe to decode:
+//   - the decoder never reads outside the span it is given;
+//   - no allocation is larger than the remaining input allows: every count and length,
+//     including cereal's size tags inside a user type's payload, is checked against the
+//     bytes left before anything is sized (cereal payloads go through the codec's own
+//     archives, detail::CerealInputArchive);
+//   - a std::map / set / unordered_map / unordered_set (ours, or inside a cereal payload)
+//     whose encoding repeats a key is a ValueError, not a silently dropped value
+//     (multimap and multiset keep repeats);
+//   - whatever a cereal load throws (cereal's own errors, a user load function's exception,
+//     std::bad_alloc) comes out as ValueError("malformed cereal payload for <T>: ...").
+// Encoding refuses (ValueError) a cereal container of elements that encode to no bytes
+// (empty classes) with more elements than bytes after its size: it could not be decoded.
+// User `serialize`/`save`/`load` functions must be templates over the archive (cereal's
+// usual style): the codec's archives are not cereal::BinaryOutputArchive, though they
+// write the same bytes.
 //
 // Thread safety: all functions are reentrant; a Reader is not shared between threads.
 //
@@ -52,10 +69,8 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <ios>
 #include <new>
 #include <span>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -117,6 +132,7 @@ class Reader {
 namespace detail {
 
 [[noreturn]] void throw_bad_input(const std::string& what);
+[[noreturn]] void duplicate_key(const char* mangled);
 /// Never called: the body of decode_value for a type that failed check_picklable.
 [[noreturn]] void not_picklable() noexcept;
 /// The demangled form of a typeid name ("std::vector<int, std::allocator<int> >").
@@ -126,9 +142,17 @@ std::uint64_t fingerprint(const char* mangled) noexcept;
 void write_header(Buffer& out, std::uint64_t fingerprint);
 void read_header(Reader& in, std::uint64_t fingerprint, const char* mangled);
 
+/// fingerprint(mangled), remembering the name so that an error about a buffer or a message
+/// holding that type can name it (lock-free and fork-safe; a few thousand types at most are
+/// remembered, beyond that they are only counted by fingerprint).
+std::uint64_t register_fingerprint(const char* mangled) noexcept;
+/// The demangled name of the type whose fingerprint is `fp`, if this process has met it
+/// (through fingerprint_of), else "a type this process does not know (fingerprint 0x...)".
+std::string describe_fingerprint(std::uint64_t fp);
+
 template <class T>
 std::uint64_t fingerprint_of() {
-  static const std::uint64_t value = fingerprint(typeid(T).name());
+  static const std::uint64_t value = register_fingerprint(typeid(T).name());
   return value;
 }
 
@@ -153,29 +177,30 @@ T get_trivial(Reader& in) {
   return *std::launder(reinterpret_cast<T*>(storage));
 }
 
-// cereal archives work on iostreams: these stream buffers append to a Buffer and read a
-// bounded span (a read past its end comes back short and cereal throws).
-class BufferOutBuf : public std::streambuf {
- public:
-  explicit BufferOutBuf(Buffer& out) : out_(out) {}
-
- protected:
-  int_type overflow(int_type ch) override;
-  std::streamsize xsputn(const char* s, std::streamsize n) override;
-
- private:
-  Buffer& out_;
-};
-
-class SpanInBuf : public std::streambuf {
- public:
-  explicit SpanInBuf(std::span<const std::byte> in);
-  [[nodiscard]] std::size_t consumed() const noexcept;
-};
+/// Queue and Connection messages: T's fingerprint (8 bytes) then T's bare encoding (for the
+/// flat types of queues.hpp: the fingerprint, the u64 count, the elements).
+template <class T>
+void put_message_type(Buffer& out) {
+  put_trivial<std::uint64_t>(out, fingerprint_of<T>());
+}
+/// Throws concur::TypeError naming both types when `fp` is not T's.
+[[noreturn]] void wrong_message_type(std::uint64_t fp, const char* expected_mangled);
+/// Reads a message's type fingerprint: TypeError if the message holds another type than T,
+/// ValueError if it is shorter than a fingerprint.
+template <class T>
+void check_message_type(Reader& in) {
+  if (in.remaining() < sizeof(std::uint64_t)) {
+    throw_bad_input("a message of " + std::to_string(in.remaining()) +
+                    " bytes is too short to say its type (sent with send_bytes?)");
+  }
+  const auto fp = get_trivial<std::uint64_t>(in);
+  if (fp != fingerprint_of<T>()) wrong_message_type(fp, typeid(T).name());
+}
 
 void encode_cereal_begin(Buffer& out, std::size_t& length_at);
 void encode_cereal_end(Buffer& out, std::size_t length_at);
-[[noreturn]] void rethrow_cereal_error(const std::exception& e, const char* mangled);
+/// Inside a catch block: throws ValueError("malformed cereal payload for <T>: <what>").
+[[noreturn]] void rethrow_cereal_error(const char* mangled);
 
 template <class T>
 void encode_value(Buffer& out, const T& v);
@@ -230,10 +255,9 @@ void encode_value(Buffer& out, const T& v) {
     std::size_t length_at = 0;
     encode_cereal_begin(out, length_at);
     {
-      BufferOutBuf buf(out);
-      std::ostream os(&buf);
-      cereal::BinaryOutputArchive archive(os);
+      CerealOutputArchive archive(out);
       archive(v);
+      archive.finish();
     }
     encode_cereal_end(out, length_at);
   }
@@ -320,8 +344,12 @@ T decode_value(Reader& in) {
       for (std::size_t i = 0; i < n; ++i) {
         if constexpr (k == Kind::kSequence) {
           c.push_back(decode_value<E>(in));
+        } else if constexpr (requires { c.insert(decode_value<E>(in)).second; }) {
+          // map, set, unordered_map, unordered_set: a repeated key is malformed input
+          // (inserting it would drop a value silently).
+          if (!c.insert(decode_value<E>(in)).second) duplicate_key(typeid(U).name());
         } else {
-          c.insert(decode_value<E>(in));
+          c.insert(decode_value<E>(in));  // multimap, multiset: repeats are values
         }
       }
     }
@@ -330,19 +358,19 @@ T decode_value(Reader& in) {
     const std::size_t n = in.read_count(1);
     auto bytes = in.take(n);
     U value{};
+    std::size_t consumed = 0;
     try {
-      SpanInBuf buf(bytes);
-      std::istream is(&buf);
-      {
-        cereal::BinaryInputArchive archive(is);
-        archive(value);
-      }
-      if (buf.consumed() != n) {
-        throw_bad_input("cereal payload of " + demangle(typeid(U).name()) + " has " +
-                        std::to_string(n - buf.consumed()) + " unread bytes");
-      }
-    } catch (const cereal::Exception& e) {
-      rethrow_cereal_error(e, typeid(U).name());
+      CerealInputArchive archive(bytes);
+      archive(value);
+      consumed = archive.position();
+    } catch (...) {
+      // Whatever a load throws (cereal's own errors, the archive's ValueError, a user
+      // function's exception, std::bad_alloc) comes out as a ValueError naming T.
+      rethrow_cereal_error(typeid(U).name());
+    }
+    if (consumed != n) {
+      throw_bad_input("cereal payload of " + demangle(typeid(U).name()) + " has " +
+                      std::to_string(n - consumed) + " unread bytes");
     }
     return value;
   } else {

@@ -24,10 +24,14 @@
 // Values: send/recv carry T through the codec (concur/multiprocessing/codec.hpp; T must be
 // Picklable, checked at compile time); send_bytes/recv_bytes carry raw bytes: recv_bytes
 // returns a concur::Bytes (concur/bytes.hpp), which send_bytes takes back as it is, like
-// any byte span or string. Both travel as messages on the same ring.
+// any byte span or string. Both travel as messages on the same ring: recv_bytes of a send
+// gives the message, T's 8-byte type fingerprint then T's encoding (codec.hpp), and
+// send_bytes of those bytes is received by recv as the T.
 //
 // Errors (Python's):
 //   recv/recv_bytes with nothing left and the peer closed     concur::EOFError
+//   recv of a message that holds another type than T         concur::TypeError (both named)
+//   recv of a malformed message                              concur::ValueError
 //   recv_bytes_into into a buffer too small                  BufferTooShort (whole message)
 //   any call on a closed Connection                          OSError "handle is closed"
 //   send on a read-only / recv, poll on a write-only end     OSError ("...is read-only")
@@ -176,7 +180,9 @@ class Connection {
     detail::with_encoding(obj, [&](auto prefix, auto body) { core_->send(prefix, body); });
   }
   /// Waits for the next message and decodes it as T. EOFError when nothing is left and the
-  /// peer is closed; ValueError if the message is not a T (sent with send_bytes, say).
+  /// peer is closed; TypeError (naming both types) if the message holds another type;
+  /// ValueError if it is malformed (shorter than a type fingerprint: send_bytes of other
+  /// bytes, say). The message is consumed either way.
   T recv() {
     return detail::receive<T>(
         [&](auto take, void* ctx, auto placement) { core_->recv(take, ctx, placement); });

@@ -25,6 +25,9 @@
 //   put/get on a closed Queue      ValueError("Queue is closed").
 //   a value that fails to encode   the encoder's exception, from put itself; the queue is
 //                                  unchanged (there is no feeder thread to report it later).
+//   get of another type's message  TypeError naming both types (every message carries the
+//                                  8-byte fingerprint of its type, codec.hpp); a malformed
+//                                  one is ValueError. Either way the message is consumed.
 // Timeouts follow concur::Timeout: a negative one is ValueError (Python treats it as 0).
 //
 // Differences from Python, deliberate:
@@ -37,9 +40,10 @@
 //     returns at once (ValueError before close(), as Python's assertion).
 //   - "Unbounded" (maxsize <= 0) means bounded by the buffer (`buffer_bytes`, default 1 MiB,
 //     at most 128 MiB): when it is full, put waits for a consumer, and put(block=false)
-//     raises Full. Every message takes 8 bytes + its encoded size rounded up to 8 (an int:
-//     16 bytes, so 65536 of them fit in 1 MiB). A message larger than half the buffer is
-//     streamed through it in chunks while the consumer reads: any size works.
+//     raises Full. Every message takes 8 bytes + its type fingerprint (8 bytes) + its
+//     encoded size, rounded up to 8 (an int: 24 bytes, so 43690 of them fit in 1 MiB). A message
+//     larger than half the buffer is streamed through it in chunks while the consumer reads: any
+//     size works.
 //   - qsize() is exact (Python's is approximate and may raise NotImplementedError); full()
 //     is qsize() >= maxsize (always false when maxsize <= 0); maxsize is at most 2^24 - 1.
 //   - A non-blocking (or short-timeout) put/get may wait up to 20 ms for another process's
@@ -125,9 +129,9 @@ class QueueCore {
 Buffer& encode_scratch() noexcept;
 
 /// True for types whose encoding is a u64 count then their elements' bytes as they lie in
-/// memory (std::string, std::vector of arithmetic or other trivially copyable elements):
-/// put and send copy those straight from the object to shared memory, with no encoding
-/// copy first.
+/// memory (their message: the type fingerprint, the count, the bytes) (std::string, std::vector of
+/// arithmetic or other trivially copyable elements): put and send copy those straight from the
+/// object to shared memory, with no encoding copy first.
 template <class T>
 consteval bool flat_wire() {
   if constexpr (kind_of<T>() == Kind::kString) {
@@ -152,17 +156,24 @@ struct Receiver {
   static void whole(void* ctx, std::span<const std::byte> bytes) {
     auto& r = *static_cast<Receiver*>(ctx);
     Reader in(bytes);
+    check_message_type<T>(in);
     r.value.emplace(decode<T>(in));
     in.expect_end();
   }
-  static std::span<std::byte> place(void* ctx, std::uint64_t count) noexcept {
+  static std::span<std::byte> place(void* ctx, std::uint64_t fp, std::uint64_t count) noexcept {
     auto& r = *static_cast<Receiver*>(ctx);
     using E = typename T::value_type;
     try {
+      if (fp != fingerprint_of<T>()) wrong_message_type(fp, typeid(T).name());
       if (count > r.value.emplace().max_size()) {
         throw_bad_input("a message announces " + std::to_string(count) + " elements");
       }
-      r.value->resize(static_cast<std::size_t>(count));
+      try {
+        r.value->resize(static_cast<std::size_t>(count));
+      } catch (const std::exception&) {
+        throw_bad_input("a message announces " + std::to_string(count) +
+                        " elements, more than can be allocated");
+      }
       return std::as_writable_bytes(std::span<E>(r.value->data(), r.value->size()));
     } catch (...) {
       r.error = std::current_exception();
@@ -187,15 +198,21 @@ struct Receiver {
   static const RingPlacement* placement() noexcept;
 };
 
-/// Calls send(prefix, body) with T's encoding: gathered for flat_wire types, else encoded
-/// into the per-thread scratch buffer.
+/// Calls send(prefix, body) with T's message (its type fingerprint then its encoding, see
+/// put_message_type): gathered for flat_wire types, else encoded into the per-thread
+/// scratch buffer.
 template <class T, class Send>
 void with_encoding(const T& obj, Send&& send) {
   if constexpr (flat_wire<T>()) {
-    const std::uint64_t count = obj.size();
-    send(std::as_bytes(std::span(&count, 1)), std::as_bytes(std::span(obj.data(), obj.size())));
+    const std::uint64_t head[2] = {fingerprint_of<T>(), obj.size()};
+    send(std::as_bytes(std::span(head)), std::as_bytes(std::span(obj.data(), obj.size())));
+  } else if constexpr (kind_of<T>() == Kind::kTrivial) {
+    // Raw bytes (encode's own form for these): no encoding copy either.
+    const std::uint64_t fp = fingerprint_of<T>();
+    send(std::as_bytes(std::span(&fp, 1)), std::as_bytes(std::span(&obj, 1)));
   } else {
     Buffer& buf = encode_scratch();
+    put_message_type<T>(buf);
     encode(buf, obj);
     send(std::span<const std::byte>(), std::span<const std::byte>(buf));
   }

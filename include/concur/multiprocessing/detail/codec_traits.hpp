@@ -20,6 +20,8 @@
 //   kSequence     vector, deque, list (push_back)            u64 count + elements
 //   kAssociative  map, set, unordered_*, multi*              u64 count + elements
 //   kCereal       a class with a cereal serialize/save/load  u64 length + cereal binary
+//                 (templates over the archive: the codec uses
+//                 its own archives, CerealOutputArchive below)
 //   kTrivial      any other trivially copyable type          raw bytes (memcpy)
 //                 (or trivially copy-constructible and destructible, see below)
 //   kUnsupported  anything else                              (compile error)
@@ -29,7 +31,6 @@
 #pragma once
 
 #include <array>
-#include <cereal/archives/binary.hpp>
 #include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/map.hpp>
@@ -44,15 +45,212 @@
 #include <cereal/types/vector.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
+#include <vector>
+
+namespace concur::multiprocessing::detail {
+
+// --- cereal archives -----------------------------------------------------------------
+//
+// The codec's own pair of cereal archives. Their bytes are exactly those of cereal's
+// BinaryOutputArchive (arithmetic values raw, a size tag as cereal's u64 size_type), but
+// they write to a Buffer and read a bounded span directly (no iostream), and the input
+// archive does not trust the input:
+//   - every read is bounds-checked (ValueError "truncated");
+//   - a size tag (cereal reads one before it resizes a string, vector, map, ...) larger than
+//     the bytes left is a ValueError before anything is allocated: every element takes at
+//     least one byte, so no container can be made larger than the input allows. (The output
+//     archive refuses to write a container whose elements encode to no bytes at all, an
+//     empty class say, with more elements than bytes after its size: what encodes decodes.)
+//   - a bool byte other than 0 or 1 is a ValueError;
+//   - a std::map / set / unordered_map / unordered_set whose encoding repeats a key is a
+//     ValueError (cereal's own load would keep one value and drop the other silently).
+
+[[noreturn]] void cereal_truncated(std::size_t need, std::size_t at, std::size_t left);
+[[noreturn]] void cereal_size_too_large(std::uint64_t n, std::size_t at, std::size_t left);
+[[noreturn]] void cereal_bad_bool(unsigned value, std::size_t at);
+[[noreturn]] void cereal_duplicate_key(const char* container);
+/// Checks, after a save, that no size tag announces more elements than bytes follow it.
+void cereal_check_sizes(const std::vector<std::pair<std::size_t, std::uint64_t>>& tags,
+                        std::size_t end);
+
+// In their own namespace: argument-dependent lookup finds their save/load functions there,
+// and a `detail::load` elsewhere in concur is not hidden by them.
+namespace archive {
+
+class CerealOutputArchive
+    : public cereal::OutputArchive<CerealOutputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit CerealOutputArchive(std::vector<std::byte>& out) : OutputArchive(this), out_(out) {}
+  ~CerealOutputArchive() noexcept = default;
+  CerealOutputArchive(const CerealOutputArchive&) = delete;
+  CerealOutputArchive& operator=(const CerealOutputArchive&) = delete;
+
+  void saveBinary(const void* data, std::size_t size) {
+    const auto* b = static_cast<const std::byte*>(data);
+    out_.insert(out_.end(), b, b + size);
+  }
+  /// A size tag of `n` elements was just written.
+  void note_size(std::uint64_t n) {
+    if (n != 0) tags_.emplace_back(out_.size(), n);
+  }
+  /// Throws ValueError if a size tag announces more elements than bytes follow it.
+  void finish() const {
+    if (!tags_.empty()) cereal_check_sizes(tags_, out_.size());
+  }
+
+ private:
+  std::vector<std::byte>& out_;
+  std::vector<std::pair<std::size_t, std::uint64_t>> tags_;  // (end of the tag, count)
+};
+
+class CerealInputArchive
+    : public cereal::InputArchive<CerealInputArchive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit CerealInputArchive(std::span<const std::byte> in) : InputArchive(this), in_(in) {}
+  ~CerealInputArchive() noexcept = default;
+  CerealInputArchive(const CerealInputArchive&) = delete;
+  CerealInputArchive& operator=(const CerealInputArchive&) = delete;
+
+  void loadBinary(void* data, std::size_t size) {
+    if (size > remaining()) cereal_truncated(size, pos_, remaining());
+    if (size != 0) std::memcpy(data, in_.data() + pos_, size);
+    pos_ += size;
+  }
+  /// Throws ValueError unless `n` elements (one byte each at least) fit in what is left.
+  void check_size(std::uint64_t n, std::size_t at) const {
+    if (n > remaining()) cereal_size_too_large(n, at, remaining());
+  }
+  [[nodiscard]] std::size_t remaining() const noexcept { return in_.size() - pos_; }
+  [[nodiscard]] std::size_t position() const noexcept { return pos_; }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+};
+
+// Found by argument-dependent lookup through the archive types.
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(CerealOutputArchive& ar,
+                                                                    const T& t) {
+  ar.saveBinary(std::addressof(t), sizeof(T));
+}
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, T& t) {
+  if constexpr (std::is_same_v<T, bool>) {
+    std::uint8_t b = 0;
+    const std::size_t at = ar.position();
+    ar.loadBinary(&b, 1);
+    if (b > 1) cereal_bad_bool(b, at);
+    t = b == 1;
+  } else {
+    ar.loadBinary(std::addressof(t), sizeof(T));
+  }
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(CerealOutputArchive& ar, const cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, cereal::NameValuePair<T>& t) {
+  ar(t.value);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(CerealOutputArchive& ar, const cereal::SizeTag<T>& t) {
+  ar(t.size);
+  ar.note_size(static_cast<std::uint64_t>(t.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, cereal::SizeTag<T>& t) {
+  const std::size_t at = ar.position();
+  ar(t.size);
+  using S = std::remove_cvref_t<decltype(t.size)>;
+  if constexpr (std::is_signed_v<S>) {
+    if (t.size < 0) cereal_size_too_large(~std::uint64_t{0}, at, ar.remaining());
+  }
+  ar.check_size(static_cast<std::uint64_t>(t.size), at);
+}
+
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(CerealOutputArchive& ar, const cereal::BinaryData<T>& bd) {
+  ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, cereal::BinaryData<T>& bd) {
+  ar.loadBinary(bd.data, static_cast<std::size_t>(bd.size));
+}
+
+// Maps and sets without repeated keys: the wire of cereal's own (a size tag, then the keys
+// or key/value items), loaded with a check that every key is new. More specialised than
+// cereal's templates (the archive is fixed), so overload resolution prefers these.
+template <class Map>
+void cereal_load_map(CerealInputArchive& ar, Map& map, const char* name) {
+  cereal::size_type size = 0;
+  ar(cereal::make_size_tag(size));
+  map.clear();
+  for (cereal::size_type i = 0; i < size; ++i) {
+    typename Map::key_type key;
+    typename Map::mapped_type value;
+    ar(cereal::make_map_item(key, value));
+    if (!map.emplace(std::move(key), std::move(value)).second) cereal_duplicate_key(name);
+  }
+}
+template <class Set>
+void cereal_load_set(CerealInputArchive& ar, Set& set, const char* name) {
+  cereal::size_type size = 0;
+  ar(cereal::make_size_tag(size));
+  set.clear();
+  for (cereal::size_type i = 0; i < size; ++i) {
+    typename Set::key_type key;
+    ar(key);
+    if (!set.emplace(std::move(key)).second) cereal_duplicate_key(name);
+  }
+}
+template <class K, class V, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, std::map<K, V, C, A>& m) {
+  cereal_load_map(ar, m, "std::map");
+}
+template <class K, class V, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, std::unordered_map<K, V, H, E, A>& m) {
+  cereal_load_map(ar, m, "std::unordered_map");
+}
+template <class K, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, std::set<K, C, A>& s) {
+  cereal_load_set(ar, s, "std::set");
+}
+template <class K, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(CerealInputArchive& ar, std::unordered_set<K, H, E, A>& s) {
+  cereal_load_set(ar, s, "std::unordered_set");
+}
+
+}  // namespace archive
+
+using archive::CerealInputArchive;
+using archive::CerealOutputArchive;
+
+}  // namespace concur::multiprocessing::detail
+
+CEREAL_REGISTER_ARCHIVE(concur::multiprocessing::detail::CerealOutputArchive)
+CEREAL_REGISTER_ARCHIVE(concur::multiprocessing::detail::CerealInputArchive)
+CEREAL_SETUP_ARCHIVE_TRAITS(concur::multiprocessing::detail::CerealInputArchive,
+                            concur::multiprocessing::detail::CerealOutputArchive)
 
 namespace concur::multiprocessing::detail {
 
@@ -130,12 +328,14 @@ concept AssociativeContainer = requires(T& c, typename T::value_type&& v) {
 // concur's process-shared objects declare `using concur_handle_tag = void;` and provide
 // `void concur_encode_handle(Buffer&) const` and `static T concur_decode_handle(Reader&)`.
 template <class T>
-concept SharedHandle = requires { typename T::concur_handle_tag; };
+concept SharedHandle = requires {
+  typename T::concur_handle_tag;
+};
 
 template <class T>
 inline constexpr bool has_cereal_v =
-    cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value&&
-        cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
+    cereal::traits::is_output_serializable<T, CerealOutputArchive>::value&&
+        cereal::traits::is_input_serializable<T, CerealInputArchive>::value;
 
 // Trivially copyable, or at least trivially copy-constructible and destructible: GCC 12
 // calls a closure that captures a `const` variable not trivially copyable (its assignment

@@ -84,17 +84,18 @@ enum class RingStatus {
 /// consumed anyway and the exception propagates.
 using RingConsumer = void (*)(void* context, std::span<const std::byte> message);
 
-/// Optional, for messages whose encoding is a u64 count then flat bytes (strings, vectors of
-/// trivially copyable elements): a streamed message is copied from the ring straight into
-/// the object instead of being assembled first (one copy less for large messages).
-///   place(context, first_word)  the message's first 8 bytes: returns where the bytes after
-///                               them go (their expected size), or an empty span after a
-///                               failure it keeps for done(). Must not throw.
+/// Optional, for messages whose encoding is a u64 type fingerprint, a u64 count, then flat
+/// bytes (strings, vectors of trivially copyable elements): a streamed message is copied
+/// from the ring straight into the object instead of being assembled first (one copy less
+/// for large messages).
+///   place(context, w0, w1)      the message's first 16 bytes as two words: returns where
+///                               the bytes after them go (their expected size), or an empty
+///                               span after a failure it keeps for done(). Must not throw.
 ///   done(context, bytes)        the message is complete (and consumed): `bytes` came after
-///                               the first 8; may throw (a size mismatch, a kept failure).
+///                               the first 16; may throw (a size mismatch, a kept failure).
 ///   dropped(context)            the message was dropped (its writer died or gave up).
 struct RingPlacement {
-  std::span<std::byte> (*place)(void* context, std::uint64_t first_word) noexcept;
+  std::span<std::byte> (*place)(void* context, std::uint64_t w0, std::uint64_t w1) noexcept;
   void (*done)(void* context, std::uint64_t bytes);
   void (*dropped)(void* context) noexcept;
 };
