@@ -10,7 +10,7 @@
 
 #include "concur/detail/mp_tracker.hpp"
 #include "concur/exceptions.hpp"
-#include "multiprocessing/shm_test_util.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace shm = concur::multiprocessing::shared_memory;
@@ -128,9 +128,9 @@ TEST(SharedMemory, CreateExistingNameLeavesTheOwnerAlone) {
   a.unlink();
 }
 
-// PITFALLS 33: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first
-// touch. Asking for more than the whole filesystem fails at once, without filling it
-// (tmpfs refuses a fallocate larger than its size before allocating anything).
+// A full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first touch. Asking for more
+// than the whole filesystem fails at once, without filling it (tmpfs refuses a fallocate larger
+// than its size before allocating anything).
 TEST(SharedMemory, MoreThanDevShmHoldsIsEnospcAtCreationAndLeavesNothing) {
   struct statvfs vfs {};
   ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);

@@ -5,7 +5,7 @@
 
 #include <concur/detail/subprocess_sys.hpp>
 
-#include "subprocess/sp_helpers.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace d = concur::subprocess::detail;
 using namespace std::chrono_literals;
@@ -13,7 +13,7 @@ using sp_test::Clock;
 
 namespace {
 
-TEST(SubprocessSys, PollRetriesEintrWithRemainingTime) {
+TEST(SysLayer, PollRetriesEintrWithRemainingTime) {
   struct sigaction sa {
   }, old{};
   sa.sa_handler = [](int) {};
@@ -33,7 +33,7 @@ TEST(SubprocessSys, PollRetriesEintrWithRemainingTime) {
   EXPECT_LT(took, 2.0);  // and the retries did not restart the full wait each time
 }
 
-TEST(SubprocessSys, ReadWriteRetryEintrAndReportErrno) {
+TEST(SysLayer, ReadWriteRetryEintrAndReportErrno) {
   auto p = d::make_pipe();
   EXPECT_EQ(d::write_noexcept(p.write.get(), "ab", 2), 2);
   char buf[4];
@@ -41,7 +41,7 @@ TEST(SubprocessSys, ReadWriteRetryEintrAndReportErrno) {
   EXPECT_EQ(d::read_noexcept(-1, buf, sizeof buf), -EBADF);
 }
 
-TEST(SubprocessSys, FdsAreCloexec) {
+TEST(SysLayer, FdsAreCloexec) {
   auto p = d::make_pipe();
   EXPECT_EQ(fcntl(p.read.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
   EXPECT_EQ(fcntl(p.write.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
@@ -51,7 +51,7 @@ TEST(SubprocessSys, FdsAreCloexec) {
   EXPECT_EQ(fcntl(pidfd.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 }
 
-TEST(SubprocessSys, StatusDecoding) {
+TEST(SysLayer, StatusDecoding) {
   EXPECT_EQ(d::returncode_from_status(0), 0);
   EXPECT_EQ(d::returncode_from_status(47 << 8), 47);
   EXPECT_EQ(d::returncode_from_status(SIGTERM), -SIGTERM);
