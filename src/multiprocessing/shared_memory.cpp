@@ -97,7 +97,7 @@ SharedMemory::SharedMemory(std::optional<std::string> name, bool create, std::in
     s.fd = ::shm_open(s.path.c_str(), flags, 0600);
     if (s.fd < 0) fail(errno, "shm_open(" + s.path + ")");
   } else {
-    for (;;) {  // 3f.50: a generated name that exists is retried, never an error
+    for (;;) {  // a generated name that exists is retried, never an error
       s.path = make_name();
       s.fd = ::shm_open(s.path.c_str(), flags, 0600);
       if (s.fd >= 0) break;

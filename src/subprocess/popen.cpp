@@ -1,5 +1,6 @@
 // Popen: spawning (posix_spawn + pidfd_open), waiting (pidfd), communicate (poll).
-// The design, and how each PITFALLS item is handled: docs/design/0002-subprocess.md.
+// The design, and how each hazard of process and pipe code is handled:
+// docs/design/0002-subprocess.md.
 #include "concur/subprocess/popen.hpp"
 
 #include <errno.h>
@@ -90,9 +91,9 @@ std::string translate(const std::string& raw, bool last_cr) {
   return out;
 }
 
-// PATH search in the parent (PITFALLS 8): the PATH of `env` when given (Python's
-// os.get_exec_path(env)), else the parent's; "/bin:/usr/bin" when unset. The first
-// regular executable file wins; EACCES if only non-executable ones exist, else
+// PATH search in the parent (execvp and posix_spawnp differ): the PATH of `env` when
+// given (Python's os.get_exec_path(env)), else the parent's; "/bin:/usr/bin" when unset.
+// The first regular executable file wins; EACCES if only non-executable ones exist, else
 // ENOENT. A name with a '/' is used as it is (relative to the child's cwd).
 std::string resolve_program(const std::string& name, const std::optional<Environment>& env) {
   if (name.find('/') != std::string::npos) return name;
@@ -205,7 +206,7 @@ Popen::Popen(Args args, PopenOptions o) {
   pass.erase(std::remove_if(pass.begin(), pass.end(), [](int fd) { return fd < 3; }), pass.end());
   const bool close_fds = o.close_fds || !pass.empty();  // Python: pass_fds forces close_fds
 
-  // ---- argv, program, envp: built in the parent (PITFALLS 1).
+  // ---- argv, program, envp: built in the parent (no user code runs in the child).
   std::vector<std::string> argv;
   if (o.shell) {
     argv = {"/bin/sh", "-c"};
@@ -232,7 +233,7 @@ Popen::Popen(Args args, PopenOptions o) {
     env_ptrs.push_back(nullptr);
   }
 
-  // ---- Pipes and the child's fd 0/1/2 (PITFALLS 7, 9).
+  // ---- Pipes and the child's fd 0/1/2 (every fd born close-on-exec; dup2 sources >= 3).
   impl_ = std::make_unique<Impl>(std::move(args));
   auto& st = *impl_;
   st.text = o.text;
@@ -296,7 +297,8 @@ Popen::Popen(Args args, PopenOptions o) {
   }
   if (close_fds) {
     // dup2(fd, fd) clears FD_CLOEXEC (glibc >= 2.29), so pass_fds survive exec even
-    // when close-on-exec in the parent, whose flags stay unchanged (4f.48).
+    // when close-on-exec in the parent, whose flags stay unchanged (CPython's
+    // test_subprocess.POSIXProcessTestCase.test_pass_fds_inheritable).
     for (const int fd : pass) fa.check(posix_spawn_file_actions_adddup2(&fa.fa, fd, fd), "adddup2");
     int low = 3;
     for (const int fd : pass) {
@@ -304,7 +306,7 @@ Popen::Popen(Args args, PopenOptions o) {
         fa.check(posix_spawn_file_actions_addclose(&fa.fa, gap), "addclose");
       low = fd + 1;
     }
-    // close_range(low, ~0U) in the child (PITFALLS 11).
+    // close_range(low, ~0U) in the child: one call, not a loop up to RLIMIT_NOFILE.
     fa.check(posix_spawn_file_actions_addclosefrom_np(&fa.fa, low), "addclosefrom_np");
   }
   if (o.cwd) fa.check(posix_spawn_file_actions_addchdir_np(&fa.fa, cwd.c_str()), "addchdir_np");
@@ -314,7 +316,7 @@ Popen::Popen(Args args, PopenOptions o) {
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr.at, &none);
-  if (o.restore_signals) {  // PITFALLS 6
+  if (o.restore_signals) {  // ignored signals would stay ignored across exec
     sigset_t all;
     sigfillset(&all);
     posix_spawnattr_setsigdefault(&attr.at, &all);
@@ -363,7 +365,7 @@ Popen::Popen(Args args, PopenOptions o) {
   stdin_ = PipeFile(parent_end[0].release(), false, o.text);
   stdout_ = PipeFile(parent_end[1].release(), true, o.text);
   stderr_ = PipeFile(parent_end[2].release(), true, o.text);
-  // child_end[] close here: the parent keeps no copy of the child's ends (PITFALLS 23).
+  // child_end[] close here: the parent keeps no copy of the child's ends (a pipeline's EOF).
 }
 
 Popen::~Popen() { finish(); }
@@ -461,7 +463,7 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
                           st.raw(false));
   };
   if (!st.comm_done) {
-    // SIGPIPE stays blocked in this thread while it writes (PITFALLS 19).
+    // SIGPIPE stays blocked in this thread while it writes (a dead reader must not kill us).
     std::optional<detail::SigpipeBlock> no_sigpipe;
     if (stdin_) no_sigpipe.emplace();
     char chunk[kReadChunk];
@@ -503,7 +505,7 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
               st.input.shrink_to_fit();
             }
           } else if (r == -EPIPE) {
-            f.close();  // the child stopped reading: not an error (PITFALLS 18)
+            f.close();  // the child stopped reading: not an error
           } else if (r != -EAGAIN) {
             throw std::system_error(static_cast<int>(-r), std::system_category(), "write");
           }
@@ -538,7 +540,7 @@ void Popen::send_signal(int sig) {
   auto& st = *impl_;
   std::lock_guard lock(st.mu);
   st.reap_locked();
-  if (st.returncode) return;  // reaped: send nothing (4c.27)
+  if (st.returncode) return;  // reaped: send nothing (test_kill_dead)
   const int r = detail::pidfd_send_signal_noexcept(st.pidfd.get(), sig);
   if (r != 0 && r != -ESRCH)
     throw std::system_error(-r, std::system_category(), "pidfd_send_signal");

@@ -1,10 +1,10 @@
 // concur/detail/subprocess_sys.hpp: the thin wrappers over the system calls that
 // concur::subprocess makes (all defined in src/subprocess/sys.cpp). Not for users.
 //
-// Rules every wrapper follows (PITFALLS 9, 21): fds are created close-on-exec
-// atomically; EINTR is retried, timed calls recompute the time left from a
-// monotonic Deadline; close() is never retried. Functions named *_noexcept
-// return -errno instead of throwing; the others throw std::system_error naming
+// Rules every wrapper follows (no fd leaks into a child, no call cut short by a signal):
+// fds are created close-on-exec atomically; EINTR is retried, timed calls recompute the
+// time left from a monotonic Deadline; close() is never retried. Functions named
+// *_noexcept return -errno instead of throwing; the others throw std::system_error naming
 // the call.
 #pragma once
 
@@ -98,7 +98,7 @@ int returncode_from_status(int status) noexcept;
 /// Blocks SIGPIPE in the calling thread for its lifetime; on destruction consumes
 /// a SIGPIPE raised meanwhile (sigtimedwait, zero timeout) unless one was already
 /// pending before, then restores the thread's mask. The process-wide disposition is
-/// never touched (PITFALLS 19).
+/// never touched.
 class SigpipeBlock {
  public:
   SigpipeBlock() noexcept;

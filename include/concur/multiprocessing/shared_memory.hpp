@@ -27,7 +27,7 @@
 //     is none); `size` is ignored (size() is the segment's real size).
 //   - track: whether this process's resource tracker removes the segment if the program
 //     dies without unlink() (see concur/detail/mp_tracker.hpp). Default: track when
-//     creating, not when attaching (PITFALLS 32: a tracker that unlinks segments merely
+//     creating, not when attaching (a tracker that unlinks segments merely
 //     attached to deletes other programs' data, CPython gh-82300).
 // Errors: ValueError for size < 0, create with size 0, attach without a name, an empty
 // name, a name with a NUL; FileExistsError; FileNotFoundError; std::system_error naming

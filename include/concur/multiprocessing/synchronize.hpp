@@ -38,7 +38,7 @@
 //     from a dead owner died too, before marking it consistent - concur always marks it at
 //     once, so only a foreign writer can cause this), acquire throws RuntimeError.
 //   - Semaphore and BoundedSemaphore have no owner: a process that dies holding a permit
-//     takes it with it (the value stays lower), as in Python (PITFALLS 28).
+//     takes it with it (the value stays lower), as in Python.
 //   - Event has no holder: a death does not affect it.
 //   - Condition: a waiter killed inside wait() stops counting at the next notify() (each
 //     waiter holds a robust "watch" mutex; the first 64 waiters are watched), so no
@@ -69,8 +69,9 @@
 //     mp::encode_call (CONCUR_REGISTER, or a captureless / trivially copyable lambda);
 //     it runs in whichever process arrives last. Its exception reaches that process as the
 //     same type for concur's and the std exception types (others as mp::RemoteError).
-//   - acquire(false, timeout) ignores the timeout (Python's multiprocessing rule, CHECKLISTS
-//     3d.36), where concur::threading (like Python's threading) raises ValueError.
+//   - acquire(false, timeout) ignores the timeout (Python's multiprocessing rule,
+//     _test_multiprocessing._TestSemaphore.test_timeout), where concur::threading (like
+//     Python's threading) raises ValueError.
 //   - Negative timeouts are ValueError (concur::Timeout); Python treats some as 0.
 //   - Semaphore values are limited to 2^32 - 1 (ValueError beyond).
 //
