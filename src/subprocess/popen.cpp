@@ -1,5 +1,6 @@
 // Popen: spawning (posix_spawn + pidfd_open), waiting (pidfd), communicate (poll).
-// The design, and how each PITFALLS item is handled: docs/design/0002-subprocess.md.
+// The design, and how each hazard of process and pipe code is handled:
+// docs/design/0002-subprocess.md.
 #include "concur/subprocess/popen.hpp"
 
 #include <errno.h>
@@ -117,9 +118,9 @@ std::string translate(const std::string& raw, bool last_cr) {
   return out;
 }
 
-// PATH search in the parent (PITFALLS 8): the PATH of `env` when given (Python's
-// os.get_exec_path(env)), else the parent's; "/bin:/usr/bin" when unset. The first
-// regular executable file wins; EACCES if only non-executable ones exist, else
+// PATH search in the parent (execvp and posix_spawnp differ): the PATH of `env` when
+// given (Python's os.get_exec_path(env)), else the parent's; "/bin:/usr/bin" when unset.
+// The first regular executable file wins; EACCES if only non-executable ones exist, else
 // ENOENT. A name with a '/' is used as it is (relative to the child's cwd).
 std::string resolve_program(const std::string& name, const std::optional<Environment>& env) {
   if (name.find('/') != std::string::npos) return name;
@@ -351,7 +352,8 @@ void add_file_actions(FileActions& fa, const Streams& streams, const CheckedOpti
   }
   if (c.close_fds) {
     // dup2(fd, fd) clears FD_CLOEXEC (glibc >= 2.29), so pass_fds survive exec even
-    // when close-on-exec in the parent, whose flags stay unchanged.
+    // when close-on-exec in the parent, whose flags stay unchanged (CPython's
+    // test_subprocess.POSIXProcessTestCase.test_pass_fds_inheritable).
     for (const int fd : c.pass)
       fa.check(posix_spawn_file_actions_adddup2(&fa.fa, fd, fd), "adddup2");
     int low = 3;
@@ -360,7 +362,7 @@ void add_file_actions(FileActions& fa, const Streams& streams, const CheckedOpti
         fa.check(posix_spawn_file_actions_addclose(&fa.fa, gap), "addclose");
       low = fd + 1;
     }
-    // close_range(low, ~0U) in the child.
+    // close_range(low, ~0U) in the child: one call, not a loop up to RLIMIT_NOFILE.
     fa.check(posix_spawn_file_actions_addclosefrom_np(&fa.fa, low), "addclosefrom_np");
   }
   if (o.cwd) fa.check(posix_spawn_file_actions_addchdir_np(&fa.fa, c.cwd.c_str()), "addchdir_np");
@@ -525,7 +527,8 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
                           st.raw(false));
   };
   if (!st.comm_done) {
-    // SIGPIPE stays blocked in this thread while it writes (PITFALLS 19).
+    // SIGPIPE stays blocked in this thread while it writes (the process-wide disposition is
+    // never touched).
     std::optional<os::SigpipeBlock> no_sigpipe;
     if (stdin_) no_sigpipe.emplace();
     char chunk[kReadChunk];
@@ -567,7 +570,7 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
               st.input.shrink_to_fit();
             }
           } else if (r == -EPIPE) {
-            f.close();  // the child stopped reading: not an error (PITFALLS 18)
+            f.close();  // the child stopped reading: not an error
           } else if (r != -EAGAIN) {
             os::raise(static_cast<int>(-r), "write");
           }

@@ -12,7 +12,7 @@ namespace concur::subprocess {
 namespace {
 
 // After a timeout, pipes are drained for at most this long once the child is dead:
-// grandchildren outside its process group may hold them open (PITFALLS 22).
+// grandchildren outside its process group may hold them open.
 constexpr auto kDrainGrace = std::chrono::milliseconds(250);
 
 PopenOptions popen_options(const RunOptions& o) {

@@ -1,5 +1,5 @@
-// Conformance: concurrent.futures Future state machine and done callbacks.
-// CHECKLISTS.md §1a (items 1-14) and §1b (items 15-21).
+// Conformance: concurrent.futures Future state machine and done callbacks. Follows CPython's
+// test_concurrent_futures.test_future.FutureTests; each test names the CPython test it follows.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -40,8 +40,8 @@ struct After {
 
 }  // namespace
 
-// CHECKLISTS 1a.1
-TEST(FuturesConformance, CancelInEachState) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_cancel
+TEST(Future, CancelInEachState) {
   auto f1 = pending();
   EXPECT_TRUE(f1.cancel());
   EXPECT_EQ(f1.state_now(), FutureState::CANCELLED);
@@ -62,8 +62,10 @@ TEST(FuturesConformance, CancelInEachState) {
   EXPECT_EQ(f6.state_now(), FutureState::FINISHED);
 }
 
-// CHECKLISTS 1a.2, 1a.3, 1a.4
-TEST(FuturesConformance, CancelledDoneRunningInEachState) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_cancelled;
+// test_concurrent_futures.test_future.FutureTests.test_done;
+// test_concurrent_futures.test_future.FutureTests.test_running
+TEST(Future, CancelledDoneRunningInEachState) {
   struct Row {
     Future<int> f;
     bool cancelled, done, running;
@@ -79,8 +81,8 @@ TEST(FuturesConformance, CancelledDoneRunningInEachState) {
   }
 }
 
-// CHECKLISTS 1a.5
-TEST(FuturesConformance, ResultWithTimeout) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_result_with_timeout
+TEST(Future, ResultWithTimeout) {
   EXPECT_THROW(pending().result(0s), cf::TimeoutError);
   EXPECT_THROW(running().result(0s), cf::TimeoutError);
   EXPECT_THROW(cancelled().result(0s), cf::CancelledError);
@@ -89,8 +91,8 @@ TEST(FuturesConformance, ResultWithTimeout) {
   EXPECT_EQ(successful().result(0s), 42);
 }
 
-// CHECKLISTS 1a.6
-TEST(FuturesConformance, ExceptionWithTimeout) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_exception_with_timeout
+TEST(Future, ExceptionWithTimeout) {
   EXPECT_THROW((void)pending().exception(0s), cf::TimeoutError);
   EXPECT_THROW((void)running().exception(0s), cf::TimeoutError);
   EXPECT_THROW((void)cancelled().exception(0s), cf::CancelledError);
@@ -105,22 +107,22 @@ TEST(FuturesConformance, ExceptionWithTimeout) {
   EXPECT_FALSE(successful().exception(0s));
 }
 
-// CHECKLISTS 1a.7
-TEST(FuturesConformance, ResultWithSuccess) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_result_with_success
+TEST(Future, ResultWithSuccess) {
   auto f = pending();
   After later(100ms, [f] { f.set_result(42); });
   EXPECT_EQ(f.result(5s), 42);
 }
 
-// CHECKLISTS 1a.8
-TEST(FuturesConformance, ResultWithCancel) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_result_with_cancel
+TEST(Future, ResultWithCancel) {
   auto f = pending();
   After later(100ms, [f] { f.cancel(); });
   EXPECT_THROW(f.result(5s), cf::CancelledError);
 }
 
-// CHECKLISTS 1a.9
-TEST(FuturesConformance, ExceptionWithSuccess) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_exception_with_success
+TEST(Future, ExceptionWithSuccess) {
   auto f = pending();
   After later(100ms, [f] {
     f.set_running_or_notify_cancel();
@@ -131,8 +133,8 @@ TEST(FuturesConformance, ExceptionWithSuccess) {
   EXPECT_THROW(std::rethrow_exception(e), std::invalid_argument);
 }
 
-// CHECKLISTS 1a.10
-TEST(FuturesConformance, MultipleSetResult) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_multiple_set_result
+TEST(Future, MultipleSetResult) {
   auto f = pending();
   f.set_result(1);
   try {
@@ -145,8 +147,9 @@ TEST(FuturesConformance, MultipleSetResult) {
   EXPECT_EQ(f.result(), 1);
 }
 
-// CHECKLISTS 1a.11
-TEST(FuturesConformance, MultipleSetException) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_multiple_set_exception; CPython's
+// Future.set_result/set_exception (InvalidStateError on a finished or cancelled future)
+TEST(Future, MultipleSetException) {
   auto f = pending();
   auto first = std::make_exception_ptr(std::runtime_error("first"));
   f.set_exception(first);
@@ -157,8 +160,8 @@ TEST(FuturesConformance, MultipleSetException) {
   EXPECT_THROW(c.set_exception(std::runtime_error("x")), cf::InvalidStateError);
 }
 
-// CHECKLISTS 1a.12
-TEST(FuturesConformance, SetRunningOrNotifyCancel) {
+// CPython docs, Future.set_running_or_notify_cancel()
+TEST(Future, SetRunningOrNotifyCancel) {
   auto p = pending();
   EXPECT_TRUE(p.set_running_or_notify_cancel());
   EXPECT_EQ(p.state_now(), FutureState::RUNNING);
@@ -181,8 +184,8 @@ TEST(FuturesConformance, SetRunningOrNotifyCancel) {
   EXPECT_THROW(cancelled_and_notified().set_running_or_notify_cancel(), concur::RuntimeError);
 }
 
-// CHECKLISTS 1a.13
-TEST(FuturesConformance, ConsistentSnapshot) {
+// CPython main test_concurrent_futures.test_future.FutureTests.test_get_snapshot
+TEST(Future, ConsistentSnapshot) {
   auto f = successful();
   std::vector<std::thread> ts;
   std::atomic<int> mismatches{0};
@@ -196,7 +199,7 @@ TEST(FuturesConformance, ConsistentSnapshot) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
-// CHECKLISTS 1a.14
+// CPython test_concurrent_futures.test_future.FutureTests.test_repr
 namespace {
 // "<Future at 0x<hex> state=<tail>"
 bool repr_is(const std::string& r, const std::string& tail) {
@@ -208,7 +211,7 @@ bool repr_is(const std::string& r, const std::string& tail) {
 }
 }  // namespace
 
-TEST(FuturesConformance, Repr) {
+TEST(Future, Repr) {
   EXPECT_TRUE(repr_is(pending().repr(), "pending>")) << pending().repr();
   EXPECT_TRUE(repr_is(running().repr(), "running>"));
   EXPECT_TRUE(repr_is(cancelled().repr(), "cancelled>"));
@@ -218,8 +221,8 @@ TEST(FuturesConformance, Repr) {
   EXPECT_TRUE(repr_is(successful().repr(), "finished returned int>"));
 }
 
-// CHECKLISTS 1b.15
-TEST(FuturesConformance, DoneCallbackWithResult) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_with_result
+TEST(Future, DoneCallbackWithResult) {
   std::optional<int> seen;
   int calls = 0;
   auto f = pending();
@@ -232,8 +235,8 @@ TEST(FuturesConformance, DoneCallbackWithResult) {
   EXPECT_EQ(seen, 5);
 }
 
-// CHECKLISTS 1b.16
-TEST(FuturesConformance, DoneCallbackWithException) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_with_exception
+TEST(Future, DoneCallbackWithException) {
   std::exception_ptr seen;
   auto f = pending();
   f.add_done_callback([&](const Future<int>& done) { seen = done.exception(); });
@@ -242,8 +245,8 @@ TEST(FuturesConformance, DoneCallbackWithException) {
   EXPECT_EQ(seen, e);
 }
 
-// CHECKLISTS 1b.17
-TEST(FuturesConformance, DoneCallbackWithCancel) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_with_cancel
+TEST(Future, DoneCallbackWithCancel) {
   bool was_cancelled = false;
   auto f = pending();
   f.add_done_callback([&](const Future<int>& done) { was_cancelled = done.cancelled(); });
@@ -251,9 +254,10 @@ TEST(FuturesConformance, DoneCallbackWithCancel) {
   EXPECT_TRUE(was_cancelled);
 }
 
-// CHECKLISTS 1b.18
-TEST(FuturesConformance, DoneCallbackAlreadyDoneRunsAtOnceInThisThread) {
-  for (auto f : {successful(), exception_future(), cancelled()}) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_already_successful,
+// test_done_callback_already_failed, test_done_callback_already_cancelled
+TEST(Future, DoneCallbackAlreadyDoneRunsAtOnceInThisThread) {
+  for (const auto& f : {successful(), exception_future(), cancelled()}) {
     std::thread::id where;
     f.add_done_callback([&](const Future<int>&) { where = std::this_thread::get_id(); });
     EXPECT_EQ(where, std::this_thread::get_id()) << f;
@@ -281,8 +285,8 @@ struct HookCapture {
 };
 }  // namespace
 
-// CHECKLISTS 1b.19
-TEST(FuturesConformance, DoneCallbackRaisesOthersStillRun) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_raises
+TEST(Future, DoneCallbackRaisesOthersStillRun) {
   HookCapture hook;
   bool raising_was_called = false, fn_was_called = false;
   auto f = pending();
@@ -298,8 +302,9 @@ TEST(FuturesConformance, DoneCallbackRaisesOthersStillRun) {
   EXPECT_NE(hook.lines[0].find("Exception: doh!"), std::string::npos) << hook.lines[0];
 }
 
-// CHECKLISTS 1b.19: the default hook writes to stderr.
-TEST(FuturesConformance, DoneCallbackRaisesDefaultHookPrints) {
+// CPython test_concurrent_futures.test_future.FutureTests.test_done_callback_raises: the default
+// hook writes to stderr.
+TEST(Future, DoneCallbackRaisesDefaultHookPrints) {
   ::testing::internal::CaptureStderr();
   auto f = pending();
   f.add_done_callback([](const Future<int>&) { throw std::runtime_error("doh!"); });
@@ -309,8 +314,9 @@ TEST(FuturesConformance, DoneCallbackRaisesDefaultHookPrints) {
   EXPECT_NE(err.find("exception calling callback for <Future at"), std::string::npos) << err;
 }
 
-// CHECKLISTS 1b.20
-TEST(FuturesConformance, DoneCallbackRaisesAlreadySucceeded) {
+// CPython
+// test_concurrent_futures.test_future.FutureTests.test_done_callback_raises_already_succeeded
+TEST(Future, DoneCallbackRaisesAlreadySucceeded) {
   HookCapture hook;
   auto f = successful();
   EXPECT_NO_THROW(
@@ -319,8 +325,8 @@ TEST(FuturesConformance, DoneCallbackRaisesAlreadySucceeded) {
   EXPECT_NE(hook.lines[0].find("exception calling callback for <Future at"), std::string::npos);
 }
 
-// CHECKLISTS 1b.21
-TEST(FuturesConformance, CallbacksRunInOrderAdded) {
+// CPython docs, Future.add_done_callback(): callables are called in the order they were added
+TEST(Future, CallbacksRunInOrderAdded) {
   std::vector<int> order;
   auto f = pending();
   for (int i = 0; i < 5; ++i)

@@ -1,5 +1,6 @@
-// Conformance: concurrent.futures wait() and as_completed().
-// CHECKLISTS.md §1c (items 22-32) and §1d (items 33-38).
+// Conformance: concurrent.futures wait() and as_completed(). Follows CPython's
+// test_concurrent_futures.test_wait and test_as_completed; each test names the CPython test it
+// follows.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -32,8 +33,8 @@ using concur::testing::Gate;
 
 }  // namespace
 
-// CHECKLISTS 1c.22
-TEST(FuturesWaitConformance, DuplicatesCollapse) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_20369
+TEST(Wait, DuplicatesCollapse) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   auto f = pool.submit([] { return 1; });
   std::vector<Future<int>> twice{f, f};
@@ -42,8 +43,8 @@ TEST(FuturesWaitConformance, DuplicatesCollapse) {
   EXPECT_TRUE(r.not_done.empty());
 }
 
-// CHECKLISTS 1c.23
-TEST(FuturesWaitConformance, FirstCompleted) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_first_completed
+TEST(Wait, FirstCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   Gate gate;  // opened before the pool joins
   auto fast = pool.submit([] { return 1; });
@@ -60,8 +61,8 @@ TEST(FuturesWaitConformance, FirstCompleted) {
   EXPECT_TRUE(contains(r.not_done, blocked));
 }
 
-// CHECKLISTS 1c.24
-TEST(FuturesWaitConformance, FirstCompletedSomeAlreadyCompleted) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_first_completed_some_already_completed
+TEST(Wait, FirstCompletedSomeAlreadyCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
   auto blocked = pool.submit([&, open = gate.open] {
@@ -80,8 +81,8 @@ TEST(FuturesWaitConformance, FirstCompletedSomeAlreadyCompleted) {
   EXPECT_EQ(r.not_done, std::vector<Future<int>>{blocked});
 }
 
-// CHECKLISTS 1c.25
-TEST(FuturesWaitConformance, FirstException) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_first_exception
+TEST(Wait, FirstException) {
   cf::ThreadPoolExecutor pool({.max_workers = 3});
   Gate gate;  // opened before the pool joins
   auto f1 = pool.submit([] { return 1; });
@@ -103,8 +104,8 @@ TEST(FuturesWaitConformance, FirstException) {
   EXPECT_TRUE(f2.exception());
 }
 
-// CHECKLISTS 1c.26
-TEST(FuturesWaitConformance, FirstExceptionSomeAlreadyComplete) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_first_exception_some_already_complete
+TEST(Wait, FirstExceptionSomeAlreadyComplete) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   Gate gate;  // opened before the pool joins
   auto f1 = pool.submit([] {
@@ -128,8 +129,8 @@ TEST(FuturesWaitConformance, FirstExceptionSomeAlreadyComplete) {
   f1.exception();
 }
 
-// CHECKLISTS 1c.27
-TEST(FuturesWaitConformance, FirstExceptionOneAlreadyFailed) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_first_exception_one_already_failed
+TEST(Wait, FirstExceptionOneAlreadyFailed) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
   auto blocked = pool.submit([&, open = gate.open] {
@@ -144,8 +145,8 @@ TEST(FuturesWaitConformance, FirstExceptionOneAlreadyFailed) {
   EXPECT_EQ(r.done, std::vector<Future<int>>{bad});
 }
 
-// CHECKLISTS 1c.28
-TEST(FuturesWaitConformance, FirstExceptionWithoutExceptionIsAllCompleted) {
+// CPython docs, concurrent.futures.wait(): FIRST_EXCEPTION is ALL_COMPLETED when no future raises
+TEST(Wait, FirstExceptionWithoutExceptionIsAllCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   std::vector<Future<int>> fs;
   for (int i = 0; i < 10; ++i)
@@ -158,8 +159,8 @@ TEST(FuturesWaitConformance, FirstExceptionWithoutExceptionIsAllCompleted) {
   EXPECT_TRUE(r.not_done.empty());
 }
 
-// CHECKLISTS 1c.29
-TEST(FuturesWaitConformance, AllCompleted) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_all_completed
+TEST(Wait, AllCompleted) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   auto good = pool.submit([] { return 2; });
   auto bad = pool.submit([] {
@@ -173,8 +174,8 @@ TEST(FuturesWaitConformance, AllCompleted) {
   bad.exception();
 }
 
-// CHECKLISTS 1c.30
-TEST(FuturesWaitConformance, TimeoutReturnsWithoutThrowing) {
+// CPython test_concurrent_futures.test_wait.WaitTests.test_timeout
+TEST(Wait, TimeoutReturnsWithoutThrowing) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   Gate gate;  // opened before the pool joins
   auto blocked = pool.submit([&, open = gate.open] {
@@ -190,9 +191,9 @@ TEST(FuturesWaitConformance, TimeoutReturnsWithoutThrowing) {
   EXPECT_EQ(r.not_done, std::vector<Future<int>>{blocked});
 }
 
-// CHECKLISTS 1c.31
-class PendingCallsRace : public ::testing::TestWithParam<int> {};
-TEST_P(PendingCallsRace, HundredReleasedAtOnce) {
+// CPython test_concurrent_futures.test_wait.ThreadPoolWaitTests.test_pending_calls_race
+class WaitPendingCallsRace : public ::testing::TestWithParam<int> {};
+TEST_P(WaitPendingCallsRace, HundredReleasedAtOnce) {
   cf::ThreadPoolExecutor pool({.max_workers = GetParam()});
   Gate gate;  // opened before the pool joins
   std::vector<Future<int>> fs;
@@ -209,16 +210,16 @@ TEST_P(PendingCallsRace, HundredReleasedAtOnce) {
   opener.join();
   EXPECT_EQ(r.done.size(), 100u);
 }
-INSTANTIATE_TEST_SUITE_P(Workers, PendingCallsRace, ::testing::Values(1, 2, 4, 8));
+INSTANTIATE_TEST_SUITE_P(Workers, WaitPendingCallsRace, ::testing::Values(1, 2, 4, 8));
 
-// CHECKLISTS 1c.32
-TEST(FuturesWaitConformance, InvalidReturnWhenIsValueError) {
+// CPython's concurrent.futures.wait() (an unknown return_when is a ValueError)
+TEST(Wait, InvalidReturnWhenIsValueError) {
   std::vector<Future<int>> fs{successful()};
   EXPECT_THROW(cf::wait(fs, 1s, static_cast<cf::ReturnWhen>(42)), concur::ValueError);
 }
 
 // Beyond the checklist: futures of different value types in one wait.
-TEST(FuturesWaitConformance, MixedValueTypes) {
+TEST(Wait, MixedValueTypes) {
   cf::ThreadPoolExecutor a({.max_workers = 1}), b({.max_workers = 1});
   auto i = a.submit([] { return 1; });
   auto s = b.submit([] { return std::string("x"); });
@@ -231,8 +232,8 @@ TEST(FuturesWaitConformance, MixedValueTypes) {
   EXPECT_EQ(n, 3);
 }
 
-// CHECKLISTS 1d.33
-TEST(FuturesAsCompletedConformance, NoTimeoutYieldsEachOnce) {
+// CPython test_concurrent_futures.test_as_completed.AsCompletedTests.test_no_timeout
+TEST(AsCompleted, NoTimeoutYieldsEachOnce) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   auto f1 = pool.submit([] { return 1; });
   auto f2 = pool.submit([] {
@@ -246,8 +247,8 @@ TEST(FuturesAsCompletedConformance, NoTimeoutYieldsEachOnce) {
   for (const auto& f : fs) EXPECT_TRUE(contains(seen, f));
 }
 
-// CHECKLISTS 1d.34
-TEST(FuturesAsCompletedConformance, FutureTimesOut) {
+// CPython test_concurrent_futures.test_as_completed.AsCompletedTests.test_future_times_out
+TEST(AsCompleted, FutureTimesOut) {
   for (auto timeout : {0ms, 100ms}) {
     cf::ThreadPoolExecutor pool({.max_workers = 1});
     Gate gate;  // opened before the pool joins
@@ -267,8 +268,8 @@ TEST(FuturesAsCompletedConformance, FutureTimesOut) {
   }
 }
 
-// CHECKLISTS 1d.35
-TEST(FuturesAsCompletedConformance, DuplicateFuturesAnyIterable) {
+// CPython test_concurrent_futures.test_as_completed.AsCompletedTests.test_duplicate_futures
+TEST(AsCompleted, DuplicateFuturesAnyIterable) {
   auto f = successful();
   std::list<Future<int>> three{f, f, f};  // not a vector: any input range
   int n = 0;
@@ -279,8 +280,9 @@ TEST(FuturesAsCompletedConformance, DuplicateFuturesAnyIterable) {
   EXPECT_EQ(n, 1);
 }
 
-// CHECKLISTS 1d.36
-TEST(FuturesAsCompletedConformance, TimeoutMessage) {
+// CPython
+// test_concurrent_futures.test_as_completed.AsCompletedTests.test_correct_timeout_exception_msg
+TEST(AsCompleted, TimeoutMessage) {
   Future<int> p;
   Future<int> r;
   r.set_running_or_notify_cancel();
@@ -295,8 +297,9 @@ TEST(FuturesAsCompletedConformance, TimeoutMessage) {
   r.set_result(0);
 }
 
-// CHECKLISTS 1d.37
-TEST(FuturesAsCompletedConformance, HoldsNoReferenceToYielded) {
+// CPython
+// test_concurrent_futures.test_as_completed.AsCompletedTests.test_free_reference_yielded_future
+TEST(AsCompleted, HoldsNoReferenceToYielded) {
   std::vector<std::weak_ptr<int>> values;
   auto make = [&] {
     std::vector<Future<std::shared_ptr<int>>> tmp;
@@ -317,8 +320,9 @@ TEST(FuturesAsCompletedConformance, HoldsNoReferenceToYielded) {
   for (const auto& w : values) EXPECT_TRUE(w.expired());
 }
 
-// CHECKLISTS 1d.38: the timeout is measured from the as_completed() call.
-TEST(FuturesAsCompletedConformance, TimeoutCountsFromTheCall) {
+// CPython docs, as_completed(): the timeout counts from the original call: the timeout is measured
+// from the as_completed() call.
+TEST(AsCompleted, TimeoutCountsFromTheCall) {
   Future<int> never;
   std::vector<Future<int>> fs{never};
   auto range = cf::as_completed(fs, 100ms);

@@ -1,5 +1,6 @@
-// Conformance: multiprocessing.Process (CHECKLISTS 3a.1–3a.14), under the default start
-// method and, where the method matters, under fork, spawn and forkserver.
+// Conformance: multiprocessing.Process (CPython's _test_multiprocessing._TestProcess and
+// _TestSubclassingProcess), under the default start method and, where the method matters, under
+// fork, spawn and forkserver.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,7 +16,7 @@
 
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/thread.hpp"
-#include "multiprocessing/process_test_util.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 using concur::testing::proc::ChildGate;
@@ -28,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class mp_Process : public concur::testing::proc::StartMethodTest {
+class Process : public concur::testing::proc::StartMethodTest {
  protected:
   [[nodiscard]] bool is_spawn() const { return GetParam() == "spawn"; }
 };
@@ -65,9 +66,10 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 }  // namespace
 
-// CHECKLISTS 3a.1: before start not alive, no exitcode, not listed; after start alive,
-// listed, the target gets its args and sees its own name and pid; after join exitcode 0.
-TEST_P(mp_Process, Item1_LifecycleAndActiveChildren) {
+// CPython _test_multiprocessing._TestProcess.test_process, test_active_children: before start not
+// alive, no exitcode, not listed; after start alive, listed, the target gets its args and sees its
+// own name and pid; after join exitcode 0.
+TEST_P(Process, LifecycleAndActiveChildren) {
   LinePipe pipe;
   ChildGate gate;
   mp::Process p = ctx().Process(mp::fn<&report_and_wait>, pipe.writer, gate, 17, "kw");
@@ -90,9 +92,10 @@ TEST_P(mp_Process, Item1_LifecycleAndActiveChildren) {
   EXPECT_TRUE(mp::active_children().empty());
 }
 
-// CHECKLISTS 3a.2: join(0) returns at once on a live child; terminate → -SIGTERM, kill →
-// -SIGKILL, promptly. (join(-1): ValueError in concur, see process.hpp.)
-TEST_P(mp_Process, Item2_JoinZeroTerminateKill) {
+// CPython _test_multiprocessing._TestProcess.test_terminate, test_kill: join(0) returns at once on
+// a live child; terminate → -SIGTERM, kill → -SIGKILL, promptly. (join(-1): ValueError in concur,
+// see process.hpp.)
+TEST_P(Process, JoinZeroTerminateKill) {
   LinePipe pipe;
   mp::Process p = ctx().Process(mp::fn<&say_up_and_sleep>, pipe.writer);
   p.start();
@@ -116,9 +119,10 @@ TEST_P(mp_Process, Item2_JoinZeroTerminateKill) {
   EXPECT_EQ(k.exitcode(), -SIGKILL);
 }
 
-// CHECKLISTS 3a.3: sys.exit(x) → exitcode 1 for True, 0 for False, 8 for 8, 0 for none;
-// a text argument gives 1 and the text on the child's stderr.
-TEST_P(mp_Process, Item3_SysExitCodes) {
+// CPython _test_multiprocessing._TestSubclassingProcess.test_sys_exit: sys.exit(x) → exitcode 1 for
+// True, 0 for False, 8 for 8, 0 for none; a text argument gives 1 and the text on the child's
+// stderr.
+TEST_P(Process, SysExitCodes) {
   auto run = [&](auto target) {
     mp::Process p = ctx().Process(target);
     p.start();
@@ -143,9 +147,10 @@ TEST_P(mp_Process, Item3_SysExitCodes) {
   EXPECT_EQ(p.exitcode(), 1);
 }
 
-// CHECKLISTS 3a.4: an exception leaving the target is printed on the child's stderr
-// (flushed before it exits) and the exitcode is 1.
-TEST_P(mp_Process, Item4_ExceptionReachesStderrExitcodeOne) {
+// CPython _test_multiprocessing._TestSubclassingProcess.test_stderr_flush; CPython docs,
+// Process.exitcode: an exception leaving the target is printed on the child's stderr (flushed
+// before it exits) and the exitcode is 1.
+TEST_P(Process, ExceptionReachesStderrExitcodeOne) {
   LinePipe err;
   mp::Process p = ctx().Process(
       [](WriteEnd w) {
@@ -164,9 +169,9 @@ TEST_P(mp_Process, Item4_ExceptionReachesStderrExitcodeOne) {
   EXPECT_EQ(p.exitcode(), 1);
 }
 
-// CHECKLISTS 3a.5: close() of a running child is ValueError; after it ends close()
-// succeeds, twice; then is_alive/join/terminate are ValueError.
-TEST_P(mp_Process, Item5_Close) {
+// CPython _test_multiprocessing._TestProcess.test_close: close() of a running child is ValueError;
+// after it ends close() succeeds, twice; then is_alive/join/terminate are ValueError.
+TEST_P(Process, Close) {
   LinePipe pipe;
   mp::Process p = ctx().Process(mp::fn<&say_up_and_sleep>, pipe.writer);
   p.start();
@@ -182,9 +187,9 @@ TEST_P(mp_Process, Item5_Close) {
   EXPECT_EQ(p.exitcode(), -SIGTERM);  // concur keeps the code (Python: None after close)
 }
 
-// CHECKLISTS 3a.6: sentinel before start is ValueError; after start it is ready exactly
-// when the child exits.
-TEST_P(mp_Process, Item6_Sentinel) {
+// CPython _test_multiprocessing._TestProcess.test_sentinel: sentinel before start is ValueError;
+// after start it is ready exactly when the child exits.
+TEST_P(Process, Sentinel) {
   ChildGate gate;
   LinePipe pipe;
   mp::Process p = ctx().Process(mp::fn<&report_and_wait>, pipe.writer, gate, 1, std::string("x"));
@@ -198,8 +203,9 @@ TEST_P(mp_Process, Item6_Sentinel) {
   ASSERT_TRUE(p.join(20s));
 }
 
-// CHECKLISTS 3a.7: daemon defaults to the creator's flag; explicit values are honoured.
-TEST(mp_Process, Item7_DaemonArgument) {
+// CPython _test_multiprocessing._TestProcess.test_daemon_argument: daemon defaults to the creator's
+// flag; explicit values are honoured.
+TEST(Process, DaemonArgument) {
   mp::Process p0([] {});
   EXPECT_EQ(p0.daemon(), mp::current_process().daemon());
   EXPECT_FALSE(p0.daemon());
@@ -240,9 +246,10 @@ void report_parent(WriteEnd w) {
 }
 }  // namespace
 
-// CHECKLISTS 3a.8: parent_process() is null in the main process; a child sees its parent's
-// pid and name; a grandchild sees its parent alive, then not alive once it is terminated.
-TEST_P(mp_Process, Item8_ParentProcess) {
+// CPython _test_multiprocessing._TestProcess.test_parent_process_attributes, test_parent_process:
+// parent_process() is null in the main process; a child sees its parent's pid and name; a
+// grandchild sees its parent alive, then not alive once it is terminated.
+TEST_P(Process, ParentProcess) {
   EXPECT_EQ(mp::parent_process(), nullptr);
   LinePipe pipe;
   mp::Process c = ctx().Process(mp::fn<&report_parent>, pipe.writer);
@@ -269,9 +276,10 @@ void threads_in_child(ChildGate gate) {
 }
 }  // namespace
 
-// CHECKLISTS 3a.9: a child ends only after its non-daemon threads, and is not held up by a
-// daemon thread. (The non-daemon thread waits for a gate instead of sleeping 0.5 s.)
-TEST_P(mp_Process, Item9_WaitsForNonDaemonThreadsOnly) {
+// CPython _test_multiprocessing._TestProcess.test_wait_for_threads: a child ends only after its
+// non-daemon threads, and is not held up by a daemon thread. (The non-daemon thread waits for a
+// gate instead of sleeping 0.5 s.)
+TEST_P(Process, WaitsForNonDaemonThreadsOnly) {
   ChildGate gate;
   mp::Process p = ctx().Process(mp::fn<&threads_in_child>, gate);
   p.start();
@@ -281,9 +289,9 @@ TEST_P(mp_Process, Item9_WaitsForNonDaemonThreadsOnly) {
   EXPECT_EQ(p.exitcode(), 0);
 }
 
-// CHECKLISTS 3a.10: processes starting processes (depth 2, fan-out 2) all run, messages
-// in depth-first order.
-TEST_P(mp_Process, Item10_Recursion) {
+// CPython _test_multiprocessing._TestProcess.test_recursion: processes starting processes (depth 2,
+// fan-out 2) all run, messages in depth-first order.
+TEST_P(Process, Recursion) {
   LinePipe pipe;
   pipe.writer.write("[]");
   for (int i = 0; i < 2; ++i) {
@@ -302,9 +310,9 @@ TEST_P(mp_Process, Item10_Recursion) {
             (std::vector<std::string>{"[]", "[0]", "[0, 0]", "[0, 1]", "[1]", "[1, 0]", "[1, 1]"}));
 }
 
-// CHECKLISTS 3a.11: 100 short children (5 under spawn) exit 0; 100 sleeping children
-// terminated right after start all end with -SIGTERM.
-TEST_P(mp_Process, Item11_ManyProcesses) {
+// CPython _test_multiprocessing._TestProcess.test_many_processes: 100 short children (5 under
+// spawn) exit 0; 100 sleeping children terminated right after start all end with -SIGTERM.
+TEST_P(Process, ManyProcesses) {
   const int n = is_spawn() ? 5 : 100;
   std::vector<mp::Process> procs;
   for (int i = 0; i < n; ++i) procs.push_back(ctx().Process([] {}));
@@ -328,8 +336,9 @@ TEST_P(mp_Process, Item11_ManyProcesses) {
   }
 }
 
-// CHECKLISTS 3a.12: a started (and joined) Process no longer holds its target.
-TEST(mp_Process, Item12_LosesTargetReference) {
+// CPython _test_multiprocessing._TestProcess.test_lose_target_ref: a started (and joined) Process
+// no longer holds its target.
+TEST(Process, LosesTargetReference) {
   auto held = std::make_shared<int>(1);
   std::weak_ptr<int> watch = held;
   mp::Process p = mp::get_context("fork").Process([held] { (void)held; });
@@ -340,8 +349,9 @@ TEST(mp_Process, Item12_LosesTargetReference) {
   EXPECT_TRUE(watch.expired());
 }
 
-// CHECKLISTS 3a.13: start twice, join before start, a daemonic process starting a child.
-TEST(mp_Process, Item13_BadCalls) {
+// CPython docs, Process.start() and join(): a process is started at most once, joined only after
+// start: start twice, join before start, a daemonic process starting a child.
+TEST(Process, BadCalls) {
   mp::Process p([] {});
   try {
     p.join();
@@ -401,9 +411,10 @@ class Upper : public mp::Process {
 void report_method(WriteEnd w) { w.write(mp::get_start_method()); }
 }  // namespace
 
-// CHECKLISTS 3a.14: a Process subclass overriding run() works as an echo server;
-// current_process(), cpu_count(), contexts and set_start_method.
-TEST(mp_Process, Item14_SubclassCurrentProcessContexts) {
+// CPython _test_multiprocessing._TestSubclassingProcess.test_subclassing: a Process subclass
+// overriding run() works as an echo server; current_process(), cpu_count(), contexts and
+// set_start_method.
+TEST(Process, SubclassCurrentProcessContexts) {
   mp::set_start_method("fork", true);
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -465,5 +476,5 @@ TEST(mp_Process, Item14_SubclassCurrentProcessContexts) {
   EXPECT_EQ(mp::get_all_start_methods(), (std::vector<std::string>{"forkserver", "spawn", "fork"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, mp_Process, ::testing::Values("forkserver", "fork", "spawn"),
+INSTANTIATE_TEST_SUITE_P(Methods, Process, ::testing::Values("forkserver", "fork", "spawn"),
                          method_name);

@@ -1,6 +1,6 @@
-// Conformance: multiprocessing.Queue, JoinableQueue and SimpleQueue (CHECKLISTS 3b.15–3b.24),
-// with children started by mp::Process under the default start method (forkserver: the
-// queues cross as handles) and, where said, under fork.
+// Conformance: multiprocessing.Queue, JoinableQueue and SimpleQueue (CPython's
+// _test_multiprocessing._TestQueue and TestSimpleQueue), with children started by mp::Process under
+// the default start method (forkserver: the queues cross as handles) and, where said, under fork.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -28,10 +28,11 @@ CONCUR_REGISTER(consume_n);
 
 }  // namespace
 
-// CHECKLISTS 3b.15: Queue(maxsize=6) starts empty and not full; six puts in every call form
-// fill it; non-blocking puts raise Full at once (the timeout is ignored when not blocking);
-// a blocking put with timeout T raises Full after about T; a consumer drains it.
-TEST(mp_Queue, Item15_PutOnFullQueue) {
+// CPython _test_multiprocessing._TestQueue.test_put: Queue(maxsize=6) starts empty and not full;
+// six puts in every call form fill it; non-blocking puts raise Full at once (the timeout is ignored
+// when not blocking); a blocking put with timeout T raises Full after about T; a consumer drains
+// it.
+TEST(Queue, PutOnFullQueue) {
   mp::Queue<int> q(6);
   EXPECT_TRUE(q.empty());
   EXPECT_FALSE(q.full());
@@ -44,7 +45,8 @@ TEST(mp_Queue, Item15_PutOnFullQueue) {
   EXPECT_TRUE(q.full());  // no flush delay: put is synchronous
   EXPECT_EQ(q.qsize(), 6u);
   expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false), concur::queue::Full); });
-  expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false, concur::forever), concur::queue::Full); });
+  expect_immediate(kImmediate,
+                   [&] { EXPECT_THROW(q.put(7, false, concur::forever), concur::queue::Full); });
   expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put_nowait(7), concur::queue::Full); });
   expect_immediate(kImmediate, [&] { EXPECT_THROW(q.put(7, false, kT), concur::queue::Full); });
   expect_takes_about(kT, [&] { EXPECT_THROW(q.put(7, true, kT), concur::queue::Full); });
@@ -57,9 +59,10 @@ TEST(mp_Queue, Item15_PutOnFullQueue) {
   EXPECT_FALSE(q.full());
 }
 
-// CHECKLISTS 3b.16: an empty Queue raises Empty at once for non-blocking gets and after about
-// T for timed ones; with items (put by a child) every get form returns them in FIFO order.
-TEST(mp_Queue, Item16_GetOnEmptyQueueAndFifo) {
+// CPython _test_multiprocessing._TestQueue.test_get, test_timeout: an empty Queue raises Empty at
+// once for non-blocking gets and after about T for timed ones; with items (put by a child) every
+// get form returns them in FIFO order.
+TEST(Queue, GetOnEmptyQueueAndFifo) {
   mp::Queue<int> q;
   expect_immediate(kImmediate, [&] { EXPECT_THROW(q.get(false), concur::queue::Empty); });
   expect_immediate(kImmediate, [&] { EXPECT_THROW(q.get_nowait(), concur::queue::Empty); });
@@ -79,9 +82,10 @@ TEST(mp_Queue, Item16_GetOnEmptyQueueAndFifo) {
   EXPECT_EQ(q.get_nowait(), 4);
 }
 
-// CHECKLISTS 3b.17: 10 items put by the parent, then 10 by a child: the parent receives all
-// 20 in order, and the queue is then empty (under the default method and under fork).
-TEST(mp_Queue, Item17_ParentAndChildItemsInOrder) {
+// CPython _test_multiprocessing._TestQueue.test_fork: 10 items put by the parent, then 10 by a
+// child: the parent receives all 20 in order, and the queue is then empty (under the default method
+// and under fork).
+TEST(Queue, ParentAndChildItemsInOrder) {
   for (const char* method : {"forkserver", "spawn", "fork"}) {
     mp::Queue<int> q;
     for (int i = 0; i < 10; ++i) q.put(i);
@@ -98,8 +102,9 @@ TEST(mp_Queue, Item17_ParentAndChildItemsInOrder) {
   }
 }
 
-// CHECKLISTS 3b.18: qsize() tracks puts and gets, 0→1→2→1→0 (exact here).
-TEST(mp_Queue, Item18_Qsize) {
+// CPython _test_multiprocessing._TestQueue.test_qsize: qsize() tracks puts and gets, 0→1→2→1→0
+// (exact here).
+TEST(Queue, Qsize) {
   mp::Queue<std::string> q;
   EXPECT_EQ(q.qsize(), 0u);
   q.put("a");
@@ -112,9 +117,10 @@ TEST(mp_Queue, Item18_Qsize) {
   EXPECT_EQ(q.qsize(), 0u);
 }
 
-// CHECKLISTS 3b.19: a JoinableQueue served by 4 worker processes calling task_done() per item:
-// join() returns only once all 10 are done; one task_done() too many raises ValueError.
-TEST(mp_Queue, Item19_JoinableQueueTaskDoneAndJoin) {
+// CPython _test_multiprocessing._TestQueue.test_task_done: a JoinableQueue served by 4 worker
+// processes calling task_done() per item: join() returns only once all 10 are done; one task_done()
+// too many raises ValueError.
+TEST(Queue, JoinableQueueTaskDoneAndJoin) {
   mp::JoinableQueue<int> q;
   mp::Queue<int> done;
   std::vector<mp::Process> workers;
@@ -143,12 +149,13 @@ TEST(mp_Queue, Item19_JoinableQueueTaskDoneAndJoin) {
   EXPECT_THROW(q.task_done(), concur::ValueError);
 }
 
-// CHECKLISTS 3b.20: Python's feeder thread reports an unpicklable object asynchronously. Here
-// put is synchronous: a value that cannot cross at all is a compile error (a static_assert
-// of the codec; shown by the concept), and one whose encoding fails at run time (a handle
-// outside inheritance) throws from put itself; the queue keeps working and its size
+// CPython _test_multiprocessing._TestQueue.test_queue_feeder_donot_stop_onexc,
+// test_queue_feeder_on_queue_feeder_error: Python's feeder thread reports an unpicklable object
+// asynchronously. Here put is synchronous: a value that cannot cross at all is a compile error (a
+// static_assert of the codec; shown by the concept), and one whose encoding fails at run time (a
+// handle outside inheritance) throws from put itself; the queue keeps working and its size
 // accounting stays right (maxsize=1: the next item fills it, then it is empty again).
-TEST(mp_Queue, Item20_AnItemThatFailsToEncodeLeavesTheQueueWorking) {
+TEST(Queue, AnItemThatFailsToEncodeLeavesTheQueueWorking) {
   static_assert(!mp::Picklable<int*>);  // mp::Queue<int*> does not compile
   static_assert(!mp::Picklable<std::string_view>);
   mp::Queue<std::vector<mp::Queue<int>>> q(1);
@@ -162,9 +169,10 @@ TEST(mp_Queue, Item20_AnItemThatFailsToEncodeLeavesTheQueueWorking) {
   EXPECT_TRUE(q.empty());
 }
 
-// CHECKLISTS 3b.21: close() and join_thread() of an unused Queue are no-ops and empty() still
-// works; once the queue has been used (put), closed and joined, empty() raises OSError.
-TEST(mp_Queue, Item21_ClosedQueueEmpty) {
+// CPython _test_multiprocessing._TestQueue.test_closed_queue_empty_exceptions: close() and
+// join_thread() of an unused Queue are no-ops and empty() still works; once the queue has been used
+// (put), closed and joined, empty() raises OSError.
+TEST(Queue, ClosedQueueEmpty) {
   {
     mp::Queue<int> q;
     q.close();
@@ -191,8 +199,9 @@ TEST(mp_Queue, Item21_ClosedQueueEmpty) {
   }
 }
 
-// CHECKLISTS 3b.22: put and get on a closed Queue or JoinableQueue raise ValueError("is closed").
-TEST(mp_Queue, Item22_ClosedQueuePutGet) {
+// CPython _test_multiprocessing._TestQueue.test_closed_queue_put_get_exceptions: put and get on a
+// closed Queue or JoinableQueue raise ValueError("is closed").
+TEST(Queue, ClosedQueuePutGet) {
   mp::Queue<int> q;
   mp::JoinableQueue<int> j;
   q.close();
@@ -209,11 +218,12 @@ TEST(mp_Queue, Item22_ClosedQueuePutGet) {
   }
 }
 
-// CHECKLISTS 3b.23: Python's producer waits at exit for its feeder to flush; join_thread() is
-// allowed only after close(). Here put is synchronous: what a child put is in the queue when
-// put returned, so it is there after the child exited; join_thread() before close() is a
-// ValueError (Python: AssertionError), after close() it returns at once.
-TEST(mp_Queue, Item23_NothingToFlushAtExit) {
+// CPython docs, Queue.close() and Queue.join_thread(); the comment in
+// _test_multiprocessing._TestQueue.test_fork: Python's producer waits at exit for its feeder to
+// flush; join_thread() is allowed only after close(). Here put is synchronous: what a child put is
+// in the queue when put returned, so it is there after the child exited; join_thread() before
+// close() is a ValueError (Python: AssertionError), after close() it returns at once.
+TEST(Queue, NothingToFlushAtExit) {
   mp::Queue<std::string> q;
   mp::Process producer([](mp::Queue<std::string> qq) { qq.put(std::string(100000, 'x')); }, q);
   producer.start();
@@ -226,9 +236,10 @@ TEST(mp_Queue, Item23_NothingToFlushAtExit) {
   expect_immediate(kImmediate, [&] { q.join_thread(); });
 }
 
-// CHECKLISTS 3b.24: SimpleQueue's empty() reflects items put by another process, items come
-// back in order; closing twice is fine; after close() empty() raises OSError even unused.
-TEST(mp_Queue, Item24_SimpleQueue) {
+// CPython _test_multiprocessing.TestSimpleQueue.test_empty, test_close, test_empty_exceptions:
+// SimpleQueue's empty() reflects items put by another process, items come back in order; closing
+// twice is fine; after close() empty() raises OSError even unused.
+TEST(Queue, SimpleQueue) {
   mp::SimpleQueue<int> q;
   EXPECT_TRUE(q.empty());
   mp::Process producer(

@@ -1,7 +1,7 @@
-// Conformance: multiprocessing.shared_memory (CHECKLISTS.md 3f, items 45-54). Across
-// processes with fork()ed children; "another program" is a forked child that forgets the
-// inherited resource tracker (detail::forget_tracker), as a separate interpreter has its
-// own in CPython's tests. IndexError is std::out_of_range; None is Item{} (monostate).
+// Conformance: multiprocessing.shared_memory (CPython's _test_multiprocessing._TestSharedMemory).
+// Across processes with fork()ed children; "another program" is a forked child that forgets the
+// inherited resource tracker (detail::forget_tracker), as a separate interpreter has its own in
+// CPython's tests. IndexError is std::out_of_range; None is Item{} (monostate).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -11,8 +11,8 @@
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/shm_test_util.hpp"
 #include "support/leak_check.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace {
 
@@ -29,8 +29,9 @@ bool gone(const std::string& name) {
                                      std::chrono::milliseconds(20000));
 }
 
-// CHECKLISTS 3f.45: name, size >= requested, buffer length >= size, textual form.
-TEST(mp_SharedMemory, Item45_Basics) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_basics; CPython docs,
+// SharedMemory: name, size >= requested, buffer length >= size, textual form.
+TEST(SharedMemory, Basics) {
   const std::string name = unique_name("basics");
   SharedMemory sms(name, true, 512);
   EXPECT_EQ(sms.name(), name);
@@ -41,9 +42,9 @@ TEST(mp_SharedMemory, Item45_Basics) {
   sms.unlink();
 }
 
-// CHECKLISTS 3f.46: a second handle by name sees the bytes; a size given on attach is
-// ignored.
-TEST(mp_SharedMemory, Item46_AttachByNameSeesBytesAndIgnoresSize) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_basics: a second handle by
+// name sees the bytes; a size given on attach is ignored.
+TEST(SharedMemory, AttachByNameSeesBytesAndIgnoresSize) {
   SharedMemory sms(std::nullopt, true, 512);
   sms.buf()[0] = std::byte{42};
   std::memcpy(sms.buf().data() + 1, "abc", 3);
@@ -56,8 +57,10 @@ TEST(mp_SharedMemory, Item46_AttachByNameSeesBytesAndIgnoresSize) {
   sms.unlink();
 }
 
-// CHECKLISTS 3f.47: size <= 0 on create, no name on attach, NUL in the name: ValueError.
-TEST(mp_SharedMemory, Item47_InvalidCreationIsValueError) {
+// CPython _test_multiprocessing._TestSharedMemory.test_invalid_shared_memory_creation,
+// test_shared_memory_basics, test_shared_memory_name_with_embedded_null: size <= 0 on create, no
+// name on attach, NUL in the name: ValueError.
+TEST(SharedMemory, InvalidCreationIsValueError) {
   EXPECT_THROW(SharedMemory(std::nullopt, true, -2), concur::ValueError);
   EXPECT_THROW(SharedMemory(std::nullopt, true, 0), concur::ValueError);
   EXPECT_THROW(SharedMemory(std::nullopt, true), concur::ValueError);  // no size
@@ -67,9 +70,9 @@ TEST(mp_SharedMemory, Item47_InvalidCreationIsValueError) {
   EXPECT_THROW(SharedMemory(std::string("has\0nul", 7)), concur::ValueError);
 }
 
-// CHECKLISTS 3f.48: create on an existing name: FileExistsError; attach to a missing one:
-// FileNotFoundError.
-TEST(mp_SharedMemory, Item48_ExistsAndNotFound) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_basics: create on an existing
+// name: FileExistsError; attach to a missing one: FileNotFoundError.
+TEST(SharedMemory, ExistsAndNotFound) {
   const std::string name = unique_name("dup");
   SharedMemory sms(name, true, 64);
   EXPECT_THROW(SharedMemory(name, true, 64), concur::FileExistsError);
@@ -78,9 +81,10 @@ TEST(mp_SharedMemory, Item48_ExistsAndNotFound) {
   EXPECT_THROW(SharedMemory(unique_name("never")), concur::FileNotFoundError);
 }
 
-// CHECKLISTS 3f.49: the first unlink removes the name, a second raises FileNotFoundError;
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_basics; CPython docs,
+// SharedMemory.unlink(): the first unlink removes the name, a second raises FileNotFoundError;
 // close and unlink in either order.
-TEST(mp_SharedMemory, Item49_UnlinkTwiceAndEitherOrder) {
+TEST(SharedMemory, UnlinkTwiceAndEitherOrder) {
   SharedMemory a(std::nullopt, true, 64);
   a.unlink();
   EXPECT_FALSE(shm_exists(a.name()));
@@ -93,14 +97,15 @@ TEST(mp_SharedMemory, Item49_UnlinkTwiceAndEitherOrder) {
   EXPECT_THROW(b.unlink(), concur::FileNotFoundError);
 }
 
-// CHECKLISTS 3f.50: a generated name that collides is retried, not an error.
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_recreate:
+// a generated name that collides is retried, not an error.
 std::vector<std::string> g_names;
 std::string next_name() {
   std::string n = g_names.front();
   g_names.erase(g_names.begin());
   return n;
 }
-TEST(mp_SharedMemory, Item50_GeneratedNameCollisionIsRetried) {
+TEST(SharedMemory, GeneratedNameCollisionIsRetried) {
   const std::string taken = unique_name("taken");
   const std::string fresh = unique_name("fresh");
   SharedMemory existing(taken, true, 64);
@@ -114,9 +119,10 @@ TEST(mp_SharedMemory, Item50_GeneratedNameCollisionIsRetried) {
   existing.unlink();
 }
 
-// CHECKLISTS 3f.51: a serialized handle attaches to the same segment (writes visible both
-// ways); once unlinked, deserializing raises FileNotFoundError.
-TEST(mp_SharedMemory, Item51_PickleUnpickle) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_pickle_unpickle,
+// test_shared_memory_pickle_unpickle_dead_object: a serialized handle attaches to the same segment
+// (writes visible both ways); once unlinked, deserializing raises FileNotFoundError.
+TEST(SharedMemory, PickleUnpickle) {
   SharedMemory sms(std::nullopt, true, 512);
   const auto pickled = mp::dumps(sms);
   auto other = mp::loads<SharedMemory>(pickled);
@@ -131,9 +137,10 @@ TEST(mp_SharedMemory, Item51_PickleUnpickle) {
   EXPECT_THROW((void)mp::loads<SharedMemory>(pickled), concur::FileNotFoundError);
 }
 
-// CHECKLISTS 3f.52: a child attaching by name, or through a passed handle, writes; the
-// parent sees the data after the child is joined.
-TEST(mp_SharedMemory, Item52_AcrossProcesses) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_across_processes: a child
+// attaching by name, or through a passed handle, writes; the parent sees the data after the child
+// is joined.
+TEST(SharedMemory, AcrossProcesses) {
   SharedMemory sms(std::nullopt, true, 64);
   const std::string name = sms.name();
   EXPECT_EQ(shm_test::run_child([&] {
@@ -162,9 +169,10 @@ TEST(mp_SharedMemory, Item52_AcrossProcesses) {
   sms.unlink();
 }
 
-// CHECKLISTS 3f.52 with mp::Process under every start method: the child attaches by name,
-// or receives the SharedMemory itself as an argument (by name under spawn/forkserver, the
-// inherited mapping under fork), and writes; the parent sees it after join().
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_across_processes with
+// mp::Process under every start method: the child attaches by name, or receives the SharedMemory
+// itself as an argument (by name under spawn/forkserver, the inherited mapping under fork), and
+// writes; the parent sees it after join().
 void write_by_name(std::string name, std::string text) {
   SharedMemory m(name);
   std::memcpy(m.buf().data(), text.data(), text.size());
@@ -175,9 +183,9 @@ void write_by_handle(const SharedMemory& m, const std::string& text) {
 }
 void write_list(ShareableList l) { l.set(0, "child"); }
 
-class mp_SharedMemoryProcess : public ::testing::TestWithParam<std::string> {};
+class SharedMemoryAcrossProcesses : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(mp_SharedMemoryProcess, Item52_ChildWritesParentSeesAfterJoin) {
+TEST_P(SharedMemoryAcrossProcesses, ChildWritesParentSeesAfterJoin) {
   using namespace std::chrono_literals;
   const auto& ctx = mp::get_context(GetParam());
   SharedMemory sms(std::nullopt, true, 64);
@@ -217,13 +225,15 @@ TEST_P(mp_SharedMemoryProcess, Item52_ChildWritesParentSeesAfterJoin) {
   sms.unlink();
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, mp_SharedMemoryProcess,
+INSTANTIATE_TEST_SUITE_P(Methods, SharedMemoryAcrossProcesses,
                          ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& param_info) { return param_info.param; });
 
-// CHECKLISTS 3f.53: a creator killed abruptly: its tracker removes the segment and warns
-// "1 leaked shared_memory objects".
-TEST(mp_SharedMemory, Item53_CleanedAfterProcessTermination) {
+// CPython
+// _test_multiprocessing._TestSharedMemory.test_shared_memory_cleaned_after_process_termination,
+// test_shared_memory_untracking, test_shared_memory_tracking. A creator killed abruptly: its
+// tracker removes the segment and warns "1 leaked shared_memory objects".
+TEST(SharedMemory, CleanedAfterProcessTermination) {
   const std::string name = unique_name("crash");
   shm_test::Pipe err;
   shm_test::Pipe ready;
@@ -248,9 +258,11 @@ TEST(mp_SharedMemory, Item53_CleanedAfterProcessTermination) {
       << warning;
 }
 
-// CHECKLISTS 3f.53: another program attaching with track=false and exiting does not
-// delete the segment; with track=true it does, with the warning.
-TEST(mp_SharedMemory, Item53_UntrackingAndTracking) {
+// CPython
+// _test_multiprocessing._TestSharedMemory.test_shared_memory_cleaned_after_process_termination,
+// test_shared_memory_untracking, test_shared_memory_tracking. Another program attaching with
+// track=false and exiting does not delete the segment; with track=true it does, with the warning.
+TEST(SharedMemory, UntrackingAndTracking) {
   SharedMemory sms(std::nullopt, true, 64, false);
   const std::string name = sms.name();
   {
@@ -284,8 +296,9 @@ TEST(mp_SharedMemory, Item53_UntrackingAndTracking) {
   EXPECT_THROW(sms.unlink(), concur::FileNotFoundError);
 }
 
-// CHECKLISTS 3f.54: ShareableList basics.
-TEST(mp_ShareableList, Item54_Basics) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_ShareableList_basics,
+// test_shared_memory_ShareableList_pickling: ShareableList basics.
+TEST(ShareableList, Basics) {
   ShareableList sl({"howdy", shm::to_bytes("HoWdY"), -273.154, 100, Item{}, true, 42});
   struct Cleanup {
     ShareableList& l;
@@ -380,8 +393,10 @@ TEST(mp_ShareableList, Item54_Basics) {
   empty_sl.shm().unlink();
 }
 
-// CHECKLISTS 3f.54 (_pickling): a serialized ShareableList attaches to the same data.
-TEST(mp_ShareableList, Item54_Pickling) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_ShareableList_basics,
+// test_shared_memory_ShareableList_pickling (_pickling): a serialized ShareableList attaches to the
+// same data.
+TEST(ShareableList, Pickling) {
   ShareableList sl({"a", 1});
   const auto pickled = mp::dumps(sl);
   auto other = mp::loads<ShareableList>(pickled);
@@ -395,10 +410,11 @@ TEST(mp_ShareableList, Item54_Pickling) {
   EXPECT_THROW((void)mp::loads<ShareableList>(pickled), concur::FileNotFoundError);
 }
 
-// CHECKLISTS 3f.55: SharedMemoryManager — creating before start() is ValueError; what it
-// made is unlinked at shutdown() and at scope exit (attaching then: FileNotFoundError);
-// its server ignores SIGINT.
-TEST(mp_SharedMemoryManager, Item55_Basics) {
+// CPython _test_multiprocessing._TestSharedMemory.test_shared_memory_SharedMemoryManager_basics,
+// test_shared_memory_SharedMemoryServer_ignores_sigint: SharedMemoryManager — creating before
+// start() is ValueError; what it made is unlinked at shutdown() and at scope exit (attaching then:
+// FileNotFoundError); its server ignores SIGINT.
+TEST(SharedMemoryManager, Basics) {
   namespace mgr = concur::multiprocessing::managers;
   std::string a;
   std::string b;
@@ -427,7 +443,7 @@ TEST(mp_SharedMemoryManager, Item55_Basics) {
   EXPECT_THROW((void)ShareableList(b), concur::FileNotFoundError);
 }
 
-TEST(mp_SharedMemoryManager, Item55_ServerIgnoresSigint) {
+TEST(SharedMemoryManager, ServerIgnoresSigint) {
   namespace mgr = concur::multiprocessing::managers;
   mgr::SharedMemoryManager smm;
   smm.start();

@@ -1,5 +1,5 @@
-// Conformance: Python's multiprocessing.sharedctypes (Value, Array, RawValue, RawArray)
-// across processes (CHECKLISTS 3e.41-3e.44; _test_multiprocessing.py _TestValue, _TestArray).
+// Conformance: Python's multiprocessing.sharedctypes (Value, Array, RawValue, RawArray) across
+// processes (CPython's _test_multiprocessing._TestValue and _TestArray).
 #include <gtest/gtest.h>
 
 #include <mutex>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/process_child.hpp"
+#include "support/mp_process_child.hpp"
 
 namespace mp = concur::multiprocessing;
 using concur::testing::ProcessChild;
@@ -60,23 +60,24 @@ concept HasLockAccessors = requires(T v) {
 
 }  // namespace
 
-// CHECKLISTS 3e.41: Value for codes i, d, h, q, c reads back its initial value; a child's
-// writes are visible to the parent after join().
-TEST(mp_Value, Item41_CodesInitialValuesAndChildWrites) {
+// CPython _test_multiprocessing._TestValue.test_value, test_rawvalue: Value for codes i, d, h, q, c
+// reads back its initial value; a child's writes are visible to the parent after join().
+TEST(Value, CodesInitialValuesAndChildWrites) {
   Values v;
   check_codes(v);
 }
 
-// CHECKLISTS 3e.41: RawValue behaves the same.
-TEST(mp_Value, Item41_RawValueTheSame) {
+// CPython _test_multiprocessing._TestValue.test_value, test_rawvalue: RawValue behaves the same.
+TEST(Value, RawValueTheSame) {
   RawValues v;
   check_codes(v);
 }
 
-// CHECKLISTS 3e.42: the default lock gives get_lock()/get_obj(); lock=None also gives a lock
-// (the same default in C++); a supplied lock is what get_lock() returns; lock=False (RawValue)
-// has no lock accessors; an invalid lock argument is rejected (at compile time here).
-TEST(mp_Value, Item42_GetLockGetObj) {
+// CPython _test_multiprocessing._TestValue.test_getobj_getlock: the default lock gives
+// get_lock()/get_obj(); lock=None also gives a lock (the same default in C++); a supplied lock is
+// what get_lock() returns; lock=False (RawValue) has no lock accessors; an invalid lock argument is
+// rejected (at compile time here).
+TEST(Value, GetLockGetObj) {
   mp::Value<int> v(1);
   EXPECT_TRUE(v.get_lock().acquire());
   v.get_obj() = 5;
@@ -98,9 +99,10 @@ TEST(mp_Value, Item42_GetLockGetObj) {
   static_assert(!std::is_constructible_v<mp::Value<int>, int, int>);
 }
 
-// CHECKLISTS 3e.43: Array('i', seq): len, indexing, slicing and slice assignment like a
-// list; a child's in-place prefix sum is visible to the parent.
-TEST(mp_Array, Item43_ListLikeAndChildPrefixSum) {
+// CPython _test_multiprocessing._TestArray.test_array, test_rawarray, test_getobj_getlock_obj:
+// Array('i', seq): len, indexing, slicing and slice assignment like a list; a child's in-place
+// prefix sum is visible to the parent.
+TEST(Array, ListLikeAndChildPrefixSum) {
   const std::vector<int> seq{680, 626, 934, 821, 150, 233, 548, 982, 714, 831};
   mp::Array<int> arr(seq);
   EXPECT_EQ(arr.size(), seq.size());
@@ -123,8 +125,10 @@ TEST(mp_Array, Item43_ListLikeAndChildPrefixSum) {
   EXPECT_EQ(arr.to_vector(), prefix);
 }
 
-// CHECKLISTS 3e.43: RawArray behaves the same; the lock options match 3e.42.
-TEST(mp_Array, Item43_RawArrayAndLockOptions) {
+// CPython _test_multiprocessing._TestArray.test_array, test_rawarray, test_getobj_getlock_obj:
+// RawArray behaves the same; the lock options match
+// _test_multiprocessing._TestValue.test_getobj_getlock.
+TEST(Array, RawArrayAndLockOptions) {
   const std::vector<int> seq{3, 1, 4, 1, 5};
   mp::RawArray<int> raw(seq);
   EXPECT_EQ(raw.size(), 5u);
@@ -147,8 +151,9 @@ TEST(mp_Array, Item43_RawArrayAndLockOptions) {
   static_assert(!std::is_constructible_v<mp::Array<int>, std::size_t, mp::Event>);
 }
 
-// CHECKLISTS 3e.44: Array('i', 10) created repeatedly starts all zeros every time.
-TEST(mp_Array, Item44_FromSizeIsZeroFilled) {
+// CPython _test_multiprocessing._TestArray.test_array_from_size: Array('i', 10) created repeatedly
+// starts all zeros every time.
+TEST(Array, FromSizeIsZeroFilled) {
   for (int round = 0; round < 50; ++round) {
     mp::Array<int> arr(10);
     for (int x : arr.to_vector()) ASSERT_EQ(x, 0);
@@ -163,14 +168,14 @@ TEST(mp_Array, Item44_FromSizeIsZeroFilled) {
 
 // ---- passed as Process arguments under spawn and forkserver (their fds cross) --------------
 
-class mp_SharedCtypes : public ::testing::TestWithParam<const char*> {
+class SharedCtypesAcrossProcesses : public ::testing::TestWithParam<const char*> {
  protected:
   [[nodiscard]] const mp::Context& ctx() const { return mp::get_context(GetParam()); }
 };
 
-// CHECKLISTS 3e.41: Values (and a RawValue) passed to a child: its writes are seen here
-// after join().
-TEST_P(mp_SharedCtypes, Item41_ValuesAsProcessArguments) {
+// CPython _test_multiprocessing._TestValue.test_value, test_rawvalue: Values (and a RawValue)
+// passed to a child: its writes are seen here after join().
+TEST_P(SharedCtypesAcrossProcesses, ValuesAsProcessArguments) {
   mp::Value<int> i(25);
   mp::Value<double, mp::Lock> d(3.625, mp::Lock());
   mp::RawValue<char> c('x');
@@ -190,9 +195,10 @@ TEST_P(mp_SharedCtypes, Item41_ValuesAsProcessArguments) {
   EXPECT_EQ(c.value(), 'y');
 }
 
-// CHECKLISTS 3e.43: an Array and a RawArray passed to a child: its in-place prefix sums are
-// seen here; the child sees the parent's lock as the array's lock.
-TEST_P(mp_SharedCtypes, Item43_ArraysAsProcessArguments) {
+// CPython _test_multiprocessing._TestArray.test_array, test_rawarray, test_getobj_getlock_obj: an
+// Array and a RawArray passed to a child: its in-place prefix sums are seen here; the child sees
+// the parent's lock as the array's lock.
+TEST_P(SharedCtypesAcrossProcesses, ArraysAsProcessArguments) {
   mp::Array<int> arr({1, 2, 3, 4, 5});
   mp::RawArray<long long> raw({10, 20, 30});
   auto p = ctx().Process(
@@ -209,5 +215,6 @@ TEST_P(mp_SharedCtypes, Item43_ArraysAsProcessArguments) {
   EXPECT_EQ(raw.to_vector(), (std::vector<long long>{10, 30, 60}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, mp_SharedCtypes, ::testing::Values("spawn", "forkserver"),
+INSTANTIATE_TEST_SUITE_P(Methods, SharedCtypesAcrossProcesses,
+                         ::testing::Values("spawn", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });

@@ -1,6 +1,5 @@
-// Conformance: Python's multiprocessing synchronisation primitives across processes
-// (CHECKLISTS 3d.35-3d.40; _test_multiprocessing.py _TestLock, _TestSemaphore,
-// _TestCondition, _TestEvent, _TestBarrier).
+// Conformance: Python's multiprocessing synchronisation primitives across processes (CPython's
+// _test_multiprocessing._TestLock, _TestSemaphore, _TestCondition, _TestEvent, _TestBarrier).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,7 +12,7 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/process_child.hpp"
+#include "support/mp_process_child.hpp"
 #include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;
@@ -25,7 +24,6 @@ using namespace std::chrono_literals;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
 
 // A waiter as in _TestCondition.f: takes the lock, says it sleeps, waits, says it woke.
 void condition_waiter(mp::Condition cond, mp::Semaphore sleeping, mp::Semaphore woken,
@@ -68,9 +66,9 @@ void all_asleep(mp::Condition& cond, mp::Semaphore& sleeping, int n) {
 
 }  // namespace
 
-// CHECKLISTS 3d.35: Lock acquire True, second acquire(False) False, release returns nothing,
-// releasing an unlocked Lock raises (ValueError).
-TEST(mp_Lock, Item35_LockAcquireReleaseAndReleaseUnlocked) {
+// CPython _test_multiprocessing._TestLock.test_lock, test_rlock: Lock acquire True, second
+// acquire(False) False, release returns nothing, releasing an unlocked Lock raises (ValueError).
+TEST(Lock, LockAcquireReleaseAndReleaseUnlocked) {
   mp::Lock lock;
   EXPECT_TRUE(lock.acquire());
   EXPECT_FALSE(lock.acquire(false));
@@ -94,8 +92,9 @@ TEST(mp_Lock, Item35_LockAcquireReleaseAndReleaseUnlocked) {
   EXPECT_EQ(child.join(), 0);
 }
 
-// CHECKLISTS 3d.35: an RLock acquired 3 times takes 3 releases; a 4th raises.
-TEST(mp_RLock, Item35_RLockThreeAcquiresThreeReleasesFourthRaises) {
+// CPython _test_multiprocessing._TestLock.test_lock, test_rlock: an RLock acquired 3 times takes 3
+// releases; a 4th raises.
+TEST(RLock, RLockThreeAcquiresThreeReleasesFourthRaises) {
   mp::RLock lock;
   EXPECT_TRUE(lock.acquire());
   EXPECT_TRUE(lock.acquire());
@@ -106,9 +105,9 @@ TEST(mp_RLock, Item35_RLockThreeAcquiresThreeReleasesFourthRaises) {
   EXPECT_THROW(lock.release(), concur::RuntimeError);
 }
 
-// CHECKLISTS 3d.36: Semaphore(2) reads 2, 1, 0; acquire(False) at 0 is False; releases go
-// above the initial value (3, 4).
-TEST(mp_Semaphore, Item36_ValueAndReleasesAboveInitial) {
+// CPython _test_multiprocessing._TestSemaphore.test_semaphore, test_timeout: Semaphore(2) reads 2,
+// 1, 0; acquire(False) at 0 is False; releases go above the initial value (3, 4).
+TEST(Semaphore, ValueAndReleasesAboveInitial) {
   mp::Semaphore sem(2);
   EXPECT_EQ(sem.get_value(), 2);
   EXPECT_TRUE(sem.acquire());
@@ -127,9 +126,10 @@ TEST(mp_Semaphore, Item36_ValueAndReleasesAboveInitial) {
   EXPECT_EQ(sem.get_value(), 4);
 }
 
-// CHECKLISTS 3d.36: on Semaphore(0), acquire(False, T) is False at once (timeout ignored);
-// acquire(True, T) and acquire(timeout=T) are False after about T.
-TEST(mp_Semaphore, Item36_Timeouts) {
+// CPython _test_multiprocessing._TestSemaphore.test_semaphore, test_timeout: on Semaphore(0),
+// acquire(False, T) is False at once (timeout ignored); acquire(True, T) and acquire(timeout=T) are
+// False after about T.
+TEST(Semaphore, Timeouts) {
   mp::Semaphore sem(0);
   auto t0 = Clock::now();
   EXPECT_FALSE(sem.acquire(false, 1s));
@@ -149,8 +149,9 @@ TEST(mp_Semaphore, Item36_Timeouts) {
   EXPECT_EQ(child.join(), 0);
 }
 
-// CHECKLISTS 3d.37: one process waiter and one thread waiter; each notify() wakes one.
-TEST(mp_Condition, Item37_NotifyWakesOneMixedWaiterEach) {
+// CPython _test_multiprocessing._TestCondition.test_notify, test_notify_all, test_notify_n: one
+// process waiter and one thread waiter; each notify() wakes one.
+TEST(Condition, NotifyWakesOneMixedWaiterEach) {
   mp::Condition cond;
   mp::Semaphore sleeping(0), woken(0);
   MixedWaiters w;
@@ -167,9 +168,9 @@ TEST(mp_Condition, Item37_NotifyWakesOneMixedWaiterEach) {
   w.join();
 }
 
-// CHECKLISTS 3d.37: 6 mixed waiters that time out leave no stale count; then
-// notify_all() wakes all 6 mixed waiters.
-TEST(mp_Condition, Item37_NotifyAllAndNoStaleCountAfterTimeouts) {
+// CPython _test_multiprocessing._TestCondition.test_notify, test_notify_all, test_notify_n: 6 mixed
+// waiters that time out leave no stale count; then notify_all() wakes all 6 mixed waiters.
+TEST(Condition, NotifyAllAndNoStaleCountAfterTimeouts) {
   mp::Condition cond;
   mp::Semaphore sleeping(0), woken(0);
   MixedWaiters w;
@@ -192,9 +193,10 @@ TEST(mp_Condition, Item37_NotifyAllAndNoStaleCountAfterTimeouts) {
   w.join();
 }
 
-// CHECKLISTS 3d.37 (and 2c.24): notify(n=2) then notify(n=4) wake exactly 2, then 4;
-// notify(n) with fewer waiters wakes them all.
-TEST(mp_Condition, Item37_NotifyNWakesExactlyN) {
+// CPython _test_multiprocessing._TestCondition.test_notify, test_notify_all, test_notify_n (the
+// same contract for threads): notify(n=2) then notify(n=4) wake exactly 2, then 4; notify(n) with
+// fewer waiters wakes them all.
+TEST(Condition, NotifyNWakesExactlyN) {
   mp::Condition cond;
   mp::Semaphore sleeping(0), woken(0);
   MixedWaiters w;
@@ -217,9 +219,10 @@ TEST(mp_Condition, Item37_NotifyNWakesExactlyN) {
   w.join();
 }
 
-// CHECKLISTS 3d.38: wait(0) and wait(0.1) are False; a notify() from a child process makes
+// CPython _test_multiprocessing._TestCondition.test_wait_result, test_timeout, test_waitfor,
+// test_waitfor_timeout: wait(0) and wait(0.1) are False; a notify() from a child process makes
 // wait(60) True.
-TEST(mp_Condition, Item38_WaitResultAndTimeout) {
+TEST(Condition, WaitResultAndTimeout) {
   mp::Condition cond;
   std::scoped_lock g(cond);
   EXPECT_FALSE(cond.wait(0s));
@@ -238,8 +241,9 @@ TEST(mp_Condition, Item38_WaitResultAndTimeout) {
   EXPECT_EQ(child.join(), 0);
 }
 
-// CHECKLISTS 3d.38: wait_for across processes with a shared Value, and its timeout.
-TEST(mp_Condition, Item38_WaitForWithASharedValue) {
+// CPython _test_multiprocessing._TestCondition.test_wait_result, test_timeout, test_waitfor,
+// test_waitfor_timeout: wait_for across processes with a shared Value, and its timeout.
+TEST(Condition, WaitForWithASharedValue) {
   mp::Condition cond;
   mp::Value<int> state(0);
   ProcessChild child([&] {
@@ -262,9 +266,10 @@ TEST(mp_Condition, Item38_WaitForWithASharedValue) {
   expect_took(seconds_since(t0), 0.1);
 }
 
-// CHECKLISTS 3d.39: wait(0) False at once, wait(T) False after about T; after set(), wait()
-// and wait(T) True at once; a set() from a child wakes a parent blocked in wait().
-TEST(mp_Event, Item39_EventAcrossProcesses) {
+// CPython _test_multiprocessing._TestEvent.test_event: wait(0) False at once, wait(T) False after
+// about T; after set(), wait() and wait(T) True at once; a set() from a child wakes a parent
+// blocked in wait().
+TEST(Event, EventAcrossProcesses) {
   mp::Event event;
   auto t0 = Clock::now();
   EXPECT_FALSE(event.wait(0s));
@@ -296,22 +301,22 @@ namespace {
 constexpr int kParties = 5;
 }  // namespace
 
-// CHECKLISTS 3d.40 (2f.42, 2f.43): Barrier(5) shared by 5 processes; the wait() return
-// values are a permutation of 0..4 in every round, for 10 rounds; afterwards n_waiting 0,
-// not broken, parties 5.
-TEST(mp_Barrier, Item40_FiveProcessesWaitReturnsAPermutation) {
+// CPython _test_multiprocessing._TestBarrier.test_barrier, test_barrier_10, test_wait_return:
+// Barrier(5) shared by 5 processes; the wait() return values are a permutation of 0..4 in every
+// round, for 10 rounds; afterwards n_waiting 0, not broken, parties 5.
+TEST(Barrier, FiveProcessesWaitReturnsAPermutation) {
   mp::Barrier b(kParties);
-  mp::Array<int> indices(kParties * 10);
+  mp::Array<int> indices(std::size_t{kParties} * 10);
   std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < kParties; ++p)
     kids.push_back(std::make_unique<ProcessChild>([&, p] {
-      for (int r = 0; r < 10; ++r) indices.set(r * kParties + p, b.wait(20s));
+      for (int r = 0; r < 10; ++r) indices.set(std::ptrdiff_t{r} * kParties + p, b.wait(20s));
       return 0;
     }));
-  for (int r = 0; r < 10; ++r) indices.set(r * kParties, b.wait(20s));
+  for (int r = 0; r < 10; ++r) indices.set(std::ptrdiff_t{r} * kParties, b.wait(20s));
   for (auto& k : kids) EXPECT_EQ(k->join(), 0);
   for (int r = 0; r < 10; ++r) {
-    auto round = indices.slice(r * kParties, (r + 1) * kParties);
+    auto round = indices.slice(std::ptrdiff_t{r} * kParties, std::ptrdiff_t{r + 1} * kParties);
     std::sort(round.begin(), round.end());
     EXPECT_EQ(round, (std::vector<int>{0, 1, 2, 3, 4})) << "round " << r;
   }
@@ -324,8 +329,9 @@ namespace {
 mp::Value<int>* g_action_count = nullptr;
 }  // namespace
 
-// CHECKLISTS 3d.40 (2f.44): the action runs exactly once per trip, before anyone leaves.
-TEST(mp_Barrier, Item40_ActionOncePerTrip) {
+// CPython _test_multiprocessing._TestBarrier.test_action: the action runs exactly once per trip,
+// before anyone leaves.
+TEST(Barrier, ActionOncePerTrip) {
   mp::Value<int> count(0);
   g_action_count = &count;
   mp::Barrier b(3, [] { g_action_count->set(g_action_count->value() + 1); });
@@ -348,10 +354,11 @@ TEST(mp_Barrier, Item40_ActionOncePerTrip) {
   g_action_count = nullptr;
 }
 
-// CHECKLISTS 3d.40 (2f.45): one party's abort() while the others are in their second
-// wait(): all others get BrokenBarrierError, broken() is true. (2f.47) reset() after
-// everyone left makes it usable again.
-TEST(mp_Barrier, Item40_AbortThenReset) {
+// CPython _test_multiprocessing._TestBarrier.test_abort: one party's abort() while the others are
+// in their second wait(): all others get BrokenBarrierError, broken() is true.
+// (test_threading.BarrierTests.test_abort_and_reset) reset() after everyone left makes it usable
+// again.
+TEST(Barrier, AbortThenReset) {
   mp::Barrier b(3);
   mp::Value<int> broken_seen(0);
   std::vector<std::unique_ptr<ProcessChild>> kids;
@@ -382,9 +389,9 @@ TEST(mp_Barrier, Item40_AbortThenReset) {
   EXPECT_EQ(c.join(), 0);
 }
 
-// CHECKLISTS 3d.40 (2f.46): reset() from the Nth party while N-1 wait makes them all get
-// BrokenBarrierError; then all N pass again.
-TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
+// CPython _test_multiprocessing._TestBarrier.test_reset: reset() from the Nth party while N-1 wait
+// makes them all get BrokenBarrierError; then all N pass again.
+TEST(Barrier, ResetFailsTheWaitersThenItPassesAgain) {
   mp::Barrier b(3);
   std::vector<std::unique_ptr<ProcessChild>> kids;
   for (int p = 1; p < 3; ++p)
@@ -404,10 +411,10 @@ TEST(mp_Barrier, Item40_ResetFailsTheWaitersThenItPassesAgain) {
   for (auto& k : kids) EXPECT_EQ(k->join(), 0);
 }
 
-// CHECKLISTS 3d.40 (2f.48, 2f.49): a wait(timeout) that is never matched raises
-// BrokenBarrierError and breaks the barrier for the late party too; the barrier's default
-// timeout applies to wait() without one.
-TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
+// CPython _test_multiprocessing._TestBarrier.test_timeout, test_default_timeout: a wait(timeout)
+// that is never matched raises BrokenBarrierError and breaks the barrier for the late party too;
+// the barrier's default timeout applies to wait() without one.
+TEST(Barrier, TimeoutsBreakIt) {
   mp::Barrier b(2);
   ProcessChild child([&] {
     try {
@@ -427,9 +434,9 @@ TEST(mp_Barrier, Item40_TimeoutsBreakIt) {
   expect_took(seconds_since(t0), 0.1);
 }
 
-// CHECKLISTS 3d.40 (2f.50, 2f.51): Barrier(1) never blocks; n_waiting counts parties of
-// other processes.
-TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
+// CPython _test_multiprocessing._TestBarrier.test_single_thread, test_repr: Barrier(1) never
+// blocks; n_waiting counts parties of other processes.
+TEST(Barrier, SinglePartyAndNWaiting) {
   mp::Barrier one(1);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(one.wait(), 0);
   mp::Barrier b(3);
@@ -443,9 +450,11 @@ TEST(mp_Barrier, Item40_SinglePartyAndNWaiting) {
   EXPECT_EQ(c2.join(), 0);
 }
 
-// CHECKLISTS 3d.40 (2f.52): an action that throws breaks the barrier: the last arrival
-// (in whichever process) gets the action's exception, the other parties BrokenBarrierError.
-TEST(mp_Barrier, Item40_ThrowingActionBreaksIt) {
+// CPython docs, threading.Barrier.wait(): if the action raises, the barrier is put into the broken
+// state (multiprocessing.Barrier is a clone of threading.Barrier): an action that throws breaks the
+// barrier: the last arrival (in whichever process) gets the action's exception, the other parties
+// BrokenBarrierError.
+TEST(Barrier, ThrowingActionBreaksIt) {
   mp::Barrier b(3, [] { throw concur::ValueError("the action failed"); });
   mp::Value<int> value_errors(0), broken_errors(0);
   auto party = [&] {
@@ -470,13 +479,13 @@ TEST(mp_Barrier, Item40_ThrowingActionBreaksIt) {
   EXPECT_TRUE(b.broken());
 }
 
-// CHECKLISTS 3d.40: 1000 consecutive passes keep lockstep order (_TestBarrier.test_thousand):
-// every party logs i after its i-th wait(); all i's come before any i+1.
-TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
+// CPython _test_multiprocessing._TestBarrier.test_thousand: 1000 consecutive passes keep lockstep
+// order: every party logs i after its i-th wait(); all i's come before any i+1.
+TEST(Barrier, ThousandPassesInLockstep) {
   constexpr int kPasses = 1000;
   constexpr int kN = 3;
   mp::Barrier b(kN);
-  mp::Array<int> log(kPasses * kN);
+  mp::Array<int> log(std::size_t{kPasses} * kN);
   mp::Value<int> next(0);
   auto party = [&] {
     for (int i = 0; i < kPasses; ++i) {
@@ -499,7 +508,7 @@ TEST(mp_Barrier, Item40_ThousandPassesInLockstep) {
 
 // ---- passed as Process arguments under spawn and forkserver (their fds cross) --------------
 
-class mp_Sync : public ::testing::TestWithParam<const char*> {
+class SyncAcrossProcesses : public ::testing::TestWithParam<const char*> {
  protected:
   [[nodiscard]] const mp::Context& ctx() const { return mp::get_context(GetParam()); }
   static void join_ok(mp::Process& p) {
@@ -508,8 +517,9 @@ class mp_Sync : public ::testing::TestWithParam<const char*> {
   }
 };
 
-// CHECKLISTS 3d.35: a Lock and an RLock passed to a child: held there, refused here.
-TEST_P(mp_Sync, Item35_LockAndRLockAsProcessArguments) {
+// CPython _test_multiprocessing._TestLock.test_lock, test_rlock: a Lock and an RLock passed to a
+// child: held there, refused here.
+TEST_P(SyncAcrossProcesses, LockAndRLockAsProcessArguments) {
   mp::Lock lock;
   mp::RLock rlock;
   mp::Event held, go;
@@ -543,8 +553,9 @@ TEST_P(mp_Sync, Item35_LockAndRLockAsProcessArguments) {
   rlock.release();
 }
 
-// CHECKLISTS 3d.36: a Semaphore passed to a child: its releases raise the value here.
-TEST_P(mp_Sync, Item36_SemaphoreAsProcessArgument) {
+// CPython _test_multiprocessing._TestSemaphore.test_semaphore, test_timeout: a Semaphore passed to
+// a child: its releases raise the value here.
+TEST_P(SyncAcrossProcesses, SemaphoreAsProcessArgument) {
   mp::Semaphore sem(0);
   mp::BoundedSemaphore bounded(1);
   bounded.acquire();
@@ -566,9 +577,10 @@ TEST_P(mp_Sync, Item36_SemaphoreAsProcessArgument) {
   EXPECT_EQ(bounded.get_value(), 1);
 }
 
-// CHECKLISTS 3d.38: a Condition (and a Value for its state) passed to a child: its
-// notify() ends the parent's wait_for.
-TEST_P(mp_Sync, Item38_ConditionAsProcessArgument) {
+// CPython _test_multiprocessing._TestCondition.test_wait_result, test_timeout, test_waitfor,
+// test_waitfor_timeout: a Condition (and a Value for its state) passed to a child: its notify()
+// ends the parent's wait_for.
+TEST_P(SyncAcrossProcesses, ConditionAsProcessArgument) {
   mp::Condition cond;
   mp::Value<int> state(0);
   auto p = ctx().Process(
@@ -588,8 +600,9 @@ TEST_P(mp_Sync, Item38_ConditionAsProcessArgument) {
   join_ok(p);
 }
 
-// CHECKLISTS 3d.39: an Event passed to a child: its set() wakes the parent.
-TEST_P(mp_Sync, Item39_EventAsProcessArgument) {
+// CPython _test_multiprocessing._TestEvent.test_event: an Event passed to a child: its set() wakes
+// the parent.
+TEST_P(SyncAcrossProcesses, EventAsProcessArgument) {
   mp::Event ping, pong;
   auto p = ctx().Process(
       [](mp::Event in, mp::Event out) {
@@ -604,9 +617,10 @@ TEST_P(mp_Sync, Item39_EventAsProcessArgument) {
   join_ok(p);
 }
 
-// CHECKLISTS 3d.40: a Barrier (with an action) passed to 2 children: 3 parties, 20 rounds,
-// the action ran once per round in some party's process.
-TEST_P(mp_Sync, Item40_BarrierAsProcessArgument) {
+// CPython _test_multiprocessing._TestBarrier (a Barrier crossing to children): a Barrier (with an
+// action) passed to 2 children: 3 parties, 20 rounds, the action ran once per round in some party's
+// process.
+TEST_P(SyncAcrossProcesses, BarrierAsProcessArgument) {
   mp::Value<int> trips(0);
   mp::Barrier b(3, [] {});
   std::vector<mp::Process> kids;
@@ -628,5 +642,5 @@ TEST_P(mp_Sync, Item40_BarrierAsProcessArgument) {
   EXPECT_FALSE(b.broken());
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, mp_Sync, ::testing::Values("spawn", "forkserver"),
+INSTANTIATE_TEST_SUITE_P(Methods, SyncAcrossProcesses, ::testing::Values("spawn", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });

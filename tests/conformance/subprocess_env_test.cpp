@@ -1,20 +1,23 @@
-// Conformance: CHECKLISTS.md §4e (environment, cwd, executable, spawn errors).
+// Conformance: subprocess environment, cwd, executable and spawn errors (CPython's
+// test_subprocess.ProcessTestCase and POSIXProcessTestCase).
 //
-// Items that do not apply to C++, and why:
-// - 4e.40, second half (an errno encoded in the internal error pipe, malformed error
-//   data → SubprocessError): posix_spawn returns the child's errno directly, there
-//   is no error pipe to corrupt. The errno → exception mapping is tested.
-// - 4e.44, last sentence (a path-like program with shell=True is a TypeError): a
-//   std::filesystem::path converts to the string form of Args, which is valid.
-// - 4e.46 (unknown keyword → TypeError): an unknown designated initializer is a
-//   compile error.
+// CPython tests that do not apply to C++, and why:
+// - test_subprocess.POSIXProcessTestCase.test_exception_bad_executable, second half (an errno
+//   encoded in the internal error pipe, malformed error data → SubprocessError): posix_spawn
+//   returns the child's errno directly, there is no error pipe to corrupt. The errno → exception
+//   mapping is tested.
+// - test_subprocess.RunFuncTestCase.test_run_with_pathlike_path, last part (a path-like program
+//   with shell=True is a TypeError): a std::filesystem::path converts to the string form of Args,
+//   which is valid.
+// - test_subprocess.ProcessTestCase.test_invalid_args (unknown keyword → TypeError): an unknown
+//   designated initializer is a compile error.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <concur/subprocess.hpp>
 #include <fstream>
 
-#include "subprocess/sp_helpers.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -26,8 +29,9 @@ void write_script(const std::filesystem::path& p, const std::string& body) {
   chmod(p.c_str(), 0755);
 }
 
-// CHECKLISTS 4e.38
-TEST(SubprocessEnv, Cwd) {
+// CPython test_subprocess.ProcessTestCase.test_cwd, test_cwd_with_relative_arg,
+// test_cwd_with_relative_executable
+TEST(PopenEnv, Cwd) {
   sp_test::TempDir dir;
   const auto real = std::filesystem::canonical(dir.path).string();
   EXPECT_EQ(sp::check_output({"pwd"}, {.cwd = dir.path}), real + "\n");
@@ -38,8 +42,9 @@ TEST(SubprocessEnv, Cwd) {
             "relative\n");
 }
 
-// CHECKLISTS 4e.39
-TEST(SubprocessEnv, NonexistentCwd) {
+// CPython test_subprocess.POSIXProcessTestCase.test_exception_cwd,
+// test_subprocess.ProcessTestCase.test_file_not_found_with_bad_cwd
+TEST(PopenEnv, NonexistentCwd) {
   try {
     sp::Popen p({"true"}, {.cwd = "/nonexistent/concur_dir"});
     FAIL();
@@ -49,8 +54,10 @@ TEST(SubprocessEnv, NonexistentCwd) {
   }
 }
 
-// CHECKLISTS 4e.40
-TEST(SubprocessEnv, BadExecutable) {
+// CPython test_subprocess.POSIXProcessTestCase.test_exception_bad_executable,
+// test_exception_bad_args_0, test_subprocess.ProcessTestCase.test_file_not_found_includes_filename,
+// test_exception_errpipe_normal, test_exception_errpipe_bad_data
+TEST(PopenEnv, BadExecutable) {
   for (const auto& opts : {sp::PopenOptions{}, sp::PopenOptions{.executable = "/no/such/prog"}}) {
     try {
       sp::Popen p({opts.executable ? "true" : "/no/such/prog"}, opts);
@@ -76,8 +83,9 @@ TEST(SubprocessEnv, BadExecutable) {
   }
 }
 
-// CHECKLISTS 4e.41
-TEST(SubprocessEnv, EnvReplaces) {
+// CPython test_subprocess.ProcessTestCase.test_env, test_empty_env, test_one_environment_variable,
+// test_subprocess.RunFuncTestCase.test_run_kwargs
+TEST(PopenEnv, EnvReplaces) {
   EXPECT_EQ(sp::check_output({"/usr/bin/env"}, {.env = sp::Environment{{"FRUIT", "orange"}}}),
             "FRUIT=orange\n");
   EXPECT_EQ(sp::check_output({"/usr/bin/env"}, {.env = sp::Environment{}}), "");
@@ -86,8 +94,8 @@ TEST(SubprocessEnv, EnvReplaces) {
   EXPECT_EQ(r.stdout_, "apple\n");
 }
 
-// CHECKLISTS 4e.42
-TEST(SubprocessEnv, InvalidEnvAndCmd) {
+// CPython test_subprocess.ProcessTestCase.test_invalid_env, test_invalid_cmd
+TEST(PopenEnv, InvalidEnvAndCmd) {
   using namespace std::string_literals;
   EXPECT_THROW(sp::run({"true"}, {.env = sp::Environment{{"A\0B"s, "1"}}}), concur::ValueError);
   EXPECT_THROW(sp::run({"true"}, {.env = sp::Environment{{"A", "1\0"s}}}), concur::ValueError);
@@ -97,16 +105,18 @@ TEST(SubprocessEnv, InvalidEnvAndCmd) {
   EXPECT_THROW(sp::run({"echo", "a\0b"s}), concur::ValueError);
 }
 
-// CHECKLISTS 4e.43
-TEST(SubprocessEnv, ExecutableTakesPrecedence) {
+// CPython test_subprocess.ProcessTestCase.test_executable_takes_precedence,
+// test_executable_replaces_shell
+TEST(PopenEnv, ExecutableTakesPrecedence) {
   EXPECT_EQ(sp::check_output({"display-name", "-c", "echo $0"}, {.executable = "/bin/sh"}),
             "display-name\n");
   EXPECT_EQ(sp::check_output("echo $0", {.shell = true, .executable = "/bin/dash"}), "/bin/dash\n");
   EXPECT_THROW(sp::run({"/bin/true"}, {.executable = "/no/such/prog"}), std::system_error);
 }
 
-// CHECKLISTS 4e.44
-TEST(SubprocessEnv, ShellStringAndSequence) {
+// CPython test_subprocess.POSIXProcessTestCase.test_shell_string, test_shell_sequence,
+// test_subprocess.RunFuncTestCase.test_run_with_pathlike_path
+TEST(PopenEnv, ShellStringAndSequence) {
   EXPECT_EQ(
       sp::check_output("echo $FRUIT", {.shell = true, .env = sp::Environment{{"FRUIT", "apple"}}}),
       "apple\n");
@@ -115,8 +125,10 @@ TEST(SubprocessEnv, ShellStringAndSequence) {
       "pear\n");
 }
 
-// CHECKLISTS 4e.45
-TEST(SubprocessEnv, StringProgramWithoutShell) {
+// CPython test_subprocess.POSIXProcessTestCase.test_args_string, test_call_string,
+// test_subprocess.RunFuncTestCase.test_run_with_bytes_path_and_arguments,
+// test_run_with_pathlike_path_and_arguments
+TEST(PopenEnv, StringProgramWithoutShell) {
   EXPECT_EQ(sp::call("/bin/true"), 0);
   sp_test::TempDir dir;
   write_script(dir.path / "script", "exit 47");

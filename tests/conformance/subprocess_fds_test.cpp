@@ -1,12 +1,15 @@
-// Conformance: CHECKLISTS.md §4f (fd inheritance, sessions, child setup, POSIX).
+// Conformance: subprocess fd inheritance, sessions and child setup, POSIX (CPython's
+// test_subprocess.POSIXProcessTestCase).
 //
-// Items that do not apply to C++, and why:
-// - 4f.51 (preexec_fn): concur spawns with posix_spawn (vfork-class, flat cost in
-//   the parent's memory), which runs no user code between fork and exec; running
-//   C++ there would break PITFALLS 1-2. Use a shell wrapper instead.
-// - 4f.53 (umask): posix_spawn has no umask action; use `sh -c 'umask 053; exec prog'`.
-// - 4f.48, the warning for pass_fds with close_fds=false: concur has no warnings
-//   channel; close_fds is forced on as in Python (tested).
+// CPython tests that do not apply to C++, and why:
+// - test_subprocess.POSIXProcessTestCase.test_preexec (preexec_fn): concur spawns with posix_spawn
+//   (vfork-class, flat cost in the parent's memory), which runs no user code between fork and exec;
+//   running C++ there (after vfork, before exec, in a copy of a threaded parent) could deadlock on
+//   a lock another thread held or corrupt the parent's memory. Use a shell wrapper instead.
+// - test_subprocess.POSIXProcessTestCase.test_umask (umask): posix_spawn has no umask action; use
+//   `sh -c 'umask 053; exec prog'`.
+// - test_subprocess.POSIXProcessTestCase.test_pass_fds, the warning for pass_fds with
+//   close_fds=false: concur has no warnings channel; close_fds is forced on as in Python (tested).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -16,8 +19,8 @@
 #include <set>
 #include <sstream>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -45,16 +48,16 @@ struct InheritablePipe {
   }
 };
 
-// CHECKLISTS 4f.47
-TEST(SubprocessFds, CloseFds) {
+// CPython test_subprocess.POSIXProcessTestCase.test_close_fds
+TEST(PopenFds, CloseFds) {
   InheritablePipe leaky;
   EXPECT_EQ(child_fds(), (std::set<int>{0, 1, 2}));
   const auto open = child_fds({.close_fds = false});
   EXPECT_TRUE(open.count(leaky.fds[0]) && open.count(leaky.fds[1]));
 }
 
-// CHECKLISTS 4f.48
-TEST(SubprocessFds, PassFds) {
+// CPython test_subprocess.POSIXProcessTestCase.test_pass_fds, test_pass_fds_inheritable
+TEST(PopenFds, PassFds) {
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);  // non-inheritable in the parent
   InheritablePipe other;
@@ -66,8 +69,8 @@ TEST(SubprocessFds, PassFds) {
   close(p[1]);
 }
 
-// CHECKLISTS 4f.49
-TEST(SubprocessFds, PassFdsAlsoRedirected) {
+// CPython test_subprocess.POSIXProcessTestCase.test_pass_fds_redirected
+TEST(PopenFds, PassFdsAlsoRedirected) {
   sp_test::TempDir dir;
   sp_test::TempFile f(dir, "x");
   auto r = sp::run({"sh", "-c", "ls /proc/$$/fd"},
@@ -80,8 +83,8 @@ TEST(SubprocessFds, PassFdsAlsoRedirected) {
 
 std::string own_stat() { return sp_test::slurp("/proc/self/stat"); }
 
-// CHECKLISTS 4f.50
-TEST(SubprocessFds, NewSessionAndProcessGroup) {
+// CPython test_subprocess.POSIXProcessTestCase.test_start_new_session, test_process_group_0
+TEST(PopenFds, NewSessionAndProcessGroup) {
   const long my_sid = sp_test::stat_field(own_stat(), 6);
   const long my_pgrp = sp_test::stat_field(own_stat(), 5);
   auto s = sp::check_output({"cat", "/proc/self/stat"}, {.start_new_session = true});
@@ -100,8 +103,8 @@ unsigned long long ignored_signals(bool restore) {
   return std::stoull(out.substr(out.find(':') + 1), nullptr, 16);
 }
 
-// CHECKLISTS 4f.52
-TEST(SubprocessFds, RestoreSignals) {
+// CPython test_subprocess.POSIXProcessTestCase.test_restore_signals
+TEST(PopenFds, RestoreSignals) {
   struct sigaction ign {
   }, old{};
   ign.sa_handler = SIG_IGN;

@@ -1,21 +1,24 @@
-// Conformance: CHECKLISTS.md §4g (resource hygiene and scoped use).
+// Conformance: subprocess resource hygiene and scoped use (CPython's
+// test_subprocess.ContextManagerTests, MiscTests and ProcessTestCase leak tests).
 //
-// Items that do not apply to C++, and why:
-// - 4g.55 (KeyboardInterrupt during run/call/wait): C++ has no asynchronous
-//   exceptions; a signal handler cannot unwind a waiting call. (EINTR is retried:
-//   4b.20.) Any exception leaving run/call kills and reaps the child first.
-// - 4g.54, "the exit waits so returncode is set": a C++ scope exit is the
-//   destructor, which reaps (killing a still-running child, the documented policy);
-//   the returncode cannot be observed after destruction. Tested: no zombie, no fd.
-// - 4g.56, the resource warning: concur has no warnings channel.
+// CPython tests that do not apply to C++, and why:
+// - test_subprocess.MiscTests.test_call_keyboardinterrupt_no_kill (KeyboardInterrupt during
+//   run/call/wait): C++ has no asynchronous exceptions; a signal handler cannot unwind a waiting
+//   call. (EINTR is retried: test_subprocess.ProcessTestCase.test_communicate_eintr.) Any exception
+//   leaving run/call kills and reaps the child first.
+// - test_subprocess.ContextManagerTests.test_pipe, "the exit waits so returncode is set": a C++
+//   scope exit is the destructor, which reaps (killing a still-running child, the documented
+//   policy); the returncode cannot be observed after destruction. Tested: no zombie, no fd.
+// - test_subprocess.POSIXProcessTestCase.test_zombie_fast_process_del, the resource warning: concur
+//   has no warnings channel.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 
 #include <concur/subprocess.hpp>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -23,8 +26,9 @@ using sp_test::Clock;
 
 namespace {
 
-// CHECKLISTS 4g.54
-TEST(SubprocessHygiene, ScopedPopen) {
+// CPython test_subprocess.ContextManagerTests.test_pipe, test_returncode, test_communicate_stdin,
+// test_invalid_args, test_broken_pipe_cleanup
+TEST(PopenHygiene, ScopedPopen) {
   const auto fds = concur::testing::open_fds();
   {
     sp::Popen p({"sh", "-c", "exit 100"},
@@ -48,8 +52,9 @@ TEST(SubprocessHygiene, ScopedPopen) {
   EXPECT_EQ(p.returncode(), 0);
 }
 
-// CHECKLISTS 4g.56
-TEST(SubprocessHygiene, DroppedPopenIsReaped) {
+// CPython test_subprocess.POSIXProcessTestCase.test_zombie_fast_process_del,
+// test_leak_fast_process_del_killed
+TEST(PopenHygiene, DroppedPopenIsReaped) {
   { sp::Popen p({"sleep", "30"}); }
   EXPECT_TRUE(concur::testing::children().empty());
   {
@@ -64,13 +69,13 @@ TEST(SubprocessHygiene, DroppedPopenIsReaped) {
   EXPECT_TRUE(concur::testing::children().empty());
 }
 
-// CHECKLISTS 4g.57
-TEST(SubprocessHygiene, NoLeakNearFdLimit) {
+// CPython test_subprocess.ProcessTestCase.test_no_leaking, test_failed_child_execute_fd_leak
+TEST(PopenHygiene, NoLeakNearFdLimit) {
   const auto fds = concur::testing::open_fds();
   rlimit old{};
   getrlimit(RLIMIT_NOFILE, &old);
   rlimit low = old;
-  low.rlim_cur = static_cast<rlim_t>(*fds.rbegin() + 12);
+  low.rlim_cur = static_cast<rlim_t>(*fds.rbegin()) + 12;
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
   int ok = 0;
   for (int i = 0; i < 15; ++i) {

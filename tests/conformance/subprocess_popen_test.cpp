@@ -1,8 +1,9 @@
-// Conformance: CHECKLISTS.md §4b (Popen, communicate, wait).
+// Conformance: Popen, communicate and wait (CPython's test_subprocess.ProcessTestCase and
+// POSIXProcessTestCase).
 //
-// Items that do not apply to C++, and why:
-// - 4b.24 is a documented hazard (wait() without reading a full pipe can deadlock);
-//   it is documented on Popen::wait, and there is nothing to test.
+// CPython tests that do not apply to C++, and why:
+// - CPython's documentation of Popen.wait() warns of a hazard (wait() without reading a full pipe
+//   can deadlock); it is documented on Popen::wait, and there is nothing to test.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -11,8 +12,8 @@
 #include <concur/subprocess.hpp>
 #include <thread>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -20,8 +21,9 @@ using sp_test::Clock;
 
 namespace {
 
-// CHECKLISTS 4b.12
-TEST(SubprocessPopen, UnredirectedStreamsAreNoneAndInherited) {
+// CPython test_subprocess.ProcessTestCase.test_stdin_none, test_stdout_none, test_stderr_none,
+// test_issue8780
+TEST(Popen, UnredirectedStreamsAreNoneAndInherited) {
   sp::Popen p({"sh", "-c", "x=$(readlink /proc/$$/fd/1); echo $x >&2"}, {.stderr_ = sp::PIPE});
   EXPECT_FALSE(p.stdin_);
   EXPECT_FALSE(p.stdout_);
@@ -31,8 +33,9 @@ TEST(SubprocessPopen, UnredirectedStreamsAreNoneAndInherited) {
   EXPECT_EQ(err, concur::testing::fd_target(1) + "\n");  // the child's stdout is ours
 }
 
-// CHECKLISTS 4b.13
-TEST(SubprocessPopen, CommunicateAllThreePipes) {
+// CPython test_subprocess.ProcessTestCase.test_communicate, test_communicate_stdin,
+// test_communicate_stdout, test_communicate_stderr, test_communicate_returns
+TEST(Popen, CommunicateAllThreePipes) {
   sp::Popen p({"sh", "-c", "cat; echo err >&2"},
               {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
   auto [out, err] = p.communicate("banana", 10s);
@@ -52,8 +55,8 @@ TEST(SubprocessPopen, CommunicateAllThreePipes) {
   EXPECT_EQ(e3, "x\n");
 }
 
-// CHECKLISTS 4b.14
-TEST(SubprocessPopen, CommunicateLargerThanPipeBuffer) {
+// CPython test_subprocess.ProcessTestCase.test_communicate_pipe_buf
+TEST(Popen, CommunicateLargerThanPipeBuffer) {
   const std::string input(1 << 20, 'a');  // 16x the 64 KiB pipe
   sp::Popen p({"sh", "-c", "cat >&2; echo done"},
               {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
@@ -63,8 +66,9 @@ TEST(SubprocessPopen, CommunicateLargerThanPipeBuffer) {
   EXPECT_EQ(err, input);
 }
 
-// CHECKLISTS 4b.15
-TEST(SubprocessPopen, CommunicateTimeoutThenRest) {
+// CPython test_subprocess.ProcessTestCase.test_communicate_timeout,
+// test_communicate_timeout_large_output; CPython docs, Popen.communicate(timeout=...)
+TEST(Popen, CommunicateTimeoutThenRest) {
   sp::Popen p({"sh", "-c", "printf a; sleep 0.5; head -c 262144 /dev/zero | tr '\\0' b"},
               {.stdout_ = sp::PIPE});
   const auto t0 = Clock::now();
@@ -79,12 +83,12 @@ TEST(SubprocessPopen, CommunicateTimeoutThenRest) {
   auto [out, err] = p.communicate(20s);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->size(), 1u + 4 * 65536);
-  EXPECT_EQ(*out, "a" + std::string(4 * 65536, 'b'));
+  EXPECT_EQ(*out, "a" + std::string(std::size_t{4} * 65536, 'b'));
   EXPECT_EQ(p.returncode(), 0);
 }
 
-// CHECKLISTS 4b.16
-TEST(SubprocessPopen, CommunicateClosesEveryPipe) {
+// CPython test_subprocess.ProcessTestCase.test_communicate_pipe_fd_leak
+TEST(Popen, CommunicateClosesEveryPipe) {
   for (int mask = 0; mask < 8; ++mask) {
     const auto before = concur::testing::open_fds();
     {
@@ -101,16 +105,19 @@ TEST(SubprocessPopen, CommunicateClosesEveryPipe) {
   }
 }
 
-// CHECKLISTS 4b.17
-TEST(SubprocessPopen, WritesBeforeCommunicate) {
+// CPython test_subprocess.ProcessTestCase.test_writes_before_communicate
+TEST(Popen, WritesBeforeCommunicate) {
   sp::Popen p({"cat"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE});
   p.stdin_.write("banana");
   auto [out, err] = p.communicate("split", 10s);
   EXPECT_EQ(out, "bananasplit");
 }
 
-// CHECKLISTS 4b.18
-TEST(SubprocessPopen, CommunicateEpipeIsNotAnError) {
+// CPython test_subprocess.ProcessTestCase.test_communicate_epipe,
+// test_communicate_epipe_only_stdin,
+// test_subprocess.POSIXProcessTestCase.test_communicate_BrokenPipeError_stdin_close and its
+// variants
+TEST(Popen, CommunicateEpipeIsNotAnError) {
   const std::string big(1 << 20, 'x');
   sp::Popen p({"true"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
   EXPECT_NO_THROW(p.communicate(big, 10s));
@@ -119,8 +126,8 @@ TEST(SubprocessPopen, CommunicateEpipeIsNotAnError) {
   EXPECT_NO_THROW(only_stdin.communicate(big, 10s));
 }
 
-// CHECKLISTS 4b.19
-TEST(SubprocessPopen, RepeatedCommunicateAfterStdoutClosed) {
+// CPython test_subprocess.POSIXProcessTestCase.test_communicate_repeated_call_after_stdout_close
+TEST(Popen, RepeatedCommunicateAfterStdoutClosed) {
   sp::Popen p({"sh", "-c", "exec 1>&-; sleep 0.5"}, {.stdout_ = sp::PIPE});
   const auto t0 = Clock::now();
   for (;;) {
@@ -134,8 +141,8 @@ TEST(SubprocessPopen, RepeatedCommunicateAfterStdoutClosed) {
   EXPECT_EQ(p.returncode(), 0);
 }
 
-// CHECKLISTS 4b.20
-TEST(SubprocessPopen, CommunicateIsEintrSafe) {
+// CPython test_subprocess.ProcessTestCase.test_communicate_eintr
+TEST(Popen, CommunicateIsEintrSafe) {
   struct sigaction sa {
   }, old{};
   sa.sa_handler = [](int) {};
@@ -151,8 +158,8 @@ TEST(SubprocessPopen, CommunicateIsEintrSafe) {
   EXPECT_EQ(out, "done\n");
 }
 
-// CHECKLISTS 4b.21
-TEST(SubprocessPopen, PollAndRepeatedWait) {
+// CPython test_subprocess.ProcessTestCase.test_poll, test_wait
+TEST(Popen, PollAndRepeatedWait) {
   sp::Popen p({"sh", "-c", "read x; exit 7"}, {.stdin_ = sp::PIPE});
   EXPECT_EQ(p.poll(), std::nullopt);
   p.stdin_.close();
@@ -162,8 +169,8 @@ TEST(SubprocessPopen, PollAndRepeatedWait) {
   EXPECT_EQ(p.returncode(), 7);
 }
 
-// CHECKLISTS 4b.22
-TEST(SubprocessPopen, WaitTimeout) {
+// CPython test_subprocess.ProcessTestCase.test_wait_timeout
+TEST(Popen, WaitTimeout) {
   sp::Popen p({"sleep", "0.3"});
   try {
     p.wait(std::chrono::duration<double>(0.0001));
@@ -174,8 +181,8 @@ TEST(SubprocessPopen, WaitTimeout) {
   EXPECT_EQ(p.wait(10s), 0);
 }
 
-// CHECKLISTS 4b.23
-TEST(SubprocessPopen, ThreadsafeWait) {
+// CPython test_subprocess.ProcessTestCase.test_threadsafe_wait
+TEST(Popen, ThreadsafeWait) {
   sp::Popen p({"sleep", "30"});
   std::optional<int> polled = 0, other_rc;
   std::thread killer([&] {

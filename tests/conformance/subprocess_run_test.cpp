@@ -1,15 +1,17 @@
-// Conformance: CHECKLISTS.md §4a (run / call / check_* helpers).
+// Conformance: subprocess run / call / check_* helpers (CPython's test_subprocess.RunFuncTestCase,
+// ProcessTestCase and MiscTests).
 //
-// Items that do not apply to C++, and why:
-// - 4a.10 "input=None means empty stdin": C++ has no way to tell an explicit None
-//   from an omitted argument; concur documents `.input = ""` for an empty stdin
-//   (tested below). "Passing check raises" is a TypeError here (tested).
+// CPython tests that do not apply to C++, and why:
+// - test_subprocess.ProcessTestCase.test_check_output and its variants "input=None means empty
+//   stdin": C++ has no way to tell an explicit None from an omitted argument; concur documents
+//   `.input = ""` for an empty stdin (tested below). "Passing check raises" is a TypeError here
+//   (tested).
 #include <gtest/gtest.h>
 
 #include <concur/subprocess.hpp>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -17,8 +19,8 @@ using sp_test::Clock;
 
 namespace {
 
-// CHECKLISTS 4a.1
-TEST(SubprocessRun, ReturncodeAndCheckReturncode) {
+// CPython test_subprocess.RunFuncTestCase.test_returncode, test_check_zero
+TEST(Run, ReturncodeAndCheckReturncode) {
   auto r = sp::run({"sh", "-c", "exit 47"});
   EXPECT_EQ(r.returncode, 47);
   EXPECT_THROW(r.check_returncode(), sp::CalledProcessError);
@@ -27,8 +29,8 @@ TEST(SubprocessRun, ReturncodeAndCheckReturncode) {
   EXPECT_NO_THROW(ok.check_returncode());
 }
 
-// CHECKLISTS 4a.2
-TEST(SubprocessRun, CheckRaisesWithCmdAndOutput) {
+// CPython test_subprocess.RunFuncTestCase.test_check; CPython docs, subprocess.run(check=True)
+TEST(Run, CheckRaisesWithCmdAndOutput) {
   const sp::Args cmd{"sh", "-c", "echo out; echo err >&2; exit 47"};
   try {
     sp::run(cmd, {.capture_output = true, .check = true});
@@ -42,8 +44,9 @@ TEST(SubprocessRun, CheckRaisesWithCmdAndOutput) {
   }
 }
 
-// CHECKLISTS 4a.3
-TEST(SubprocessRun, TimeoutKillsAndReapsBeforeRaising) {
+// CPython test_subprocess.RunFuncTestCase.test_timeout,
+// test_subprocess.ProcessTestCase.test_call_timeout; CPython docs, subprocess.run(timeout=...)
+TEST(Run, TimeoutKillsAndReapsBeforeRaising) {
   const auto t0 = Clock::now();
   EXPECT_THROW(sp::run({"sh", "-c", "while :; do :; done"}, {.timeout = 100ms}),
                sp::TimeoutExpired);
@@ -53,8 +56,9 @@ TEST(SubprocessRun, TimeoutKillsAndReapsBeforeRaising) {
   EXPECT_TRUE(concur::testing::children().empty());
 }
 
-// CHECKLISTS 4a.4
-TEST(SubprocessRun, TimeoutCarriesPartialOutput) {
+// CPython test_subprocess.RunFuncTestCase.test_check_output_timeout,
+// test_subprocess.ProcessTestCase.test_check_output_timeout; CPython docs, TimeoutExpired
+TEST(Run, TimeoutCarriesPartialOutput) {
   try {
     sp::run({"sh", "-c", "printf BDFL; exec sleep 30"}, {.stdout_ = sp::PIPE, .timeout = 500ms});
     FAIL();
@@ -78,8 +82,8 @@ TEST(SubprocessRun, TimeoutCarriesPartialOutput) {
   }
 }
 
-// CHECKLISTS 4a.5
-TEST(SubprocessRun, ShellTimeoutWithGrandchildHoldingPipes) {
+// CPython test_subprocess.RunFuncTestCase.test_run_with_shell_timeout_and_capture_output
+TEST(Run, ShellTimeoutWithGrandchildHoldingPipes) {
   const auto t0 = Clock::now();
   EXPECT_THROW(
       sp::run("sleep 3 & sleep 3; wait", {.capture_output = true, .shell = true, .timeout = 100ms}),
@@ -88,8 +92,9 @@ TEST(SubprocessRun, ShellTimeoutWithGrandchildHoldingPipes) {
   // The orphaned grandchild is not our child; it exits by itself after 3 s.
 }
 
-// CHECKLISTS 4a.6
-TEST(SubprocessRun, CaptureOutput) {
+// CPython test_subprocess.RunFuncTestCase.test_capture_output, test_stdout_with_capture_output_arg,
+// test_stderr_with_capture_output_arg
+TEST(Run, CaptureOutput) {
   auto r = sp::run({"sh", "-c", "echo BDFL; echo FLUFL >&2"}, {.capture_output = true});
   EXPECT_EQ(r.stdout_, "BDFL\n");
   EXPECT_EQ(r.stderr_, "FLUFL\n");
@@ -104,8 +109,9 @@ TEST(SubprocessRun, CaptureOutput) {
                concur::ValueError);
 }
 
-// CHECKLISTS 4a.7
-TEST(SubprocessRun, InputAndStdin) {
+// CPython test_subprocess.RunFuncTestCase.test_check_output_stdin_with_input_arg,
+// test_check_output_input_arg, test_check_output_stdin_arg
+TEST(Run, InputAndStdin) {
   sp_test::TempDir dir;
   sp_test::TempFile f(dir, "in", "pear");
   try {
@@ -119,13 +125,14 @@ TEST(SubprocessRun, InputAndStdin) {
   EXPECT_EQ(sp::check_output({"cat"}, {.stdin_ = f.fd}), "pear");
 }
 
-// CHECKLISTS 4a.8
-TEST(SubprocessRun, StdoutStdoutIsValueError) {
+// CPython test_subprocess.RunFuncTestCase.test_stdout_stdout
+TEST(Run, StdoutStdoutIsValueError) {
   EXPECT_THROW(sp::run({"true"}, {.stdout_ = sp::STDOUT}), concur::ValueError);
 }
 
-// CHECKLISTS 4a.9
-TEST(SubprocessRun, CallAndCheckCall) {
+// CPython test_subprocess.ProcessTestCase.test_call_seq, test_check_call_nonzero,
+// test_check_call_zero
+TEST(Run, CallAndCheckCall) {
   EXPECT_EQ(sp::call({"sh", "-c", "exit 47"}), 47);
   try {
     sp::check_call({"sh", "-c", "exit 47"});
@@ -136,8 +143,8 @@ TEST(SubprocessRun, CallAndCheckCall) {
   EXPECT_EQ(sp::check_call({"sh", "-c", "exit 0"}), 0);
 }
 
-// CHECKLISTS 4a.10
-TEST(SubprocessRun, CheckOutput) {
+// CPython test_subprocess.ProcessTestCase.test_check_output and its variants
+TEST(Run, CheckOutput) {
   EXPECT_EQ(sp::check_output({"sh", "-c", "printf BDFL"}), "BDFL");
   EXPECT_THROW(sp::check_output({"sh", "-c", "exit 5"}), sp::CalledProcessError);
   EXPECT_EQ(
@@ -150,8 +157,8 @@ TEST(SubprocessRun, CheckOutput) {
   EXPECT_EQ(sp::check_output({"cat"}, {.input = "", .text = true}), "");
 }
 
-// CHECKLISTS 4a.11
-TEST(SubprocessRun, GetoutputAndGetstatusoutput) {
+// CPython test_subprocess.MiscTests.test_getoutput
+TEST(Run, GetoutputAndGetstatusoutput) {
   EXPECT_EQ(sp::getoutput("echo xyzzy"), "xyzzy");
   EXPECT_EQ(sp::getstatusoutput("echo xyzzy"), std::make_pair(0, std::string("xyzzy")));
   auto [status, out] = sp::getstatusoutput("echo fail >&2; exit 3");

@@ -1,7 +1,9 @@
-// Conformance: CHECKLISTS.md §4c (return codes and signals, POSIX).
+// Conformance: subprocess return codes and signals, POSIX (CPython's
+// test_subprocess.POSIXProcessTestCase).
 //
-// Items that do not apply: none. 4c.26 (a stopped child) is checked on the status
-// decoder, since waiting with WEXITED never reports a stopped child.
+// CPython tests that do not apply: none. test_subprocess.POSIXProcessTestCase.test_stopped (a
+// stopped child) is checked on the status decoder, since waiting with WEXITED never reports a
+// stopped child.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -13,8 +15,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// CHECKLISTS 4c.25
-TEST(SubprocessSignals, AbortKillTerminateSendSignal) {
+// CPython test_subprocess.POSIXProcessTestCase.test_run_abort, test_kill, test_terminate,
+// test_send_signal
+TEST(PopenSignals, AbortKillTerminateSendSignal) {
   EXPECT_EQ(sp::run({"sh", "-c", "kill -ABRT $$"}).returncode, -SIGABRT);
 
   sp::Popen k({"sleep", "30"}, {.stderr_ = sp::PIPE});
@@ -34,15 +37,16 @@ TEST(SubprocessSignals, AbortKillTerminateSendSignal) {
   EXPECT_NE(i.wait(10s), 0);
 }
 
-// CHECKLISTS 4c.26
-TEST(SubprocessSignals, StoppedStatusIsNegative) {
+// CPython test_subprocess.POSIXProcessTestCase.test_stopped
+TEST(PopenSignals, StoppedStatusIsNegative) {
   EXPECT_EQ(concur::os::returncode_from_status((3 << 8) | 0x7f), -3);  // WIFSTOPPED, sig 3
   EXPECT_EQ(concur::os::returncode_from_status(SIGKILL), -SIGKILL);    // WIFSIGNALED
   EXPECT_EQ(concur::os::returncode_from_status(5 << 8), 5);            // WIFEXITED
 }
 
-// CHECKLISTS 4c.27
-TEST(SubprocessSignals, SignalsToAnExitedChildAreIgnored) {
+// CPython test_subprocess.POSIXProcessTestCase.test_send_signal_dead, test_kill_dead,
+// test_terminate_dead, test_send_signal_race, test_send_signal_race2
+TEST(PopenSignals, SignalsToAnExitedChildAreIgnored) {
   sp::Popen p({"true"});
   p.wait(10s);
   EXPECT_NO_THROW(p.send_signal(SIGTERM));
@@ -58,8 +62,9 @@ TEST(SubprocessSignals, SignalsToAnExitedChildAreIgnored) {
   EXPECT_EQ(q.wait(10s), 0);
 }
 
-// CHECKLISTS 4c.28
-TEST(SubprocessSignals, CalledProcessErrorText) {
+// CPython test_subprocess.POSIXProcessTestCase.test_CalledProcessError_str_signal,
+// test_CalledProcessError_str_signal_unknown_signal, test_CalledProcessError_str_signal_non_zero
+TEST(PopenSignals, CalledProcessErrorText) {
   EXPECT_STREQ(sp::CalledProcessError(-SIGABRT, sp::Args{"fake", "cmd"}).what(),
                "Command '['fake', 'cmd']' died with <Signals.SIGABRT: 6>.");
   EXPECT_STREQ(sp::CalledProcessError(-9876543, sp::Args{"fake", "cmd"}).what(),

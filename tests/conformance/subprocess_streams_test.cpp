@@ -1,26 +1,29 @@
-// Conformance: CHECKLISTS.md §4d (streams, text mode, redirection).
+// Conformance: subprocess streams, text mode and redirection (CPython's
+// test_subprocess.ProcessTestCase and POSIXProcessTestCase).
 //
-// Items that do not apply to C++, and why:
-// - 4d.30 (encoding=, errors=): concur has no codecs; std::string carries bytes and
-//   text=true only translates newlines (documented in options.hpp).
-// - 4d.35 (bufsize): there is no bufsize option; PipeFile writes are unbuffered and
-//   reads buffered, and a wrong type is a compile error.
+// CPython tests that do not apply to C++, and why:
+// - test_subprocess.ProcessTestCase.test_universal_newlines_communicate_encodings (encoding=,
+//   errors=): concur has no codecs; std::string carries bytes and text=true only translates
+//   newlines (documented in options.hpp).
+// - test_subprocess.POSIXProcessTestCase.test_select_unbuffered (bufsize): there is no bufsize
+//   option; PipeFile writes are unbuffered and reads buffered, and a wrong type is a compile error.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <concur/subprocess.hpp>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
 
 namespace {
 
-// CHECKLISTS 4d.29
-TEST(SubprocessStreams, UniversalNewlines) {
+// CPython test_subprocess.ProcessTestCase.test_universal_newlines_and_text,
+// test_universal_newlines_communicate and its variants
+TEST(PopenStreams, UniversalNewlines) {
   const sp::Args cmd{"sh", "-c", "cat; printf 'line2\\nline3\\r\\nline4\\rline5\\r\\nline6'"};
   auto r = sp::run(cmd, {.input = "line1\n", .capture_output = true, .text = true});
   EXPECT_EQ(r.stdout_, "line1\nline2\nline3\nline4\nline5\nline6");
@@ -39,8 +42,9 @@ TEST(SubprocessStreams, UniversalNewlines) {
   EXPECT_EQ(raw.stdout_, "a\r\nb");
 }
 
-// CHECKLISTS 4d.31
-TEST(SubprocessStreams, StderrToStdout) {
+// CPython test_subprocess.ProcessTestCase.test_stdout_stderr_pipe, test_stdout_stderr_file,
+// test_stderr_redirect_with_no_stdout_redirect
+TEST(PopenStreams, StderrToStdout) {
   auto r = sp::run({"sh", "-c", "printf apple; printf orange >&2"},
                    {.stdout_ = sp::PIPE, .stderr_ = sp::STDOUT});
   EXPECT_EQ(r.stdout_, "appleorange");
@@ -62,8 +66,9 @@ TEST(SubprocessStreams, StderrToStdout) {
   EXPECT_EQ(p.wait(10s), 0);
 }
 
-// CHECKLISTS 4d.32
-TEST(SubprocessStreams, Devnull) {
+// CPython test_subprocess.ProcessTestCase.test_stdout_devnull, test_stderr_devnull,
+// test_stdin_devnull
+TEST(PopenStreams, Devnull) {
   sp::Popen p({"sh", "-c", "head -c 10485760 /dev/zero; head -c 10485760 /dev/zero >&2"},
               {.stdout_ = sp::DEVNULL, .stderr_ = sp::DEVNULL});
   EXPECT_FALSE(p.stdout_);
@@ -74,8 +79,9 @@ TEST(SubprocessStreams, Devnull) {
   EXPECT_EQ(r.returncode, 0);
 }
 
-// CHECKLISTS 4d.33
-TEST(SubprocessStreams, FileDescriptors) {
+// CPython test_subprocess.ProcessTestCase.test_stdin_filedes, test_stdout_fileobj (and the other
+// *_filedes/*_fileobj tests), test_stdout_filedes_of_stdout
+TEST(PopenStreams, FileDescriptors) {
   sp_test::TempDir dir;
   sp_test::TempFile in(dir, "in", "pear");
   sp_test::TempFile out(dir, "out");
@@ -110,8 +116,9 @@ struct StdFdsSwap {
   }
 };
 
-// CHECKLISTS 4d.34
-TEST(SubprocessStreams, ParentStdFdsClosed) {
+// CPython test_subprocess.POSIXProcessTestCase.test_close_fd_0 (and the other test_close_fd_*),
+// test_swap_fds, test_swap_std_fds_with_one_closed
+TEST(PopenStreams, ParentStdFdsClosed) {
   for (int closed_mask = 1; closed_mask < 8; ++closed_mask) {
     std::optional<std::string> out, err;
     {
@@ -129,7 +136,8 @@ TEST(SubprocessStreams, ParentStdFdsClosed) {
   }
 }
 
-TEST(SubprocessStreams, SwappedStdFds) {  // CHECKLISTS 4d.34 (permutations)
+// CPython test_subprocess.POSIXProcessTestCase.test_swap_fds (permutations).
+TEST(PopenStreams, SwappedStdFds) {
   sp_test::TempDir dir;
   const int perms[][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}, {1, 0, 2}, {0, 2, 1}};
   for (const auto& perm : perms) {
@@ -148,8 +156,8 @@ TEST(SubprocessStreams, SwappedStdFds) {  // CHECKLISTS 4d.34 (permutations)
   }
 }
 
-// CHECKLISTS 4d.36
-TEST(SubprocessStreams, Pipesize) {
+// CPython test_subprocess.ProcessTestCase.test_pipesizes
+TEST(PopenStreams, Pipesize) {
   sp::Popen p({"cat"},
               {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE, .pipesize = 8192});
   EXPECT_EQ(fcntl(p.stdin_.fileno(), F_GETPIPE_SZ), 8192);
@@ -158,8 +166,9 @@ TEST(SubprocessStreams, Pipesize) {
   p.communicate(10s);
 }
 
-// CHECKLISTS 4d.37
-TEST(SubprocessStreams, OneFdForTwoStreams) {
+// CPython test_subprocess.POSIXProcessTestCase.test_stdout_stdin_are_single_inout_fd (and the other
+// *_are_single_inout_fd)
+TEST(PopenStreams, OneFdForTwoStreams) {
   sp_test::TempDir dir;
   sp_test::TempFile f(dir, "io", "data");
   EXPECT_EQ(

@@ -1,5 +1,6 @@
-// Conformance: threading.Barrier (CHECKLISTS.md 2f). Every item applies; 2f.51's
-// textual form is concur's repr() (Python's shape: "waiters=2/3", "broken").
+// Conformance: threading.Barrier (CPython's test_threading.BarrierTests, from
+// Lib/test/lock_tests.py). Every test applies; test_repr's textual form is concur's repr()
+// (Python's shape: "waiters=2/3", "broken").
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 #include <vector>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -20,14 +21,14 @@ using concur::threading::Event;
 
 constexpr int N = 5;
 
-// CHECKLISTS 2f.41
-TEST(threading_Barrier, BadParties) {
+// CPython test_threading.BarrierTests.test_constructor
+TEST(Barrier, BadParties) {
   EXPECT_THROW(Barrier(0), concur::ValueError);
   EXPECT_THROW(Barrier(-1), concur::ValueError);
 }
 
-// CHECKLISTS 2f.42
-TEST(threading_Barrier, AllPassTogetherForTenRounds) {
+// CPython test_threading.BarrierTests.test_barrier, test_barrier_10
+TEST(Barrier, AllPassTogetherForTenRounds) {
   Barrier b(N);
   std::atomic<int> arrived{0}, errors{0};
   Bunch threads(N, [&](int) {
@@ -46,8 +47,9 @@ TEST(threading_Barrier, AllPassTogetherForTenRounds) {
   EXPECT_EQ(b.parties(), N);
 }
 
-// CHECKLISTS 2f.43
-TEST(threading_Barrier, ReturnValuesArePermutation) {
+// CPython test_threading.BarrierTests.test_wait_return,
+// _test_multiprocessing._TestBarrier.test_wait_return
+TEST(Barrier, ReturnValuesArePermutation) {
   Barrier b(N);
   std::mutex m;
   std::vector<int> got;
@@ -61,8 +63,8 @@ TEST(threading_Barrier, ReturnValuesArePermutation) {
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
-// CHECKLISTS 2f.44
-TEST(threading_Barrier, ActionRunsOncePerTripBeforeRelease) {
+// CPython test_threading.BarrierTests.test_action
+TEST(Barrier, ActionRunsOncePerTripBeforeRelease) {
   std::atomic<int> actions{0}, errors{0};
   Barrier b(N, [&] { ++actions; });
   Bunch threads(N, [&](int) {
@@ -77,8 +79,8 @@ TEST(threading_Barrier, ActionRunsOncePerTripBeforeRelease) {
   EXPECT_EQ(errors.load(), 0);
 }
 
-// CHECKLISTS 2f.45
-TEST(threading_Barrier, AbortBreaksWaiters) {
+// CPython test_threading.BarrierTests.test_abort
+TEST(Barrier, AbortBreaksWaiters) {
   Barrier b(N);
   std::atomic<int> broken{0}, passed_second{0};
   Bunch threads(N, [&](int i) {
@@ -102,8 +104,8 @@ TEST(threading_Barrier, AbortBreaksWaiters) {
   EXPECT_TRUE(b.broken());
 }
 
-// CHECKLISTS 2f.46
-TEST(threading_Barrier, ResetBreaksWaitersThenUsable) {
+// CPython test_threading.BarrierTests.test_reset
+TEST(Barrier, ResetBreaksWaitersThenUsable) {
   Barrier b(N);
   std::atomic<int> broken{0}, passed_after{0};
   Barrier after(N);  // to line everyone up after the reset
@@ -127,8 +129,8 @@ TEST(threading_Barrier, ResetBreaksWaitersThenUsable) {
   EXPECT_EQ(passed_after.load(), N);
 }
 
-// CHECKLISTS 2f.47
-TEST(threading_Barrier, AbortThenResetWhenAllLeft) {
+// CPython test_threading.BarrierTests.test_abort_and_reset
+TEST(Barrier, AbortThenResetWhenAllLeft) {
   Barrier b(N);
   Barrier line_up(N);
   std::atomic<int> broken{0}, passed{0};
@@ -154,8 +156,8 @@ TEST(threading_Barrier, AbortThenResetWhenAllLeft) {
   EXPECT_FALSE(b.broken());
 }
 
-// CHECKLISTS 2f.48
-TEST(threading_Barrier, TimeoutBreaksForEveryone) {
+// CPython test_threading.BarrierTests.test_timeout
+TEST(Barrier, TimeoutBreaksForEveryone) {
   Barrier b(N);
   std::atomic<int> broken{0};
   Bunch threads(N, [&](int i) {
@@ -175,22 +177,22 @@ TEST(threading_Barrier, TimeoutBreaksForEveryone) {
   EXPECT_EQ(broken.load(), N);
 }
 
-// CHECKLISTS 2f.49
-TEST(threading_Barrier, DefaultTimeout) {
+// CPython test_threading.BarrierTests.test_default_timeout
+TEST(Barrier, DefaultTimeout) {
   Barrier b(2, nullptr, 100ms);
   const auto t0 = Clock::now();
   EXPECT_THROW(b.wait(), BrokenBarrierError);
   expect_took(seconds_since(t0), 0.1);
 }
 
-// CHECKLISTS 2f.50
-TEST(threading_Barrier, SingleParty) {
+// CPython test_threading.BarrierTests.test_single_thread
+TEST(Barrier, SingleParty) {
   Barrier b(1);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(b.wait(), 0);
 }
 
-// CHECKLISTS 2f.51
-TEST(threading_Barrier, NWaitingAndRepr) {
+// CPython test_threading.BarrierTests.test_repr
+TEST(Barrier, NWaitingAndRepr) {
   Barrier b(3);
   std::atomic<int> broken{0};
   Bunch threads(2, [&](int) {
@@ -208,8 +210,8 @@ TEST(threading_Barrier, NWaitingAndRepr) {
   EXPECT_EQ(broken.load(), 2);
 }
 
-// CHECKLISTS 2f.52
-TEST(threading_Barrier, ThrowingActionBreaksBarrier) {
+// CPython docs, Barrier.wait(): if the action raises, the barrier is put into the broken state
+TEST(Barrier, ThrowingActionBreaksBarrier) {
   Barrier b(3, [] { throw std::runtime_error("action failed"); });
   std::atomic<int> broken{0}, action_error{0};
   Bunch threads(3, [&](int) {

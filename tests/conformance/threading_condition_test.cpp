@@ -1,4 +1,5 @@
-// Conformance: threading.Condition (CHECKLISTS.md 2c). Every item applies.
+// Conformance: threading.Condition (CPython's test_threading.ConditionTests, from
+// Lib/test/lock_tests.py). Every test applies.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -6,7 +7,7 @@
 #include <vector>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -17,8 +18,8 @@ using concur::threading::Lock;
 using concur::threading::RLock;
 using concur::threading::Thread;
 
-// CHECKLISTS 2c.18
-TEST(threading_Condition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
+// CPython test_threading.ConditionTests.test_acquire
+TEST(Condition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
   Condition c;
   c.acquire();
   c.acquire();  // recursive: does not block
@@ -39,8 +40,8 @@ TEST(threading_Condition, DefaultLockIsRecursiveSuppliedLockIsUsed) {
   EXPECT_FALSE(lock.locked());
 }
 
-// CHECKLISTS 2c.19
-TEST(threading_Condition, UnacquiredWaitAndNotifyRaise) {
+// CPython test_threading.ConditionTests.test_unacquired_wait, test_unacquired_notify
+TEST(Condition, UnacquiredWaitAndNotifyRaise) {
   Condition c;
   EXPECT_THROW(c.wait(), concur::RuntimeError);
   EXPECT_THROW(c.wait(10ms), concur::RuntimeError);
@@ -52,8 +53,8 @@ TEST(threading_Condition, UnacquiredWaitAndNotifyRaise) {
   EXPECT_THROW(c2.notify(), concur::RuntimeError);
 }
 
-// CHECKLISTS 2c.20
-TEST(threading_Condition, NotifyNWakesExactlyN) {
+// CPython test_threading.ConditionTests.test_notify
+TEST(Condition, NotifyNWakesExactlyN) {
   for (int pass = 0; pass < 2; ++pass) {  // a second full round works the same
     Condition c;
     int waiting = 0;  // under c: threads inside wait()
@@ -103,8 +104,8 @@ TEST(threading_Condition, NotifyNWakesExactlyN) {
   }
 }
 
-// CHECKLISTS 2c.21
-TEST(threading_Condition, WaitTimesOut) {
+// CPython test_threading.ConditionTests.test_timeout
+TEST(Condition, WaitTimesOut) {
   Condition c;
   std::scoped_lock g(c);
   const auto t0 = Clock::now();
@@ -114,8 +115,8 @@ TEST(threading_Condition, WaitTimesOut) {
   c.release();
 }
 
-// CHECKLISTS 2c.22
-TEST(threading_Condition, WaitForPredicate) {
+// CPython test_threading.ConditionTests.test_waitfor
+TEST(Condition, WaitForPredicate) {
   Condition c;
   int state = 0;
   std::atomic<int> observed{-1};
@@ -136,8 +137,8 @@ TEST(threading_Condition, WaitForPredicate) {
   EXPECT_EQ(observed.load(), 4);
 }
 
-// CHECKLISTS 2c.23
-TEST(threading_Condition, WaitForTimesOutWithPredicateValue) {
+// CPython test_threading.ConditionTests.test_waitfor_timeout
+TEST(Condition, WaitForTimesOutWithPredicateValue) {
   Condition c;
   std::scoped_lock g(c);
   int calls = 0;
@@ -153,8 +154,8 @@ TEST(threading_Condition, WaitForTimesOutWithPredicateValue) {
   EXPECT_GE(calls, 2);  // checked at the start and after the wait
 }
 
-// CHECKLISTS 2c.24
-TEST(threading_Condition, NotifyMoreThanWaitersAndNoWaiters) {
+// CPython _test_multiprocessing._TestCondition.test_notify_n (the same contract for threads)
+TEST(Condition, NotifyMoreThanWaitersAndNoWaiters) {
   Condition c;
   {
     std::scoped_lock g(c);

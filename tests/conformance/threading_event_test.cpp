@@ -1,19 +1,20 @@
-// Conformance: threading.Event (CHECKLISTS.md 2e). Every item applies; 2e.40's
-// textual form is concur's repr() (Python's shape, ": set" / ": unset").
+// Conformance: threading.Event (CPython's test_threading.EventTests, from Lib/test/lock_tests.py).
+// Every test applies; test_repr's textual form is concur's repr() (Python's shape, ": set" / ":
+// unset").
 #include <gtest/gtest.h>
 
 #include <atomic>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
 using namespace concur_test;
 using concur::threading::Event;
 
-// CHECKLISTS 2e.36
-TEST(threading_Event, IsSetSetClear) {
+// CPython test_threading.EventTests.test_is_set
+TEST(Event, IsSetSetClear) {
   Event e;
   EXPECT_FALSE(e.is_set());
   e.set();
@@ -26,8 +27,8 @@ TEST(threading_Event, IsSetSetClear) {
   EXPECT_FALSE(e.is_set());
 }
 
-// CHECKLISTS 2e.37
-TEST(threading_Event, NotifyAllWaitersRepeatedly) {
+// CPython test_threading.EventTests.test_notify
+TEST(Event, NotifyAllWaitersRepeatedly) {
   Event e;
   for (int round = 0; round < 2; ++round) {
     std::atomic<int> started{0}, returned{0}, true_results{0};
@@ -47,8 +48,8 @@ TEST(threading_Event, NotifyAllWaitersRepeatedly) {
   }
 }
 
-// CHECKLISTS 2e.38
-TEST(threading_Event, Timeouts) {
+// CPython test_threading.EventTests.test_timeout
+TEST(Event, Timeouts) {
   Event e;
   auto t0 = Clock::now();
   EXPECT_FALSE(e.wait(0s));
@@ -62,8 +63,8 @@ TEST(threading_Event, Timeouts) {
   EXPECT_LT(seconds_since(t0), 0.1);
 }
 
-// CHECKLISTS 2e.39
-TEST(threading_Event, SetThenClearStillWakesAll) {
+// CPython test_threading.EventTests.test_set_and_clear
+TEST(Event, SetThenClearStillWakesAll) {
   Event e;
   std::atomic<int> started{0}, true_results{0};
   Bunch b(5, [&](int) {
@@ -78,8 +79,8 @@ TEST(threading_Event, SetThenClearStillWakesAll) {
   EXPECT_EQ(true_results.load(), 5);
 }
 
-// CHECKLISTS 2e.40
-TEST(threading_Event, Repr) {
+// CPython test_threading.EventTests.test_repr
+TEST(Event, Repr) {
   Event e;
   const std::string unset = e.repr();
   EXPECT_EQ(unset.substr(unset.size() - 8), ": unset>") << unset;

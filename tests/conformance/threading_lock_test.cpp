@@ -1,12 +1,14 @@
-// Conformance: threading.Lock and threading.RLock (CHECKLISTS.md 2a, 2b).
+// Conformance: threading.Lock and threading.RLock (CPython's test_threading.LockTests and
+// PyRLockTests, from Lib/test/lock_tests.py).
 //
-// Items that do not apply as written, and why:
-// - 2a.5 (part): a timeout above TIMEOUT_MAX is not an OverflowError: a
-//   concur::Timeout clamps far-future bounds to TIMEOUT_MAX (tested below), and
-//   "-1 means forever" is spelled by leaving the timeout out (a negative
-//   duration is a ValueError, tested).
-// - 2a.10, 2b.16 (textual form): Python's repr is repr(); the form checked is
-//   concur's "<locked concur.threading.Lock ...>", which keeps Python's shape.
+// Tests that do not apply as written, and why:
+// - test_threading.LockTests.test_timeout (part): a timeout above TIMEOUT_MAX is not an
+//   OverflowError: a concur::Timeout clamps far-future bounds to TIMEOUT_MAX (tested below), and
+//   "-1 means forever" is spelled by leaving the timeout out (a negative duration is a ValueError,
+//   tested).
+// - test_threading.LockTests.test_repr, PyRLockTests.test_repr_count (3.14+) (textual form):
+//   Python's repr is repr(); the form checked is concur's "<locked concur.threading.Lock ...>",
+//   which keeps Python's shape.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,7 +16,7 @@
 #include <stdexcept>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -24,8 +26,8 @@ using concur::threading::Lock;
 using concur::threading::RLock;
 using concur::threading::Thread;
 
-// CHECKLISTS 2a.1
-TEST(threading_Lock, TryAcquireFreeAndContended) {
+// CPython test_threading.LockTests.test_try_acquire, test_try_acquire_contended
+TEST(Lock, TryAcquireFreeAndContended) {
   Lock lock;
   EXPECT_TRUE(lock.acquire(false));
   std::atomic<int> result{-1};
@@ -36,8 +38,8 @@ TEST(threading_Lock, TryAcquireFreeAndContended) {
   lock.release();
 }
 
-// CHECKLISTS 2a.2
-TEST(threading_Lock, AcquireContendedAllFinishAfterRelease) {
+// CPython test_threading.LockTests.test_acquire_contended
+TEST(Lock, AcquireContendedAllFinishAfterRelease) {
   Lock lock;
   lock.acquire();
   std::atomic<int> started{0}, finished{0};
@@ -56,8 +58,8 @@ TEST(threading_Lock, AcquireContendedAllFinishAfterRelease) {
   EXPECT_EQ(finished.load(), 5);
 }
 
-// CHECKLISTS 2a.3
-TEST(threading_Lock, NotReentrant) {
+// CPython test_threading.LockTests.test_reacquire
+TEST(Lock, NotReentrant) {
   Lock lock;
   Event second_done;
   std::atomic<bool> got{false};
@@ -76,8 +78,8 @@ TEST(threading_Lock, NotReentrant) {
   lock.release();
 }
 
-// CHECKLISTS 2a.4
-TEST(threading_Lock, ReleasedByAnotherThread) {
+// CPython test_threading.LockTests.test_different_thread
+TEST(Lock, ReleasedByAnotherThread) {
   Lock lock;
   Thread a([&] { lock.acquire(); });
   a.start();
@@ -89,8 +91,8 @@ TEST(threading_Lock, ReleasedByAnotherThread) {
   lock.release();
 }
 
-// CHECKLISTS 2a.5
-TEST(threading_Lock, TimeoutArgumentRules) {
+// CPython test_threading.LockTests.test_timeout
+TEST(Lock, TimeoutArgumentRules) {
   Lock lock;
   EXPECT_THROW(lock.acquire(false, 1s), concur::ValueError);
   EXPECT_THROW(lock.acquire(true, -1ms), concur::ValueError);
@@ -103,9 +105,9 @@ TEST(threading_Lock, TimeoutArgumentRules) {
   lock.release();
 }
 
-// Shared by Lock and RLock (2a.6, 2b): `lock` is held by this thread; another
-// thread's acquire(500ms) times out within the tolerance, then after release
-// an acquire succeeds at once.
+// Shared by Lock and RLock (test_threading.LockTests.test_timeout, PyRLockTests.test_timeout):
+// `lock` is held by this thread; another thread's acquire(500ms) times out within the tolerance,
+// then after release an acquire succeeds at once.
 template <class L>
 void check_timed_acquire_of_held(L& lock) {
   std::atomic<bool> got{true};
@@ -126,15 +128,15 @@ void check_timed_acquire_of_held(L& lock) {
   lock.release();
 }
 
-// CHECKLISTS 2a.6
-TEST(threading_Lock, TimedAcquire) {
+// CPython test_threading.LockTests.test_timeout
+TEST(Lock, TimedAcquire) {
   Lock lock;
   lock.acquire();
   check_timed_acquire_of_held(lock);
 }
 
-// CHECKLISTS 2a.7
-TEST(threading_Lock, StateAfterTimeout) {
+// CPython test_threading.LockTests.test_state_after_timeout
+TEST(Lock, StateAfterTimeout) {
   Lock lock;
   lock.acquire();
   Thread t([&] { EXPECT_FALSE(lock.acquire(10ms)); });
@@ -146,8 +148,8 @@ TEST(threading_Lock, StateAfterTimeout) {
   lock.release();
 }
 
-// CHECKLISTS 2a.8
-TEST(threading_Lock, ReleaseUnlockedIsRuntimeError) {
+// CPython test_threading.ThreadingExceptionTests.test_releasing_unacquired_lock
+TEST(Lock, ReleaseUnlockedIsRuntimeError) {
   Lock lock;
   EXPECT_THROW(lock.release(), concur::RuntimeError);
   lock.acquire();
@@ -156,8 +158,8 @@ TEST(threading_Lock, ReleaseUnlockedIsRuntimeError) {
   EXPECT_FALSE(lock.locked());
 }
 
-// CHECKLISTS 2a.9
-TEST(threading_Lock, ScopedUseReleasesOnExitAndThrow) {
+// CPython test_threading.LockTests.test_with
+TEST(Lock, ScopedUseReleasesOnExitAndThrow) {
   Lock lock;
   {
     std::scoped_lock g(lock);
@@ -172,8 +174,8 @@ TEST(threading_Lock, ScopedUseReleasesOnExitAndThrow) {
   EXPECT_FALSE(lock.locked());
 }
 
-// CHECKLISTS 2a.10
-TEST(threading_Lock, Repr) {
+// CPython test_threading.LockTests.test_repr, test_locked_repr
+TEST(Lock, Repr) {
   Lock lock;
   EXPECT_EQ(lock.repr().rfind("<unlocked", 0), 0u) << lock.repr();
   lock.acquire();
@@ -181,8 +183,8 @@ TEST(threading_Lock, Repr) {
   lock.release();
 }
 
-// CHECKLISTS 2b.11
-TEST(threading_RLock, Reacquire) {
+// CPython test_threading.PyRLockTests.test_reacquire
+TEST(RLock, Reacquire) {
   RLock lock;
   lock.acquire();
   lock.acquire();
@@ -194,8 +196,8 @@ TEST(threading_RLock, Reacquire) {
   EXPECT_FALSE(lock.locked());
 }
 
-// CHECKLISTS 2b.12
-TEST(threading_RLock, ReleaseUnacquired) {
+// CPython test_threading.PyRLockTests.test_release_unacquired
+TEST(RLock, ReleaseUnacquired) {
   RLock lock;
   EXPECT_THROW(lock.release(), concur::RuntimeError);
   lock.acquire();
@@ -205,8 +207,8 @@ TEST(threading_RLock, ReleaseUnacquired) {
   EXPECT_THROW(lock.release(), concur::RuntimeError);
 }
 
-// CHECKLISTS 2b.13
-TEST(threading_RLock, ReleaseFromAnotherThread) {
+// CPython test_threading.PyRLockTests.test_different_thread
+TEST(RLock, ReleaseFromAnotherThread) {
   RLock lock;
   Event held, done;
   Thread b([&] {
@@ -222,8 +224,8 @@ TEST(threading_RLock, ReleaseFromAnotherThread) {
   ASSERT_TRUE(b.join(kBound));
 }
 
-// CHECKLISTS 2b.14
-TEST(threading_RLock, IsOwned) {
+// CPython test_threading.PyRLockTests.test__is_owned
+TEST(RLock, IsOwned) {
   RLock lock;
   EXPECT_FALSE(lock.is_owned());
   lock.acquire();
@@ -241,8 +243,8 @@ TEST(threading_RLock, IsOwned) {
   EXPECT_FALSE(lock.is_owned());
 }
 
-// CHECKLISTS 2b.15
-TEST(threading_RLock, RecursionCount) {
+// CPython test_threading.PyRLockTests.test_recursion_count
+TEST(RLock, RecursionCount) {
   RLock lock;
   EXPECT_EQ(lock.recursion_count(), 0u);
   lock.acquire();
@@ -270,8 +272,8 @@ TEST(threading_RLock, RecursionCount) {
   ASSERT_TRUE(t.join(kBound));
 }
 
-// CHECKLISTS 2b.16
-TEST(threading_RLock, LockedForEveryObserverAndReprCount) {
+// CPython 3.14+ test_threading.PyRLockTests.test_locked, test_locked_with_2threads, test_repr_count
+TEST(RLock, LockedForEveryObserverAndReprCount) {
   RLock lock;
   EXPECT_FALSE(lock.locked());
   lock.acquire();
@@ -289,8 +291,8 @@ TEST(threading_RLock, LockedForEveryObserverAndReprCount) {
   EXPECT_EQ(lock.repr().rfind("<unlocked", 0), 0u);
 }
 
-// CHECKLISTS 2b.17
-TEST(threading_RLock, TimeoutRules) {
+// CPython test_threading.PyRLockTests.test_timeout
+TEST(RLock, TimeoutRules) {
   RLock lock;
   EXPECT_THROW(lock.acquire(false, 1s), concur::ValueError);
   EXPECT_THROW(lock.acquire(-1ms), concur::ValueError);

@@ -1,5 +1,6 @@
-// Conformance: threading.Semaphore and BoundedSemaphore (CHECKLISTS.md 2d).
-// Every item applies; 2d.35's textual form is concur's repr() (Python's shape).
+// Conformance: threading.Semaphore and BoundedSemaphore (CPython's test_threading.SemaphoreTests
+// and BoundedSemaphoreTests, from Lib/test/lock_tests.py). Every test applies;
+// test_threading.SemaphoreTests.test_repr's textual form is concur's repr() (Python's shape).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -7,7 +8,7 @@
 #include <stdexcept>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -17,15 +18,15 @@ using concur::threading::Event;
 using concur::threading::Semaphore;
 using concur::threading::Thread;
 
-// CHECKLISTS 2d.25
-TEST(threading_Semaphore, NegativeInitialValue) {
+// CPython test_threading.SemaphoreTests.test_constructor
+TEST(Semaphore, NegativeInitialValue) {
   EXPECT_THROW(Semaphore(-1), concur::ValueError);
   EXPECT_THROW(BoundedSemaphore(-1), concur::ValueError);
   EXPECT_NO_THROW(Semaphore(0));
 }
 
-// CHECKLISTS 2d.26
-TEST(threading_Semaphore, DefaultValueIsOne) {
+// CPython test_threading.SemaphoreTests.test_default_value
+TEST(Semaphore, DefaultValueIsOne) {
   Semaphore s;
   EXPECT_EQ(s.value(), 1);
   s.acquire();
@@ -43,8 +44,8 @@ TEST(threading_Semaphore, DefaultValueIsOne) {
   EXPECT_TRUE(got.load());
 }
 
-// CHECKLISTS 2d.27
-TEST(threading_Semaphore, TryAcquire) {
+// CPython test_threading.SemaphoreTests.test_try_acquire
+TEST(Semaphore, TryAcquire) {
   Semaphore s(2);
   EXPECT_TRUE(s.acquire(false));
   EXPECT_TRUE(s.acquire(false));
@@ -53,8 +54,8 @@ TEST(threading_Semaphore, TryAcquire) {
   EXPECT_TRUE(s.acquire(false));
 }
 
-// CHECKLISTS 2d.28
-TEST(threading_Semaphore, TryAcquireContended) {
+// CPython test_threading.SemaphoreTests.test_try_acquire_contended
+TEST(Semaphore, TryAcquireContended) {
   Semaphore s(4);
   s.acquire();
   std::atomic<int> ok{0}, fail{0};
@@ -66,8 +67,8 @@ TEST(threading_Semaphore, TryAcquireContended) {
   EXPECT_EQ(fail.load(), 7);
 }
 
-// CHECKLISTS 2d.29
-TEST(threading_Semaphore, AcquireContendedAndMultiRelease) {
+// CPython test_threading.SemaphoreTests.test_acquire_contended, test_multirelease
+TEST(Semaphore, AcquireContendedAndMultiRelease) {
   for (bool multi : {false, true}) {
     Semaphore s(7);
     s.acquire();
@@ -101,8 +102,8 @@ TEST(threading_Semaphore, AcquireContendedAndMultiRelease) {
   }
 }
 
-// CHECKLISTS 2d.30
-TEST(threading_Semaphore, AcquireTimeout) {
+// CPython test_threading.SemaphoreTests.test_acquire_timeout
+TEST(Semaphore, AcquireTimeout) {
   Semaphore s(2);
   EXPECT_THROW(s.acquire(false, 1s), concur::ValueError);
   EXPECT_TRUE(s.acquire(5ms));
@@ -115,8 +116,8 @@ TEST(threading_Semaphore, AcquireTimeout) {
   expect_took(seconds_since(t0), 0.5);
 }
 
-// CHECKLISTS 2d.31
-TEST(threading_Semaphore, NestedScopes) {
+// CPython test_threading.SemaphoreTests.test_with
+TEST(Semaphore, NestedScopes) {
   Semaphore s(2);
   try {
     std::scoped_lock outer(s);
@@ -131,15 +132,15 @@ TEST(threading_Semaphore, NestedScopes) {
   EXPECT_EQ(s.value(), 2);
 }
 
-// CHECKLISTS 2d.32
-TEST(threading_Semaphore, PlainReleaseWithoutAcquire) {
+// CPython test_threading.SemaphoreTests.test_release_unacquired
+TEST(Semaphore, PlainReleaseWithoutAcquire) {
   Semaphore s(1);
   s.release();
   EXPECT_EQ(s.value(), 2);
 }
 
-// CHECKLISTS 2d.33
-TEST(threading_Semaphore, BoundedOverRelease) {
+// CPython test_threading.BoundedSemaphoreTests.test_release_unacquired
+TEST(Semaphore, BoundedOverRelease) {
   BoundedSemaphore s(3);
   EXPECT_THROW(s.release(), concur::ValueError);
   s.acquire();
@@ -148,8 +149,8 @@ TEST(threading_Semaphore, BoundedOverRelease) {
   EXPECT_EQ(s.value(), 3);  // unchanged by the refused release
 }
 
-// CHECKLISTS 2d.34
-TEST(threading_Semaphore, BoundedLimitAcrossThreads) {
+// CPython test_threading.ThreadTests.test_BoundedSemaphore_limit
+TEST(Semaphore, BoundedLimitAcrossThreads) {
   for (int limit = 1; limit < 10; ++limit) {
     BoundedSemaphore s(limit);
     {
@@ -162,8 +163,8 @@ TEST(threading_Semaphore, BoundedLimitAcrossThreads) {
   }
 }
 
-// CHECKLISTS 2d.35
-TEST(threading_Semaphore, Repr) {
+// CPython test_threading.SemaphoreTests.test_repr, test_threading.BoundedSemaphoreTests.test_repr
+TEST(Semaphore, Repr) {
   Semaphore s(3);
   EXPECT_NE(s.repr().find("value=3"), std::string::npos) << s.repr();
   s.acquire();

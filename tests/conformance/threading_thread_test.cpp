@@ -1,16 +1,18 @@
-// Conformance: threading.Thread lifecycle and Timer (CHECKLISTS.md 2g, 2h).
+// Conformance: threading.Thread lifecycle and Timer (CPython's test_threading.ThreadTests,
+// ThreadingExceptionTests, ExceptHookTests and TimerTests).
 //
-// Items that do not apply as written, and why:
-// - 2g.60 (parts): "Thread-N (<target name>)" needs a target's name, which C++
-//   callables do not have, so a default name is always "Thread-N"; "a numeric
-//   name becomes its string form" is a type error in C++ (names are strings).
-// - 2g.61 "even via SystemExit" and 2g.63 "a thread exiting via SystemExit
-//   prints nothing": C++ has no SystemExit; a thread ends by returning. The
-//   exit-time join is tested through std::exit().
-// - 2g.63/64 "traceback": C++ exceptions carry none; the hook gets the
-//   exception and its type name (ExceptHookArgs has no exc_traceback), and the
-//   process-wide hook (sys.excepthook) does not exist: a failing hook's error is
-//   printed to stderr.
+// Tests that do not apply as written, and why:
+// - test_threading.ThreadTests.test_name (parts): "Thread-N (<target name>)" needs a target's name,
+//   which C++ callables do not have, so a default name is always "Thread-N"; "a numeric name
+//   becomes its string form" is a type error in C++ (names are strings).
+// - test_threading.ThreadTests.test_join_nondaemon_on_shutdown "even via SystemExit" and
+//   test_threading.ExceptHookTests.test_excepthook "a thread exiting via SystemExit prints
+//   nothing": C++ has no SystemExit; a thread ends by returning. The exit-time join is tested
+//   through std::exit().
+// - test_threading.ExceptHookTests.test_excepthook and test_custom_excepthook "traceback": C++
+//   exceptions carry none; the hook gets the exception and its type name (ExceptHookArgs has no
+//   exc_traceback), and the process-wide hook (sys.excepthook) does not exist: a failing hook's
+//   error is printed to stderr.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -23,7 +25,7 @@
 #include <vector>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -32,8 +34,8 @@ namespace th = concur::threading;
 using th::Event;
 using th::Thread;
 
-// CHECKLISTS 2g.53
-TEST(threading_Thread, StartTwice) {
+// CPython test_threading.ThreadingExceptionTests.test_start_thread_again
+TEST(Thread, StartTwice) {
   Thread t([] {});
   t.start();
   EXPECT_THROW(t.start(), concur::RuntimeError);
@@ -41,8 +43,9 @@ TEST(threading_Thread, StartTwice) {
   EXPECT_THROW(t.start(), concur::RuntimeError);
 }
 
-// CHECKLISTS 2g.54
-TEST(threading_Thread, JoinInactiveOrCurrent) {
+// CPython test_threading.ThreadingExceptionTests.test_joining_inactive_thread,
+// test_joining_current_thread
+TEST(Thread, JoinInactiveOrCurrent) {
   Thread t([] {});
   EXPECT_THROW(t.join(), concur::RuntimeError);
   EXPECT_THROW(th::current_thread().join(), concur::RuntimeError);
@@ -59,8 +62,9 @@ TEST(threading_Thread, JoinInactiveOrCurrent) {
   EXPECT_TRUE(raised.load());
 }
 
-// CHECKLISTS 2g.55
-TEST(threading_Thread, DaemonFlag) {
+// CPython test_threading.ThreadingExceptionTests.test_daemonize_active_thread,
+// test_threading.ThreadTests.test_daemon_param
+TEST(Thread, DaemonFlag) {
   Event go;
   Thread t([&] { go.wait(kBound); });
   EXPECT_FALSE(t.daemon());  // inherited from the main thread
@@ -85,8 +89,8 @@ TEST(threading_Thread, DaemonFlag) {
   EXPECT_TRUE(inherited.load());
 }
 
-// CHECKLISTS 2g.56
-TEST(threading_Thread, JoinWithTimeout) {
+// CPython test_threading.ThreadTests.test_join_with_timeout
+TEST(Thread, JoinWithTimeout) {
   th::Lock lock;
   lock.acquire();
   Thread t([&] {
@@ -100,8 +104,8 @@ TEST(threading_Thread, JoinWithTimeout) {
   EXPECT_FALSE(t.is_alive());
 }
 
-// CHECKLISTS 2g.57
-TEST(threading_Thread, JoinFromManyThreads) {
+// CPython test_threading.ThreadTests.test_join_from_multiple_threads
+TEST(Thread, JoinFromManyThreads) {
   for (int joiners = 2; joiners < 20; joiners += 5) {
     Event go;
     Thread worker([&] { go.wait(kBound); });
@@ -116,8 +120,8 @@ TEST(threading_Thread, JoinFromManyThreads) {
   }
 }
 
-// CHECKLISTS 2g.58
-TEST(threading_Thread, IdentsAndRepr) {
+// CPython test_threading.ThreadTests.test_various_ops, test_repr_stopped
+TEST(Thread, IdentsAndRepr) {
   Event go;
   std::vector<std::unique_ptr<Thread>> ts;
   ts.reserve(4);
@@ -141,8 +145,8 @@ TEST(threading_Thread, IdentsAndRepr) {
   EXPECT_NE(ts[0]->repr().find("stopped"), std::string::npos) << ts[0]->repr();
 }
 
-// CHECKLISTS 2g.59
-TEST(threading_Thread, EnumerateAfterJoin) {
+// CPython test_threading.ThreadTests.test_enumerate_after_join
+TEST(Thread, EnumerateAfterJoin) {
   Event go;
   Thread t([&] { go.wait(kBound); });
   t.start();
@@ -157,8 +161,8 @@ TEST(threading_Thread, EnumerateAfterJoin) {
   EXPECT_FALSE(has());
 }
 
-// CHECKLISTS 2g.60
-TEST(threading_Thread, Names) {
+// CPython test_threading.ThreadTests.test_name, test_main_thread
+TEST(Thread, Names) {
   Thread a([] {});
   EXPECT_EQ(a.name().rfind("Thread-", 0), 0u) << a.name();
   EXPECT_GT(std::stoi(a.name().substr(7)), 0);
@@ -174,8 +178,9 @@ TEST(threading_Thread, Names) {
   EXPECT_TRUE(differs.load());
 }
 
-// CHECKLISTS 2g.61
-TEST(threading_ThreadDeathTest, NonDaemonJoinedAtExit) {
+// CPython test_threading.ThreadTests.test_join_nondaemon_on_shutdown,
+// test_threading.ThreadJoinOnShutdown.test_1_join_on_shutdown, test_4_daemon_threads
+TEST(ThreadDeathTest, NonDaemonJoinedAtExit) {
   EXPECT_EXIT(
       {
         Thread t([] {
@@ -189,8 +194,9 @@ TEST(threading_ThreadDeathTest, NonDaemonJoinedAtExit) {
       ::testing::ExitedWithCode(0), "worker finished");
 }
 
-// CHECKLISTS 2g.61
-TEST(threading_ThreadDeathTest, DaemonDoesNotHoldUpExit) {
+// CPython test_threading.ThreadTests.test_join_nondaemon_on_shutdown,
+// test_threading.ThreadJoinOnShutdown.test_1_join_on_shutdown, test_4_daemon_threads
+TEST(ThreadDeathTest, DaemonDoesNotHoldUpExit) {
   const auto t0 = Clock::now();
   EXPECT_EXIT(
       {
@@ -206,8 +212,8 @@ TEST(threading_ThreadDeathTest, DaemonDoesNotHoldUpExit) {
   EXPECT_LT(seconds_since(t0), 20.0);
 }
 
-// CHECKLISTS 2g.62
-TEST(threading_Thread, FinishedThreadDropsTarget) {
+// CPython test_threading.ThreadTests.test_no_refcycle_through_target
+TEST(Thread, FinishedThreadDropsTarget) {
   auto payload = std::make_shared<int>(7);
   std::weak_ptr<int> watch = payload;
   Thread t([p = payload](const std::shared_ptr<int>& arg) { (void)(*p + *arg); }, payload);
@@ -218,8 +224,8 @@ TEST(threading_Thread, FinishedThreadDropsTarget) {
   EXPECT_TRUE(watch.expired());  // dropped once run() returned, the Thread still alive
 }
 
-// CHECKLISTS 2g.63
-TEST(threading_ThreadDeathTest, DefaultExcepthookPrints) {
+// CPython test_threading.ExceptHookTests.test_excepthook, test_system_exit
+TEST(ThreadDeathTest, DefaultExcepthookPrints) {
   EXPECT_EXIT(
       {
         Thread t({.name = "failing"}, [] { throw concur::ValueError("bad value"); });
@@ -232,8 +238,9 @@ TEST(threading_ThreadDeathTest, DefaultExcepthookPrints) {
       "Exception in thread failing:\nconcur::ValueError: bad value\n.*program goes on");
 }
 
-// CHECKLISTS 2g.64
-TEST(threading_Thread, CustomExcepthookGetsTypeValueThread) {
+// CPython test_threading.ExceptHookTests.test_custom_excepthook, test_custom_excepthook_fail,
+// test_original_excepthook
+TEST(Thread, CustomExcepthookGetsTypeValueThread) {
   std::mutex m;
   std::string type, what, thread_name;
   bool value_ok = false;
@@ -260,8 +267,9 @@ TEST(threading_Thread, CustomExcepthookGetsTypeValueThread) {
   EXPECT_EQ(thread_name, "hooked");
 }
 
-// CHECKLISTS 2g.64
-TEST(threading_ThreadDeathTest, FailingExcepthookAndRestore) {
+// CPython test_threading.ExceptHookTests.test_custom_excepthook, test_custom_excepthook_fail,
+// test_original_excepthook
+TEST(ThreadDeathTest, FailingExcepthookAndRestore) {
   EXPECT_EXIT(
       {
         auto original = th::set_excepthook(
@@ -280,8 +288,8 @@ TEST(threading_ThreadDeathTest, FailingExcepthookAndRestore) {
       "Exception in thread second:\nconcur::ValueError: again");
 }
 
-// CHECKLISTS 2h.65
-TEST(threading_Timer, RunsOnceWithFreshArgs) {
+// CPython test_threading.TimerTests.test_init_immutable_default_args
+TEST(Timer, RunsOnceWithFreshArgs) {
   std::vector<int> shared_default{1};
   std::atomic<int> calls{0};
   std::atomic<std::size_t> size_a{0}, size_b{0};
@@ -304,8 +312,8 @@ TEST(threading_Timer, RunsOnceWithFreshArgs) {
   EXPECT_EQ(shared_default.size(), 1u);
 }
 
-// CHECKLISTS 2h.66
-TEST(threading_Timer, CancelBeforeAndAfterStart) {
+// CPython docs, Timer.cancel(): stops the timer if it is still waiting
+TEST(Timer, CancelBeforeAndAfterStart) {
   std::atomic<int> calls{0};
   th::Timer t(200ms, [&] { ++calls; });
   t.start();

@@ -1,5 +1,5 @@
-// concur::futures beyond CPython: then(), co_await, coroutines returning
-// Future, std::stop_token cancellation, pool stats, AnyFuture, and bad input.
+// concur::futures beyond CPython: then(), co_await, coroutines returning Future, std::stop_token
+// cancellation, pool stats, AnyFuture, and bad input.
 #include <gtest/gtest.h>
 
 #include <concur/futures.hpp>
@@ -209,21 +209,21 @@ TEST(AnyFuture, ErasesTheValueType) {
   EXPECT_NE(a.repr().find("finished returned std::"), std::string::npos) << a.repr();
 }
 
-TEST(Values, MoveOnlyResultsAndArguments) {
+TEST(MoveOnlyValues, MoveOnlyResultsAndArguments) {
   cf::ThreadPoolExecutor pool({.max_workers = 1});
   auto f = pool.submit([](std::unique_ptr<int> p) { return std::make_unique<int>(*p * 2); },
                        std::make_unique<int>(21));
   EXPECT_EQ(*f.result(5s), 42);
 }
 
-TEST(Values, SubmitFromInsideATask) {
+TEST(MoveOnlyValues, SubmitFromInsideATask) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   auto outer = pool.submit([&pool] { return pool.submit([] { return 5; }).result(5s) + 1; });
   EXPECT_EQ(outer.result(5s), 6);
 }
 
 // --- exceptions nobody reads go to the hook ---------------------------------------------
-TEST(Hook, UnreadExceptionIsReportedWhenTheFutureDies) {
+TEST(ExceptionHook, UnreadExceptionIsReportedWhenTheFutureDies) {
   std::vector<std::string> seen;
   auto prev = cf::set_exception_hook(
       [&](const cf::ExceptionReport& r) { seen.emplace_back(r.what_happened); });

@@ -1,5 +1,5 @@
 // Test helper: a child made with raw fork(), for tests of process-shared objects that do
-// not need mp::Process (for a child started through mp::Process, see process_child.hpp).
+// not need mp::Process (for a child started through mp::Process, see support/mp_process_child.hpp).
 // The child runs `body` (an int-returning callable: its exit code; an exception is printed
 // on stderr and gives 99) and _exit()s, never returning into gtest. join() waits on the
 // child's pidfd at most a bound, then SIGKILLs; the destructor always kills and reaps a
@@ -77,9 +77,7 @@ class ForkChild {
     return result_;
   }
   /// True when the child exited with code 0 within `limit`.
-  bool ok(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-    return join(limit) == 0;
-  }
+  bool ok(std::chrono::milliseconds limit = std::chrono::seconds(30)) { return join(limit) == 0; }
 
  private:
   pid_t pid_ = -1;

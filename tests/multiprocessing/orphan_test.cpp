@@ -1,5 +1,5 @@
-// A child never outlives its parent (design 0004 §2): SIGKILL a parent that started
-// children under each start method, and every child is gone within a bound.
+// A child never outlives its parent (design 0004 §2): SIGKILL a parent that started children under
+// each start method, and every child is gone within a bound.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
-#include "process_test_util.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 using concur::testing::proc::LinePipe;

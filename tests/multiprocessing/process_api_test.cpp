@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "concur/multiprocessing.hpp"
-#include "process_test_util.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 using concur::testing::proc::LinePipe;

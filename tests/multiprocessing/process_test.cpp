@@ -17,7 +17,7 @@
 #include "concur/multiprocessing.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/thread.hpp"
-#include "process_test_util.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 using concur::testing::proc::LinePipe;
@@ -27,7 +27,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class ProcessTest : public concur::testing::proc::StartMethodTest {};
+class ProcessAllMethods : public concur::testing::proc::StartMethodTest {};
 
 // The child body of the tests that stop a child, as a closure.
 const auto say_up_and_sleep = [](WriteEnd w) {
@@ -41,7 +41,7 @@ void report_self(WriteEnd w, int x) {
 
 }  // namespace
 
-TEST_P(ProcessTest, StartJoinExitcodeZero) {
+TEST_P(ProcessAllMethods, StartJoinExitcodeZero) {
   LinePipe pipe;
   auto p = ctx().Process(mp::fn<&report_self>, pipe.writer, 42);
   EXPECT_FALSE(p.is_alive());
@@ -57,14 +57,14 @@ TEST_P(ProcessTest, StartJoinExitcodeZero) {
   EXPECT_FALSE(p.is_alive());
 }
 
-TEST_P(ProcessTest, ThrowingTargetExitsWithOne) {
+TEST_P(ProcessAllMethods, ThrowingTargetExitsWithOne) {
   auto p = ctx().Process([] { throw concur::ValueError("boom"); });
   p.start();
   ASSERT_TRUE(p.join(20s));
   EXPECT_EQ(p.exitcode(), 1);
 }
 
-TEST_P(ProcessTest, ExitCodes) {
+TEST_P(ProcessAllMethods, ExitCodes) {
   struct Case {
     int code;
     int expected;
@@ -85,7 +85,7 @@ TEST_P(ProcessTest, ExitCodes) {
   EXPECT_EQ(s.exitcode(), 1);
 }
 
-TEST_P(ProcessTest, TerminateAndKill) {
+TEST_P(ProcessAllMethods, TerminateAndKill) {
   LinePipe pipe;
   auto p = ctx().Process(say_up_and_sleep, pipe.writer);
   p.start();
@@ -106,11 +106,9 @@ TEST_P(ProcessTest, TerminateAndKill) {
   EXPECT_EQ(k.exitcode(), -SIGKILL);
 }
 
-TEST_P(ProcessTest, SentinelBecomesReadableAtExit) {
+TEST_P(ProcessAllMethods, SentinelBecomesReadableAtExit) {
   LinePipe pipe;
-  auto p = ctx().Process(
-      say_up_and_sleep,
-      pipe.writer);
+  auto p = ctx().Process(say_up_and_sleep, pipe.writer);
   EXPECT_THROW((void)p.sentinel(), concur::ValueError);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
@@ -121,7 +119,7 @@ TEST_P(ProcessTest, SentinelBecomesReadableAtExit) {
   ASSERT_TRUE(p.join(20s));
 }
 
-TEST_P(ProcessTest, BadCalls) {
+TEST_P(ProcessAllMethods, BadCalls) {
   auto p = ctx().Process([] {});
   EXPECT_THROW(p.join(), concur::ValueError);
   EXPECT_THROW(p.terminate(), concur::ValueError);
@@ -138,11 +136,9 @@ TEST_P(ProcessTest, BadCalls) {
   EXPECT_THROW(p.start(), concur::ValueError);
 }
 
-TEST_P(ProcessTest, CloseWhileRunningIsValueError) {
+TEST_P(ProcessAllMethods, CloseWhileRunningIsValueError) {
   LinePipe pipe;
-  auto p = ctx().Process(
-      say_up_and_sleep,
-      pipe.writer);
+  auto p = ctx().Process(say_up_and_sleep, pipe.writer);
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
   EXPECT_THROW(p.close(), concur::ValueError);
@@ -151,11 +147,9 @@ TEST_P(ProcessTest, CloseWhileRunningIsValueError) {
   p.close();
 }
 
-TEST_P(ProcessTest, ActiveChildren) {
+TEST_P(ProcessAllMethods, ActiveChildren) {
   LinePipe pipe;
-  auto p = ctx().Process(
-      say_up_and_sleep,
-      pipe.writer);
+  auto p = ctx().Process(say_up_and_sleep, pipe.writer);
   EXPECT_TRUE(mp::active_children().empty());
   p.start();
   ASSERT_EQ(pipe.read_line(), "up");
@@ -168,7 +162,7 @@ TEST_P(ProcessTest, ActiveChildren) {
   EXPECT_TRUE(mp::active_children().empty());
 }
 
-TEST_P(ProcessTest, DestructorWaitsForTheChild) {
+TEST_P(ProcessAllMethods, DestructorWaitsForTheChild) {
   LinePipe pipe;
   {
     auto p = ctx().Process([](WriteEnd w) { w.write("done"); }, pipe.writer);
@@ -176,18 +170,16 @@ TEST_P(ProcessTest, DestructorWaitsForTheChild) {
   }
   EXPECT_EQ(pipe.read_line(), "done");
   {
-    mp::Process d = ctx().Process(
-        mp::ProcessOptions{.name = "d", .daemon = true},
-        say_up_and_sleep,
-        pipe.writer);
+    mp::Process d = ctx().Process(mp::ProcessOptions{.name = "d", .daemon = true}, say_up_and_sleep,
+                                  pipe.writer);
     d.start();
     ASSERT_EQ(pipe.read_line(), "up");
   }  // daemonic: terminated, then joined
   EXPECT_TRUE(mp::active_children().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ProcessTest, ::testing::Values("fork", "spawn", "forkserver"),
-                         method_name);
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessAllMethods,
+                         ::testing::Values("fork", "spawn", "forkserver"), method_name);
 
 // ---- fork only ------------------------------------------------------------------------------
 
@@ -246,7 +238,7 @@ void add_many(Counter c, std::vector<Counter> more, int n) {
 
 }  // namespace
 
-TEST_P(ProcessTest, HandlesCrossAsArguments) {
+TEST_P(ProcessAllMethods, HandlesCrossAsArguments) {
   Counter a;
   Counter b;
   auto p = ctx().Process(mp::fn<&add_many>, a, std::vector<Counter>{b, a}, 1000);
@@ -257,7 +249,7 @@ TEST_P(ProcessTest, HandlesCrossAsArguments) {
   EXPECT_EQ(b.value(), 1000u);
 }
 
-TEST_P(ProcessTest, InheritedFdsReachEveryChildUnderTheirKey) {
+TEST_P(ProcessAllMethods, InheritedFdsReachEveryChildUnderTheirKey) {
   LinePipe pipe;
   mp::detail::set_inherited_fd("test.service", pipe.writer.fd());
   auto p = ctx().Process([] {
@@ -271,7 +263,7 @@ TEST_P(ProcessTest, InheritedFdsReachEveryChildUnderTheirKey) {
   mp::detail::set_inherited_fd("test.service", -1);
 }
 
-TEST_P(ProcessTest, ParentProcessInTheChild) {
+TEST_P(ProcessAllMethods, ParentProcessInTheChild) {
   LinePipe pipe;
   EXPECT_EQ(mp::parent_process(), nullptr);
   auto p = ctx().Process(
@@ -287,12 +279,12 @@ TEST_P(ProcessTest, ParentProcessInTheChild) {
   ASSERT_TRUE(p.join(20s));
 }
 
-TEST_P(ProcessTest, AChildWithoutMainGuardCannotStartProcesses) {
+TEST_P(ProcessAllMethods, AChildWithoutMainGuardCannotStartProcesses) {
   // What a spawned child that skipped main_guard sees (the variable is then still set).
-  ::setenv("CONCUR_MP_CHILD", "1", 1);
+  ::setenv("CONCUR_MP_CHILD", "1", 1);  // NOLINT(concurrency-mt-unsafe): no thread reads it now
   auto p = ctx().Process([] {});
   EXPECT_THROW(p.start(), concur::RuntimeError);
-  ::unsetenv("CONCUR_MP_CHILD");
+  ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe)
 }
 
 TEST(ProcessDefault, DefaultMethodIsForkserverAndAPlainProcessUsesIt) {
@@ -318,7 +310,7 @@ void report_names(WriteEnd w) {
 void unregistered(int) {}
 }  // namespace
 
-TEST_P(ProcessTest, CustomNameIsSeenByTheChild) {
+TEST_P(ProcessAllMethods, CustomNameIsSeenByTheChild) {
   LinePipe pipe;
   auto p = ctx().Process(mp::ProcessOptions{.name = "custom"}, mp::fn<&report_names>, pipe.writer);
   EXPECT_EQ(p.name(), "custom");
@@ -329,7 +321,7 @@ TEST_P(ProcessTest, CustomNameIsSeenByTheChild) {
   ASSERT_TRUE(p.join(20s));
 }
 
-TEST_P(ProcessTest, ChildNamesItsChildrenAfterItsIdentity) {
+TEST_P(ProcessAllMethods, ChildNamesItsChildrenAfterItsIdentity) {
   LinePipe pipe;
   auto p = ctx().Process(mp::fn<&report_names>, pipe.writer);
   const std::string name = p.name();  // "Process-N"
@@ -339,7 +331,7 @@ TEST_P(ProcessTest, ChildNamesItsChildrenAfterItsIdentity) {
   EXPECT_NE(p.repr().find("exitcode=0"), std::string::npos) << p.repr();
 }
 
-TEST_P(ProcessTest, AProcessWithoutTargetExitsWithZero) {
+TEST_P(ProcessAllMethods, AProcessWithoutTargetExitsWithZero) {
   mp::Process p = ctx().Process(mp::ProcessOptions{}, [] {});
   mp::Process bare;
   EXPECT_NE(bare.repr().find("initial"), std::string::npos) << bare.repr();
@@ -392,9 +384,9 @@ TEST(ProcessFork, WarnsWhenOtherThreadsRun) {
       << warnings[0];
 }
 
-// Starts from several threads at once: the fork mutex, the list of fds closed in fork
-// children, and the forkserver's control socket are shared.
-TEST_P(ProcessTest, ConcurrentStartsFromThreads) {
+// Starts from several threads at once: the fork mutex, the list of fds closed in fork children, and
+// the forkserver's control socket are shared.
+TEST_P(ProcessAllMethods, ConcurrentStartsFromThreads) {
   const int per_thread = GetParam() == "spawn" ? 3 : 15;
   std::atomic<int> ok{0};
   std::vector<std::unique_ptr<concur::threading::Thread>> threads;
@@ -427,8 +419,8 @@ std::string pipe_write_inodes() {
 }
 }  // namespace
 
-// PITFALLS 10: a fork child closes the fds meant for its siblings — above all their
-// lifelines' write ends, or a sibling would keep another child's parent "alive".
+// A fork child closes the fds meant for its siblings — above all their lifelines' write ends, or a
+// sibling would keep another child's parent "alive".
 TEST(ProcessFork, ASiblingDoesNotHoldAnotherChildsLifeline) {
   LinePipe pipe;
   auto a = mp::get_context("fork").Process(
@@ -460,7 +452,7 @@ namespace {
 void greet(WriteEnd w, std::string who) { w.write("hello " + who); }
 }  // namespace
 
-TEST_P(ProcessTest, StringLiteralsTravelAsStrings) {
+TEST_P(ProcessAllMethods, StringLiteralsTravelAsStrings) {
   LinePipe pipe;
   auto p = ctx().Process(mp::fn<&greet>, pipe.writer, "bob");
   p.start();

@@ -1,5 +1,5 @@
-// The resource tracker (multiprocessing/detail/tracker.hpp): one process per program tree that removes
-// the tracked segments of a program that died, however it died.
+// The resource tracker (detail/mp_tracker.hpp): one process per program tree that removes the
+// tracked segments of a program that died, however it died.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -23,8 +23,8 @@
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/shm_test_util.hpp"
 #include "support/leak_check.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace detail = concur::multiprocessing::detail;
 namespace shm = concur::multiprocessing::shared_memory;
@@ -118,8 +118,10 @@ TEST(ResourceTracker, HoldsOnlyItsSocketAndTheStandardFdsAndIgnoresInterrupts) {
   a.unlink();
 }
 
-// CHECKLISTS 3f.53 (the implementation side): SIGKILL the creator; its tracker removes the
-// segment and says so on stderr.
+// CPython
+// _test_multiprocessing._TestSharedMemory.test_shared_memory_cleaned_after_process_termination,
+// test_shared_memory_untracking, test_shared_memory_tracking (the implementation side): SIGKILL the
+// creator; its tracker removes the segment and says so on stderr.
 TEST(ResourceTracker, RemovesTheSegmentsOfAKilledProgramAndWarns) {
   const std::string one = unique_name("killed1");
   const std::string two = unique_name("killed2");
@@ -178,8 +180,8 @@ TEST(ResourceTracker, ANormalExitWithoutUnlinkIsCleanedUpToo) {
   EXPECT_NE(shm_test::read_to_eof(err.r).find("1 leaked shared_memory objects"), std::string::npos);
 }
 
-// A forked child writes to its parent's tracker: what it leaves is removed when the whole
-// tree is done (here: when the parent stops its tracker), not when the child exits.
+// A forked child writes to its parent's tracker: what it leaves is removed when the whole tree is
+// done (here: when the parent stops its tracker), not when the child exits.
 TEST(ResourceTracker, AForkedChildSharesItsParentsTracker) {
   SharedMemory mine(std::nullopt, true, 16);
   const pid_t pid = detail::tracker_pid();
@@ -268,13 +270,13 @@ void expect_stop_quick_and_cleaning(const std::string& name) {
   EXPECT_FALSE(shm_exists(name));
 }
 
-class TrackerAcrossProcesses : public ::testing::TestWithParam<std::string> {};
+class ResourceTrackerAcrossProcesses : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
 
-// The tracker exists before the child starts: the child writes to it, and what the child
-// leaves is removed when the parent's tree is done, not when the child exits.
-TEST_P(TrackerAcrossProcesses, AChildUsesItsParentsTracker) {
+// The tracker exists before the child starts: the child writes to it, and what the child leaves is
+// removed when the parent's tree is done, not when the child exits.
+TEST_P(ResourceTrackerAcrossProcesses, AChildUsesItsParentsTracker) {
   using namespace std::chrono_literals;
   SharedMemory mine(std::nullopt, true, 16);
   const std::string name = unique_name("child_" + GetParam());
@@ -285,7 +287,7 @@ TEST_P(TrackerAcrossProcesses, AChildUsesItsParentsTracker) {
 }
 
 // A helper process started before the tracker (the forkserver) must not keep it alive.
-TEST_P(TrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
+TEST_P(ResourceTrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
   using namespace std::chrono_literals;
   auto first = mp::get_context(GetParam()).Process(mp::fn<&nothing>);
   first.start();
@@ -297,13 +299,13 @@ TEST_P(TrackerAcrossProcesses, AChildStartedBeforeTheTrackerDoesNotHoldIt) {
   expect_stop_quick_and_cleaning(name);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, TrackerAcrossProcesses,
+INSTANTIATE_TEST_SUITE_P(Methods, ResourceTrackerAcrossProcesses,
                          ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& param_info) { return param_info.param; });
 
-// The tracker is forked while other threads run (and allocate, holding malloc's locks at
-// random moments): its child calls only async-signal-safe functions, so it never
-// deadlocks. Each round starts a new tracker.
+// The tracker is forked while other threads run (and allocate, holding malloc's locks at random
+// moments): its child calls only async-signal-safe functions, so it never deadlocks. Each round
+// starts a new tracker.
 TEST(ResourceTracker, StartsSafelyWhileOtherThreadsAllocate) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -329,11 +331,10 @@ TEST(ResourceTracker, StartsSafelyWhileOtherThreadsAllocate) {
   for (auto& th : threads) th.join();
 }
 
-// A thread that forks (its fork handlers take concur's fork-protected mutexes, the
-// process-shared objects' mapping cache first) while another thread starts trackers (a
-// fork of its own): neither may wait for the other. The tracker's start used to hold a
-// fork-handled mutex across its fork, an inverted lock order (found by TSan). A deadlock
-// here ends the test at CTest's timeout.
+// A thread that forks (its fork handlers take concur's fork-protected mutexes, the process-shared
+// objects' mapping cache first) while another thread starts trackers (a fork of its own): neither
+// may wait for the other. The tracker's start used to hold a fork-handled mutex across its fork, an
+// inverted lock order (found by TSan). A deadlock here ends the test at CTest's timeout.
 TEST(ResourceTracker, StartsWhileAnotherThreadForks) {
   // A process-shared object, so that synchronize's fork handler (the mapping cache) exists.
   concur::multiprocessing::Lock lock;
@@ -358,8 +359,8 @@ TEST(ResourceTracker, StartsWhileAnotherThreadForks) {
   lock.release();
 }
 
-// Registrations from many threads at once reach the one tracker whole (SEQPACKET
-// records do not interleave); what is left at the end is removed.
+// Registrations from many threads at once reach the one tracker whole (SEQPACKET records do not
+// interleave); what is left at the end is removed.
 TEST(ResourceTracker, ConcurrentRegistrationsFromThreads) {
   std::vector<std::thread> threads;
   std::vector<std::string> left(4);
@@ -378,8 +379,8 @@ TEST(ResourceTracker, ConcurrentRegistrationsFromThreads) {
   for (const auto& name : left) EXPECT_FALSE(shm_exists(name)) << name;
 }
 
-// The tracker's table is a hash set: tens of thousands of names registered, re-registered
-// and unregistered cost little, and exactly the names left at EOF are removed.
+// The tracker's table is a hash set: tens of thousands of names registered, re-registered and
+// unregistered cost little, and exactly the names left at EOF are removed.
 TEST(ResourceTracker, ManyRegistrationsAreASet) {
   using namespace std::chrono_literals;
   std::vector<SharedMemory> real;
@@ -406,9 +407,9 @@ TEST(ResourceTracker, ManyRegistrationsAreASet) {
   real[1].unlink();
 }
 
-// Services stopped and started again in another order: the forkserver is registered as a
-// service before the tracker, then restarted after it (so it may hold the tracker's fd);
-// stopping everything must still be quick and must still clean up.
+// Services stopped and started again in another order: the forkserver is registered as a service
+// before the tracker, then restarted after it (so it may hold the tracker's fd); stopping
+// everything must still be quick and must still clean up.
 TEST(ResourceTracker, ServicesRestartedInAnotherOrderStopQuickly) {
   using namespace std::chrono_literals;
   {

@@ -1,5 +1,6 @@
-// ShareableList: implementation checks beyond CHECKLISTS 3f.54 (the conformance test):
-// layout, rooms, trailing NULs, corrupt segments, closed segments, crossing.
+// ShareableList: implementation checks beyond CPython's
+// _test_multiprocessing._TestSharedMemory.test_shared_memory_ShareableList_basics (the conformance
+// test): layout, rooms, trailing NULs, corrupt segments, closed segments, crossing.
 #include "concur/multiprocessing/shareable_list.hpp"
 
 #include <gtest/gtest.h>
@@ -10,7 +11,7 @@
 #include <sstream>
 
 #include "concur/exceptions.hpp"
-#include "multiprocessing/shm_test_util.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace shm = concur::multiprocessing::shared_memory;

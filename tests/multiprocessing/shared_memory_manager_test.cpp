@@ -1,5 +1,5 @@
-// SharedMemoryManager: a server (the tracker's code, quiet) that unlinks what was made
-// through the manager at shutdown(), at scope exit, or when the program dies.
+// SharedMemoryManager: a server (the tracker's code, quiet) that unlinks what was made through the
+// manager at shutdown(), at scope exit, or when the program dies.
 #include "concur/multiprocessing/shared_memory_manager.hpp"
 
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/errors.hpp"
-#include "multiprocessing/shm_test_util.hpp"
 #include "support/leak_check.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace mgr = concur::multiprocessing::managers;
 namespace shm = concur::multiprocessing::shared_memory;

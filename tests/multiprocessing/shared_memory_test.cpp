@@ -18,8 +18,8 @@
 
 #include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
-#include "multiprocessing/shm_test_util.hpp"
 #include "support/leak_check.hpp"
+#include "support/mp_shm_util.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace shm = concur::multiprocessing::shared_memory;
@@ -251,7 +251,7 @@ TEST(SharedMemory, WithoutUnnamedCreationShmOpenDoesTheSame) {
   EXPECT_FALSE(shm_exists(name));
 }
 
-// PITFALLS 33: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first
+// tmpfs allocates on first touch: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first
 // touch. Asking for more than the whole filesystem fails at once, without filling it
 // (tmpfs refuses a fallocate larger than its size before allocating anything).
 TEST(SharedMemory, MoreThanDevShmHoldsIsEnospcAtCreationAndLeavesNothing) {

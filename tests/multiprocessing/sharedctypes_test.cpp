@@ -1,5 +1,5 @@
-// Implementation tests of Value/Array/RawValue/RawArray (sharedctypes.hpp): layout, bad
-// input, handles, robustness of the value's lock, load across processes.
+// Implementation tests of Value/Array/RawValue/RawArray (sharedctypes.hpp): layout, bad input,
+// handles, robustness of the value's lock, load across processes.
 #include "concur/multiprocessing/sharedctypes.hpp"
 
 #include <gtest/gtest.h>
@@ -40,7 +40,7 @@ static_assert(mp::Picklable<mp::Array<int>>);
 static_assert(mp::Picklable<mp::RawArray<long long>>);
 static_assert(std::ranges::contiguous_range<mp::RawArray<int>>);
 
-TEST(MpValue, StructsAndAlignment) {
+TEST(Value, StructsAndAlignment) {
   mp::Value<Point> p(Point{1.5, -2.0, 7});
   EXPECT_EQ(p.value().tag, 7);
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(&p.get_obj()) % alignof(Point), 0u);
@@ -53,7 +53,7 @@ TEST(MpValue, StructsAndAlignment) {
   EXPECT_EQ(a.get(3)[2], 0);
 }
 
-TEST(MpValue, TheDefaultLockIsAnRLockInTheSameBlock) {
+TEST(Value, TheDefaultLockIsAnRLockInTheSameBlock) {
   mp::Value<int> v(5);
   std::vector<int> fds;
   auto w = cross(v, &fds);
@@ -66,7 +66,7 @@ TEST(MpValue, TheDefaultLockIsAnRLockInTheSameBlock) {
   EXPECT_EQ(w.value(), 6);
 }
 
-TEST(MpValue, ASuppliedPlainLockMakesNestedAccessADeadlockError) {
+TEST(Value, ASuppliedPlainLockMakesNestedAccessADeadlockError) {
   mp::Lock lock;
   mp::Value<int, mp::Lock> v(1, lock);
   EXPECT_TRUE(v.get_lock() == lock);
@@ -76,7 +76,7 @@ TEST(MpValue, ASuppliedPlainLockMakesNestedAccessADeadlockError) {
   EXPECT_EQ(v.get_obj(), 2);
 }
 
-TEST(MpValue, DecodingAsAnotherTypeIsValueError) {
+TEST(Value, DecodingAsAnotherTypeIsValueError) {
   mp::RawValue<int> i(1);
   expect_decode_fails<mp::RawValue<double>>(i);
   expect_decode_fails<mp::RawArray<int>>(i);
@@ -84,7 +84,7 @@ TEST(MpValue, DecodingAsAnotherTypeIsValueError) {
   expect_decode_fails<mp::Value<int, mp::Lock>>(v);  // its lock is an RLock
 }
 
-TEST(MpValue, OnAQueueIsARuntimeErrorNamingInheritance) {
+TEST(Value, OnAQueueIsARuntimeErrorNamingInheritance) {
   mp::Value<int> v(1);
   mp::Buffer bytes;
   try {
@@ -97,7 +97,7 @@ TEST(MpValue, OnAQueueIsARuntimeErrorNamingInheritance) {
   }
 }
 
-TEST(MpValue, ASigkilledHolderOfTheValuesLock) {
+TEST(Value, ASigkilledHolderOfTheValuesLock) {
   mp::Value<long> v(0);
   ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] {
     v.get_lock().acquire();
@@ -110,7 +110,7 @@ TEST(MpValue, ASigkilledHolderOfTheValuesLock) {
   EXPECT_EQ(v.value(), 42);  // the lock works normally again
 }
 
-TEST(MpValue, LoadSeveralProcessesIncrementUnderTheLockExactCount) {
+TEST(Value, LoadSeveralProcessesIncrementUnderTheLockExactCount) {
   mp::Value<long> v(0);
   constexpr int kProcs = 4;
   constexpr int kIters = 5000;
@@ -129,7 +129,7 @@ TEST(MpValue, LoadSeveralProcessesIncrementUnderTheLockExactCount) {
   EXPECT_EQ(v.value(), kProcs * kIters);
 }
 
-TEST(MpArray, IndexingSlicingAndBounds) {
+TEST(Array, IndexingSlicingAndBounds) {
   mp::Array<int> a({0, 1, 2, 3, 4, 5});
   EXPECT_EQ(a.size(), 6u);
   EXPECT_EQ(a.get(-1), 5);
@@ -148,7 +148,7 @@ TEST(MpArray, IndexingSlicingAndBounds) {
   EXPECT_EQ(sum, 96);
 }
 
-TEST(MpArray, FromRangesAndSizes) {
+TEST(Array, FromRangesAndSizes) {
   std::list<short> l{3, 2, 1};
   mp::Array<short> a(l);
   EXPECT_EQ(a.to_vector(), (std::vector<short>{3, 2, 1}));
@@ -166,7 +166,7 @@ TEST(MpArray, FromRangesAndSizes) {
   EXPECT_EQ(cross(empty).size(), 0u);
 }
 
-TEST(MpArray, ASuppliedLockIsShared) {
+TEST(Array, ASuppliedLockIsShared) {
   mp::RLock lock;
   mp::Array<int> a(3, lock);
   mp::Value<int> v(0, lock);
@@ -178,7 +178,7 @@ TEST(MpArray, ASuppliedLockIsShared) {
   EXPECT_TRUE(lock.is_owned());
 }
 
-TEST(MpArray, AChildsWritesAreSeenAfterItExits) {
+TEST(Array, AChildsWritesAreSeenAfterItExits) {
   mp::Array<int> a(100);
   ForkChild child([&] {
     for (std::size_t i = 0; i < a.size(); ++i) a.set(static_cast<std::ptrdiff_t>(i), int(i) * 2);

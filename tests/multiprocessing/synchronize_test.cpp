@@ -1,5 +1,5 @@
-// Implementation tests of the process-shared primitives (synchronize.hpp): bad input,
-// robustness (a holder SIGKILLed), handles crossing, load across processes.
+// Implementation tests of the process-shared primitives (synchronize.hpp): bad input, robustness (a
+// holder SIGKILLed), handles crossing, load across processes.
 #include "concur/multiprocessing/synchronize.hpp"
 
 #include <gtest/gtest.h>
@@ -40,7 +40,7 @@ static_assert(mp::Picklable<mp::Barrier>);
 
 // --- Lock --------------------------------------------------------------------------------
 
-TEST(MpLock, ReleaseErrorsNameTheCase) {
+TEST(Lock, ReleaseErrorsNameTheCase) {
   mp::Lock lock;
   EXPECT_THROW(lock.release(), concur::ValueError);  // unlocked
   ASSERT_TRUE(lock.acquire());
@@ -51,7 +51,7 @@ TEST(MpLock, ReleaseErrorsNameTheCase) {
   EXPECT_FALSE(lock.locked());
 }
 
-TEST(MpLock, NonBlockingIgnoresTheTimeoutNegativeIsValueError) {
+TEST(Lock, NonBlockingIgnoresTheTimeoutNegativeIsValueError) {
   mp::Lock lock;
   EXPECT_TRUE(lock.acquire(false, 1s));
   std::thread other([&] {
@@ -65,7 +65,7 @@ TEST(MpLock, NonBlockingIgnoresTheTimeoutNegativeIsValueError) {
   EXPECT_FALSE(lock.locked());
 }
 
-TEST(MpLock, ReacquireByTheOwnerDoesNotHang) {
+TEST(Lock, ReacquireByTheOwnerDoesNotHang) {
   mp::Lock lock;
   ASSERT_TRUE(lock.acquire());
   EXPECT_FALSE(lock.acquire(false));
@@ -78,7 +78,7 @@ TEST(MpLock, ReacquireByTheOwnerDoesNotHang) {
   EXPECT_FALSE(lock.is_owned());
 }
 
-TEST(MpLock, ReprShowsTheOwner) {
+TEST(Lock, ReprShowsTheOwner) {
   mp::Lock lock;
   EXPECT_EQ(lock.repr(), "<Lock(owner=None)>");
   lock.acquire();
@@ -86,7 +86,7 @@ TEST(MpLock, ReprShowsTheOwner) {
   lock.release();
 }
 
-TEST(MpLock, CopiesAreHandlesToOneLock) {
+TEST(Lock, CopiesAreHandlesToOneLock) {
   mp::Lock a;
   mp::Lock b = a;  // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_TRUE(a == b);
@@ -98,7 +98,7 @@ TEST(MpLock, CopiesAreHandlesToOneLock) {
   EXPECT_FALSE(a == mp::Lock());
 }
 
-TEST(MpLock, ASigkilledHolderHandsTheLockOnWithOwnerDied) {
+TEST(Lock, ASigkilledHolderHandsTheLockOnWithOwnerDied) {
   mp::Lock lock;
   ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] { lock.acquire(); },
                                              [&] {
@@ -115,7 +115,7 @@ TEST(MpLock, ASigkilledHolderHandsTheLockOnWithOwnerDied) {
   lock.release();
 }
 
-TEST(MpLock, AWaiterBlockedWhenTheHolderDiesGetsTheLock) {
+TEST(Lock, AWaiterBlockedWhenTheHolderDiesGetsTheLock) {
   mp::Lock lock;
   Signal held;
   ForkChild child([&] {
@@ -139,7 +139,7 @@ TEST(MpLock, AWaiterBlockedWhenTheHolderDiesGetsTheLock) {
   EXPECT_TRUE(died);
 }
 
-TEST(MpLock, AThreadThatEndsHoldingItAlsoCounts) {
+TEST(Lock, AThreadThatEndsHoldingItAlsoCounts) {
   mp::Lock lock;
   std::thread t([&] { lock.acquire(); });
   t.join();
@@ -148,7 +148,7 @@ TEST(MpLock, AThreadThatEndsHoldingItAlsoCounts) {
   lock.release();
 }
 
-TEST(MpLock, MutualExclusionAcrossProcessesExactCount) {
+TEST(Lock, MutualExclusionAcrossProcessesExactCount) {
   mp::Lock lock;
   mp::RawValue<long> counter(0);
   constexpr int kProcs = 4;
@@ -168,7 +168,7 @@ TEST(MpLock, MutualExclusionAcrossProcessesExactCount) {
   EXPECT_EQ(counter.value(), kProcs * kIters);
 }
 
-TEST(MpLock, CrossesAsAHandleToTheSameLock) {
+TEST(Lock, CrossesAsAHandleToTheSameLock) {
   mp::Lock lock;
   std::vector<int> fds;
   mp::Lock copy = cross(lock, &fds);
@@ -181,7 +181,7 @@ TEST(MpLock, CrossesAsAHandleToTheSameLock) {
   EXPECT_FALSE(copy.locked());
 }
 
-TEST(MpLock, OnAQueueIsARuntimeErrorNamingInheritance) {
+TEST(Lock, OnAQueueIsARuntimeErrorNamingInheritance) {
   mp::Lock lock;
   mp::Buffer bytes;
   try {
@@ -195,14 +195,14 @@ TEST(MpLock, OnAQueueIsARuntimeErrorNamingInheritance) {
   }
 }
 
-TEST(MpLock, DecodingAnotherKindIsValueError) {
+TEST(Lock, DecodingAnotherKindIsValueError) {
   mp::Event ev;
   expect_decode_fails<mp::Lock>(ev);
 }
 
 // --- RLock -------------------------------------------------------------------------------
 
-TEST(MpRLock, RecursionAndOwnership) {
+TEST(RLock, RecursionAndOwnership) {
   mp::RLock r;
   EXPECT_THROW(r.release(), concur::RuntimeError);
   EXPECT_EQ(r.recursion_count(), 0u);
@@ -228,7 +228,7 @@ TEST(MpRLock, RecursionAndOwnership) {
   EXPECT_EQ(r.repr(), "<RLock(None, 0)>");
 }
 
-TEST(MpRLock, ASigkilledHolderAtDepthThreeHandsItOnAtDepthOne) {
+TEST(RLock, ASigkilledHolderAtDepthThreeHandsItOnAtDepthOne) {
   mp::RLock r;
   ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] {
     r.acquire();
@@ -244,7 +244,7 @@ TEST(MpRLock, ASigkilledHolderAtDepthThreeHandsItOnAtDepthOne) {
 
 // --- Semaphore ---------------------------------------------------------------------------
 
-TEST(MpSemaphore, BadInput) {
+TEST(Semaphore, BadInput) {
   EXPECT_THROW(mp::Semaphore(-1), concur::ValueError);
   EXPECT_THROW(mp::Semaphore(std::int64_t{1} << 33), concur::ValueError);
   mp::Semaphore s(1);
@@ -259,7 +259,7 @@ TEST(MpSemaphore, BadInput) {
   EXPECT_EQ(s.repr(), "<Semaphore(value=1)>");
 }
 
-TEST(MpSemaphore, AChildBlocksUntilTheParentReleases) {
+TEST(Semaphore, AChildBlocksUntilTheParentReleases) {
   mp::Semaphore s(0);
   mp::Event started;
   ForkChild child([&] {
@@ -272,7 +272,7 @@ TEST(MpSemaphore, AChildBlocksUntilTheParentReleases) {
   EXPECT_EQ(s.get_value(), 0);
 }
 
-TEST(MpSemaphore, BoundedCrossesAsBounded) {
+TEST(Semaphore, BoundedCrossesAsBounded) {
   mp::BoundedSemaphore b(1);
   mp::BoundedSemaphore c = cross(b);
   EXPECT_THROW(c.release(), concur::ValueError);
@@ -286,7 +286,7 @@ TEST(MpSemaphore, BoundedCrossesAsBounded) {
 
 // --- Event -------------------------------------------------------------------------------
 
-TEST(MpEvent, AChildSetWakesTheParent) {
+TEST(Event, AChildSetWakesTheParent) {
   mp::Event ev;
   mp::Event go;
   ForkChild child([&] {
@@ -305,7 +305,7 @@ TEST(MpEvent, AChildSetWakesTheParent) {
 
 // --- Condition ---------------------------------------------------------------------------
 
-TEST(MpCondition, BadInput) {
+TEST(Condition, BadInput) {
   mp::Condition c;
   EXPECT_THROW(c.wait(10ms), concur::RuntimeError);
   EXPECT_THROW(c.notify(), concur::RuntimeError);
@@ -316,7 +316,7 @@ TEST(MpCondition, BadInput) {
   EXPECT_EQ(c.repr(), "<Condition(<RLock(" + std::to_string(gettid()) + ", 1)>, 0)>");
 }
 
-TEST(MpCondition, ANotifyFromAChildProcessEndsTheWait) {
+TEST(Condition, ANotifyFromAChildProcessEndsTheWait) {
   mp::Condition c;
   mp::RawValue<int> ready(0);
   ForkChild child([&] {
@@ -330,7 +330,7 @@ TEST(MpCondition, ANotifyFromAChildProcessEndsTheWait) {
   EXPECT_EQ(child.join(), 0);
 }
 
-TEST(MpCondition, OnASuppliedLockHoldingTheConditionHoldsTheLock) {
+TEST(Condition, OnASuppliedLockHoldingTheConditionHoldsTheLock) {
   mp::Lock lock;
   mp::Condition c(lock);
   c.acquire();
@@ -341,7 +341,7 @@ TEST(MpCondition, OnASuppliedLockHoldingTheConditionHoldsTheLock) {
   EXPECT_FALSE(lock.locked());
 }
 
-TEST(MpCondition, WaitKeepsTheRLockLevel) {
+TEST(Condition, WaitKeepsTheRLockLevel) {
   mp::RLock r;
   mp::Condition c(r);
   r.acquire();
@@ -352,7 +352,7 @@ TEST(MpCondition, WaitKeepsTheRLockLevel) {
   r.release();
 }
 
-TEST(MpCondition, AHolderKilledInsideTheLockIsSeenAsOwnerDied) {
+TEST(Condition, AHolderKilledInsideTheLockIsSeenAsOwnerDied) {
   mp::Condition c;
   ASSERT_NO_FATAL_FAILURE(kill_while_holding([&] { c.acquire(); }));
   ASSERT_TRUE(c.acquire(5s));
@@ -361,7 +361,7 @@ TEST(MpCondition, AHolderKilledInsideTheLockIsSeenAsOwnerDied) {
   c.release();
 }
 
-TEST(MpCondition, CrossesWithItsLock) {
+TEST(Condition, CrossesWithItsLock) {
   mp::Condition c;
   std::vector<int> fds;
   mp::Condition d = cross(c, &fds);
@@ -375,7 +375,7 @@ TEST(MpCondition, CrossesWithItsLock) {
 
 // --- Barrier -----------------------------------------------------------------------------
 
-TEST(MpBarrier, BadInput) {
+TEST(Barrier, BadInput) {
   EXPECT_THROW(mp::Barrier(0), concur::ValueError);
   EXPECT_THROW(mp::Barrier(-3), concur::ValueError);
   EXPECT_THROW(mp::Barrier(2, std::chrono::milliseconds(-1)), concur::ValueError);
@@ -392,7 +392,7 @@ namespace {
 pid_t g_parent_pid = 0;
 }  // namespace
 
-TEST(MpBarrier, APartyKilledInsideTheActionBreaksItForTheOthers) {
+TEST(Barrier, APartyKilledInsideTheActionBreaksItForTheOthers) {
   g_parent_pid = getpid();
   // The action runs in the last arrival: the child. It dies there, holding the barrier's
   // internal lock; the parent, waiting, sees the dead holder and gets BrokenBarrierError.
@@ -417,7 +417,7 @@ TEST(MpBarrier, APartyKilledInsideTheActionBreaksItForTheOthers) {
   EXPECT_FALSE(b.broken());
 }
 
-TEST(MpBarrier, ActionExceptionReachesTheLastArrivalAndBreaksIt) {
+TEST(Barrier, ActionExceptionReachesTheLastArrivalAndBreaksIt) {
   mp::Barrier b(1, [] { throw concur::ValueError("from the action"); });
   try {
     b.wait();
@@ -428,7 +428,7 @@ TEST(MpBarrier, ActionExceptionReachesTheLastArrivalAndBreaksIt) {
   EXPECT_TRUE(b.broken());
 }
 
-TEST(MpBarrier, ThreeProcessesHundredRounds) {
+TEST(Barrier, ThreeProcessesHundredRounds) {
   mp::Barrier b(3);
   mp::RawArray<int> rounds(3);
   std::vector<std::unique_ptr<ForkChild>> kids;
@@ -455,9 +455,9 @@ TEST(MpBarrier, ThreeProcessesHundredRounds) {
 
 // --- robustness through mp::Process under every start method ---------------------------
 
-class MpRobust : public ::testing::TestWithParam<const char*> {};
+class RobustAllMethods : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(MpRobust, AKilledProcessHoldingALockAnRLockAndAValueLock) {
+TEST_P(RobustAllMethods, AKilledProcessHoldingALockAnRLockAndAValueLock) {
   mp::Lock lock;
   mp::RLock rlock;
   mp::Value<int> value(0);
@@ -493,10 +493,11 @@ TEST_P(MpRobust, AKilledProcessHoldingALockAnRLockAndAValueLock) {
   EXPECT_EQ(value.value(), 7);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, MpRobust, ::testing::Values("fork", "spawn", "forkserver"),
+INSTANTIATE_TEST_SUITE_P(Methods, RobustAllMethods,
+                         ::testing::Values("fork", "spawn", "forkserver"),
                          [](const auto& p) { return std::string(p.param); });
 
-TEST_P(MpRobust, APartyKilledWhileWaitingBreaksTheBarrier) {
+TEST_P(RobustAllMethods, APartyKilledWhileWaitingBreaksTheBarrier) {
   mp::Barrier b(3);
   mp::Event arrived;
   auto p = mp::get_context(GetParam())
@@ -525,7 +526,7 @@ TEST_P(MpRobust, APartyKilledWhileWaitingBreaksTheBarrier) {
   EXPECT_EQ(c.join(), 0);
 }
 
-TEST_P(MpRobust, AConditionWaiterKilledInsideWaitIsNotNotified) {
+TEST_P(RobustAllMethods, AConditionWaiterKilledInsideWaitIsNotNotified) {
   mp::Condition cond;
   mp::Semaphore sleeping(0);
   auto p = mp::get_context(GetParam())
@@ -563,7 +564,7 @@ TEST_P(MpRobust, AConditionWaiterKilledInsideWaitIsNotNotified) {
 }
 
 // Threads of one process use the same objects: observers read counts while others change them.
-TEST(MpBarrier, ThreadsOfOneProcessAndObservers) {
+TEST(Barrier, ThreadsOfOneProcessAndObservers) {
   mp::Barrier b(3);
   std::vector<std::thread> threads;
   for (int i = 0; i < 2; ++i)
@@ -579,7 +580,7 @@ TEST(MpBarrier, ThreadsOfOneProcessAndObservers) {
   EXPECT_FALSE(b.broken());
 }
 
-TEST(MpCondition, ThreadsOfOneProcessAndObservers) {
+TEST(Condition, ThreadsOfOneProcessAndObservers) {
   mp::Condition c;
   mp::RawValue<int> turn(0);
   std::thread other([&] {
@@ -600,10 +601,10 @@ TEST(MpCondition, ThreadsOfOneProcessAndObservers) {
   other.join();
 }
 
-// ENOTRECOVERABLE: a holder took the mutex from a dead owner and released it without making
-// it consistent (concur never does; a foreign writer of the shared block could). Every later
-// acquire is then a RuntimeError, not a hang and not a silent success.
-TEST(MpLock, AnUnrecoverableMutexIsARuntimeError) {
+// ENOTRECOVERABLE: a holder took the mutex from a dead owner and released it without making it
+// consistent (concur never does; a foreign writer of the shared block could). Every later acquire
+// is then a RuntimeError, not a hang and not a silent success.
+TEST(Lock, AnUnrecoverableMutexIsARuntimeError) {
   for (const bool blocking : {false, true}) {
     auto region = mp::detail::create_region(sizeof(mp::detail::MutexState), "test");
     auto& m = *new (region->data()) mp::detail::MutexState{};

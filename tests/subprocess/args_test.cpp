@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-TEST(SubprocessArgs, ListAndStringForms) {
+TEST(Args, ListAndStringForms) {
   sp::Args list{"ls", "-l"};
   EXPECT_FALSE(list.is_string());
   EXPECT_EQ(list.list(), (std::vector<std::string>{"ls", "-l"}));
@@ -28,7 +28,7 @@ TEST(SubprocessArgs, ListAndStringForms) {
   EXPECT_FALSE(vec.is_string());
 }
 
-TEST(SubprocessArgs, PythonRepr) {
+TEST(Args, PythonRepr) {
   EXPECT_EQ(sp::repr_str("it's"), "\"it's\"");
   EXPECT_EQ(sp::repr_str("a'b\"c"), "'a\\'b\"c'");
   EXPECT_EQ(sp::repr_str("tab\there\n"), "'tab\\there\\n'");
@@ -37,7 +37,7 @@ TEST(SubprocessArgs, PythonRepr) {
   EXPECT_EQ(sp::repr_bytes("back\\slash"), "b'back\\\\slash'");
 }
 
-TEST(SubprocessArgs, CompletedProcessRepr) {
+TEST(Args, CompletedProcessRepr) {
   sp::CompletedProcess cp{sp::Args{"echo", "hi"}, 0, "hi\n", "", false};
   EXPECT_EQ(cp.repr(),
             "CompletedProcess(args=['echo', 'hi'], returncode=0, stdout=b'hi\\n', stderr=b'')");
@@ -50,7 +50,7 @@ TEST(SubprocessArgs, CompletedProcessRepr) {
   EXPECT_THROW(none.check_returncode(), sp::CalledProcessError);
 }
 
-TEST(SubprocessArgs, ExceptionTexts) {
+TEST(Args, ExceptionTexts) {
   sp::TimeoutExpired t(sp::Args{"sleep", "9"}, 2.5s, "so far");
   EXPECT_STREQ(t.what(), "Command '['sleep', '9']' timed out after 2.5 seconds");
   EXPECT_EQ(t.output(), "so far");

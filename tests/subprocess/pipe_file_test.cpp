@@ -17,7 +17,7 @@ std::pair<sp::PipeFile, sp::PipeFile> make_pipe(bool text = false) {
   return {sp::PipeFile(fds[0], true, text), sp::PipeFile(fds[1], false, text)};
 }
 
-TEST(SubprocessPipeFile, ReadlineReadN) {
+TEST(PipeFile, ReadlineReadN) {
   auto [r, w] = make_pipe();
   w.write("one\ntwo\nthree");
   w.close();
@@ -29,7 +29,7 @@ TEST(SubprocessPipeFile, ReadlineReadN) {
   EXPECT_EQ(r.read(), "");
 }
 
-TEST(SubprocessPipeFile, TextModeAcrossReadBoundaries) {
+TEST(PipeFile, TextModeAcrossReadBoundaries) {
   sp::Popen p(
       {"sh", "-c", "printf 'a\\r'; sleep 0.1; printf '\\nb\\r'; sleep 0.1; printf 'c\\r\\n'"},
       {.stdout_ = sp::PIPE, .text = true});
@@ -40,7 +40,7 @@ TEST(SubprocessPipeFile, TextModeAcrossReadBoundaries) {
   EXPECT_EQ(p.wait(10s), 0);
 }
 
-TEST(SubprocessPipeFile, ClosedAndWrongDirection) {
+TEST(PipeFile, ClosedAndWrongDirection) {
   auto [r, w] = make_pipe();
   EXPECT_THROW(r.write("x"), concur::ValueError);
   EXPECT_THROW(w.read(), concur::ValueError);
@@ -58,7 +58,7 @@ TEST(SubprocessPipeFile, ClosedAndWrongDirection) {
   EXPECT_THROW(sp::Redirect{none}, concur::ValueError);
 }
 
-TEST(SubprocessPipeFile, BrokenPipeIsAnExceptionNotASignal) {
+TEST(PipeFile, BrokenPipeIsAnExceptionNotASignal) {
   struct sigaction before {};
   sigaction(SIGPIPE, nullptr, &before);
   ASSERT_EQ(before.sa_handler, SIG_DFL);  // a SIGPIPE would kill this test
@@ -80,7 +80,7 @@ TEST(SubprocessPipeFile, BrokenPipeIsAnExceptionNotASignal) {
   EXPECT_FALSE(sigismember(&mask, SIGPIPE));  // mask restored
 }
 
-TEST(SubprocessPipeFile, MoveTransfersOwnership) {
+TEST(PipeFile, MoveTransfersOwnership) {
   auto [r, w] = make_pipe();
   const int fd = r.fileno();
   sp::PipeFile moved = std::move(r);

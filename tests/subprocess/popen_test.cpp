@@ -4,8 +4,8 @@
 
 #include <concur/subprocess.hpp>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -13,16 +13,16 @@ using sp_test::Clock;
 
 namespace {
 
-TEST(SubprocessPopen, PipelineEof) {  // ls / | grep -c .
+TEST(Popen, PipelineEof) {  // ls / | grep -c .
   sp::Popen ls({"ls", "/"}, {.stdout_ = sp::PIPE});
   sp::Popen grep({"grep", "-c", "."}, {.stdin_ = ls.stdout_, .stdout_ = sp::PIPE});
-  ls.stdout_.close();  // PITFALLS 23
+  ls.stdout_.close();  // our copy closed, or grep never sees EOF
   auto [out, err] = grep.communicate(10s);
   EXPECT_GT(std::stoi(*out), 3);
   EXPECT_EQ(ls.wait(10s), 0);
 }
 
-TEST(SubprocessPopen, PipelineSigpipePropagates) {  // yes | head -n 1
+TEST(Popen, PipelineSigpipePropagates) {  // yes | head -n 1
   sp::Popen yes({"yes"}, {.stdout_ = sp::PIPE});
   sp::Popen head({"head", "-n", "1"}, {.stdin_ = yes.stdout_, .stdout_ = sp::PIPE});
   yes.stdout_.close();
@@ -31,21 +31,21 @@ TEST(SubprocessPopen, PipelineSigpipePropagates) {  // yes | head -n 1
   EXPECT_EQ(yes.wait(10s), -SIGPIPE);  // restore_signals: SIGPIPE is default in yes
 }
 
-TEST(SubprocessPopen, DestructorKillsAndReapsRunningChild) {
+TEST(Popen, DestructorKillsAndReapsRunningChild) {
   const auto t0 = Clock::now();
   { sp::Popen p({"sleep", "30"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE}); }
   EXPECT_LT(sp_test::seconds_since(t0), 5.0);
   EXPECT_TRUE(concur::testing::children().empty());
 }
 
-TEST(SubprocessPopen, DestructorClosesStdinFirst) {
+TEST(Popen, DestructorClosesStdinFirst) {
   // A child waiting for EOF on stdin is still killed (the policy is not "wait"), but
   // the EOF comes first: nothing leaks either way.
   { sp::Popen p({"cat"}, {.stdin_ = sp::PIPE}); }
   EXPECT_TRUE(concur::testing::children().empty());
 }
 
-TEST(SubprocessPopen, MoveConstructAndAssign) {
+TEST(Popen, MoveConstructAndAssign) {
   sp::Popen a({"sh", "-c", "echo a"}, {.stdout_ = sp::PIPE});
   const int pid = a.pid();
   sp::Popen b(std::move(a));
@@ -59,7 +59,7 @@ TEST(SubprocessPopen, MoveConstructAndAssign) {
   EXPECT_EQ(concur::testing::children().size(), 0u);
 }
 
-TEST(SubprocessPopen, SigchldIgnoredLosesStatus) {
+TEST(Popen, SigchldIgnoredLosesStatus) {
   struct sigaction ign {
   }, old{};
   ign.sa_handler = SIG_IGN;
@@ -71,7 +71,7 @@ TEST(SubprocessPopen, SigchldIgnoredLosesStatus) {
   EXPECT_TRUE(p.status_lost());
 }
 
-TEST(SubprocessPopen, StdinWriteAndStdoutRead) {
+TEST(Popen, StdinWriteAndStdoutRead) {
   sp::Popen p({"cat"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE});
   p.stdin_.write("one\ntwo\n");
   p.stdin_.close();
@@ -87,7 +87,7 @@ TEST(SubprocessPopen, StdinWriteAndStdoutRead) {
   EXPECT_EQ(again.stdout_, "b\nc");
 }
 
-TEST(SubprocessPopen, TimeoutKillsTheWholeGroup) {
+TEST(Popen, TimeoutKillsTheWholeGroup) {
   // The grandchild holds the pipes; with start_new_session run() kills the group,
   // so EOF comes at once and run() returns well within the 250 ms drain grace.
   const auto t0 = Clock::now();
@@ -106,7 +106,7 @@ TEST(SubprocessPopen, TimeoutKillsTheWholeGroup) {
   }));
 }
 
-TEST(SubprocessPopen, ProcessGroupZeroAlsoKillsGroup) {
+TEST(Popen, ProcessGroupZeroAlsoKillsGroup) {
   const auto t0 = Clock::now();
   EXPECT_THROW(
       sp::run("sleep 31 & wait",

@@ -1,12 +1,12 @@
-// Reliability: many runs without leaks, huge transfers both ways, timeouts that
-// kill, children closing pipes early.
+// Reliability: many runs without leaks, huge transfers both ways, timeouts that kill, children
+// closing pipes early.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <concur/subprocess.hpp>
 
-#include "subprocess/sp_helpers.hpp"
 #include "support/leak_check.hpp"
+#include "support/subprocess_util.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;
@@ -14,10 +14,10 @@ using sp_test::Clock;
 
 namespace {
 
-// 10,000 runs of /bin/true leave the fd table and the child list unchanged. Bound:
-// ~0.5 ms a run here, i.e. ~5 s (CTest's 60 s timeout is the backstop); the
-// sanitizer builds spend more per spawn, hence the soft bound below.
-TEST(SubprocessReliability, TenThousandRunsLeakNothing) {
+// 10,000 runs of /bin/true leave the fd table and the child list unchanged. Bound: ~0.5 ms a run
+// here, i.e. ~5 s (CTest's 60 s timeout is the backstop); the sanitizer builds spend more per
+// spawn, hence the soft bound below.
+TEST(PopenReliability, TenThousandRunsLeakNothing) {
   const auto fds = concur::testing::open_fds();
   const auto t0 = Clock::now();
   int failures = 0;
@@ -31,7 +31,7 @@ TEST(SubprocessReliability, TenThousandRunsLeakNothing) {
 }
 
 // 64 MiB in, and 64 MiB out on both stdout and stderr at once, in one thread.
-TEST(SubprocessReliability, Communicate64MiBEachWay) {
+TEST(PopenReliability, Communicate64MiBEachWay) {
   std::string input(64 << 20, '\0');
   for (std::size_t i = 0; i < input.size(); ++i) input[i] = static_cast<char>('a' + i % 26);
   const auto t0 = Clock::now();
@@ -45,9 +45,9 @@ TEST(SubprocessReliability, Communicate64MiBEachWay) {
   RecordProperty("seconds", std::to_string(sp_test::seconds_since(t0)));
 }
 
-// A timeout kills the child and returns within a bounded grace, also when a
-// grandchild outside the group keeps the pipes (the 250 ms drain bound).
-TEST(SubprocessReliability, TimeoutReturnsWithinGrace) {
+// A timeout kills the child and returns within a bounded grace, also when a grandchild outside the
+// group keeps the pipes (the 250 ms drain bound).
+TEST(PopenReliability, TimeoutReturnsWithinGrace) {
   auto t0 = Clock::now();
   EXPECT_THROW(sp::run({"sleep", "30"}, {.capture_output = true, .timeout = 100ms}),
                sp::TimeoutExpired);
@@ -62,9 +62,9 @@ TEST(SubprocessReliability, TimeoutReturnsWithinGrace) {
   EXPECT_TRUE(concur::testing::children().empty());
 }
 
-// A child that closes its stdout (and stdin) early does not kill the parent with
-// SIGPIPE, and the process-wide disposition stays SIG_DFL.
-TEST(SubprocessReliability, ChildClosingPipesEarlyDoesNotSigpipeParent) {
+// A child that closes its stdout (and stdin) early does not kill the parent with SIGPIPE, and the
+// process-wide disposition stays SIG_DFL.
+TEST(PopenReliability, ChildClosingPipesEarlyDoesNotSigpipeParent) {
   struct sigaction sa {};
   sigaction(SIGPIPE, nullptr, &sa);
   ASSERT_EQ(sa.sa_handler, SIG_DFL);
@@ -84,7 +84,7 @@ TEST(SubprocessReliability, ChildClosingPipesEarlyDoesNotSigpipeParent) {
 }
 
 // Concurrent runs from several threads: every child reaped by its own Popen.
-TEST(SubprocessReliability, ConcurrentRunsFromThreads) {
+TEST(PopenReliability, ConcurrentRunsFromThreads) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int t = 0; t < 4; ++t)

@@ -1,5 +1,4 @@
-// Bad input: each a clear exception thrown before anything is spawned (no child,
-// no fd created).
+// Bad input: each a clear exception thrown before anything is spawned (no child, no fd created).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -22,14 +21,14 @@ void expect_rejected_before_spawn(Fn fn, const char* what) {
   EXPECT_EQ(concur::testing::open_fds(), fds) << what;
 }
 
-TEST(SubprocessValidation, EmptyArgs) {
+TEST(OptionsValidation, EmptyArgs) {
   expect_rejected_before_spawn<concur::ValueError>([] { sp::run(std::vector<std::string>{}); },
                                                    "empty list");
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::Popen p(std::vector<std::string>{}, {.stdout_ = sp::PIPE}); }, "empty Popen");
 }
 
-TEST(SubprocessValidation, EmbeddedNul) {
+TEST(OptionsValidation, EmbeddedNul) {
   expect_rejected_before_spawn<concur::ValueError>(
       [] {
         sp::run({"echo", "a\0b"s}, {.capture_output = true});
@@ -43,7 +42,7 @@ TEST(SubprocessValidation, EmbeddedNul) {
       [] { sp::run({"true"}, {.executable = "/bin/tr\0ue"s}); }, "NUL in executable");
 }
 
-TEST(SubprocessValidation, NegativeTimeout) {
+TEST(OptionsValidation, NegativeTimeout) {
   expect_rejected_before_spawn<concur::ValueError>([] { sp::run({"true"}, {.timeout = -1s}); },
                                                    "negative run timeout");
   expect_rejected_before_spawn<concur::ValueError>([] { sp::call({"true"}, {.timeout = -1ms}); },
@@ -54,7 +53,7 @@ TEST(SubprocessValidation, NegativeTimeout) {
   EXPECT_EQ(p.wait(10s), 0);
 }
 
-TEST(SubprocessValidation, BadPassFds) {
+TEST(OptionsValidation, BadPassFds) {
   int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
   close(probe);  // `probe` is now a closed fd number
   const auto fds = concur::testing::open_fds();
@@ -69,7 +68,7 @@ TEST(SubprocessValidation, BadPassFds) {
                                                    "negative pass_fd");
 }
 
-TEST(SubprocessValidation, ConflictingRedirects) {
+TEST(OptionsValidation, ConflictingRedirects) {
   expect_rejected_before_spawn<concur::ValueError>(
       [] { sp::run({"cat"}, {.stdin_ = sp::DEVNULL, .input = "x"}); }, "input with stdin_");
   expect_rejected_before_spawn<concur::ValueError>(
@@ -95,7 +94,7 @@ TEST(SubprocessValidation, ConflictingRedirects) {
       [] { sp::check_output({"true"}, {.capture_output = true}); }, "check_output capture");
 }
 
-TEST(SubprocessValidation, CommunicateMisuse) {
+TEST(OptionsValidation, CommunicateMisuse) {
   sp::Popen p({"true"}, {.stdout_ = sp::PIPE});
   EXPECT_THROW(p.communicate("x", 10s), concur::ValueError);  // stdin_ is not a pipe
   sp::Popen q({"sh", "-c", "cat; sleep 0.3"}, {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE});

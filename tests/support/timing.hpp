@@ -1,5 +1,5 @@
-// Test helpers for timed waits. The rule (CPython's, in CHECKLISTS): a wait of T is right
-// when it took at least 0.6·T and less than 10·T.
+// Test helpers for timed waits. The rule (CPython's, lock_tests.BaseTestCase.assertTimeout): a wait
+// of T is right when it took at least 0.6·T and less than 10·T.
 #pragma once
 
 #include <gtest/gtest.h>

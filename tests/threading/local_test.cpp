@@ -1,5 +1,5 @@
-// Implementation tests: local<T> (per-thread values, made on first use,
-// destroyed with the thread or with the local, whichever first).
+// Implementation tests: local<T> (per-thread values, made on first use, destroyed with the thread
+// or with the local, whichever first).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 

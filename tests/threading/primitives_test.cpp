@@ -1,6 +1,5 @@
-// Implementation tests: Condition, Semaphore, Event, Barrier and Timer beyond
-// the conformance items: stress at 1, 2, 4, 8 threads, races between
-// notification and timeout, and hand-offs.
+// Implementation tests: Condition, Semaphore, Event, Barrier and Timer beyond the conformance
+// items: stress at 1, 2, 4, 8 threads, races between notification and timeout, and hand-offs.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +7,7 @@
 #include <mutex>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 

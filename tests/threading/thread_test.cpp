@@ -1,5 +1,5 @@
-// Implementation tests: Thread (OS names, views, subclasses, lifetime, hooks,
-// dummy threads, stack_size) and the module functions.
+// Implementation tests: Thread (OS names, views, subclasses, lifetime, hooks, dummy threads,
+// stack_size) and the module functions.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 
@@ -211,8 +211,8 @@ namespace {
 using namespace concur_test;
 namespace th = concur::threading;
 
-// Daemon threads that keep using concur (the registry, locks, new threads,
-// current_thread) while the process exits must not crash the exit.
+// Daemon threads that keep using concur (the registry, locks, new threads, current_thread) while
+// the process exits must not crash the exit.
 TEST(ThreadDeathTest, BusyDaemonThreadsDoNotCrashExit) {
   EXPECT_EXIT(
       {
@@ -237,8 +237,8 @@ TEST(ThreadDeathTest, BusyDaemonThreadsDoNotCrashExit) {
       ::testing::ExitedWithCode(0), "main exits");
 }
 
-// A thread started from a dummy (foreign) thread inherits daemon = true, as in
-// Python; an explicit daemon = false is joined at exit.
+// A thread started from a dummy (foreign) thread inherits daemon = true, as in Python; an explicit
+// daemon = false is joined at exit.
 TEST(ThreadDeathTest, NonDaemonStartedFromForeignThreadIsJoinedAtExit) {
   EXPECT_EXIT(
       {

@@ -16,7 +16,8 @@
 //    after shutdown"); after the program began to exit (atexit), RuntimeError
 //    ("cannot schedule new futures after interpreter shutdown").
 //  - The executor keeps no reference to a task's callable, arguments or result
-//    once the task has run (CHECKLISTS 1e.49).
+//    once the task has run (CPython's
+//    test_concurrent_futures.executor.ExecutorTest.test_no_stale_references).
 //  - map() submits every call at once (as CPython 3.13 does), and yields
 //    results in order. The timeout counts from the map() call. When a result
 //    throws (or the timeout passes), the iteration ends and the calls not yet
@@ -188,7 +189,9 @@ struct MapOptions {
 /// map's timeout) and rethrows its exception; after an exception or a timeout
 /// the range is over and the calls not yet started are cancelled. Destroying
 /// (or close()-ing) a range that was started cancels the calls not yet
-/// started; one never started lets every call run (CPython parity, 1e.46).
+/// started; one never started lets every call run (CPython parity:
+/// test_concurrent_futures.test_thread_pool.ThreadPoolExecutorTest
+/// .test_map_submits_without_iteration).
 template <class R>
 class MapResult {
  public:

@@ -33,8 +33,9 @@
 // Differences from Python, deliberate:
 //   - put is synchronous: the value is in shared memory when put returns. There is no
 //     feeder thread, so no flush at exit, no join deadlock of a producer that exits before
-//     its items are consumed (PITFALLS 35), and no asynchronous encoding error (CHECKLISTS
-//     3b.20 and 3b.23 hold trivially). close() and join_thread() exist for parity:
+//     its items are consumed, and no asynchronous encoding error (what CPython's
+//     _TestQueue.test_queue_feeder_donot_stop_onexc checks holds trivially). close() and
+//     join_thread() exist for parity:
 //     close() makes this process's handle unusable (put/get raise ValueError; empty() raises
 //     OSError once this handle has put, as Python's closed reader does); join_thread()
 //     returns at once (ValueError before close(), as Python's assertion).

@@ -36,8 +36,8 @@
 //     is none); `size` is ignored (size() is the segment's real size).
 //   - track: whether this process's resource tracker removes the segment if the program
 //     dies without unlink() (see src/multiprocessing/tracker.hpp). Default: track when
-//     creating, not when attaching (a tracker that unlinks segments merely attached to
-//     deletes other programs' data, CPython gh-82300).
+//     creating, not when attaching (a tracker that unlinks segments merely
+//     attached to deletes other programs' data, CPython gh-82300).
 // Errors: ValueError for size < 0, create with size 0, attach without a name, an empty
 // name, a name with a NUL; FileExistsError; FileNotFoundError; the OSError family naming
 // the call otherwise (shm_open EINVAL for a name with an inner '/', ENAMETOOLONG over 255

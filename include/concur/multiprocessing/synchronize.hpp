@@ -73,9 +73,9 @@
 //     mp::encode_call (CONCUR_REGISTER, or a captureless / trivially copyable lambda);
 //     it runs in whichever process arrives last. Its exception reaches that process as the
 //     same type for concur's and the std exception types (others as mp::RemoteError).
-//   - acquire(false, timeout) ignores the timeout (multiprocessing.Lock.acquire's
-//     documentation: with block False the timeout "is thus ignored"), where
-//     concur::threading (like Python's threading) raises ValueError.
+//   - acquire(false, timeout) ignores the timeout (Python's multiprocessing rule,
+//     _test_multiprocessing._TestSemaphore.test_timeout), where concur::threading (like
+//     Python's threading) raises ValueError.
 //   - Negative timeouts are ValueError (concur::Timeout); Python treats some as 0.
 //   - Semaphore values are limited to 2^32 - 1 (ValueError beyond).
 //

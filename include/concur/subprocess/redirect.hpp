@@ -10,7 +10,7 @@
 // A Redirect never owns a descriptor: the fd (or the PipeFile it was taken from)
 // must stay open until the Popen constructor returns. The child gets its own
 // copy, so the parent may close its end right after (and must, in a pipeline,
-// for EOF and SIGPIPE to propagate: PITFALLS 23).
+// for EOF and SIGPIPE to propagate).
 //
 // Python parity: PIPE, STDOUT and DEVNULL are the same integers as in Python
 // (-1, -2, -3), so `.stdout_ = -1` means PIPE as in Python. Python file objects

@@ -10,8 +10,8 @@
 // Blocking: each call starts a child and blocks until it has exited and every
 // captured pipe has reached EOF, for at most `timeout`. When the timeout passes,
 // the child is killed (SIGKILL; with start_new_session or process_group=0 its
-// whole process group, so grandchildren holding the pipes die too: PITFALLS
-// 22), reaped, the pipes are drained for at most 250 ms (grandchildren outside
+// whole process group, so grandchildren holding the pipes die
+// too), reaped, the pipes are drained for at most 250 ms (grandchildren outside
 // the group may keep them open) and TimeoutExpired is thrown with the output
 // read so far. Any other exception also kills and reaps the child first.
 //

@@ -3,13 +3,14 @@
 // Internal to concur::multiprocessing: what queues, connections, locks, Value and Array
 // live in. A Region is a memfd (memfd_create(MFD_CLOEXEC), so no name in /dev/shm and
 // nothing to leak: it is freed with its last fd and mapping), reserved up front with
-// posix_fallocate (a full tmpfs is an error at creation, never a SIGBUS later: PITFALLS
-// 33) and mapped MAP_SHARED. Contents start zeroed. Hold it by shared_ptr: copies of an
+// posix_fallocate (a full tmpfs is an error at creation, never a SIGBUS on first
+// touch) and mapped MAP_SHARED. Contents start zeroed. Hold it by shared_ptr: copies of an
 // object share one mapping. Under `fork` a child inherits the mapping; under spawn and
 // forkserver it crosses as its fd (encode/decode, inside an FdSink/FdSource).
 //
-// Rules for what goes inside (PITFALLS 31): offsets, never pointers; atomics through
-// std::atomic_ref on always-lock-free types; process-shared pthread objects only.
+// Rules for what goes inside (each process maps it at its own address): offsets, never
+// pointers; atomics through std::atomic_ref on always-lock-free types; process-shared
+// pthread objects only.
 #pragma once
 
 #include <cstddef>

@@ -4,8 +4,9 @@
 // Internal to concur::multiprocessing. Every object lives at an offset of a
 // detail::Region (region.hpp) and starts with a 32-bit magic word naming its kind, so
 // that a handle decoded from a wrong or hostile fd is a ValueError, never a misread.
-// No pointers inside (PITFALLS 31): plain integers, process-shared pthread mutexes, and
-// 32-bit futex words reached through std::atomic (always lock-free, address-free).
+// No pointers inside (each process maps it at its own address): plain integers,
+// process-shared pthread mutexes, and 32-bit futex words reached through std::atomic
+// (always lock-free, address-free).
 //
 // SharedRef is what every handle holds: the Region (shared_ptr: copies of an object share
 // one mapping) and the offset of the object's state in it.

@@ -1,7 +1,7 @@
 // Test helper: a child mp::Process started by `fork` running a body that returns its exit
 // code (0 = success; anything else is mp::exit(code)), for tests that go through the real
-// Process machinery (for a raw fork() child, see fork_child.hpp). Lambdas may capture by
-// reference (a fork child is a copy). join() waits at most a bound, then kills; the
+// Process machinery (for a raw fork() child, see tests/multiprocessing/fork_child.hpp). Lambdas may
+// capture by reference (a fork child is a copy). join() waits at most a bound, then kills; the
 // destructor kills a child still running, then reaps it, so a failed test never hangs or
 // leaks a process.
 #pragma once
