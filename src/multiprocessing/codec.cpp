@@ -268,6 +268,7 @@ enum : std::uint8_t {
   kBadAlloc = 203,
   kFileExists = 204,
   kFileNotFound = 205,
+  kOSError = 206,  // any member of the OSError family: errno + the call's description
 };
 
 enum : std::uint8_t { kCatGeneric = 1, kCatSystem = 2, kCatIostream = 3, kCatFuture = 4 };
@@ -309,16 +310,29 @@ std::string strip_prefix(const std::string& what, const std::string& prefix) {
   return what.compare(0, p.size(), p) == 0 ? what.substr(p.size()) : what;
 }
 
-// FileExistsError / FileNotFoundError: the message without the ": <strerror>" suffix.
-template <class E>
-void encode_os_subclass(Buffer& out, std::uint8_t code, const E& ex) {
-  if (typeid(ex) != typeid(E)) {
+// The class make_os_error picks for `err` (concur/exceptions.hpp).
+const std::type_info& os_error_type(int err) {
+  try {
+    std::rethrow_exception(concur::make_os_error(err, ""));
+  } catch (const std::exception& e) {
+    return typeid(e);
+  }
+}
+
+// A member of the OSError family whose class is the one its errno maps to: the errno and
+// the message without the ": <strerror>" suffix, rebuilt by make_os_error on the other
+// side. Any other (a user's subclass, a FileNotFoundError built with EIO) crosses as a
+// RemoteError.
+void encode_os_error(Buffer& out, const concur::OSError& ex) {
+  const int err = ex.code().value();
+  if (ex.code().category() != std::generic_category() || typeid(ex) != os_error_type(err)) {
     encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
     return;
   }
   const std::string what = ex.what();
   const std::string suffix = ": " + ex.code().message();
-  out.push_back(std::byte{code});
+  out.push_back(std::byte{kOSError});
+  detail::put_trivial<std::int32_t>(out, err);
   put_string(out, what.size() >= suffix.size() &&
                           what.compare(what.size() - suffix.size(), suffix.size(), suffix) == 0
                       ? what.substr(0, what.size() - suffix.size())
@@ -331,10 +345,8 @@ void encode_exception(Buffer& out, const std::exception_ptr& e) {
   if (!e) detail::throw_bad_input("encode_exception: null exception_ptr");
   try {
     std::rethrow_exception(e);
-  } catch (const concur::FileExistsError& ex) {
-    encode_os_subclass(out, kFileExists, ex);
-  } catch (const concur::FileNotFoundError& ex) {
-    encode_os_subclass(out, kFileNotFound, ex);
+  } catch (const concur::OSError& ex) {
+    encode_os_error(out, ex);
   } catch (const std::system_error& ex) {
     const std::uint8_t cat = category_code(ex.code().category());
     if (typeid(ex) != typeid(std::system_error) || cat == 0) {
@@ -420,12 +432,16 @@ std::exception_ptr decode_exception(Reader& in) {
     }
     case kBadAlloc:
       return std::make_exception_ptr(std::bad_alloc());
-    case kFileExists:
+    case kFileExists:  // written by earlier versions; kept readable
       return std::make_exception_ptr(
           concur::FileExistsError(detail::decode_value<std::string>(in)));
     case kFileNotFound:
       return std::make_exception_ptr(
           concur::FileNotFoundError(detail::decode_value<std::string>(in)));
+    case kOSError: {
+      const auto err = detail::get_trivial<std::int32_t>(in);
+      return concur::make_os_error(err, detail::decode_value<std::string>(in));
+    }
     default:
       detail::throw_bad_input("bad exception code " + std::to_string(code));
   }

@@ -12,12 +12,14 @@
 #include <climits>
 #include <cstring>
 #include <string>
-#include <system_error>
 
 #include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/exceptions.hpp"
+#include "os/error.hpp"
+#include "os/fd.hpp"
+#include "os/poll.hpp"
 
 namespace concur::multiprocessing {
 
@@ -27,20 +29,12 @@ namespace {
 
 Ring* ring(void* p) noexcept { return static_cast<Ring*>(p); }
 
-[[noreturn]] void os_error(int err, const std::string& what) {
-  throw std::system_error(err, std::generic_category(), what);
-}
+// The OSError family: EBADF a closed handle, EPIPE BrokenPipeError, ...
+[[noreturn]] void os_error(int err, const std::string& what) { os::raise(err, what); }
 
 constexpr std::uint8_t kReadable = 1;
 constexpr std::uint8_t kWritable = 2;
 constexpr std::uint8_t kSecond = 4;
-
-int timeout_ms(const Deadline& d) noexcept {
-  if (d.is_forever()) return -1;
-  const auto left = d.remaining();
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
-}
 
 struct TakeBytes {
   Buffer* out;
@@ -82,8 +76,10 @@ std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> Conn
   Ring::create(region->data(), cap, 0);
   if (duplex) Ring::create(static_cast<std::byte*>(region->data()) + one, cap, 0);
   int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    os_error(errno, "socketpair");
+  {
+    os::SocketPair pair = os::make_socketpair(SOCK_STREAM);
+    sv[0] = pair.first.release();
+    sv[1] = pair.second.release();
   }
   std::shared_ptr<ConnectionCore> a;
   std::shared_ptr<ConnectionCore> b;
@@ -216,12 +212,11 @@ bool ConnectionCore::poll(const Timeout& timeout) {
   } unregister{this};
   for (;;) {
     if (has_data()) return true;
-    pollfd p{sock_, POLLIN, 0};
-    const int r = ::poll(&p, 1, timeout_ms(d));
-    if (r < 0 && errno != EINTR) os_error(errno, "poll");
+    os::PollItem p{sock_, os::kPollIn, 0};
+    const int r = os::poll_until(&p, 1, d);
     if (has_data()) return true;
     if (r > 0) {
-      if ((p.revents & (POLLHUP | POLLERR)) != 0) return true;
+      if ((p.revents & (os::kPollHup | os::kPollErr)) != 0) return true;
       drain_doorbell(sock_);
     }
     if (d.expired()) return has_data();
@@ -273,8 +268,7 @@ std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout
   const Deadline d(timeout);
   for (const auto& w : objects) {
     if (w.conn_ && w.conn_->closed()) {
-      throw std::system_error(EBADF, std::generic_category(),
-                              "connection.wait: a connection is closed");
+      os::raise(EBADF, "connection.wait: a connection is closed");
     }
   }
   for (const auto& w : objects) {
@@ -288,30 +282,26 @@ std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout
       }
     }
   } unregister{objects};
-  std::vector<pollfd> fds(objects.size());
+  std::vector<os::PollItem> fds(objects.size());
   std::vector<Waitable> ready;
   for (;;) {
     bool any_data = false;
     for (std::size_t i = 0; i < objects.size(); ++i) {
       const auto& w = objects[i];
-      fds[i] = pollfd{w.conn_ ? w.conn_->socket() : w.fd_, POLLIN, 0};
+      fds[i] = os::PollItem{w.conn_ ? w.conn_->socket() : w.fd_, os::kPollIn, 0};
       if (w.conn_ && w.conn_->has_data()) any_data = true;
     }
-    const int r = ::poll(fds.data(), fds.size(), any_data ? 0 : detail::timeout_ms(d));
-    if (r < 0 && errno != EINTR) {
-      throw std::system_error(errno, std::generic_category(), "connection.wait: poll");
-    }
+    // Data already in a ring: only look, do not wait.
+    (void)os::poll_until(fds.data(), fds.size(), any_data ? Deadline(Deadline::Clock::now()) : d);
     for (std::size_t i = 0; i < objects.size(); ++i) {
       const auto& w = objects[i];
       const short ev = fds[i].revents;
-      if ((ev & POLLNVAL) != 0) {
-        throw std::system_error(
-            EBADF, std::generic_category(),
-            "connection.wait: fd " + std::to_string(fds[i].fd) + " is not open");
+      if ((ev & os::kPollNval) != 0) {
+        os::raise(EBADF, "connection.wait: fd " + std::to_string(fds[i].fd) + " is not open");
       }
       if (w.conn_) {
-        if ((ev & POLLIN) != 0) detail::drain_doorbell(w.conn_->socket());
-        if (w.conn_->has_data() || (ev & (POLLHUP | POLLERR)) != 0) ready.push_back(w);
+        if ((ev & os::kPollIn) != 0) detail::drain_doorbell(w.conn_->socket());
+        if (w.conn_->has_data() || (ev & (os::kPollHup | os::kPollErr)) != 0) ready.push_back(w);
       } else if (ev != 0) {
         ready.push_back(w);
       }

@@ -349,6 +349,13 @@ std::exception_ptr cross(const E& e) {
   EXPECT_TRUE(in.at_end());
   return out;
 }
+std::exception_ptr cross(const std::exception_ptr& e) {
+  auto bytes = mp::encode_exception(e);
+  mp::Reader in(bytes);
+  auto out = mp::decode_exception(in);
+  EXPECT_TRUE(in.at_end());
+  return out;
+}
 
 template <class E>
 void expect_same(const E& original) {
@@ -391,6 +398,32 @@ TEST(CodecExceptions, StandardAndConcurTypesComeBackAsThemselves) {
   expect_same(mp::AuthenticationError("digest mismatch"));
   expect_same(concur::FileExistsError("shm_open(/psm_x)"));
   expect_same(concur::FileNotFoundError("shm_open(/psm_y)"));
+  expect_same(concur::OSError(EIO, "read"));
+  expect_same(concur::PermissionError("open(/etc/shadow)"));
+  expect_same(concur::BrokenPipeError("write"));
+  expect_same(concur::ConnectionResetError("recv"));
+  expect_same(concur::ChildProcessError("waitid(P_PIDFD)"));
+  expect_same(concur::ProcessLookupError("pidfd_open"));
+}
+
+TEST(CodecExceptions, OSErrorsComeBackAsTheClassTheirErrnoMapsTo) {
+  for (const int err : {EPERM, EACCES, ENOENT, EEXIST, EPIPE, ECONNRESET, EAGAIN, EIO}) {
+    std::exception_ptr back = cross(concur::make_os_error(err, "call"));
+    try {
+      std::rethrow_exception(back);
+    } catch (const concur::OSError& e) {
+      try {
+        std::rethrow_exception(concur::make_os_error(err, "call"));
+      } catch (const concur::OSError& expected) {
+        EXPECT_EQ(typeid(e), typeid(expected)) << err;
+        EXPECT_STREQ(e.what(), expected.what());
+      }
+      EXPECT_EQ(e.code().value(), err);
+    }
+  }
+  // A family member built with an errno of another class crosses as a RemoteError.
+  EXPECT_THROW(std::rethrow_exception(cross(concur::FileNotFoundError("x", EIO))),
+               mp::RemoteError);
 }
 
 TEST(CodecExceptions, FileErrorsKeepTheirCode) {

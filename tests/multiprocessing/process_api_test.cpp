@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class ProcessApiTest : public concur::testing::proc::StartMethodTest {};
+class ProcessApi : public concur::testing::proc::StartMethodTest {};
 
 static_assert(std::is_move_assignable_v<mp::Process>);
 static_assert(std::is_nothrow_move_assignable_v<mp::Process>);
@@ -70,7 +70,7 @@ class Unregistered : public mp::Process {
 
 }  // namespace
 
-TEST_P(ProcessApiTest, MoveAssignmentIntoAnUnstartedProcess) {
+TEST_P(ProcessApi, MoveAssignmentIntoAnUnstartedProcess) {
   mp::Process a([] {});
   auto b = ctx().Process([] { mp::exit(6); });
   b.start();
@@ -84,7 +84,7 @@ TEST_P(ProcessApiTest, MoveAssignmentIntoAnUnstartedProcess) {
   EXPECT_EQ(a.exitcode(), 6);
 }
 
-TEST_P(ProcessApiTest, MoveAssignmentOverARunningChildDoesWhatTheDestructorDoes) {
+TEST_P(ProcessApi, MoveAssignmentOverARunningChildDoesWhatTheDestructorDoes) {
   // A daemonic running child on the left is terminated and reaped, as by the destructor.
   LinePipe pipe;
   auto a = ctx().Process(
@@ -114,7 +114,7 @@ TEST_P(ProcessApiTest, MoveAssignmentOverARunningChildDoesWhatTheDestructorDoes)
   EXPECT_FALSE(a.pid().has_value());
 }
 
-TEST_P(ProcessApiTest, ConstQueries) {
+TEST_P(ProcessApi, ConstQueries) {
   auto p = ctx().Process([] { mp::exit(3); });
   const mp::Process& cp = p;
   EXPECT_FALSE(cp.is_alive());
@@ -129,7 +129,7 @@ TEST_P(ProcessApiTest, ConstQueries) {
 // With SIGCHLD ignored the kernel reaps our children: Process reports the status as lost
 // (exitcode 0, status_lost()), as subprocess's Popen does, instead of throwing. Under
 // forkserver the server is the parent and reaps: the status is kept.
-TEST_P(ProcessApiTest, IgnoredSigchldLosesTheStatusAsSubprocessDoes) {
+TEST_P(ProcessApi, IgnoredSigchldLosesTheStatusAsSubprocessDoes) {
   struct sigaction ign {};
   struct sigaction old {};
   ign.sa_handler = SIG_IGN;
@@ -164,7 +164,7 @@ TEST_P(ProcessApiTest, IgnoredSigchldLosesTheStatusAsSubprocessDoes) {
   }
 }
 
-TEST_P(ProcessApiTest, RegisteredSubclassRunsUnderEveryMethod) {
+TEST_P(ProcessApi, RegisteredSubclassRunsUnderEveryMethod) {
   LinePipe pipe;
   Greeter g(ctx(), pipe.writer, "world", 7);
   EXPECT_EQ(g.start_method(), ctx().method());
@@ -177,7 +177,7 @@ TEST_P(ProcessApiTest, RegisteredSubclassRunsUnderEveryMethod) {
   EXPECT_EQ(g.start_method(), mp::start_method_from_string(GetParam()));
 }
 
-TEST_P(ProcessApiTest, UnregisteredSubclassRunsOnlyUnderFork) {
+TEST_P(ProcessApi, UnregisteredSubclassRunsOnlyUnderFork) {
   Unregistered u(mp::start_method_from_string(GetParam()));
   EXPECT_EQ(u.start_method(), mp::start_method_from_string(GetParam()));
   EXPECT_EQ(u.name(), "unreg");
@@ -197,5 +197,5 @@ TEST_P(ProcessApiTest, UnregisteredSubclassRunsOnlyUnderFork) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ProcessApiTest, ::testing::Values("fork", "spawn", "forkserver"),
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessApi, ::testing::Values("fork", "spawn", "forkserver"),
                          method_name);

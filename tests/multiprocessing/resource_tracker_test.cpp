@@ -468,7 +468,7 @@ void churn_alone(mp::Event looping, std::string prefix, std::string taken) {
   churn(mp::Event(), std::move(prefix), std::move(taken));
 }
 
-class TrackerKills : public ::testing::TestWithParam<std::string> {};
+class ResourceTrackerKills : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
 
@@ -479,7 +479,7 @@ class TrackerKills : public ::testing::TestWithParam<std::string> {};
 // which cleans up when the child dies (waited for with a bound). When creation was
 // shm_open(O_CREAT | O_EXCL) then REGISTER, the kill landed between the two (or while the
 // child's own tracker started) in 6 to 19 kills of 100.
-TEST_P(TrackerKills, ACreatorKilledAtRandomMomentsLeavesNothing) {
+TEST_P(ResourceTrackerKills, ACreatorKilledAtRandomMomentsLeavesNothing) {
   using namespace std::chrono_literals;
   const bool alone = GetParam() == "fork_alone";
   const auto& ctx = mp::get_context(alone ? "fork" : GetParam());
@@ -527,7 +527,7 @@ TEST_P(TrackerKills, ACreatorKilledAtRandomMomentsLeavesNothing) {
   for (const auto& name : left) ::shm_unlink(("/" + name).c_str());  // for the leak check
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, TrackerKills,
+INSTANTIATE_TEST_SUITE_P(Methods, ResourceTrackerKills,
                          ::testing::Values("fork", "forkserver", "spawn", "fork_alone"),
                          [](const auto& param_info) { return param_info.param; });
 

@@ -25,7 +25,7 @@ bool thrown_as(int err) {
   return false;
 }
 
-TEST(OsError, ErrnoMapsToCPythonsSubclass) {
+TEST(OSError, ErrnoMapsToCPythonsSubclass) {
   // HierarchyTest.test_errno_mapping: the same table.
   EXPECT_TRUE(thrown_as<concur::BlockingIOError>(EAGAIN));
   EXPECT_TRUE(thrown_as<concur::BlockingIOError>(EALREADY));
@@ -53,7 +53,7 @@ TEST(OsError, ErrnoMapsToCPythonsSubclass) {
   }
 }
 
-TEST(OsError, HierarchyMatchesPython) {
+TEST(OSError, HierarchyMatchesPython) {
   // HierarchyTest.test_builtin_errors / test_select_error: the bases.
   static_assert(std::is_base_of_v<std::system_error, concur::OSError>);
   static_assert(std::is_base_of_v<concur::OSError, concur::FileNotFoundError>);
@@ -64,7 +64,7 @@ TEST(OsError, HierarchyMatchesPython) {
   SUCCEED();
 }
 
-TEST(OsError, WhatNamesTheCall) {
+TEST(OSError, WhatNamesTheCall) {
   try {
     concur::os::raise(ENOENT, "shm_open(/x)");
     FAIL();
@@ -73,7 +73,7 @@ TEST(OsError, WhatNamesTheCall) {
   }
 }
 
-TEST(OsError, OneCatchForAMissingProgramAndAMissingSegment) {
+TEST(OSError, OneCatchForAMissingProgramAndAMissingSegment) {
   // The outside finding: catch (concur::FileNotFoundError&) missed subprocess's error.
   int caught = 0;
   try {

@@ -15,7 +15,7 @@
 
 #include "concur/multiprocessing/synchronize.hpp"
 #include "concur/threading.hpp"
-#include "threading/test_util.hpp"
+#include "support/threading_util.hpp"
 
 namespace {
 

@@ -438,7 +438,9 @@ T loads(std::span<const std::byte> bytes) {
 // runtime_error, range_error, overflow_error, underflow_error, bad_alloc), system_error
 // (its code value and category when generic, system, iostream or future), concur's
 // RuntimeError, ValueError, TypeError, TimeoutError, EOFError, NotImplementedError,
-// BrokenBarrierError, FileExistsError, FileNotFoundError, the futures errors (Error,
+// BrokenBarrierError, every member of the OSError family (OSError, FileNotFoundError,
+// PermissionError, BrokenPipeError, ...: rebuilt from the errno, as CPython's OSError
+// constructor does, so the class is the one the errno maps to), the futures errors (Error,
 // CancelledError, InvalidStateError, BrokenExecutor, BrokenThreadPool, BrokenProcessPool,
 // BrokenInterpreterPool, ExecutionFailed), queue::Empty and queue::Full, multiprocessing's
 // ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match

@@ -20,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-TEST(OsPoll, PollRetriesEintrWithRemainingTime) {
+TEST(Poll, PollRetriesEintrWithRemainingTime) {
   struct sigaction sa {
   }, old{};
   sa.sa_handler = [](int) {};
@@ -40,7 +40,7 @@ TEST(OsPoll, PollRetriesEintrWithRemainingTime) {
   EXPECT_LT(took, 2.0);  // and the retries did not restart the full wait each time
 }
 
-TEST(OsFd, ReadWriteRetryEintrAndReportErrno) {
+TEST(Fd, ReadWriteRetryEintrAndReportErrno) {
   auto p = d::make_pipe();
   EXPECT_EQ(d::write_noexcept(p.write.get(), "ab", 2), 2);
   char buf[4];
@@ -48,7 +48,7 @@ TEST(OsFd, ReadWriteRetryEintrAndReportErrno) {
   EXPECT_EQ(d::read_noexcept(-1, buf, sizeof buf), -EBADF);
 }
 
-TEST(OsFd, FdsAreCloexec) {
+TEST(Fd, FdsAreCloexec) {
   auto p = d::make_pipe();
   EXPECT_EQ(fcntl(p.read.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
   EXPECT_EQ(fcntl(p.write.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
@@ -61,14 +61,14 @@ TEST(OsFd, FdsAreCloexec) {
   EXPECT_EQ(fcntl(pair.second.get(), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 }
 
-TEST(OsPoll, WaitFdSeesReadiness) {
+TEST(Poll, WaitFdSeesReadiness) {
   auto p = d::make_pipe();
   EXPECT_FALSE(d::wait_fd(p.read.get(), d::kPollIn, concur::Deadline(concur::Timeout(10ms))));
   ASSERT_EQ(d::write_noexcept(p.write.get(), "x", 1), 1);
   EXPECT_TRUE(d::wait_fd(p.read.get(), d::kPollIn, concur::Deadline(concur::Timeout(1s))));
 }
 
-TEST(OsChild, ReapReportsExitCodeAndSignal) {
+TEST(ChildReaping, ReapReportsExitCodeAndSignal) {
   for (const int how : {0, 1}) {
     const pid_t pid = fork();
     ASSERT_GE(pid, 0);
@@ -83,7 +83,7 @@ TEST(OsChild, ReapReportsExitCodeAndSignal) {
   }
 }
 
-TEST(OsChild, ReapOfAChildReapedElsewhereIsLost) {
+TEST(ChildReaping, ReapOfAChildReapedElsewhereIsLost) {
   // SIGCHLD ignored: the kernel reaps the child itself, and its status is lost (CPython's
   // subprocess then reports returncode 0).
   struct sigaction ign {
@@ -108,7 +108,7 @@ TEST(OsChild, ReapOfAChildReapedElsewhereIsLost) {
   sigaction(SIGCHLD, &old, nullptr);
 }
 
-TEST(OsChild, StatusDecoding) {
+TEST(ChildReaping, StatusDecoding) {
   EXPECT_EQ(d::returncode_from_status(0), 0);
   EXPECT_EQ(d::returncode_from_status(47 << 8), 47);
   EXPECT_EQ(d::returncode_from_status(SIGTERM), -SIGTERM);
