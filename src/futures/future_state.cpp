@@ -8,9 +8,9 @@
 #include <memory>
 #include <sstream>
 
-#include "os/futex.hpp"
 #include "concur/futures/detail/multi_waiter.hpp"
 #include "concur/futures/future.hpp"
+#include "os/futex.hpp"
 
 namespace concur::futures::detail {
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <utility>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "synchronize_impl.hpp"
 

@@ -15,8 +15,8 @@
 #include <utility>
 #include <variant>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "synchronize_impl.hpp"
 
 namespace concur::multiprocessing {

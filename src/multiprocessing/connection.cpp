@@ -13,10 +13,10 @@
 #include <cstring>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
+#include "concur/exceptions.hpp"
 #include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/detail/ring.hpp"
-#include "concur/exceptions.hpp"
+#include "multiprocessing/handles.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"
 #include "os/poll.hpp"

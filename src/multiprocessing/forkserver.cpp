@@ -101,7 +101,7 @@ void send_status(int sock, std::int32_t value, int fd) {
   try {
     const int fds[1] = {fd};
     os::send_with_fds(sock, std::as_bytes(std::span(&value, 1)),
-                  fd >= 0 ? std::span<const int>(fds) : std::span<const int>());
+                      fd >= 0 ? std::span<const int>(fds) : std::span<const int>());
   } catch (...) {
     // The requester went away: nothing to tell.
   }

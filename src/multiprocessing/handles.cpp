@@ -1,8 +1,9 @@
+#include "multiprocessing/handles.hpp"
+
 #include <algorithm>
 #include <mutex>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/exceptions.hpp"
 
 namespace concur::multiprocessing::detail {

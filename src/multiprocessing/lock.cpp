@@ -10,8 +10,8 @@
 #include <string>
 #include <utility>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "os/poll.hpp"
 #include "synchronize_impl.hpp"
 

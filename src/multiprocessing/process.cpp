@@ -18,8 +18,8 @@
 #include <string>
 #include <typeinfo>
 
-#include "multiprocessing/tracker.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "os/child.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"

@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <string>
 
+#include "concur/exceptions.hpp"
 #include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/detail/ring.hpp"
-#include "concur/exceptions.hpp"
 #include "os/error.hpp"
 
 namespace concur::multiprocessing::detail {
@@ -70,8 +70,7 @@ QueueCore::~QueueCore() { delete static_cast<Ring*>(ring_); }
 void QueueCore::check_open(const char* op) const {
   if (!closed_) return;
   if (kind_ == Kind::kSimple) {
-    os::raise(EBADF,
-                            std::string("SimpleQueue.") + op + ": handle is closed");
+    os::raise(EBADF, std::string("SimpleQueue.") + op + ": handle is closed");
   }
   throw concur::ValueError(std::string(name_of(kind_)) + " is closed");
 }
@@ -103,8 +102,7 @@ bool QueueCore::empty() const {
   // Python: a Queue's reader is closed by close() once its feeder thread ran (after a put);
   // a SimpleQueue's at close(). empty() then fails on the closed handle.
   if (closed_ && (kind_ == Kind::kSimple || used_)) {
-    os::raise(EBADF,
-                            std::string(name_of(kind_)) + ".empty(): handle is closed");
+    os::raise(EBADF, std::string(name_of(kind_)) + ".empty(): handle is closed");
   }
   return !ring_of(ring_).has_data();
 }

@@ -1,3 +1,5 @@
+#include "concur/multiprocessing/detail/region.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -7,9 +9,8 @@
 #include <cstdint>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
-#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/exceptions.hpp"
+#include "multiprocessing/handles.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"
 

@@ -21,9 +21,9 @@
 #include <new>
 #include <string>
 
+#include "concur/exceptions.hpp"
 #include "multiprocessing/handles.hpp"
 #include "multiprocessing/tracker.hpp"
-#include "concur/exceptions.hpp"
 #include "os/child.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"
@@ -275,7 +275,7 @@ bool remove_if_registered(SegmentId id, const char* name) noexcept {
   char buf[kHeader + kNameMax + 1];  // one byte more: a longer record is not a valid one
   for (;;) {
     const ssize_t n = os::retry_eintr([&] { return ::recv(rfd, buf, sizeof buf, 0); });
-    if (n < 0) break;  // treated as EOF
+    if (n < 0) break;   // treated as EOF
     if (n == 0) break;  // every writer end is closed
     if (static_cast<std::size_t>(n) <= kHeader) continue;
     const auto len = static_cast<std::size_t>(n) - kHeader;

@@ -1,4 +1,6 @@
 // The message ring (see concur/multiprocessing/detail/ring.hpp for the protocol).
+#include "concur/multiprocessing/detail/ring.hpp"
+
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
@@ -14,12 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "os/error.hpp"
-#include "os/futex.hpp"
-#include "concur/multiprocessing/detail/ring.hpp"
-#include "os/spin.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "os/error.hpp"
+#include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::multiprocessing::detail {
 

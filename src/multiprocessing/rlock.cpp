@@ -9,8 +9,8 @@
 #include <string>
 #include <utility>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "synchronize_impl.hpp"
 
 namespace concur::multiprocessing {

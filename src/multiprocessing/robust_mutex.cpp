@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <chrono>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "synchronize_impl.hpp"
 
 #if defined(__SANITIZE_THREAD__)

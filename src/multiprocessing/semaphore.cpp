@@ -9,8 +9,8 @@
 #include <new>
 #include <string>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "synchronize_impl.hpp"
 
 namespace concur::multiprocessing {

@@ -14,8 +14,8 @@
 #include <random>
 #include <utility>
 
-#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"
 
@@ -70,7 +70,6 @@ void reserve(int fd, const std::string& path, std::int64_t size) {
   const int err = os::fallocate_noexcept(fd, static_cast<std::size_t>(size));
   if (err != 0) fail(err, "posix_fallocate(" + path + ", " + std::to_string(size) + ")");
 }
-
 
 // Whether /dev/shm takes O_TMPFILE and /proc/thread-self/fd can name what it makes (a
 // Linux tmpfs and a mounted /proc: true wherever concur runs, but an old kernel or a

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "os/error.hpp"
 
 namespace concur::multiprocessing::managers {

@@ -10,9 +10,9 @@
 #include <string>
 #include <utility>
 
-#include "multiprocessing/handles.hpp"
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
+#include "multiprocessing/handles.hpp"
 #include "synchronize_impl.hpp"
 
 namespace concur::multiprocessing::detail {

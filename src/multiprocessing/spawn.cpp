@@ -19,9 +19,9 @@
 #include <cstring>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "multiprocessing/handles.hpp"
 #include "os/child.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"

@@ -14,10 +14,10 @@
 #include <string>
 #include <system_error>
 
-#include "os/error.hpp"
-#include "os/futex.hpp"
 #include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/timeout.hpp"
+#include "os/error.hpp"
+#include "os/futex.hpp"
 
 namespace concur::multiprocessing::detail {
 

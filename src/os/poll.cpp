@@ -42,9 +42,9 @@ int poll_until(PollItem* items, std::size_t n, const Deadline& deadline) {
 
 void sleep_until(const Deadline& deadline) noexcept {
   if (deadline.is_forever()) return;
-  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      deadline.time_point().time_since_epoch())
-                      .count();
+  const auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_point().time_since_epoch())
+          .count();
   if (ns <= 0) return;
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);

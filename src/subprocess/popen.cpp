@@ -561,7 +561,7 @@ CommunicateResult Popen::communicate(std::optional<std::string> input, Timeout t
         if (which[k] == 0) {
           const std::size_t left = st.input.size() - st.input_off;
           const long r = os::write_noexcept(f.fileno(), st.input.data() + st.input_off,
-                                                std::min(left, kWriteChunk));
+                                            std::min(left, kWriteChunk));
           if (r >= 0) {
             st.input_off += static_cast<std::size_t>(r);
             if (st.input_off == st.input.size()) {
@@ -607,8 +607,7 @@ void Popen::send_signal(int sig) {
   st.reap_locked();
   if (st.returncode) return;  // reaped: send nothing (4c.27)
   const int r = os::pidfd_send_signal_noexcept(st.pidfd.get(), sig);
-  if (r != 0 && r != -ESRCH)
-    os::raise(-r, "pidfd_send_signal");
+  if (r != 0 && r != -ESRCH) os::raise(-r, "pidfd_send_signal");
 }
 
 void Popen::terminate() { send_signal(SIGTERM); }

@@ -5,13 +5,13 @@
 // exactly once, by whichever comes first: its thread's exit (local_thread_exit)
 // or the local's destruction (local_destroy). Lock order: a LocalCore's mutex,
 // then a ThreadSlots' mutex.
+#include "concur/threading/detail/local.hpp"
+
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include "concur/threading/detail/local.hpp"
 
 namespace concur::threading::detail {
 

@@ -26,8 +26,8 @@
 #include <typeinfo>
 #include <unordered_map>
 
-#include "os/futex.hpp"
 #include "concur/threading/detail/local.hpp"
+#include "os/futex.hpp"
 
 namespace concur::threading {
 
@@ -50,7 +50,8 @@ struct ThreadState {
   std::atomic<std::uint64_t> ident{0};
   std::atomic<std::uint64_t> native_id{0};
 
-  concur::threading::detail::UniqueFunction body;  // written before pthread_create, then the thread's
+  concur::threading::detail::UniqueFunction
+      body;  // written before pthread_create, then the thread's
 };
 
 }  // namespace detail
@@ -304,7 +305,8 @@ Thread::Thread(ThreadOptions options) : state_(std::make_shared<ThreadState>()) 
   state_->daemon.store(options.daemon ? *options.daemon : current_thread().daemon());
 }
 
-Thread::Thread(SelfContained, ThreadOptions options, concur::threading::detail::UniqueFunction target)
+Thread::Thread(SelfContained, ThreadOptions options,
+               concur::threading::detail::UniqueFunction target)
     : Thread(std::move(options)) {
   target_ = std::move(target);
   self_contained_ = true;
@@ -313,7 +315,9 @@ Thread::Thread(SelfContained, ThreadOptions options, concur::threading::detail::
 Thread::Thread(std::shared_ptr<ThreadState> state) noexcept
     : state_(std::move(state)), view_(true) {}
 
-void Thread::set_target(concur::threading::detail::UniqueFunction target) { target_ = std::move(target); }
+void Thread::set_target(concur::threading::detail::UniqueFunction target) {
+  target_ = std::move(target);
+}
 
 Thread::~Thread() {
   if (view_ || !uses_object_) return;

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include "os/futex.hpp"
 #include <concur/futures.hpp>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "os/futex.hpp"
 #include "support/future_states.hpp"
 #include "support/leak_check.hpp"
 #include "support/timing.hpp"

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "support/leak_check.hpp"
 #include "support/mp_shm_util.hpp"
 

@@ -7,8 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "os/child.hpp"
 #include <concur/subprocess.hpp>
+
+#include "os/child.hpp"
 
 namespace sp = concur::subprocess;
 using namespace std::chrono_literals;

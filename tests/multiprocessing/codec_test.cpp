@@ -24,12 +24,12 @@
 #include <variant>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/queue.hpp"
+#include "multiprocessing/handles.hpp"
 
 namespace {
 
@@ -422,8 +422,7 @@ TEST(CodecExceptions, OSErrorsComeBackAsTheClassTheirErrnoMapsTo) {
     }
   }
   // A family member built with an errno of another class crosses as a RemoteError.
-  EXPECT_THROW(std::rethrow_exception(cross(concur::FileNotFoundError("x", EIO))),
-               mp::RemoteError);
+  EXPECT_THROW(std::rethrow_exception(cross(concur::FileNotFoundError("x", EIO))), mp::RemoteError);
 }
 
 TEST(CodecExceptions, FileErrorsKeepTheirCode) {
@@ -675,7 +674,7 @@ TEST(CodecMessages, ConnectionRecvOfAnotherTypeIsATypeError) {
   auto [va, vb] = mp::Pipe<std::vector<char>>(true, 4096);
   auto [wa, wb] = mp::Pipe<std::string>(true, 1 << 16);
   wb.send(std::string(10000, 'x'));
-  const mp::Buffer big = wa.recv_bytes();
+  const concur::Bytes big = wa.recv_bytes();
   std::thread sender([&, &vb = vb] { vb.send_bytes(big); });
   what = type_error_of([&] { (void)va.recv(); });
   sender.join();

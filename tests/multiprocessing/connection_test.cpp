@@ -16,9 +16,9 @@
 #include <thread>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
+#include "multiprocessing/handles.hpp"
 #include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;

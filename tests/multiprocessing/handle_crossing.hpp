@@ -6,9 +6,9 @@
 
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "multiprocessing/handles.hpp"
 
 namespace concur::testing {
 

@@ -1,5 +1,8 @@
-// Process-shared objects cross as references to their shared memory (src/multiprocessing/handles.hpp,
-// multiprocessing/detail/region.hpp): inside an FdSink/FdSource pair, never by value, never elsewhere.
+// Process-shared objects cross as references to their shared memory
+// (src/multiprocessing/handles.hpp, multiprocessing/detail/region.hpp): inside an FdSink/FdSource
+// pair, never by value, never elsewhere.
+#include "multiprocessing/handles.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,9 +12,8 @@
 #include <memory>
 #include <tuple>
 
-#include "multiprocessing/handles.hpp"
-#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 
 namespace mp = concur::multiprocessing;
 namespace detail = concur::multiprocessing::detail;

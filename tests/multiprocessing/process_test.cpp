@@ -13,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/threading/event.hpp"
 #include "concur/threading/thread.hpp"
 #include "support/mp_process_util.hpp"

@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
+#include "multiprocessing/handles.hpp"
 #include "support/leak_check.hpp"
 
 namespace mp = concur::multiprocessing;

@@ -19,10 +19,10 @@
 #include <thread>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
-#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing.hpp"
+#include "multiprocessing/handles.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "support/leak_check.hpp"
 #include "support/mp_shm_util.hpp"
 

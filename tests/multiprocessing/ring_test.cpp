@@ -1,6 +1,8 @@
 // The message ring under queues and connections (concur/multiprocessing/detail/ring.hpp): framing,
 // wrap-around, streaming of messages larger than the ring, timeouts, and repair after a
 // reader or a writer is SIGKILLed in the middle of a message.
+#include "concur/multiprocessing/detail/ring.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,9 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "concur/multiprocessing/detail/region.hpp"
-#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "support/leak_check.hpp"
 #include "support/timing.hpp"

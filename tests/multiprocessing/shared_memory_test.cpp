@@ -16,8 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "multiprocessing/tracker.hpp"
 #include "concur/exceptions.hpp"
+#include "multiprocessing/tracker.hpp"
 #include "support/leak_check.hpp"
 #include "support/mp_shm_util.hpp"
 
@@ -251,9 +251,9 @@ TEST(SharedMemory, WithoutUnnamedCreationShmOpenDoesTheSame) {
   EXPECT_FALSE(shm_exists(name));
 }
 
-// tmpfs allocates on first touch: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on first
-// touch. Asking for more than the whole filesystem fails at once, without filling it
-// (tmpfs refuses a fallocate larger than its size before allocating anything).
+// tmpfs allocates on first touch: a full /dev/shm is an error at creation (ENOSPC), not a SIGBUS on
+// first touch. Asking for more than the whole filesystem fails at once, without filling it (tmpfs
+// refuses a fallocate larger than its size before allocating anything).
 TEST(SharedMemory, MoreThanDevShmHoldsIsEnospcAtCreationAndLeavesNothing) {
   struct statvfs vfs {};
   ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
+#include "multiprocessing/handles.hpp"
 
 namespace mp = concur::multiprocessing;
 using concur::testing::cross;

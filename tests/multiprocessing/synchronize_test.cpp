@@ -13,12 +13,12 @@
 #include <thread>
 #include <vector>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/sharedctypes.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/handle_crossing.hpp"
+#include "multiprocessing/handles.hpp"
 #include "support/timing.hpp"
 
 namespace mp = concur::multiprocessing;

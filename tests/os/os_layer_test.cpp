@@ -1,7 +1,5 @@
 // The OS layer (src/os/): EINTR retries with recomputed time, close-on-exec fds, status
 // decoding.
-#include "os/poll.hpp"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -13,6 +11,7 @@
 
 #include "os/child.hpp"
 #include "os/fd.hpp"
+#include "os/poll.hpp"
 
 namespace d = concur::os;
 using namespace std::chrono_literals;

@@ -14,9 +14,9 @@
 #include <optional>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/context.hpp"
+#include "multiprocessing/handles.hpp"
 
 namespace concur::testing::proc {
 

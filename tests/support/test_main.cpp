@@ -21,8 +21,8 @@
 #include <sstream>
 #include <string>
 
-#include "multiprocessing/handles.hpp"
 #include "concur/multiprocessing/context.hpp"
+#include "multiprocessing/handles.hpp"
 #include "support/leak_check.hpp"
 
 namespace {

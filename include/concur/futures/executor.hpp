@@ -314,7 +314,7 @@ class Executor {
   /// argument copies as rvalues: what the constraint checks.
   template <class F, class... A>
   requires detail::submittable<F, A...> Future<submit_result_t<F, A...>> submit(F&& fn,
-                                                                                 A&&... args) {
+                                                                                A&&... args) {
     using R = submit_result_t<F, A...>;
     using T = detail::Task<R, std::decay_t<F>, std::decay_t<A>...>;
     std::stop_token token;

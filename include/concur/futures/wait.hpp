@@ -133,8 +133,8 @@ class AsCompleted {
  public:
   AsCompleted(std::vector<F> fs, const Deadline& deadline)
       : futures_(std::move(fs)),
-        core_(std::make_unique<concur::futures::detail::AsCompletedCore>(detail::states_of(futures_),
-                                                                deadline)) {}
+        core_(std::make_unique<concur::futures::detail::AsCompletedCore>(
+            detail::states_of(futures_), deadline)) {}
 
   class iterator {
    public:

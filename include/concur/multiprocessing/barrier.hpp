@@ -25,9 +25,9 @@
 #include <type_traits>
 #include <utility>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/timeout.hpp"
 

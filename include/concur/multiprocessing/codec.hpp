@@ -76,8 +76,8 @@
 #include <typeinfo>
 #include <vector>
 
-#include "concur/multiprocessing/detail/codec_traits.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/codec_traits.hpp"
 
 namespace concur::multiprocessing {
 

@@ -35,8 +35,8 @@
 #include <variant>
 
 #include "concur/detail/lockable.hpp"
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/lock.hpp"
 #include "concur/multiprocessing/rlock.hpp"
 #include "concur/timeout.hpp"

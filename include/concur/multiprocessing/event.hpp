@@ -20,8 +20,8 @@
 #include <string>
 #include <utility>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing {

@@ -34,8 +34,8 @@
 #include <utility>
 
 #include "concur/detail/lockable.hpp"
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing {

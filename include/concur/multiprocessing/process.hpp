@@ -147,8 +147,8 @@
 #include <vector>
 
 #include "concur/bytes.hpp"
-#include "concur/multiprocessing/detail/process_target.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing/detail/process_target.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing {

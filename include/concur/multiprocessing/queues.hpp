@@ -74,8 +74,8 @@
 #include <utility>
 #include <vector>
 
-#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/ring.hpp"
 #include "concur/queue.hpp"
 #include "concur/timeout.hpp"
 

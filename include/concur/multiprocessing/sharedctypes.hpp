@@ -83,9 +83,9 @@
 #include <utility>
 #include <vector>
 
-#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/sync.hpp"
 #include "concur/multiprocessing/synchronize.hpp"
 
 namespace concur::multiprocessing {

@@ -3,10 +3,10 @@
 // between processes.
 //
 // What they are
-//   Each object lives in a block of shared memory (a memfd, multiprocessing/detail/region.hpp) and a
-//   C++ object is a *handle* to it: copying a handle gives another handle to the same lock
-//   (as Python objects are references). The same semantics as concur::threading's
-//   primitives, for threads of any process that holds a handle:
+//   Each object lives in a block of shared memory (a memfd, multiprocessing/detail/region.hpp) and
+//   a C++ object is a *handle* to it: copying a handle gives another handle to the same lock (as
+//   Python objects are references). The same semantics as concur::threading's primitives, for
+//   threads of any process that holds a handle:
 //
 //     Python                               C++
 //     multiprocessing.Lock()               mp::Lock

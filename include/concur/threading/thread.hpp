@@ -98,8 +98,8 @@
 #include <utility>
 #include <vector>
 
-#include "concur/threading/detail/function.hpp"
 #include "concur/exceptions.hpp"
+#include "concur/threading/detail/function.hpp"
 #include "concur/threading/rlock.hpp"
 #include "concur/timeout.hpp"
 
@@ -128,10 +128,11 @@ class Thread {
       : Thread(ThreadOptions{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
   template <class F, class... Args>
-  requires concur::threading::detail::bindable_target<F, Args...> Thread(ThreadOptions options, F&& target,
-                                                              Args&&... args)
+  requires concur::threading::detail::bindable_target<F, Args...> Thread(ThreadOptions options,
+                                                                         F&& target, Args&&... args)
       : Thread(std::move(options)) {
-    set_target(concur::threading::detail::bind_target(std::forward<F>(target), std::forward<Args>(args)...));
+    set_target(concur::threading::detail::bind_target(std::forward<F>(target),
+                                                      std::forward<Args>(args)...));
   }
 
   Thread(const Thread&) = delete;

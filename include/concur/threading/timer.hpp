@@ -45,17 +45,19 @@ namespace concur::threading {
 class Timer : public Thread {
  public:
   template <class F, class... Args>
-  requires concur::threading::detail::bindable_target<F, Args...> Timer(Timeout interval, F&& function,
-                                                             Args&&... args)
+  requires concur::threading::detail::bindable_target<F, Args...> Timer(Timeout interval,
+                                                                        F&& function,
+                                                                        Args&&... args)
       : Timer(ThreadOptions{}, interval, std::forward<F>(function), std::forward<Args>(args)...) {}
 
   template <class F, class... Args>
   requires concur::threading::detail::bindable_target<F, Args...> Timer(ThreadOptions options,
-                                                             Timeout interval, F&& function,
-                                                             Args&&... args)
+                                                                        Timeout interval,
+                                                                        F&& function,
+                                                                        Args&&... args)
       : Timer(std::move(options), interval, std::make_shared<Event>(),
-              concur::threading::detail::bind_target(std::forward<F>(function), std::forward<Args>(args)...)) {
-  }
+              concur::threading::detail::bind_target(std::forward<F>(function),
+                                                     std::forward<Args>(args)...)) {}
 
   /// Stops the timer if it is still waiting.
   void cancel() noexcept { finished_->set(); }

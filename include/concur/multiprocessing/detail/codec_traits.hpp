@@ -9,7 +9,8 @@
 //                 span, reference_wrapper
 //   kHandle       a process-shared object of concur (Queue,    what its concur_encode_handle
 //                 Lock, Value, ...: has `concur_handle_tag`)   writes (>= 4 bytes; fds aside,
-//                                                               see src/multiprocessing/handles.hpp)
+//                                                               see
+//                                                               src/multiprocessing/handles.hpp)
 //   kBool         bool                                       1 byte, 0 or 1
 //   kTrivial      arithmetic, enums                          raw bytes (memcpy)
 //   kString       std::basic_string<char-like>               u64 length + bytes

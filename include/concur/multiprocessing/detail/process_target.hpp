@@ -1,5 +1,5 @@
-// concur/multiprocessing/detail/process_target.hpp: what a Process runs, held so that it can either be
-// called in place (fork) or encoded as a registry call (spawn, forkserver). Internal.
+// concur/multiprocessing/detail/process_target.hpp: what a Process runs, held so that it can either
+// be called in place (fork) or encoded as a registry call (spawn, forkserver). Internal.
 #pragma once
 
 #include <concepts>

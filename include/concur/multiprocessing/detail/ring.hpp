@@ -1,5 +1,5 @@
-// concur/multiprocessing/detail/ring.hpp: the message ring under Queue, SimpleQueue, JoinableQueue and
-// Connection. Internal to concur::multiprocessing: users never call these.
+// concur/multiprocessing/detail/ring.hpp: the message ring under Queue, SimpleQueue, JoinableQueue
+// and Connection. Internal to concur::multiprocessing: users never call these.
 //
 // A Ring is a header and a power-of-two byte buffer inside a detail::Region (shared memory
 // reached by a memfd). It carries whole messages, multi-producer and multi-consumer.

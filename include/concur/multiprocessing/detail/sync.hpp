@@ -20,8 +20,8 @@
 #include <memory>
 #include <utility>
 
-#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/codec.hpp"
+#include "concur/multiprocessing/detail/region.hpp"
 #include "concur/timeout.hpp"
 
 namespace concur::multiprocessing::detail {
