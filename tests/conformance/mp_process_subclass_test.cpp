@@ -12,7 +12,7 @@
 #include <tuple>
 
 #include "concur/multiprocessing.hpp"
-#include "multiprocessing/process_test_util.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 using concur::testing::proc::method_name;
@@ -58,12 +58,12 @@ class UpperCaser : public mp::Process {
 };
 CONCUR_REGISTER_PROCESS(UpperCaser);
 
-class mp_ProcessSubclass : public concur::testing::proc::StartMethodTest {};
+class ProcessSubclass : public concur::testing::proc::StartMethodTest {};
 
 }  // namespace
 
 // test_subclassing: start, two round trips, stop, join.
-TEST_P(mp_ProcessSubclass, TestSubclassing) {
+TEST_P(ProcessSubclass, TestSubclassing) {
   UpperCaser uppercaser(ctx());
   uppercaser.set_daemon(true);
   uppercaser.start();
@@ -74,5 +74,5 @@ TEST_P(mp_ProcessSubclass, TestSubclassing) {
   EXPECT_EQ(uppercaser.exitcode(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, mp_ProcessSubclass,
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessSubclass,
                          ::testing::Values("fork", "spawn", "forkserver"), method_name);

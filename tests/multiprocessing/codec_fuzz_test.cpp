@@ -412,6 +412,7 @@ void check_reencodes(const T& value, std::uint64_t seed) {
 }
 
 std::vector<std::uint64_t> seeds() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read once, before any test thread starts
   if (const char* s = std::getenv("CONCUR_FUZZ_SEED"); s != nullptr && *s != '\0') {
     return {std::strtoull(s, nullptr, 0)};
   }

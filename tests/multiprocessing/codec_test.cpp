@@ -658,17 +658,17 @@ TEST(CodecMessages, ConnectionRecvOfAnotherTypeIsATypeError) {
   auto [ia, ib] = mp::Pipe<int>();
   sb.send(7U);
   ib.send_bytes(sa.recv_bytes());
-  std::string what = type_error_of([&] { (void)ia.recv(); });
+  std::string what = type_error_of([&ia = ia] { (void)ia.recv(); });
   EXPECT_NE(what.find("unsigned int"), std::string::npos) << what;
   EXPECT_NE(what.find("where int was expected"), std::string::npos) << what;
   auto [ta, tb] = mp::Pipe<std::string>();
   tb.send("hello");
   ib.send_bytes(ta.recv_bytes());
-  what = type_error_of([&] { (void)ia.recv(); });
+  what = type_error_of([&ia = ia] { (void)ia.recv(); });
   EXPECT_NE(what.find("basic_string"), std::string::npos) << what;
   // Four bytes of garbage are not an int message either.
   ib.send_bytes(std::string_view("abcd"));
-  EXPECT_NE(value_error_of([&] { (void)ia.recv(); }).find("too short"), std::string::npos);
+  EXPECT_NE(value_error_of([&ia = ia] { (void)ia.recv(); }).find("too short"), std::string::npos);
   // A flat type (strings are copied from the ring straight into the result), long enough to
   // be streamed through the ring: the type is checked there too.
   auto [va, vb] = mp::Pipe<std::vector<char>>(true, 4096);
@@ -676,7 +676,7 @@ TEST(CodecMessages, ConnectionRecvOfAnotherTypeIsATypeError) {
   wb.send(std::string(10000, 'x'));
   const concur::Bytes big = wa.recv_bytes();
   std::thread sender([&, &vb = vb] { vb.send_bytes(big); });
-  what = type_error_of([&] { (void)va.recv(); });
+  what = type_error_of([&va = va] { (void)va.recv(); });
   sender.join();
   EXPECT_NE(what.find("std::vector<char"), std::string::npos) << what;
   // The connection goes on.

@@ -33,7 +33,10 @@ bool contains(const std::vector<mp::connection::Waitable>& v, const C& x) {
 }  // namespace
 
 TEST(Connection, EchoesEverySizeThroughAChild) {
-  auto [a, b] = mp::Pipe<std::string>(true, 64 * 1024);
+  auto a_b = mp::Pipe<std::string>(
+      true, std::size_t{64} * 1024);  // named ends: lambdas capture them (clang 14)
+  auto& a = a_b.first;
+  auto& b = a_b.second;
   concur::testing::ForkChild echo([&] {
     a.close();
     try {
@@ -53,7 +56,9 @@ TEST(Connection, EchoesEverySizeThroughAChild) {
 }
 
 TEST(Connection, EndOfFileWhenThePeerDies) {
-  auto [a, b] = mp::Pipe<int>();
+  auto a_b = mp::Pipe<int>();  // named ends: lambdas capture them (clang 14)
+  auto& a = a_b.first;
+  auto& b = a_b.second;
   concur::testing::ForkChild child([&] {
     b.send(1);
     ::pause();  // killed below
@@ -70,7 +75,9 @@ TEST(Connection, EndOfFileWhenThePeerDies) {
 }
 
 TEST(Connection, EndOfFileWakesASleepingReaderAtClose) {
-  auto [a, b] = mp::Pipe<int>(false);
+  auto a_b = mp::Pipe<int>(false);  // named ends: lambdas capture them (clang 14)
+  auto& a = a_b.first;
+  auto& b = a_b.second;
   std::thread closer([b = b]() mutable {
     concur::testing::eventually([] { return false; }, milliseconds(50));
     b.close();
@@ -80,8 +87,12 @@ TEST(Connection, EndOfFileWakesASleepingReaderAtClose) {
 }
 
 TEST(Connection, PollIsWokenByTheDoorbellOfAnotherProcess) {
-  auto [a, b] = mp::Pipe<int>();
-  auto [go_r, go_w] = mp::Pipe<int>(false);
+  auto a_b = mp::Pipe<int>();  // named ends: lambdas capture them (clang 14)
+  auto& a = a_b.first;
+  auto& b = a_b.second;
+  auto go_r_go_w = mp::Pipe<int>(false);  // named ends: lambdas capture them (clang 14)
+  auto& go_r = go_r_go_w.first;
+  auto& go_w = go_r_go_w.second;
   concur::testing::ForkChild child([&] {
     go_r.recv();  // the parent sleeps in poll by now, or soon
     b.send(7);
@@ -96,11 +107,17 @@ TEST(Connection, PollIsWokenByTheDoorbellOfAnotherProcess) {
 }
 
 TEST(Connection, WaitOverConnectionsPipesAndPidfds) {
-  auto [a1, b1] = mp::Pipe<int>();
-  auto [a2, b2] = mp::Pipe<int>();
+  auto a1_b1 = mp::Pipe<int>();  // named ends: lambdas capture them (clang 14)
+  auto& a1 = a1_b1.first;
+  auto& b1 = a1_b1.second;
+  auto a2_b2 = mp::Pipe<int>();  // named ends: lambdas capture them (clang 14)
+  auto& a2 = a2_b2.first;
+  auto& b2 = a2_b2.second;
   int fds[2];
   ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  auto [go_r, go_w] = mp::Pipe<int>(false);
+  auto go_r_go_w = mp::Pipe<int>(false);  // named ends: lambdas capture them (clang 14)
+  auto& go_r = go_r_go_w.first;
+  auto& go_w = go_r_go_w.second;
   concur::testing::ForkChild child([&] {
     go_r.recv();
     b2.send(2);
@@ -136,7 +153,9 @@ TEST(Connection, WaitOverConnectionsPipesAndPidfds) {
 }
 
 TEST(Connection, ConcurrentWritersNeverInterleave) {
-  auto [r, w] = mp::Pipe<std::string>(false, 8192);
+  auto r_w = mp::Pipe<std::string>(false, 8192);  // named ends: lambdas capture them (clang 14)
+  auto& r = r_w.first;
+  auto& w = r_w.second;
   std::vector<std::unique_ptr<concur::testing::ForkChild>> writers;
   for (int k = 0; k < 3; ++k) {
     writers.push_back(std::make_unique<concur::testing::ForkChild>([&, k] {
@@ -156,7 +175,9 @@ TEST(Connection, ConcurrentWritersNeverInterleave) {
 }
 
 TEST(Connection, SendWaitingForRoomFailsWhenTheReaderIsGone) {
-  auto [r, w] = mp::Pipe<std::string>(false, 4096);
+  auto r_w = mp::Pipe<std::string>(false, 4096);  // named ends: lambdas capture them (clang 14)
+  auto& r = r_w.first;
+  auto& w = r_w.second;
   r.close();
   w.send(std::string(1000, 'x'));  // room: accepted (the message is lost with the ring)
   try {
@@ -168,7 +189,9 @@ TEST(Connection, SendWaitingForRoomFailsWhenTheReaderIsGone) {
 }
 
 TEST(Connection, CrossesAsAHandleInsideASinkAndSource) {
-  auto [a, b] = mp::Pipe<int>();
+  auto a_b = mp::Pipe<int>();  // named ends: lambdas capture them (clang 14)
+  auto& a = a_b.first;
+  auto& b = a_b.second;
   std::vector<int> fds;
   mp::Connection<int> other = concur::testing::cross(b, &fds);
   ASSERT_EQ(fds.size(), 2u);
@@ -184,6 +207,7 @@ TEST(Connection, CrossesAsAHandleInsideASinkAndSource) {
 TEST(Connection, AConnectionCannotBeSentOnAConnection) {
   auto [a, b] = mp::Pipe<mp::Connection<int>>();
   auto [c, d] = mp::Pipe<int>();
+  (void)d;
   EXPECT_THROW(a.send(c), concur::RuntimeError);
   EXPECT_FALSE(b.poll());
 }

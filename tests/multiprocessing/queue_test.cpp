@@ -25,7 +25,8 @@ TEST(Queue, ManyProducersAndConsumersGetEveryMessageOnceInProducerOrder) {
   constexpr int kProducers = 3;
   constexpr int kConsumers = 2;
   constexpr int kPerProducer = 20000;
-  mp::Queue<std::pair<int, int>> q(0, 16 * 1024);  // small: producers often wait for room
+  mp::Queue<std::pair<int, int>> q(0,
+                                   std::size_t{16} * 1024);  // small: producers often wait for room
   mp::Queue<std::vector<std::int64_t>> results;
   std::vector<std::unique_ptr<concur::testing::ForkChild>> kids;
   for (int c = 0; c < kConsumers; ++c) {
@@ -60,7 +61,8 @@ TEST(Queue, ManyProducersAndConsumersGetEveryMessageOnceInProducerOrder) {
     ASSERT_EQ(r.size(), 2u * kProducers);
     for (int p = 0; p < kProducers; ++p) {
       count[static_cast<std::size_t>(p)] += r[static_cast<std::size_t>(p)];
-      sum[static_cast<std::size_t>(p)] += r[static_cast<std::size_t>(kProducers + p)];
+      sum[static_cast<std::size_t>(p)] +=
+          r[static_cast<std::size_t>(kProducers) + static_cast<std::size_t>(p)];
     }
   }
   for (auto& k : kids) EXPECT_TRUE(k->ok());

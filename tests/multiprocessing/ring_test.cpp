@@ -133,7 +133,7 @@ TEST(Ring, AConsumerThatThrowsStillConsumes) {
 }
 
 TEST(Ring, MessagesLargerThanTheRingStreamToAnotherProcess) {
-  TestRing t(64 * 1024);
+  TestRing t(std::size_t{64} * 1024);
   const std::size_t sizes[] = {16u << 20, 40000, 0, 100000, 1u << 20};
   concur::testing::ForkChild reader([&] {
     for (std::uint32_t i = 0; i < 5; ++i) {

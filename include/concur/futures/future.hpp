@@ -203,6 +203,15 @@ class AnyFuture {
   detail::Ref<detail::StateBase> state_;
 };
 
+namespace detail {
+/// What Future<T>::then accepts (one named constraint, so that the out-of-line definition
+/// matches the declaration for every compiler).
+template <class F, class T>
+concept then_callable = std::move_constructible<F> &&
+    (std::invocable<F&, const Future<T>&> ||
+     (std::is_void_v<T> ? std::invocable<F&> : std::invocable<F&, const Stored<T>&>));
+}  // namespace detail
+
 template <class T>
 class Future {
  public:
@@ -298,10 +307,8 @@ class Future {
   /// lambda with a deduced return type is tried with the future first, so its
   /// body must compile for one (write the parameter type to take the value).
   template <class F>
-  requires std::move_constructible<F> &&
-      (std::invocable<F&, const Future<T>&> ||
-       (std::is_void_v<T> ? std::invocable<F&>
-                          : std::invocable<F&, const detail::Stored<T>&>)) auto then(F fn) const;
+  requires detail::then_callable<F, T>
+  auto then(F fn) const;
 
   /// `co_await future` in a coroutine: resumes (in the completing thread, or at
   /// once if done) with result(), or throws what result() throws.
@@ -392,11 +399,8 @@ struct Future<T>::promise_type : detail::PromiseBase<T> {
 
 template <class T>
 template <class F>
-requires std::move_constructible<F> &&
-    (std::invocable<F&, const Future<T>&> ||
-     (std::is_void_v<T>
-          ? std::invocable<F&>
-          : std::invocable<F&, const detail::Stored<T>&>)) auto Future<T>::then(F fn) const {
+requires detail::then_callable<F, T>
+auto Future<T>::then(F fn) const {
   constexpr bool takes_future = std::is_invocable_v<F&, const Future<T>&>;
   using U = typename detail::ThenResult<takes_future, T, F>::type;
   Future<U> next;

@@ -7,7 +7,7 @@
 //
 // What blocks: wait(), for at most `timeout` (omitted = forever).
 //
-// What throws: nothing but the creation of the shared block (std::system_error) and a
+// What throws: nothing but the creation of the shared block (concur::OSError) and a
 //   negative timeout (ValueError).
 //
 // Robustness: an Event has no holder: a process's death does not affect it.

@@ -11,7 +11,7 @@
 // What throws: release() of an unlocked Lock: ValueError; of a Lock another thread or
 //   process holds: RuntimeError. acquire() without a timeout by the thread holding it:
 //   RuntimeError ("deadlock..."). An unrecoverable mutex: RuntimeError. The shared block
-//   cannot be created: std::system_error.
+//   cannot be created: concur::OSError.
 //
 // Robustness: when the holder dies, the next acquire() succeeds and owner_died() is true
 //   until that holder releases it (the protected data may need repair).
@@ -57,7 +57,7 @@ class Lock : public concur::detail::Lockable<Lock, concur::detail::NonBlockingTi
  public:
   using concur_handle_tag = void;
 
-  /// A new, unlocked lock in its own shared block. Throws std::system_error if the
+  /// A new, unlocked lock in its own shared block. Throws concur::OSError if the
   /// block cannot be created (memfd_create, posix_fallocate, mmap).
   Lock();
 

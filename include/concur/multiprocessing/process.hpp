@@ -59,7 +59,7 @@
 //   unregistered function pointer or a target that cannot cross (spawn/forkserver):
 //   ValueError / TypeError, before any process is made; spawn/forkserver in a program whose
 //   main() did not call main_guard: RuntimeError naming main_guard; OS failures:
-//   std::system_error naming the call. join()/sentinel() before start(): ValueError("can
+//   concur::OSError naming the call. join()/sentinel() before start(): ValueError("can
 //   only join a started process" / "process not started") — Python uses AssertionError
 //   for join; join() of current_process(): ValueError. close() while the child runs:
 //   ValueError; after close(), start/join/is_alive/terminate/kill/pid/ident/sentinel:

@@ -252,7 +252,7 @@ class Queue {
 
   /// A new queue. maxsize <= 0: bounded only by `buffer_bytes` (rounded up to a power of
   /// two, 4 KiB to 128 MiB). Throws ValueError for maxsize >= 2^24 or a buffer above 128 MiB,
-  /// std::system_error if the shared memory cannot be made.
+  /// concur::OSError if the shared memory cannot be made.
   explicit Queue(long maxsize = 0, std::size_t buffer_bytes = detail::QueueCore::kDefaultBuffer)
       : core_(std::make_shared<detail::QueueCore>(kind(), maxsize, buffer_bytes)) {}
 

@@ -21,7 +21,7 @@
 //     (FileExistsError if it exists); without one (std::nullopt), a fresh "/psm_<8 hex
 //     digits>", retried with another one on a collision (never FileExistsError). The pages
 //     are reserved up front with posix_fallocate, so a full /dev/shm is an error here
-//     (std::system_error ENOSPC naming posix_fallocate) and never a SIGBUS on first touch.
+//     (concur::OSError ENOSPC naming posix_fallocate) and never a SIGBUS on first touch.
 //     Contents start zeroed. Permissions 0600. The name appears whole: the segment is
 //     made unnamed in /dev/shm (O_TMPFILE), sized, registered with the resource tracker
 //     with its inode, and only then named, atomically (linkat, which fails if the name

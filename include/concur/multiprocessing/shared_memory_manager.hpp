@@ -27,7 +27,7 @@
 // Errors: SharedMemory()/ShareableList() before start() or after shutdown(): ValueError;
 // start() twice: ProcessError("Already started server"); start() after shutdown():
 // ProcessError("Manager has shut down"); size <= 0: ValueError (as SharedMemory);
-// std::system_error naming socketpair/fork when the server cannot be started. A manager
+// concur::OSError naming socketpair/fork when the server cannot be started. A manager
 // used in another process than the one that started it (a fork child holding a copy):
 // ValueError; its fd was closed there at fork, so children never keep the server alive.
 //

@@ -55,7 +55,7 @@
 // Pitfall (as std::vector): mp::Array<int>{10} is ONE element (10); mp::Array<int>(10) is
 //   ten zeros.
 //
-// What throws: std::system_error when the shared block cannot be created; get/set/slice
+// What throws: concur::OSError when the shared block cannot be created; get/set/slice
 // out of range: std::out_of_range (Python's IndexError); set_slice with a sequence that
 // does not fit: ValueError. Lock errors as mp::Lock/RLock (a Value<T, Lock> whose lock the
 // caller already holds throws RuntimeError "deadlock" from value()/set(): use get_obj()).

@@ -127,7 +127,7 @@ class Popen {
   CommunicateResult communicate(Timeout timeout) { return communicate(std::nullopt, timeout); }
 
   /// Sends signal `sig` through the pidfd (no pid-reuse race); does nothing once the
-  /// child has been reaped. Throws std::system_error on other failures.
+  /// child has been reaped. Throws concur::OSError on other failures.
   void send_signal(int sig);
   /// send_signal(SIGTERM).
   void terminate();

@@ -15,7 +15,7 @@
 // Python parity: PIPE, STDOUT and DEVNULL are the same integers as in Python
 // (-1, -2, -3), so `.stdout_ = -1` means PIPE as in Python. Python file objects
 // become their descriptor (PipeFile, or any fd). A number below -3 is a
-// concur::ValueError, a number that is not an open fd a std::system_error(EBADF),
+// concur::ValueError, a number that is not an open fd a concur::OSError(EBADF),
 // both raised by Popen before anything is spawned.
 #pragma once
 

@@ -15,7 +15,7 @@
 // the group may keep them open) and TimeoutExpired is thrown with the output
 // read so far. Any other exception also kills and reaps the child first.
 //
-// Errors: as Popen (ValueError/TypeError before spawning; std::system_error when
+// Errors: as Popen (ValueError/TypeError before spawning; concur::OSError when
 // the program cannot start), CalledProcessError when check is set (check_call,
 // check_output: always) and the returncode is not 0, TimeoutExpired.
 //

@@ -24,7 +24,7 @@ namespace concur::multiprocessing::detail {
 class Region {
  public:
   /// A new zero-filled shared block of `size` bytes (> 0). `what` names it in errors and
-  /// in /proc/<pid>/maps ("memfd:concur-<what>"). Throws std::system_error naming the
+  /// in /proc/<pid>/maps ("memfd:concur-<what>"). Throws concur::OSError naming the
   /// failed call (ENOSPC when /dev/shm-backed memory is full, EMFILE, ...).
   static std::shared_ptr<Region> create(std::size_t size, const char* what);
   /// Maps the memfd `fd` (the Region keeps a dup; the caller keeps `fd`). Size from fstat.
