@@ -20,7 +20,7 @@ namespace concur::multiprocessing::detail {
 
 namespace {
 
-timespec to_timespec(const Deadline& deadline) noexcept {
+[[maybe_unused]] timespec to_timespec(const Deadline& deadline) noexcept {
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_point().time_since_epoch())
           .count();

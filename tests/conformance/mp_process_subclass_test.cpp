@@ -74,5 +74,5 @@ TEST_P(ProcessSubclass, TestSubclassing) {
   EXPECT_EQ(uppercaser.exitcode(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, ProcessSubclass,
-                         ::testing::Values("fork", "spawn", "forkserver"), method_name);
+INSTANTIATE_TEST_SUITE_P(Methods, ProcessSubclass, ::testing::Values("fork", "spawn", "forkserver"),
+                         method_name);
