@@ -163,8 +163,12 @@ int Barrier::wait_until(const Deadline& deadline) {
   const int slot = take_slot(mine);
   detail::mutex_release(s.lock);
   bool in_time = true;
-  s.sleepers.fetch_add(1, std::memory_order_seq_cst);
-  while (s.gen.load(std::memory_order_seq_cst) == mine) {
+  // Spin briefly on the generation word before sleeping, unless more parties than CPUs
+  // wait (then a spinner only keeps the party it waits for from running).
+  const bool spun = s.parties <= concur::os::cpu_count() && !deadline.expired() &&
+                    detail::spin_while_equal(s.gen, mine);
+  if (!spun) s.sleepers.fetch_add(1, std::memory_order_seq_cst);
+  while (!spun && s.gen.load(std::memory_order_seq_cst) == mine) {
     // Sleep in slices: between them, see whether a party died holding the internal lock
     // (running the action, say), which breaks the barrier instead of leaving us waiting.
     const Deadline slice(
@@ -177,7 +181,7 @@ int Barrier::wait_until(const Deadline& deadline) {
       probe(slot);
     }
   }
-  s.sleepers.fetch_sub(1, std::memory_order_relaxed);
+  if (!spun) s.sleepers.fetch_sub(1, std::memory_order_relaxed);
   if (slot >= 0) pthread_mutex_unlock(&s.slots[slot].mutex);
   lock_internal();
   if (slot >= 0) s.slot_used[slot] = 0;

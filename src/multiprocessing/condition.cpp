@@ -38,6 +38,7 @@ SharedRef new_condition_state(std::shared_ptr<Region> region, std::size_t offset
   s->seq.store(0, std::memory_order_relaxed);
   s->waiting = 0;
   s->tokens = 0;
+  s->sleepers.store(0, std::memory_order_relaxed);
   for (auto& slot : s->slots) detail::mutex_init(slot, detail::kLockMagic);
   detail::store(s->magic, detail::kConditionMagic);
   return ref;
@@ -119,8 +120,16 @@ bool Condition::wait(Timeout timeout) {
       // Cannot happen: the caller owns it (checked above).
       throw concur::RuntimeError("Condition.wait: the lock could not be released");
     }
-    if (in_time) in_time = wait_word(c.seq, seen, deadline);
-    // Take it back with no bound (as Python): the notifier holds it only briefly.
+    // Spin briefly on the sequence word, then sleep on it. A sleeper is counted first, so
+    // that notify() (which bumps seq, then reads sleepers) skips the wake when none sleeps.
+    if (in_time && (deadline.expired() || !detail::spin_while_equal(c.seq, seen))) {
+      c.sleepers.fetch_add(1, std::memory_order_seq_cst);
+      in_time = c.seq.load(std::memory_order_seq_cst) != seen || wait_word(c.seq, seen, deadline);
+      c.sleepers.fetch_sub(1, std::memory_order_relaxed);
+    }
+    // Take it back with no bound (as Python): the notifier holds it only briefly, so wait
+    // (bounded) for it to look free before blocking on it.
+    concur::os::spin_until([&] { return detail::owner_tid(m) == 0; }, detail::kSharedSpin);
     detail::mutex_acquire(m, true, Deadline{});
     detail::store(m.count, saved);
     if (died) detail::store(m.owner_died, 1U);
@@ -162,8 +171,9 @@ void Condition::notify(int n) {
   if (t == 0) return;
   detail::store(c.waiting, c.waiting - t);
   detail::store(c.tokens, c.tokens + t);
-  c.seq.fetch_add(1, std::memory_order_release);
-  wake_word(c.seq, t > INT_MAX ? INT_MAX : static_cast<int>(t));
+  c.seq.fetch_add(1, std::memory_order_seq_cst);
+  if (c.sleepers.load(std::memory_order_seq_cst) != 0)
+    wake_word(c.seq, t > INT_MAX ? INT_MAX : static_cast<int>(t));
 }
 
 void Condition::notify_all() { notify(INT_MAX); }

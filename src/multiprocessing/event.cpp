@@ -59,6 +59,7 @@ bool Event::wait(Timeout timeout) {
   const std::uint32_t seen = s.word.load(std::memory_order_acquire);
   if (seen & 1U) return true;
   const Deadline deadline(timeout);
+  if (!deadline.expired() && detail::spin_while_equal(s.word, seen)) return true;
   s.sleepers.fetch_add(1, std::memory_order_seq_cst);
   while (s.word.load(std::memory_order_seq_cst) == seen) {
     if (!wait_word(s.word, seen, deadline)) break;

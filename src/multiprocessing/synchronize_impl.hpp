@@ -18,6 +18,7 @@
 #include "concur/timeout.hpp"
 #include "os/error.hpp"
 #include "os/futex.hpp"
+#include "os/spin.hpp"
 
 namespace concur::multiprocessing::detail {
 
@@ -61,6 +62,17 @@ inline bool wait_word(std::atomic<std::uint32_t>& w, std::uint32_t expected, con
 }
 inline void wake_word(std::atomic<std::uint32_t>& w, int n) {
   concur::os::futex_wake(w, n, /*shared=*/true);
+}
+
+// Spin rounds before a futex sleep on a shared word (os::spin_until: a few microseconds,
+// none on one CPU or while the machine is overloaded). A hand-off between two running
+// processes through a cache line costs well under a microsecond; through the kernel, tens.
+inline constexpr int kSharedSpin = 600;
+
+// Spins (bounded, see os::spin_until) until `w` differs from `seen`; true if it did.
+inline bool spin_while_equal(const std::atomic<std::uint32_t>& w, std::uint32_t seen) noexcept {
+  return concur::os::spin_until([&] { return w.load(std::memory_order_acquire) != seen; },
+                                kSharedSpin);
 }
 
 }  // namespace concur::multiprocessing::detail

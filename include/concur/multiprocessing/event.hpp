@@ -12,6 +12,9 @@
 //
 // Robustness: an Event has no holder: a process's death does not affect it.
 //
+// Cost: wait() spins briefly (a few microseconds, none on one CPU or under load) before it
+//   sleeps on the flag.
+//
 // The rules every process-shared primitive follows (handles, how they cross to a child
 // process, what happens when a process dies, the deliberate deviations from Python, memory
 // ordering, lifetime): concur/multiprocessing/synchronize.hpp, which includes this header.

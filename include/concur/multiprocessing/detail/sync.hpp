@@ -66,8 +66,9 @@ struct ConditionState {
   std::uint32_t magic;
   std::atomic<std::uint32_t> seq;  // bumped by every notify; waiters sleep on it
   // Under the condition's lock: threads inside wait() = waiting + tokens.
-  std::uint32_t waiting;  // not (yet) chosen by a notify
-  std::uint32_t tokens;   // notifications given and not yet taken by a waiter
+  std::uint32_t waiting;                // not (yet) chosen by a notify
+  std::uint32_t tokens;                 // notifications given and not yet taken by a waiter
+  std::atomic<std::uint32_t> sleepers;  // waiters in (or about to enter) a futex sleep on seq
   // Watch slots (under the condition's lock): each waiter holds one of these robust
   // mutexes while inside wait(), so that notify() can see (EOWNERDEAD) a waiter that died
   // there and stop counting it. Waiters beyond kWatchSlots are not watched.
