@@ -119,7 +119,9 @@ void BM_Pipe_4MiBMsgs(benchmark::State& state) {
   constexpr std::size_t kSize = 4u << 20;
   const std::string blob(kSize, 'x');
   for (auto _ : state) {
-    auto [reader, writer] = mp::Pipe<std::string>(false);
+    auto ends = mp::Pipe<std::string>(false);  // named ends: clang cannot capture bindings
+    auto& reader = ends.first;
+    auto& writer = ends.second;
     const pid_t pid = fork_child([&] {
       std::size_t total = 0;
       for (int i = 0; i < kN; ++i) total += reader.recv().size();
@@ -140,7 +142,9 @@ BENCHMARK_CAPTURE(BM_Floor_Memcpy4MiB, pipe, "mp_pipe.4MiB_msgs");
 void BM_Pipe_Roundtrip(benchmark::State& state) {
   constexpr int kN = 50'000;
   for (auto _ : state) {
-    auto [a, b] = mp::Pipe<int>();
+    auto ends = mp::Pipe<int>();  // named ends: clang cannot capture bindings
+    auto& a = ends.first;
+    auto& b = ends.second;
     const pid_t pid = fork_child([&] {
       for (int i = 0; i < kN; ++i) b.send(b.recv());
       return 0;
