@@ -79,61 +79,63 @@ void BM_Queue_SmallMsgs(benchmark::State& state) {
 }
 BENCHMARK(BM_Queue_SmallMsgs)->UseManualTime()->Iterations(5);
 
+constexpr int kLargeMsgs = 200;
+constexpr std::size_t kLargeSize = 4u << 20;
+
+// Times kLargeMsgs messages of 4 MiB sent by this process (send(blob)) and received by a
+// forked child (recv() returns the string), as this iteration's time.
+template <class Send, class Recv>
+void time_large_messages(benchmark::State& state, Send&& send, Recv&& recv) {
+  const std::string blob(kLargeSize, 'x');
+  const pid_t pid = fork_child([&] {
+    std::size_t total = 0;
+    for (int i = 0; i < kLargeMsgs; ++i) total += recv().size();
+    return total == kLargeMsgs * kLargeSize ? 0 : 1;
+  });
+  const auto t = Clock::now();
+  for (int i = 0; i < kLargeMsgs; ++i) send(blob);
+  reap(pid);
+  state.SetIterationTime(seconds_since(t));
+}
+
+void report_large_messages(benchmark::State& state, const char* case_name) {
+  concur_bench::report_rate(state, case_name, "concur", "GB/s",
+                            kLargeMsgs * static_cast<double>(kLargeSize) / 1e9);
+}
+
 void BM_Queue_4MiBMsgs(benchmark::State& state) {
-  constexpr int kN = 200;
-  constexpr std::size_t kSize = 4u << 20;
-  const std::string blob(kSize, 'x');
   for (auto _ : state) {
     mp::Queue<std::string> q(8);
-    const pid_t pid = fork_child([&] {
-      std::size_t total = 0;
-      for (int i = 0; i < kN; ++i) total += q.get().size();
-      return total == kN * kSize ? 0 : 1;
-    });
-    const auto t = Clock::now();
-    for (int i = 0; i < kN; ++i) q.put(blob);
-    reap(pid);
-    state.SetIterationTime(seconds_since(t));
+    time_large_messages(
+        state, [&](const std::string& m) { q.put(m); }, [&] { return q.get(); });
   }
-  concur_bench::report_rate(state, "mp_queue.4MiB_msgs", "concur", "GB/s",
-                            kN * static_cast<double>(kSize) / 1e9);
+  report_large_messages(state, "mp_queue.4MiB_msgs");
 }
 BENCHMARK(BM_Queue_4MiBMsgs)->UseManualTime()->Iterations(3);
 
 // The floor of both 4 MiB cases, reported under `case_name`.
 void BM_Floor_Memcpy4MiB(benchmark::State& state, const char* case_name) {
-  constexpr std::size_t kSize = 4u << 20;
-  std::vector<char> a(kSize, 'x'), b(kSize, 'y');
+  std::vector<char> a(kLargeSize, 'x'), b(kLargeSize, 'y');
   for (auto _ : state) {
-    std::memcpy(b.data(), a.data(), kSize);
+    std::memcpy(b.data(), a.data(), kLargeSize);
     benchmark::DoNotOptimize(b.data());
     benchmark::ClobberMemory();
     std::swap(a, b);
   }
-  concur_bench::report_rate(state, case_name, "floor", "GB/s", static_cast<double>(kSize) / 1e9);
+  concur_bench::report_rate(state, case_name, "floor", "GB/s",
+                            static_cast<double>(kLargeSize) / 1e9);
 }
 BENCHMARK_CAPTURE(BM_Floor_Memcpy4MiB, queue, "mp_queue.4MiB_msgs");
 
 void BM_Pipe_4MiBMsgs(benchmark::State& state) {
-  constexpr int kN = 200;
-  constexpr std::size_t kSize = 4u << 20;
-  const std::string blob(kSize, 'x');
   for (auto _ : state) {
     auto ends = mp::Pipe<std::string>(false);  // named ends: clang cannot capture bindings
     auto& reader = ends.first;
     auto& writer = ends.second;
-    const pid_t pid = fork_child([&] {
-      std::size_t total = 0;
-      for (int i = 0; i < kN; ++i) total += reader.recv().size();
-      return total == kN * kSize ? 0 : 1;
-    });
-    const auto t = Clock::now();
-    for (int i = 0; i < kN; ++i) writer.send(blob);
-    reap(pid);
-    state.SetIterationTime(seconds_since(t));
+    time_large_messages(
+        state, [&](const std::string& m) { writer.send(m); }, [&] { return reader.recv(); });
   }
-  concur_bench::report_rate(state, "mp_pipe.4MiB_msgs", "concur", "GB/s",
-                            kN * static_cast<double>(kSize) / 1e9);
+  report_large_messages(state, "mp_pipe.4MiB_msgs");
 }
 BENCHMARK(BM_Pipe_4MiBMsgs)->UseManualTime()->Iterations(3);
 
