@@ -58,6 +58,12 @@ struct StateBase::CallbackNode {
   Callback fn;
 };
 
+std::vector<std::byte> StateBase::encode_call() const {
+  throw TypeError("concur::futures: this future is not an executor's task: it has no call to send");
+}
+
+void StateBase::complete_from_reply(std::span<const std::byte> /*reply*/) noexcept {}
+
 StateBase::~StateBase() {
   // Lists are empty once the future is done; a future destroyed while pending
   // frees what is still queued.

@@ -34,15 +34,6 @@ void force_start_method(StartMethod m) noexcept {
 bool main_guard_called() noexcept { return g_guard_called.load(); }
 const char* program_argv0() noexcept { return g_argv0; }
 
-[[noreturn]] void throw_target_cannot_cross(const char* target_type) {
-  throw TypeError(
-      "concur::multiprocessing: this Process's target or arguments (" + demangle(target_type) +
-      ") cannot cross a process boundary, so it cannot start with the spawn or forkserver "
-      "method: use a captureless lambda, a trivially copyable closure, mp::fn<&function> or a "
-      "CONCUR_REGISTERed function pointer with Picklable arguments (see codec.hpp), or "
-      "get_context(\"fork\")");
-}
-
 }  // namespace detail
 
 std::string_view to_string(StartMethod m) noexcept {

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "concur/detail/bound_call.hpp"
+
 namespace concur::multiprocessing {
 namespace {
 
@@ -63,6 +65,24 @@ std::string_view add_function(std::string_view name, Invoker invoke, const void*
   }
   if (address != nullptr) r.by_address.emplace(address, it->second.name);
   return it->second.name;
+}
+
+const void* function_address(std::string_view name, std::uint64_t args_fingerprint) {
+  const RegisteredFunction* f = find_function(name);
+  if (f == nullptr || f->address == nullptr) {
+    throw concur::ValueError("concur::multiprocessing: no function registered as '" +
+                             std::string(name) + "' in this process");
+  }
+  if (f->ambiguous) {
+    throw concur::ValueError("concur::multiprocessing: the name '" + std::string(name) +
+                             "' was registered for two different functions");
+  }
+  if (f->args_fingerprint != args_fingerprint) {
+    throw concur::TypeError("concur::multiprocessing: the function registered as '" +
+                            std::string(name) + "' takes " + f->args_type +
+                            ", not the parameters expected here");
+  }
+  return f->address;
 }
 
 void begin_request(Buffer& out, std::string_view name, std::uint64_t args_fingerprint) {
@@ -145,3 +165,15 @@ Buffer invoke(std::span<const std::byte> request) {
 }
 
 }  // namespace concur::multiprocessing
+
+namespace concur::detail {
+
+void throw_cannot_cross(const char* what, const char* mangled) {
+  throw TypeError(std::string("concur: ") + what + " cannot cross a process boundary (" +
+                  multiprocessing::detail::demangle(mangled) +
+                  "): use a captureless lambda, a trivially copyable closure, "
+                  "mp::fn<&function> or a CONCUR_REGISTERed function pointer, with Picklable "
+                  "arguments and result (see concur/multiprocessing/codec.hpp)");
+}
+
+}  // namespace concur::detail

@@ -34,12 +34,16 @@
 #include <iterator>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <stop_token>
+#include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
+#include "concur/detail/bound_call.hpp"
 #include "concur/futures/future.hpp"
 
 namespace concur::futures {
@@ -50,16 +54,21 @@ namespace detail {
 
 struct NoStop {};
 
-/// The state of a submitted call: the future's state, the callable and its
-/// arguments in one allocation.
+/// The state of a submitted call: the future's state and the bound call (the callable and
+/// its arguments, concur/detail/bound_call.hpp) in one allocation. A thread pool run()s it;
+/// a process pool sends encode_call() to a worker and completes it with complete_from_reply.
 template <class R, class Fn, class... Args>
 class Task final : public concur::futures::detail::State<R> {
  public:
   static constexpr bool kStoppable = std::is_invocable_v<Fn&&, std::stop_token, Args&&...>;
+  using Call = concur::detail::BoundCall<Fn, Args...>;
+  /// Whether the call can run in another process (a stoppable task cannot: its token lives
+  /// here).
+  static constexpr bool kCrosses = Call::kCrosses && !kStoppable;
 
   template <class F, class... A>
   Task(const std::stop_token& pool_token, F&& f, A&&... a) {
-    call_.emplace(Call{Fn(std::forward<F>(f)), std::tuple<Args...>(std::forward<A>(a)...)});
+    call_.emplace(std::forward<F>(f), std::forward<A>(a)...);
     if constexpr (kStoppable) {
       pool_token_ = pool_token;
       this->stop_ = &source_;
@@ -75,6 +84,43 @@ class Task final : public concur::futures::detail::State<R> {
     if (runnable) execute();
     call_.reset();  // release the callable and the arguments now
   }
+
+  [[nodiscard]] std::vector<std::byte> encode_call() const override {
+    if (!call_) throw RuntimeError("concur::futures: this task's call was already run or sent");
+    if constexpr (kStoppable) {
+      concur::detail::throw_cannot_cross("this task (its callable takes a std::stop_token)",
+                                         typeid(std::tuple<Fn, Args...>).name());
+    } else {
+      return call_->encode("this task");
+    }
+  }
+
+  void complete_from_reply(std::span<const std::byte> reply) noexcept override {
+    std::exception_ptr error;
+    if constexpr (kCrosses) {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          multiprocessing::decode_result<void>(reply);
+          set_quietly([&] { this->set_value(); });
+        } else {
+          R value = multiprocessing::decode_result<R>(reply);
+          set_quietly([&] { this->set_value(std::move(value)); });
+        }
+        return;
+      } catch (...) {
+        error = std::current_exception();
+      }
+    } else {
+      error = std::make_exception_ptr(
+          TypeError("concur::futures: a reply for a task that cannot cross"));
+    }
+    try {
+      this->set_exception(error);
+    } catch (...) {  // already done
+    }
+  }
+
+  void drop_call() noexcept override { call_.reset(); }
 
  private:
   void execute() noexcept {
@@ -100,20 +146,12 @@ class Task final : public concur::futures::detail::State<R> {
 
   template <class... Extra>
   void invoke_and_store(Extra&&... extra) {
-    auto call = [&]() -> decltype(auto) {
-      return std::apply(
-          [&](auto&... xs) -> decltype(auto) {
-            return std::invoke(std::move(call_->fn), std::forward<Extra>(extra)...,
-                               std::move(xs)...);
-          },
-          call_->args);
-    };
     if constexpr (std::is_void_v<R>) {
-      call();
+      call_->template invoke<true>(std::forward<Extra>(extra)...);
       set_quietly([&] { this->set_value(); });
     } else {
       // The value is built in place from what fn returns.
-      R value = call();
+      R value = call_->template invoke<true>(std::forward<Extra>(extra)...);
       set_quietly([&] { this->set_value(std::move(value)); });
     }
   }
@@ -131,10 +169,6 @@ class Task final : public concur::futures::detail::State<R> {
     }
   }
 
-  struct Call {
-    Fn fn;
-    std::tuple<Args...> args;
-  };
   std::optional<Call> call_;
   [[no_unique_address]] std::conditional_t<kStoppable, std::stop_source, NoStop> source_;
   [[no_unique_address]] std::conditional_t<kStoppable, std::stop_token, NoStop> pool_token_;
@@ -300,6 +334,147 @@ class MapResult {
   bool closed_ = false;
 };
 
+namespace detail {
+
+/// The callable of a map, in the form that crosses a process boundary: a function pointer
+/// crosses by its registry name (it must be CONCUR_REGISTERed: ValueError at submit
+/// otherwise), since its address means nothing in a spawned process; any other callable
+/// crosses as itself (trivially copyable, or with a cereal function).
+template <class Fn>
+struct MapFn {
+  [[no_unique_address]] Fn fn;  // an empty callable leaves MapFn empty (no undefined byte)
+};
+template <class P>
+struct MapFnPointer {
+  P fn;
+  template <class Archive>
+  void save(Archive& ar) const {
+    ar(std::string(multiprocessing::function_name(reinterpret_cast<const void*>(fn))));
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    std::string name;
+    ar(name);
+    using Args = typename multiprocessing::detail::function_traits<P>::args;
+    fn = reinterpret_cast<P>(multiprocessing::detail::function_address(
+        name, multiprocessing::detail::fingerprint_of<Args>()));
+  }
+};
+template <class R, class... P>
+struct MapFn<R (*)(P...)> : MapFnPointer<R (*)(P...)> {};
+template <class R, class... P>
+struct MapFn<R (*)(P...) noexcept> : MapFnPointer<R (*)(P...) noexcept> {};
+
+/// One call of map with chunksize 1: fn called as an lvalue with the element copies as
+/// rvalues (never with a std::stop_token).
+template <class Fn, class R, class... Args>
+struct MapOne : MapFn<Fn> {
+  R operator()(Args&&... xs) { return std::invoke(this->fn, std::move(xs)...); }
+};
+
+/// One chunk of map: fn over each item, the results in order. Item is the element type for
+/// one range, a tuple of element types for several.
+template <class Fn, class R, class Item, bool Tuple>
+struct MapChunk : MapFn<Fn> {
+  std::vector<R> operator()(std::vector<Item> items) {
+    std::vector<R> out;
+    out.reserve(items.size());
+    for (auto& item : items) {
+      if constexpr (Tuple) {
+        out.push_back(std::apply(
+            [this](auto&... xs) { return std::invoke(this->fn, std::move(xs)...); }, item));
+      } else {
+        out.push_back(std::invoke(this->fn, std::move(item)));
+      }
+    }
+    return out;
+  }
+};
+
+/// The result type of map(fn, ranges...).
+template <class F, class... Rs>
+using map_result_t = std::invoke_result_t<std::decay_t<F>&, map_arg_t<Rs>&&...>;
+
+/// An item of a chunk of map(fn, ranges...): the element for one range, a tuple of the
+/// elements for several.
+template <class... Rs>
+struct map_item {
+  using type = std::tuple<map_arg_t<Rs>...>;
+};
+template <class R>
+struct map_item<R> {
+  using type = map_arg_t<R>;
+};
+template <class... Rs>
+using map_item_t = typename map_item<Rs...>::type;
+
+/// The bound call a chunk of map(fn, ranges...) submits, and what it takes.
+template <class F, class... Rs>
+using map_chunk_t =
+    MapChunk<std::decay_t<F>, map_result_t<F, Rs...>, map_item_t<Rs...>, (sizeof...(Rs) > 1)>;
+template <class... Rs>
+using map_chunk_arg_t = std::vector<map_item_t<Rs...>>;
+template <class F, class... Rs>
+using map_one_t = MapOne<std::decay_t<F>, map_result_t<F, Rs...>, map_arg_t<Rs>...>;
+
+/// The futures of a map: one per call (chunksize 1) or one per chunk.
+template <class R>
+struct MapFutures {
+  std::vector<Future<R>> single;
+  std::vector<Future<std::vector<R>>> chunks;
+};
+
+/// Submits every call of map(fn, ranges...) to `ex` (see Executor::map) and returns their
+/// futures. Shared by Executor::map and multiprocessing's Pool.
+template <class Ex, class F, class... Rs>
+auto submit_map(Ex& ex, const MapOptions& options, F&& fn, Rs&&... ranges) {
+  using Fn = std::decay_t<F>;
+  using R = map_result_t<F, Rs...>;
+  static_assert(!std::is_void_v<R>,
+                "Executor::map needs a function that returns a value; use submit for void");
+  if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
+  MapFutures<R> out;
+  auto its = std::make_tuple(std::ranges::begin(ranges)...);
+  auto ends = std::make_tuple(std::ranges::end(ranges)...);
+  auto at_end = [&] {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(its) == std::get<I>(ends)) || ...);
+    }
+    (std::index_sequence_for<Rs...>{});
+  };
+  auto take = [&] {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto t = std::tuple<map_arg_t<Rs>...>(*std::get<I>(its)...);
+      (++std::get<I>(its), ...);
+      return t;
+    }
+    (std::index_sequence_for<Rs...>{});
+  };
+  if (options.chunksize == 1) {
+    const map_one_t<F, Rs...> one{{Fn(fn)}};
+    while (!at_end())
+      out.single.push_back(
+          std::apply([&](auto&&... xs) { return ex.submit(one, std::move(xs)...); }, take()));
+  } else {
+    const map_chunk_t<F, Rs...> chunk_fn{{Fn(fn)}};
+    while (!at_end()) {
+      map_chunk_arg_t<Rs...> chunk;
+      chunk.reserve(static_cast<std::size_t>(options.chunksize));
+      while (chunk.size() < static_cast<std::size_t>(options.chunksize) && !at_end()) {
+        if constexpr (sizeof...(Rs) == 1) {
+          chunk.push_back(std::get<0>(take()));
+        } else {
+          chunk.push_back(take());
+        }
+      }
+      out.chunks.push_back(ex.submit(chunk_fn, std::move(chunk)));
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
 class Executor {
  public:
   Executor() = default;
@@ -338,60 +513,11 @@ class Executor {
   template <class F, class... Rs>
   requires detail::mappable<F, Rs...>
   auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
-    using Fn = std::decay_t<F>;
-    using R = std::invoke_result_t<Fn&, detail::map_arg_t<Rs>&&...>;
-    static_assert(!std::is_void_v<R>,
-                  "Executor::map needs a function that returns a value; use submit for void");
-    if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-    const Deadline deadline(options.timeout);
-    std::vector<Future<R>> single;
-    std::vector<Future<std::vector<R>>> chunks;
-    auto its = std::make_tuple(std::ranges::begin(ranges)...);
-    auto ends = std::make_tuple(std::ranges::end(ranges)...);
-    auto at_end = [&] {
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        return ((std::get<I>(its) == std::get<I>(ends)) || ...);
-      }
-      (std::index_sequence_for<Rs...>{});
-    };
-    auto take = [&] {
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        auto t =
-            std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>(*std::get<I>(its)...);
-        (++std::get<I>(its), ...);
-        return t;
-      }
-      (std::index_sequence_for<Rs...>{});
-    };
-    if (options.chunksize == 1) {
-      // A wrapper taking exactly the element copies: fn is called as in the
-      // chunked case (an lvalue, rvalue arguments), never with a stop_token.
-      auto one = [f = Fn(fn)](detail::map_arg_t<Rs>&&... xs) mutable -> R {
-        return std::invoke(f, std::move(xs)...);
-      };
-      while (!at_end())
-        single.push_back(
-            std::apply([&](auto&&... xs) { return submit(one, std::move(xs)...); }, take()));
-    } else {
-      using Item = std::tuple<std::decay_t<std::ranges::range_reference_t<Rs>>...>;
-      while (!at_end()) {
-        std::vector<Item> chunk;
-        chunk.reserve(static_cast<std::size_t>(options.chunksize));
-        while (chunk.size() < static_cast<std::size_t>(options.chunksize) && !at_end())
-          chunk.push_back(take());
-        chunks.push_back(submit(
-            [f = Fn(fn)](std::vector<Item> items) mutable {
-              std::vector<R> out;
-              out.reserve(items.size());
-              for (auto& item : items)
-                out.push_back(std::apply(
-                    [&](auto&... xs) { return std::invoke(f, std::move(xs)...); }, item));
-              return out;
-            },
-            std::move(chunk)));
-      }
-    }
-    return MapResult<R>(std::move(single), std::move(chunks), deadline);
+    const Deadline deadline(options.timeout);  // counted from this call
+    auto futures =
+        detail::submit_map(*this, options, std::forward<F>(fn), std::forward<Rs>(ranges)...);
+    return MapResult<detail::map_result_t<F, Rs...>>(std::move(futures.single),
+                                                     std::move(futures.chunks), deadline);
   }
 
   /// Stops accepting work. wait: block until every queued task ran and the

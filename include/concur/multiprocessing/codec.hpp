@@ -73,6 +73,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <typeinfo>
 #include <vector>
 
@@ -163,7 +164,11 @@ inline void put_bytes(Buffer& out, const void* p, std::size_t n) {
 
 template <class T>
 void put_trivial(Buffer& out, const T& v) {
-  put_bytes(out, &v, sizeof(T));
+  if constexpr (std::is_empty_v<T>) {
+    out.push_back(std::byte{0});  // its one byte holds no value: write a defined one
+  } else {
+    put_bytes(out, &v, sizeof(T));
+  }
 }
 
 template <class T>

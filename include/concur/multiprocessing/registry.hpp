@@ -95,6 +95,11 @@ inline constexpr std::byte kCallVersion{1};
 inline constexpr std::byte kReplyValue{0};
 inline constexpr std::byte kReplyException{1};
 
+/// The address of the function registered as `name` whose parameters (decayed, as a tuple)
+/// have `args_fingerprint`: how a function pointer that crossed by name is found again.
+/// ValueError when there is none, the name is ambiguous or names a closure; TypeError when
+/// the parameter types differ.
+const void* function_address(std::string_view name, std::uint64_t args_fingerprint);
 std::string_view add_function(std::string_view name, Invoker invoke, const void* address,
                               std::uint64_t args_fingerprint, const char* args_mangled);
 void begin_request(Buffer& out, std::string_view name, std::uint64_t args_fingerprint);

@@ -21,13 +21,16 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "concur/futures/errors.hpp"
 #include "concur/futures/state.hpp"
@@ -123,6 +126,19 @@ class StateBase {
   // --- for executors ----------------------------------------------------------------
   /// Runs the task this state belongs to (executor tasks override it).
   virtual void run() noexcept {}
+  /// The bound call (concur/detail/bound_call.hpp) as a registry request, for a backend that
+  /// runs it in another process (registry.hpp's invoke there, complete_from_reply here).
+  /// Throws TypeError naming the types when the call cannot cross (a closure that is not
+  /// trivially copyable, a task taking a std::stop_token, ...); ValueError for an
+  /// unregistered function pointer. A state that is not an executor's task: TypeError.
+  [[nodiscard]] virtual std::vector<std::byte> encode_call() const;
+  /// Completes the future from the reply to encode_call()'s request: the value, or the
+  /// exception it carries (its own type when the codec knows it, else RemoteError); a
+  /// malformed reply completes it with ValueError. Does nothing if it is already done.
+  virtual void complete_from_reply(std::span<const std::byte> reply) noexcept;
+  /// Releases the callable and the arguments (after encode_call: the executor then holds no
+  /// reference to them, as CPython's test_no_stale_references checks).
+  virtual void drop_call() noexcept {}
   /// Intrusive link for executors' queues.
   std::atomic<StateBase*> next_task_{nullptr};
   /// Set by tasks that take a std::stop_token: cancel() of a RUNNING task

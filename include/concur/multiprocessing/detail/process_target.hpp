@@ -11,6 +11,7 @@
 #include <typeinfo>
 #include <utility>
 
+#include "concur/detail/bound_call.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/fn.hpp"
@@ -20,30 +21,11 @@ namespace concur::multiprocessing {
 
 namespace detail {
 
-template <class T>
-constexpr bool result_crosses() {
-  return std::is_void_v<T> || Picklable<std::decay_t<T>>;
-}
-
-template <class F>
-struct is_function_pointer
-    : std::bool_constant<std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>> {};
-
 /// True when target F called with decayed arguments A... can be sent to a spawn or
-/// forkserver child (as a registry call).
+/// forkserver child (as a registry call): the bound call's crossing check.
 template <class F, class... A>
 constexpr bool target_crosses() {
-  if constexpr (is_function_pointer<F>::value) {
-    using T = function_traits<F>;
-    return Picklable<typename T::args> && T::no_mutable_refs &&
-           result_crosses<typename T::result>() &&
-           std::is_constructible_v<typename T::args, const A&...>;  // as encode() builds it
-  } else {
-    // encode() copies the target and the arguments from const lvalues (encode_call).
-    return Picklable<F> && Picklable<std::tuple<A...>> && std::is_copy_constructible_v<F> &&
-           (std::is_copy_constructible_v<A> && ...) &&
-           result_crosses<std::invoke_result_t<F&, A&&...>>();
-  }
+  return concur::detail::call_crosses<F, A...>();
 }
 
 /// A target and its bound arguments (decayed copies).
@@ -57,29 +39,23 @@ class Target {
   [[nodiscard]] virtual Buffer encode() const = 0;
 };
 
-[[noreturn]] void throw_target_cannot_cross(const char* target_type);
-
+/// A Target holding the bound call every executor's task holds too
+/// (concur/detail/bound_call.hpp); the target is called as an lvalue.
 template <class F, class... A>
 class BoundTarget final : public Target {
  public:
   template <class G, class... B>
-  explicit BoundTarget(G&& g, B&&... b) : f_(std::forward<G>(g)), args_(std::forward<B>(b)...) {}
+  explicit BoundTarget(G&& g, B&&... b) : call_(std::forward<G>(g), std::forward<B>(b)...) {}
 
-  void run() override {
-    std::apply([this](auto&... a) { (void)std::invoke(f_, std::move(a)...); }, args_);
-  }
-
+  void run() override { (void)call_.template invoke<false>(); }
   [[nodiscard]] Buffer encode() const override {
-    if constexpr (target_crosses<F, A...>()) {
-      return std::apply([this](const auto&... a) { return encode_call(f_, a...); }, args_);
-    } else {
-      throw_target_cannot_cross(typeid(std::tuple<F, A...>).name());
-    }
+    return call_.encode(
+        "this Process's target or arguments, started by spawn or forkserver "
+        "(get_context(\"fork\") takes any target)");
   }
 
  private:
-  F f_;
-  std::tuple<A...> args_;
+  concur::detail::BoundCall<F, A...> call_;
 };
 
 // A string literal argument is stored as std::string (a pointer could not cross to a
