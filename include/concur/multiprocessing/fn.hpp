@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 namespace concur::multiprocessing {
@@ -20,9 +21,8 @@ namespace concur::multiprocessing {
 template <auto F>
 struct Fn {
   template <class... A>
-  decltype(auto) operator()(A&&... a) const {
-    return std::invoke(F, std::forward<A>(a)...);
-  }
+  requires std::is_invocable_v<decltype(F), A&&...> std::invoke_result_t<decltype(F), A&&...>
+  operator()(A&&... a) const { return std::invoke(F, std::forward<A>(a)...); }
 };
 template <auto F>
 inline constexpr Fn<F> fn{};
