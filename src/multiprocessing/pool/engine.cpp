@@ -22,12 +22,18 @@ using SharedMemory = multiprocessing::shared_memory::SharedMemory;
 
 namespace {
 
-/// Each direction's ring (connection.hpp): frames are at most kLargePayload + a few bytes,
-/// and a worker holds at most kWindow of them, so a send to a worker never waits.
+/// Each direction's ring (connection.hpp). Frames are at most kLargePayload + a few bytes,
+/// and the frames a worker holds never take more than half its ring, so a send to a worker
+/// never waits (the result thread sends while it holds the engine's lock).
 constexpr std::size_t kChannelBytes = std::size_t{1} << 20;
-/// Calls a worker holds at once: one running, the next one ready in its ring. More would
-/// make fewer calls cancellable (CPython's call queue holds one extra call).
-constexpr std::size_t kWindow = 2;
+/// Calls a worker holds at once: normally two (one running, the next one ready in its ring;
+/// more would make fewer calls cancellable: CPython's call queue holds one extra call).
+/// While a worker answers within kQuick, its window doubles up to kMaxWindow, so a stream of
+/// short calls is not paced by the round trip through the result thread; one slow answer
+/// brings it back to kMinWindow.
+constexpr std::size_t kMinWindow = 2;
+constexpr std::size_t kMaxWindow = 32;
+constexpr auto kQuick = std::chrono::microseconds(200);
 
 constexpr const char* kAbrupt =
     "A process in the process pool was terminated abruptly while the future was running or "
@@ -169,6 +175,7 @@ void ProcessPoolEngine::stop_workers(int signal) noexcept {
     for (auto& w : workers_) {
       for (Job& job : w->held) held.push_back(std::move(job));
       w->held.clear();
+      w->held_bytes = 0;
       w->exiting = true;
       try {
         if (signal == SIGKILL) {
@@ -246,7 +253,9 @@ void ProcessPoolEngine::dispatch_locked() {
     for (auto& w : workers_) {
       if (w->reported || w->exiting) continue;
       ++live;
-      if (w->held.size() >= kWindow) continue;
+      if (w->held.size() >= w->window) continue;
+      if (!w->held.empty() && w->held_bytes + pending_.front().frame.size() > kChannelBytes / 2)
+        continue;
       if (best == nullptr || w->held.size() < best->held.size()) best = w.get();
     }
     if ((best == nullptr || !best->held.empty()) && may_start && live < options_.processes) {
@@ -284,6 +293,8 @@ void ProcessPoolEngine::dispatch_locked() {
       }
       job.running = true;
     }
+    job.sent_at = std::chrono::steady_clock::now();
+    best->held_bytes += job.frame.size();
     best->held.push_back(std::move(job));
     ++best->sent;
     send_locked(*best, best->held.back());
@@ -324,6 +335,7 @@ void ProcessPoolEngine::break_locked(const std::string& why, std::vector<Job>& t
   for (auto& w : workers_) {
     for (Job& job : w->held) to_fail.push_back(std::move(job));
     w->held.clear();
+    w->held_bytes = 0;
     if (!w->reported) {
       w->exiting = true;
       try {
@@ -407,6 +419,10 @@ void ProcessPoolEngine::on_result(std::uint32_t slot, std::uint64_t id,
       if (it != w->held.end()) {
         job.emplace(std::move(*it));
         w->held.erase(it);
+        w->held_bytes -= job->frame.size();
+        w->window = std::chrono::steady_clock::now() - job->sent_at < kQuick
+                        ? std::min(w->window * 2, kMaxWindow)
+                        : kMinWindow;
       }
     }
     dispatch_locked();

@@ -8,6 +8,7 @@
 // sees a worker's death only after all it answered).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -74,7 +75,8 @@ class ProcessPoolEngine {
     std::uint64_t id = 0;
     multiprocessing::Buffer frame;  // kTask or kTaskShm, ready to send
     std::optional<multiprocessing::shared_memory::SharedMemory> segment;  // large request
-    bool running = false;  // set_running_or_notify_cancel done
+    bool running = false;                             // set_running_or_notify_cancel done
+    std::chrono::steady_clock::time_point sent_at{};  // handed to a worker
   };
   struct Worker {
     std::uint32_t slot = 0;
@@ -84,8 +86,10 @@ class ProcessPoolEngine {
     int pidfd = -1;
     std::deque<Job> held;  // sent, not answered: the first one is running
     std::int64_t sent = 0;
-    bool exiting = false;   // told to exit (kExit), or retiring after max tasks
-    bool reported = false;  // the watcher posted its death
+    std::size_t window = 2;      // calls it may hold: grows while its calls are quick
+    std::size_t held_bytes = 0;  // of the frames it holds: never more than half its ring
+    bool exiting = false;        // told to exit (kExit), or retiring after max tasks
+    bool reported = false;       // the watcher posted its death
   };
 
   // All under mu_.
