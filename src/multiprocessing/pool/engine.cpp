@@ -122,9 +122,22 @@ ProcessPoolEngine::~ProcessPoolEngine() {
 
 void ProcessPoolEngine::submit(StateBase* task) {
   Buffer request = task->encode_call();  // TypeError / ValueError: nothing queued
-  std::lock_guard lock(mu_);
-  if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
-  if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+  {
+    std::lock_guard lock(mu_);
+    if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
+    if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+    // No worker at all: start one here, so that a pool that cannot start workers (no
+    // main_guard, say) throws from submit, as CPython does, and nothing is queued.
+    if (std::none_of(workers_.begin(), workers_.end(),
+                     [](const auto& w) { return !w->reported && !w->exiting; })) {
+      start_worker_locked();
+    }
+    submit_locked(task, std::move(request));
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::submit_locked(StateBase* task, Buffer request) {
   Job job;
   job.id = next_id_++;
   job.frame = task_frame(job.id, std::move(request), job.segment);
@@ -136,10 +149,25 @@ void ProcessPoolEngine::submit(StateBase* task) {
 }
 
 void ProcessPoolEngine::close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  dispatch_locked();
-  check_all_done_locked();
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dispatch_locked();
+    check_all_done_locked();
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::flush_deferred() noexcept {
+  std::vector<Job> jobs;
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mu_);
+    if (deferred_.empty()) return;
+    jobs.swap(deferred_);
+    error = deferred_error_;
+  }
+  fail_jobs(jobs, error);
 }
 
 void ProcessPoolEngine::cancel_pending() noexcept {
@@ -149,6 +177,7 @@ void ProcessPoolEngine::cancel_pending() noexcept {
     cancelled.swap(pending_);
     dispatch_locked();  // idle workers of a closed pool may exit now
   }
+  flush_deferred();
   for (Job& job : cancelled) {
     if (!job.running) {
       job.task->cancel();
@@ -263,18 +292,11 @@ void ProcessPoolEngine::dispatch_locked() {
         start_worker_locked();
         continue;
       } catch (...) {
-        if (best == nullptr && live == 0) {  // no worker at all: fail what waits
-          std::exception_ptr e = std::current_exception();
-          std::deque<Job> failed;
-          failed.swap(pending_);
-          for (Job& job : failed) {
-            try {
-              job.task->set_exception(e);
-            } catch (...) {
-            }
-            release_job(job);
-          }
-          return;
+        if (best == nullptr && live == 0) {  // no worker at all: what waits fails
+          deferred_error_ = std::current_exception();
+          for (Job& job : pending_) deferred_.push_back(std::move(job));
+          pending_.clear();
+          return;  // the caller fails them once it let go of the lock (flush_deferred)
         }
       }
     }
@@ -427,6 +449,7 @@ void ProcessPoolEngine::on_result(std::uint32_t slot, std::uint64_t id,
     }
     dispatch_locked();
   }
+  flush_deferred();
   if (job) {
     job->task->complete_from_reply(reply);
     release_job(*job);
@@ -493,6 +516,7 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
     dispatch_locked();
     check_all_done_locked();
   }
+  flush_deferred();
   if (lost) {
     try {
       lost->task->set_exception(broken_error(describe_death(dead->pid, code) +

@@ -94,6 +94,10 @@ class ProcessPoolEngine {
 
   // All under mu_.
   void start_worker_locked();
+  void submit_locked(StateBase* task, multiprocessing::Buffer request);
+  /// Fails the jobs dispatch_locked could give to no worker (none could start); call it
+  /// without the lock, after every locked section that dispatched.
+  void flush_deferred() noexcept;
   void dispatch_locked();
   bool send_locked(Worker& w, Job& job);
   void tell_exit_locked(Worker& w);
@@ -121,8 +125,10 @@ class ProcessPoolEngine {
   std::uint32_t next_slot_ = 0;
   std::uint64_t next_id_ = 0;
   bool closed_ = false;
-  bool stopping_ = false;  // stop_workers: what workers hold fails
-  std::string broken_;     // why, once broken
+  bool stopping_ = false;      // stop_workers: what workers hold fails
+  std::string broken_;         // why, once broken
+  std::vector<Job> deferred_;  // to fail with deferred_error_ (flush_deferred)
+  std::exception_ptr deferred_error_;
   bool threads_stopped_ = false;
   bool wake_pending_ = false;  // a byte is in the wake pipe
   bool watch_stop_ = false;
