@@ -128,10 +128,7 @@ void ProcessPoolEngine::submit(StateBase* task) {
     if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
     // No worker at all: start one here, so that a pool that cannot start workers (no
     // main_guard, say) throws from submit, as CPython does, and nothing is queued.
-    if (std::none_of(workers_.begin(), workers_.end(),
-                     [](const auto& w) { return !w->reported && !w->exiting; })) {
-      start_worker_locked();
-    }
+    if (live_locked() == 0) start_worker_locked();
     submit_locked(task, std::move(request));
   }
   flush_deferred();
@@ -268,6 +265,7 @@ void ProcessPoolEngine::start_worker_locked() {
   w->process->start();
   rx.close();  // the worker's end: only the worker holds it now
   w->tasks.emplace(std::move(tx));
+  w->ready = options_.initializer.empty();
   w->pid = *w->process->pid();
   w->pidfd = w->process->sentinel();
   workers_.push_back(std::move(w));
@@ -368,6 +366,24 @@ void ProcessPoolEngine::break_locked(const std::string& why, std::vector<Job>& t
   }
 }
 
+int ProcessPoolEngine::live_locked() const noexcept {
+  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(),
+                                        [](const auto& w) { return !w->reported && !w->exiting; }));
+}
+
+void ProcessPoolEngine::refill_locked() {
+  if (closed_ || stopping_ || !broken_.empty()) return;
+  const int want = options_.start == WorkerStart::all_at_once ? options_.processes
+                                                              : std::min(options_.processes, 1);
+  for (int live = live_locked(); live < want; ++live) {
+    try {
+      start_worker_locked();
+    } catch (...) {  // the next hand-out tries again, and fails what waits if none can start
+      return;
+    }
+  }
+}
+
 ProcessPoolEngine::Worker* ProcessPoolEngine::find_locked(std::uint32_t slot) noexcept {
   for (auto& w : workers_)
     if (w->slot == slot) return w.get();
@@ -416,6 +432,11 @@ void ProcessPoolEngine::result_loop() {
         case Frame::kInitFailed:
           on_init_failed(slot, in.rest());
           break;
+        case Frame::kReady: {
+          std::lock_guard lock(mu_);
+          if (Worker* w = find_locked(slot)) w->ready = true;
+          break;
+        }
         case Frame::kDied:
           on_death(slot);
           break;
@@ -500,6 +521,12 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
     const bool unexpected = !dead->held.empty() || !dead->exiting;
     if (!broken_.empty() || stopping_) {
       for (Job& job : dead->held) to_fail.push_back(std::move(job));
+    } else if (!dead->ready) {
+      // Died in its initializer: a fresh worker would die the same way.
+      for (Job& job : dead->held) to_fail.push_back(std::move(job));
+      break_locked(std::string(kUnusable) +
+                       " (a worker's initializer failed: " + describe_death(dead->pid, code) + ")",
+                   to_fail);
     } else if (unexpected) {
       if (options_.on_death == WorkerDeath::break_pool) {
         for (Job& job : dead->held) to_fail.push_back(std::move(job));
@@ -513,6 +540,7 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
       }
     }
     dead->held.clear();
+    refill_locked();
     dispatch_locked();
     check_all_done_locked();
   }

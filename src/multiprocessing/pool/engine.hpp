@@ -90,6 +90,7 @@ class ProcessPoolEngine {
     std::size_t held_bytes = 0;  // of the frames it holds: never more than half its ring
     bool exiting = false;        // told to exit (kExit), or retiring after max tasks
     bool reported = false;       // the watcher posted its death
+    bool ready = false;          // its initializer ran (kReady), or there is none
   };
 
   // All under mu_.
@@ -104,6 +105,11 @@ class ProcessPoolEngine {
   void break_locked(const std::string& why, std::vector<Job>& to_fail);
   Worker* find_locked(std::uint32_t slot) noexcept;
   void check_all_done_locked();
+  /// Workers that are neither dead nor exiting.
+  [[nodiscard]] int live_locked() const noexcept;
+  /// Starts workers up to `processes`: at once for a Pool (as CPython's worker handler
+  /// keeps it full), after a retirement for both faces; not once closed, broken or stopping.
+  void refill_locked();
 
   void result_loop();
   void watch_loop();
