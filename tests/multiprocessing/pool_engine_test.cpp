@@ -320,7 +320,7 @@ TEST(PoolEngine, LargeMessagesRoundTrip) {
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
   std::string want = big;
   std::reverse(want.begin(), want.end());
-  std::vector<int> v(64 * 1024 / sizeof(int) + 17);
+  std::vector<int> v(std::size_t{64} * 1024 / sizeof(int) + 17);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int>(i);
   std::vector<int> v1 = v;
   for (auto& x : v1) ++x;
