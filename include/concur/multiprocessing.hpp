@@ -4,11 +4,13 @@
 // docs/design/0004-multiprocessing.md.
 #pragma once
 
+#include "concur/multiprocessing/call.hpp"
 #include "concur/multiprocessing/codec.hpp"
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/fn.hpp"
+#include "concur/multiprocessing/pool.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/multiprocessing/registry.hpp"
