@@ -422,15 +422,15 @@ TEST(Pool, ImapUnorderedException) {
 // next(timeout=0.05))
 TEST(IMapIterator, NextTimesOut) {
   mp::Pool pool(1);
-  auto it = pool.imap(mp::fn<&pu::sleep_ms>, std::vector<int>{500, 0});
+  auto it = pool.imap(mp::fn<&pu::sleep_ms>, std::vector<int>{200, 0});
   EXPECT_THROW((void)it.next(50ms), concur::TimeoutError);
-  EXPECT_EQ(it.next(kBound), 500);
+  EXPECT_EQ(it.next(kBound), 200);
   EXPECT_EQ(it.next(kBound), 0);
   EXPECT_EQ(it.next(kBound), std::nullopt);
 
-  auto un = pool.imap_unordered(mp::fn<&pu::sleep_ms>, std::vector<int>{500});
+  auto un = pool.imap_unordered(mp::fn<&pu::sleep_ms>, std::vector<int>{200});
   EXPECT_THROW((void)un.next(50ms), concur::TimeoutError);
-  EXPECT_EQ(un.next(kBound), 500);
+  EXPECT_EQ(un.next(kBound), 200);
 }
 
 // _test_multiprocessing._TestPool.test_async_timeout (get(timeout) raises TimeoutError, then
