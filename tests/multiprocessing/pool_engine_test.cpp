@@ -256,8 +256,9 @@ TEST(PoolEngine, ReplaceKeepsOtherCalls) {
   EXPECT_FALSE(ex.broken());
 }
 
-// A worker SIGKILLed in its initializer: the pool is broken; no caller hangs.
-TEST(PoolEngine, SigkillInInitializer) {
+// A worker SIGKILLed in its initializer: the pool is broken (even under Pool's
+// on_worker_death = replace: a fresh worker would die the same way); no caller hangs.
+TEST(PoolEngine, SigkillInInitializerPool) {
   {
     mp::Pool pool({.processes = 2, .initializer = mp::Call(&init_kill_self)});
     try {
@@ -276,6 +277,8 @@ TEST(PoolEngine, SigkillInInitializer) {
         },
         kBound));
   }
+}
+TEST(PoolEngine, SigkillInInitializerExecutor) {
   {
     PPE ex({.max_workers = 2, .initializer = mp::Call(&init_kill_self)});
     try {
@@ -290,7 +293,7 @@ TEST(PoolEngine, SigkillInInitializer) {
 
 // max_tasks_per_child / maxtasksperchild: each worker runs its quota, exits and is reaped;
 // a fresh one takes its place.
-TEST(PoolEngine, MaxTasksRetiresWorkers) {
+TEST(PoolEngine, MaxTasksRetiresWorkersExecutor) {
   {
     PPE ex({.max_workers = 2, .max_tasks_per_child = 1});
     std::vector<fu::Future<int>> fs;
@@ -303,6 +306,10 @@ TEST(PoolEngine, MaxTasksRetiresWorkers) {
     for (int p : ex.pids()) old.erase(p);
     EXPECT_TRUE(pu::all_gone(old));
   }
+}
+
+// A Pool keeps its `processes` workers (CPython's worker handler repopulates the pool).
+TEST(PoolEngine, MaxTasksRetiresWorkersPool) {
   {
     mp::Pool pool({.processes = 2, .maxtasksperchild = 1});
     const auto pids = pool.map(mp::fn<&pu::worker_pid>, std::vector<int>(8, 0), 1);
