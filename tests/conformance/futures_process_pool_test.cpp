@@ -178,7 +178,9 @@ TEST_P(ProcessPoolExecutor, MaxTasksPerChild) {
   const int p3 = ex.submit(&get_pid).result(kBound);
   EXPECT_EQ(p1, p2);
   EXPECT_EQ(p2, p3);
-  EXPECT_EQ(ex.pids().size(), 1U);
+  // CPython replaces the retired worker at once (one process); workers start on demand here,
+  // so none may be live until the next submit. Never more than max_workers.
+  EXPECT_LE(ex.pids().size(), 1U);
   const int p4 = ex.submit(&get_pid).result(kBound);
   EXPECT_NE(p4, p1);
   // The retired worker leaves asynchronously, after its last reply.
