@@ -22,12 +22,18 @@ using SharedMemory = multiprocessing::shared_memory::SharedMemory;
 
 namespace {
 
-/// Each direction's ring (connection.hpp): frames are at most kLargePayload + a few bytes,
-/// and a worker holds at most kWindow of them, so a send to a worker never waits.
+/// Each direction's ring (connection.hpp). Frames are at most kLargePayload + a few bytes,
+/// and the frames a worker holds never take more than half its ring, so a send to a worker
+/// never waits (the result thread sends while it holds the engine's lock).
 constexpr std::size_t kChannelBytes = std::size_t{1} << 20;
-/// Calls a worker holds at once: one running, the next one ready in its ring. More would
-/// make fewer calls cancellable (CPython's call queue holds one extra call).
-constexpr std::size_t kWindow = 2;
+/// Calls a worker holds at once: normally two (one running, the next one ready in its ring;
+/// more would make fewer calls cancellable: CPython's call queue holds one extra call).
+/// While a worker answers within kQuick, its window doubles up to kMaxWindow, so a stream of
+/// short calls is not paced by the round trip through the result thread; one slow answer
+/// brings it back to kMinWindow.
+constexpr std::size_t kMinWindow = 2;
+constexpr std::size_t kMaxWindow = 32;
+constexpr auto kQuick = std::chrono::microseconds(200);
 
 constexpr const char* kAbrupt =
     "A process in the process pool was terminated abruptly while the future was running or "
@@ -116,9 +122,19 @@ ProcessPoolEngine::~ProcessPoolEngine() {
 
 void ProcessPoolEngine::submit(StateBase* task) {
   Buffer request = task->encode_call();  // TypeError / ValueError: nothing queued
-  std::lock_guard lock(mu_);
-  if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
-  if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+  {
+    std::lock_guard lock(mu_);
+    if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
+    if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+    // No worker at all: start one here, so that a pool that cannot start workers (no
+    // main_guard, say) throws from submit, as CPython does, and nothing is queued.
+    if (live_locked() == 0) start_worker_locked();
+    submit_locked(task, std::move(request));
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::submit_locked(StateBase* task, Buffer request) {
   Job job;
   job.id = next_id_++;
   job.frame = task_frame(job.id, std::move(request), job.segment);
@@ -130,10 +146,25 @@ void ProcessPoolEngine::submit(StateBase* task) {
 }
 
 void ProcessPoolEngine::close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  dispatch_locked();
-  check_all_done_locked();
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dispatch_locked();
+    check_all_done_locked();
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::flush_deferred() noexcept {
+  std::vector<Job> jobs;
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mu_);
+    if (deferred_.empty()) return;
+    jobs.swap(deferred_);
+    error = deferred_error_;
+  }
+  fail_jobs(jobs, error);
 }
 
 void ProcessPoolEngine::cancel_pending() noexcept {
@@ -143,6 +174,7 @@ void ProcessPoolEngine::cancel_pending() noexcept {
     cancelled.swap(pending_);
     dispatch_locked();  // idle workers of a closed pool may exit now
   }
+  flush_deferred();
   for (Job& job : cancelled) {
     if (!job.running) {
       job.task->cancel();
@@ -169,6 +201,7 @@ void ProcessPoolEngine::stop_workers(int signal) noexcept {
     for (auto& w : workers_) {
       for (Job& job : w->held) held.push_back(std::move(job));
       w->held.clear();
+      w->held_bytes = 0;
       w->exiting = true;
       try {
         if (signal == SIGKILL) {
@@ -232,6 +265,7 @@ void ProcessPoolEngine::start_worker_locked() {
   w->process->start();
   rx.close();  // the worker's end: only the worker holds it now
   w->tasks.emplace(std::move(tx));
+  w->ready = options_.initializer.empty();
   w->pid = *w->process->pid();
   w->pidfd = w->process->sentinel();
   workers_.push_back(std::move(w));
@@ -246,7 +280,9 @@ void ProcessPoolEngine::dispatch_locked() {
     for (auto& w : workers_) {
       if (w->reported || w->exiting) continue;
       ++live;
-      if (w->held.size() >= kWindow) continue;
+      if (w->held.size() >= w->window) continue;
+      if (!w->held.empty() && w->held_bytes + pending_.front().frame.size() > kChannelBytes / 2)
+        continue;
       if (best == nullptr || w->held.size() < best->held.size()) best = w.get();
     }
     if ((best == nullptr || !best->held.empty()) && may_start && live < options_.processes) {
@@ -254,18 +290,11 @@ void ProcessPoolEngine::dispatch_locked() {
         start_worker_locked();
         continue;
       } catch (...) {
-        if (best == nullptr && live == 0) {  // no worker at all: fail what waits
-          std::exception_ptr e = std::current_exception();
-          std::deque<Job> failed;
-          failed.swap(pending_);
-          for (Job& job : failed) {
-            try {
-              job.task->set_exception(e);
-            } catch (...) {
-            }
-            release_job(job);
-          }
-          return;
+        if (best == nullptr && live == 0) {  // no worker at all: what waits fails
+          deferred_error_ = std::current_exception();
+          for (Job& job : pending_) deferred_.push_back(std::move(job));
+          pending_.clear();
+          return;  // the caller fails them once it let go of the lock (flush_deferred)
         }
       }
     }
@@ -284,6 +313,8 @@ void ProcessPoolEngine::dispatch_locked() {
       }
       job.running = true;
     }
+    job.sent_at = std::chrono::steady_clock::now();
+    best->held_bytes += job.frame.size();
     best->held.push_back(std::move(job));
     ++best->sent;
     send_locked(*best, best->held.back());
@@ -324,12 +355,31 @@ void ProcessPoolEngine::break_locked(const std::string& why, std::vector<Job>& t
   for (auto& w : workers_) {
     for (Job& job : w->held) to_fail.push_back(std::move(job));
     w->held.clear();
+    w->held_bytes = 0;
     if (!w->reported) {
       w->exiting = true;
       try {
         w->process->kill();  // CPython terminates the other workers of a broken pool
       } catch (...) {
       }
+    }
+  }
+}
+
+int ProcessPoolEngine::live_locked() const noexcept {
+  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(),
+                                        [](const auto& w) { return !w->reported && !w->exiting; }));
+}
+
+void ProcessPoolEngine::refill_locked() {
+  if (closed_ || stopping_ || !broken_.empty()) return;
+  const int want = options_.start == WorkerStart::all_at_once ? options_.processes
+                                                              : std::min(options_.processes, 1);
+  for (int live = live_locked(); live < want; ++live) {
+    try {
+      start_worker_locked();
+    } catch (...) {  // the next hand-out tries again, and fails what waits if none can start
+      return;
     }
   }
 }
@@ -382,6 +432,11 @@ void ProcessPoolEngine::result_loop() {
         case Frame::kInitFailed:
           on_init_failed(slot, in.rest());
           break;
+        case Frame::kReady: {
+          std::lock_guard lock(mu_);
+          if (Worker* w = find_locked(slot)) w->ready = true;
+          break;
+        }
         case Frame::kDied:
           on_death(slot);
           break;
@@ -407,10 +462,15 @@ void ProcessPoolEngine::on_result(std::uint32_t slot, std::uint64_t id,
       if (it != w->held.end()) {
         job.emplace(std::move(*it));
         w->held.erase(it);
+        w->held_bytes -= job->frame.size();
+        w->window = std::chrono::steady_clock::now() - job->sent_at < kQuick
+                        ? std::min(w->window * 2, kMaxWindow)
+                        : kMinWindow;
       }
     }
     dispatch_locked();
   }
+  flush_deferred();
   if (job) {
     job->task->complete_from_reply(reply);
     release_job(*job);
@@ -461,6 +521,12 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
     const bool unexpected = !dead->held.empty() || !dead->exiting;
     if (!broken_.empty() || stopping_) {
       for (Job& job : dead->held) to_fail.push_back(std::move(job));
+    } else if (!dead->ready) {
+      // Died in its initializer: a fresh worker would die the same way.
+      for (Job& job : dead->held) to_fail.push_back(std::move(job));
+      break_locked(std::string(kUnusable) +
+                       " (a worker's initializer failed: " + describe_death(dead->pid, code) + ")",
+                   to_fail);
     } else if (unexpected) {
       if (options_.on_death == WorkerDeath::break_pool) {
         for (Job& job : dead->held) to_fail.push_back(std::move(job));
@@ -474,9 +540,11 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
       }
     }
     dead->held.clear();
+    refill_locked();
     dispatch_locked();
     check_all_done_locked();
   }
+  flush_deferred();
   if (lost) {
     try {
       lost->task->set_exception(broken_error(describe_death(dead->pid, code) +
