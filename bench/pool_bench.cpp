@@ -22,6 +22,7 @@
 // over one core (the goal: >= 0.9 x the number of CPUs).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <concur/futures.hpp>
@@ -172,6 +173,7 @@ void BM_ProcessPool_IsPrime(benchmark::State& state) {
   warm(ex);
   double serial = 0;
   std::int64_t n = 0;
+  std::size_t live = 0;  // the workers alive after a map (all of them should have worked)
   for (auto _ : state) {
     auto t = std::chrono::steady_clock::now();
     int count = 0;
@@ -182,12 +184,14 @@ void BM_ProcessPool_IsPrime(benchmark::State& state) {
     int pooled = 0;
     for (bool p : ex.map(&is_prime, xs)) pooled += p ? 1 : 0;
     state.SetIterationTime(seconds_since(t));
+    live = std::max(live, ex.pids().size());
     if (pooled != count) std::abort();
     ++n;
   }
   if (n > 0) g_serial_seconds = serial / static_cast<double>(n);
   report_rate(state, "process_pool.is_prime", "concur", "items/s", static_cast<double>(xs.size()));
   state.counters["workers"] = ex.max_workers();
+  state.counters["live_workers"] = static_cast<double>(live);
 }
 BENCHMARK(BM_ProcessPool_IsPrime)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(3);
 
