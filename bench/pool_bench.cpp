@@ -81,8 +81,10 @@ void check_sum(long sum, int n) {
 // Starts the executor's workers (on demand: one per submit while none is idle) and waits
 // for them.
 void warm(cf::ProcessPoolExecutor& ex) {
+  const int n = 4 * ex.max_workers();
   std::vector<cf::Future<int>> fs;
-  for (int i = 0; i < 4 * ex.max_workers(); ++i) fs.push_back(ex.submit(&noop, i));
+  fs.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) fs.push_back(ex.submit(&noop, i));
   cf::wait(fs);
 }
 
