@@ -167,6 +167,12 @@ TEST_P(Pool, ExceptionsComeBackAsTheirTypes) {
   } catch (const mp::RemoteError& e) {
     EXPECT_NE(e.type_name().find("SayWhenError"), std::string::npos) << e.type_name();
     EXPECT_EQ(e.message(), "SomeException 1");
+    // It names the worker that raised it.
+    EXPECT_GT(e.pid(), 0);
+    EXPECT_NE(e.pid(), ::getpid());
+    EXPECT_NE(std::string(e.what()).find("(in process " + std::to_string(e.pid()) + ")"),
+              std::string::npos)
+        << e.what();
   }
   // The pool is still usable.
   EXPECT_EQ(pool.apply(&sqr, 3), 9);
@@ -388,11 +394,16 @@ TEST(Pool, ImapExceptionAtItsPosition) {
     auto it = pool.imap(&sqr_or_raise_at_5, range(10), 1);
     for (int i = 0; i < 5; ++i) EXPECT_EQ(it.next(kBound), i * i);
     EXPECT_THROW((void)it.next(kBound), mp::RemoteError);
+    // CPython's imap goes on after the failed item.
+    for (int i = 6; i < 10; ++i) EXPECT_EQ(it.next(kBound), i * i);
+    EXPECT_EQ(it.next(kBound), std::nullopt);
   }
   {
     auto it = pool.imap(&sqr_or_raise_at_5, range(10), 2);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(it.next(kBound), i * i);  // the chunk [4, 5] fails
     EXPECT_THROW((void)it.next(kBound), mp::RemoteError);
+    for (int i = 6; i < 10; ++i) EXPECT_EQ(it.next(kBound), i * i);
+    EXPECT_EQ(it.next(kBound), std::nullopt);
   }
 }
 

@@ -53,8 +53,12 @@ class TempDir {
 };
 
 /// Creates (or truncates) the file `path`, holding `text`.
+/// Creates `path` holding `text`, whole at once: written under another name, then renamed, so
+/// that a reader that sees the file sees all of it.
 inline void touch(const std::string& path, const std::string& text = "") {
-  std::ofstream(path, std::ios::trunc) << text;
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  std::ofstream(tmp, std::ios::trunc) << text;
+  std::filesystem::rename(tmp, path);
 }
 
 /// Appends `line` and a newline to `path` in one write (O_APPEND: safe from several processes).
