@@ -22,8 +22,8 @@
 //
 // Workers: started on demand, one per submit while none is idle, up to max_workers (as
 // CPython 3.9+); each is watched through its pidfd, dies with this process (mp::Process's
-// lifeline), and holds at most a few calls at a time: the pool always knows which worker
-// holds which call. With max_tasks_per_child, a worker exits after that many calls and a
+// lifeline), and is handed one call at a time (more while its calls are quick): the pool
+// always knows which worker holds which call. With max_tasks_per_child, a worker exits after that many calls and a
 // fresh one replaces it (memory a task leaked is given back).
 //
 // A worker that dies (killed, crashed, std::exit in a task, a failing initializer):
@@ -63,8 +63,9 @@
 //    in wait() and as_completed().
 //  - Callbacks added to a future run on the pool's result thread when a reply arrives (as in
 //    CPython, where they run on the executor manager thread).
-//  - cancel() succeeds for calls not yet handed to a worker; a call in a worker's window
-//    (at most a few per worker) runs, as in CPython's call queue.
+//  - cancel() succeeds for calls not yet handed to a worker. A worker normally holds only
+//    the call it runs; while its calls answer within 200 µs it is handed up to 32 at once
+//    (those run, as the calls in CPython's call queue do).
 //  - No pickling: values cross through the codec (docs/design/0004-multiprocessing.md).
 #pragma once
 

@@ -27,12 +27,13 @@ namespace {
 /// and the frames a worker holds never take more than half its ring, so a send to a worker
 /// never waits (the result thread sends while it holds the engine's lock).
 constexpr std::size_t kChannelBytes = std::size_t{1} << 20;
-/// Calls a worker holds at once: normally two (one running, the next one ready in its ring;
-/// more would make fewer calls cancellable: CPython's call queue holds one extra call).
-/// While a worker answers within kQuick, its window doubles up to kMaxWindow, so a stream of
-/// short calls is not paced by the round trip through the result thread; one slow answer
-/// brings it back to kMinWindow.
-constexpr std::size_t kMinWindow = 2;
+/// Calls a worker holds at once: normally one, the one it runs, so that a call waits for the
+/// first free worker (not behind a slow call on a busy one) and stays cancellable until then,
+/// as in CPython (whose call queue holds one call more than it has workers). While a worker
+/// answers within kQuick, its window doubles up to kMaxWindow, so a stream of short calls is
+/// not paced by the round trip through the result thread; one slow answer brings it back to
+/// kMinWindow.
+constexpr std::size_t kMinWindow = 1;
 constexpr std::size_t kMaxWindow = 32;
 constexpr auto kQuick = std::chrono::microseconds(200);
 

@@ -88,7 +88,7 @@ class ProcessPoolEngine {
     int pidfd = -1;
     std::deque<Job> held;  // sent, not answered: the first one is running
     std::int64_t sent = 0;
-    std::size_t window = 2;      // calls it may hold: grows while its calls are quick
+    std::size_t window = 1;      // calls it may hold: grows while its calls are quick
     std::size_t held_bytes = 0;  // of the frames it holds: never more than half its ring
     bool exiting = false;        // told to exit (kExit), or retiring after max tasks
     bool reported = false;       // the watcher posted its death
