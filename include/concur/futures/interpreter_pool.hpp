@@ -359,18 +359,14 @@ struct WithContext {
   }
 };
 
+/// Whether map(fn, ranges...) on an InterpreterPoolExecutor<Ctx> gives fn the worker's Ctx&.
 template <class Ctx, class F, class... Rs>
-constexpr bool map_takes_context() {
-  if constexpr (std::is_void_v<Ctx>) {
-    return false;
-  } else {
-    return std::is_invocable_v<std::decay_t<F>&, Ctx&, map_arg_t<Rs>&&...>;
-  }
-}
+concept map_takes_context = !std::is_void_v<Ctx> && (std::ranges::input_range<Rs> && ...) &&
+                            std::is_invocable_v<std::decay_t<F>&, Ctx&, map_arg_t<Rs>&&...>;
 
 template <class Ctx, class F, class... Rs>
 concept isolated_mappable = mappable<F, Rs...> ||
-    (map_takes_context<Ctx, F, Rs...>() && mappable<WithContext<Ctx, std::decay_t<F>>, Rs...>);
+    (map_takes_context<Ctx, F, Rs...>&& mappable<WithContext<Ctx, std::decay_t<F>>, Rs...>);
 
 }  // namespace detail
 
@@ -411,7 +407,7 @@ class InterpreterPoolExecutor final : public Executor {
   template <class F, class... Rs>
   requires detail::isolated_mappable<Ctx, F, Rs...>
   auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
-    if constexpr (detail::map_takes_context<Ctx, F, Rs...>()) {
+    if constexpr (detail::map_takes_context<Ctx, F, Rs...>) {
       using W = detail::WithContext<Ctx, std::decay_t<F>>;
       check_map<W, Rs...>();
       return detail::run_map(*this, lifetime(), options, W{std::forward<F>(fn)},
