@@ -18,7 +18,8 @@
 //  - The executor keeps no reference to a task's callable, arguments or result
 //    once the task has run (CPython's
 //    test_concurrent_futures.executor.ExecutorTest.test_no_stale_references).
-//  - map() submits every call at once (as CPython 3.13 does), and yields
+//  - map() without a buffersize submits every call at once (as CPython 3.13
+//    does), and yields
 //    results in order. The timeout counts from the map() call. When a result
 //    throws (or the timeout passes), the iteration ends and the calls not yet
 //    started are cancelled (CPython 3.13's choice; later CPython continues).
