@@ -3,6 +3,7 @@
 #include "concur/multiprocessing/codec.hpp"
 
 #include <cxxabi.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -20,10 +21,19 @@
 
 namespace concur::multiprocessing {
 
-RemoteError::RemoteError(std::string type_name, std::string message)
-    : concur::RuntimeError(type_name + ": " + message),
+namespace {
+std::string remote_what(const std::string& type_name, const std::string& message, int pid) {
+  std::string what = type_name + ": " + message;
+  if (pid != 0 && pid != ::getpid()) what += " (in process " + std::to_string(pid) + ")";
+  return what;
+}
+}  // namespace
+
+RemoteError::RemoteError(std::string type_name, std::string message, int pid)
+    : concur::RuntimeError(remote_what(type_name, message, pid)),
       type_name_(std::move(type_name)),
-      message_(std::move(message)) {}
+      message_(std::move(message)),
+      pid_(pid) {}
 
 std::span<const std::byte> Reader::take(std::size_t n) {
   if (n > remaining()) {
@@ -298,10 +308,13 @@ const std::error_category* category_of(std::uint8_t code) {
 
 void put_string(Buffer& out, const std::string& s) { detail::encode_value(out, s); }
 
-void encode_remote(Buffer& out, const std::string& type_name, const std::string& message) {
+/// `pid`: the process that raised it (this one, unless it is a RemoteError crossing again).
+void encode_remote(Buffer& out, const std::string& type_name, const std::string& message,
+                   int pid = ::getpid()) {
   out.push_back(std::byte{kRemote});
   put_string(out, type_name);
   put_string(out, message);
+  detail::put_trivial<std::int32_t>(out, pid);
 }
 
 // what() minus a "<prefix>: " (ExecutionFailed) or ": <suffix>" (system_error) part.
@@ -367,7 +380,7 @@ void encode_exception(Buffer& out, const std::exception_ptr& e) {
     put_string(out, strip_prefix(ex.what(), ex.type_name()));
   } catch (const RemoteError& ex) {
     // Re-crossing keeps the original type name, whatever subclass carried it.
-    encode_remote(out, ex.type_name(), ex.message());
+    encode_remote(out, ex.type_name(), ex.message(), ex.pid() != 0 ? ex.pid() : ::getpid());
   } catch (const std::bad_alloc& ex) {
     if (typeid(ex) != typeid(std::bad_alloc)) {
       encode_remote(out, detail::demangle(typeid(ex).name()), ex.what());
@@ -404,7 +417,8 @@ std::exception_ptr decode_exception(Reader& in) {
     case kRemote: {
       auto type_name = detail::decode_value<std::string>(in);
       auto message = detail::decode_value<std::string>(in);
-      return std::make_exception_ptr(RemoteError(std::move(type_name), std::move(message)));
+      const auto pid = detail::get_trivial<std::int32_t>(in);
+      return std::make_exception_ptr(RemoteError(std::move(type_name), std::move(message), pid));
     }
     case kSystemError: {
       const auto value = detail::get_trivial<std::int32_t>(in);

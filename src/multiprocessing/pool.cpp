@@ -68,12 +68,14 @@ void Pool::terminate() {
   stop_workers(SIGTERM);
 }
 
-void Pool::join() {
+void Pool::join() { (void)join(Timeout{}); }
+
+bool Pool::join(Timeout timeout) {
   {
     std::lock_guard lock(state_mu_);
     if (state_ == State::run) throw ValueError("Pool is still running");
   }
-  (void)join_workers(Timeout{});
+  return join_workers(timeout);
 }
 
 }  // namespace concur::multiprocessing

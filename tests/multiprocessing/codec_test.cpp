@@ -3,6 +3,7 @@
 #include "concur/multiprocessing/codec.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
@@ -472,13 +473,21 @@ TEST(CodecExceptions, OthersComeBackAsRemoteError) {
   } catch (const mp::RemoteError& e) {
     EXPECT_EQ(e.type_name(), "(anonymous namespace)::MyError");
     EXPECT_EQ(e.message(), "custom");
-    EXPECT_STREQ(e.what(), "(anonymous namespace)::MyError: custom");
-    // It crosses again unchanged.
+    EXPECT_STREQ(e.what(), "(anonymous namespace)::MyError: custom");  // raised here: no pid
+    EXPECT_EQ(e.pid(), ::getpid());
+    // It crosses again unchanged, and keeps the pid of the process that raised it.
     try {
       std::rethrow_exception(cross(e));
     } catch (const mp::RemoteError& again) {
       EXPECT_EQ(again.type_name(), e.type_name());
       EXPECT_EQ(again.message(), "custom");
+      EXPECT_EQ(again.pid(), ::getpid());
+    }
+    try {
+      std::rethrow_exception(cross(mp::RemoteError("x::E", "boom", 1)));
+    } catch (const mp::RemoteError& other) {
+      EXPECT_EQ(other.pid(), 1);
+      EXPECT_STREQ(other.what(), "x::E: boom (in process 1)");
     }
   }
   auto bytes = mp::encode_exception(std::make_exception_ptr(42));

@@ -458,8 +458,8 @@ struct MapFnPointer {
     std::string name;
     ar(name);
     using Args = typename multiprocessing::detail::function_traits<P>::args;
-    fn = reinterpret_cast<P>(multiprocessing::detail::function_address(
-        name, multiprocessing::detail::fingerprint_of<Args>()));
+    fn = reinterpret_cast<P>(const_cast<void*>(multiprocessing::detail::function_address(
+        name, multiprocessing::detail::fingerprint_of<Args>())));
   }
 };
 template <class R, class... P>

@@ -91,18 +91,21 @@ template <class T>
 concept Picklable = detail::picklable<T>();
 
 /// An exception that could not be rebuilt as its own type on this side: its demangled
-/// type name (as the sending process spelled it) and its message. what() is
-/// "<type_name>: <message>". Python: multiprocessing.pool.RemoteTraceback / the
-/// unpickled exception.
+/// type name (as the sending process spelled it), its message, and the pid of the process
+/// that raised it (0: unknown). what() is "<type_name>: <message>", followed by " (in process
+/// <pid>)" when that is another process than the one reading it. Python:
+/// multiprocessing.pool.RemoteTraceback / the unpickled exception.
 class RemoteError : public concur::RuntimeError {
  public:
-  RemoteError(std::string type_name, std::string message);
+  RemoteError(std::string type_name, std::string message, int pid = 0);
   [[nodiscard]] const std::string& type_name() const noexcept { return type_name_; }
   [[nodiscard]] const std::string& message() const noexcept { return message_; }
+  [[nodiscard]] int pid() const noexcept { return pid_; }
 
  private:
   std::string type_name_;
   std::string message_;
+  int pid_ = 0;
 };
 
 /// A cursor over encoded bytes. Every read is bounds-checked: reading past the end

@@ -37,11 +37,13 @@
 // close(): no new tasks; the workers exit once every task submitted so far has run.
 // terminate(): the workers are stopped now (SIGTERM); results not yet ready fail (a task not
 // yet started: CancelledError; one running: BrokenProcessPool).
-// The destructor is Python's __exit__: terminate(), then it waits for the workers to exit.
+// join(timeout) is the timed join (beyond Python). The destructor is Python's __exit__:
+// terminate(), then it waits for the workers to exit.
 // So `mp::Pool(2).map(...)` is fine (map returns once every result is in), but results of
 // *_async calls must be collected before the pool goes away.
 //
-// Blocking: apply, map and starmap wait for their results; apply_async, map_async,
+// Blocking: apply, map and starmap wait for their results (their timed forms:
+// apply_async(...).get(timeout), map_async(...).get(timeout)); apply_async, map_async,
 // starmap_async, imap and imap_unordered never wait for a worker. AsyncResult::get(timeout),
 // wait(timeout) and IMapIterator::next(timeout) are bounded by their timeout (omitted:
 // forever); get and next throw concur::TimeoutError (Python's multiprocessing.TimeoutError)
@@ -49,8 +51,12 @@
 //
 // Callbacks (apply_async / map_async / starmap_async with callback, error_callback): called
 // once with the value (`const R&`; nothing for void) or with the std::exception_ptr, on the
-// pool's result thread, as in CPython; an exception they throw goes to
-// futures::set_exception_hook.
+// pool's result thread, before the result is ready (get() returns after the callback ran),
+// as in CPython; an exception they throw goes to futures::set_exception_hook.
+//
+// imap / imap_unordered: a chunk whose call failed raises its exception once, at its place,
+// and the iteration goes on after it (CPython's imap); a TimeoutError leaves the position
+// where it was.
 //
 // Errors: processes < 1: ValueError("Number of processes must be at least 1");
 // maxtasksperchild < 1: ValueError("maxtasksperchild must be a positive int or None");
@@ -173,9 +179,17 @@ class IMapState {
         done_->order.pop_front();
       }
       const auto& f = chunks_[i];
-      values_ = deadline.is_forever() ? f.result() : f.result(deadline.remaining());
+      if (!f.wait(deadline.is_forever() ? Timeout{} : Timeout(deadline.remaining()))) {
+        if (!ordered_) {  // put it back: the next call reads it
+          std::lock_guard lock(done_->mu);
+          done_->order.push_front(i);
+        }
+        throw TimeoutError("imap: the next result was not ready in time");
+      }
+      ++taken_;  // a chunk that failed is passed, as CPython's imap goes on after it
+      auto chunk = std::move(chunks_[i]);
       chunks_[i] = futures::Future<std::vector<R>>(nullptr);  // keep no reference to it
-      ++taken_;
+      values_ = chunk.result();
       pos_ = 0;
     }
     return std::move(values_[pos_++]);
@@ -338,8 +352,8 @@ class Pool : private futures::ProcessPoolExecutor {
           return ProcessPoolExecutor::submit(std::forward<F>(fn), std::move(a)...);
         },
         std::move(args));
-    add_callbacks(f, std::move(callback), std::move(error_callback));
-    return AsyncResult(std::move(f));
+    return AsyncResult(
+        with_callbacks(std::move(f), std::move(callback), std::move(error_callback)));
   }
 
   /// fn over every element of `items`, the results in order (Python's map); waits.
@@ -387,10 +401,13 @@ class Pool : private futures::ProcessPoolExecutor {
   /// Waits until every worker exited; ValueError("Pool is still running") before close() or
   /// terminate().
   void join();
+  /// join() for at most `timeout` (beyond Python); true when every worker exited.
+  bool join(Timeout timeout);
 
   /// The number of workers.
   [[nodiscard]] int processes() const noexcept { return max_workers(); }
-  /// The pids of the live workers (beyond Python).
+  /// The pids of the workers not yet seen dead, a worker retiring after maxtasksperchild
+  /// included (beyond Python).
   using ProcessPoolExecutor::pids;
 
  private:
@@ -402,13 +419,19 @@ class Pool : private futures::ProcessPoolExecutor {
   /// CPython's default chunksize for map: len / (4 × processes), rounded up.
   [[nodiscard]] long default_chunksize(std::size_t n) const noexcept;
 
+  /// The future an AsyncResult with callbacks shows: completed like `f`, but only after the
+  /// callback (or error_callback) ran, as CPython's ApplyResult calls it before it is ready.
+  /// An exception a callback throws goes to futures::set_exception_hook.
   template <class R, class Callback, class ErrorCallback>
-  static void add_callbacks(const futures::Future<R>& f, Callback callback,
-                            ErrorCallback error_callback) {
+  static futures::Future<R> with_callbacks(futures::Future<R> f, Callback callback,
+                                           ErrorCallback error_callback) {
     constexpr bool kValue = !std::is_same_v<Callback, NoCallback>;
     constexpr bool kError = !std::is_same_v<ErrorCallback, NoCallback>;
-    if constexpr (kValue || kError) {
-      f.add_done_callback([callback = std::move(callback),
+    if constexpr (!kValue && !kError) {
+      return f;
+    } else {
+      futures::Future<R> shown;
+      f.add_done_callback([shown, callback = std::move(callback),
                            error_callback = std::move(error_callback)](const auto& done) mutable {
         std::exception_ptr e;
         try {
@@ -416,16 +439,29 @@ class Pool : private futures::ProcessPoolExecutor {
         } catch (...) {  // cancelled
           e = std::current_exception();
         }
-        if (e) {
-          if constexpr (kError) error_callback(e);
-        } else if constexpr (kValue) {
-          if constexpr (std::is_void_v<R>) {
-            callback();
-          } else {
-            callback(done.result());
+        try {
+          if (e) {
+            if constexpr (kError) error_callback(e);
+          } else if constexpr (kValue) {
+            if constexpr (std::is_void_v<R>) {
+              callback();
+            } else {
+              callback(done.result());
+            }
           }
+        } catch (...) {
+          futures::detail::report_exception("Exception in a Pool callback:", "",
+                                            std::current_exception());
+        }
+        if (e) {
+          shown.set_exception(e);
+        } else if constexpr (std::is_void_v<R>) {
+          shown.set_result();
+        } else {
+          shown.set_result(done.result());
         }
       });
+      return shown;
     }
   }
 
@@ -464,8 +500,8 @@ class Pool : private futures::ProcessPoolExecutor {
     using R = typename std::decay_t<decltype(chunks)>::value_type::value_type::value_type;
     futures::Future<std::vector<R>> all;
     detail::gather_chunks<R>(std::move(chunks), all);
-    add_callbacks(all, std::move(callback), std::move(error_callback));
-    return AsyncResult<std::vector<R>>(std::move(all));
+    return AsyncResult<std::vector<R>>(
+        with_callbacks(std::move(all), std::move(callback), std::move(error_callback)));
   }
 
   template <class F, class Range>

@@ -122,9 +122,19 @@ ProcessPoolEngine::~ProcessPoolEngine() {
 
 void ProcessPoolEngine::submit(StateBase* task) {
   Buffer request = task->encode_call();  // TypeError / ValueError: nothing queued
-  std::lock_guard lock(mu_);
-  if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
-  if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+  {
+    std::lock_guard lock(mu_);
+    if (!broken_.empty()) throw BrokenProcessPool(kUnusable);
+    if (closed_) throw RuntimeError("cannot schedule new futures after shutdown");
+    // No worker at all: start one here, so that a pool that cannot start workers (no
+    // main_guard, say) throws from submit, as CPython does, and nothing is queued.
+    if (live_locked() == 0) start_worker_locked();
+    submit_locked(task, std::move(request));
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::submit_locked(StateBase* task, Buffer request) {
   Job job;
   job.id = next_id_++;
   job.frame = task_frame(job.id, std::move(request), job.segment);
@@ -136,10 +146,25 @@ void ProcessPoolEngine::submit(StateBase* task) {
 }
 
 void ProcessPoolEngine::close() {
-  std::lock_guard lock(mu_);
-  closed_ = true;
-  dispatch_locked();
-  check_all_done_locked();
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dispatch_locked();
+    check_all_done_locked();
+  }
+  flush_deferred();
+}
+
+void ProcessPoolEngine::flush_deferred() noexcept {
+  std::vector<Job> jobs;
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mu_);
+    if (deferred_.empty()) return;
+    jobs.swap(deferred_);
+    error = deferred_error_;
+  }
+  fail_jobs(jobs, error);
 }
 
 void ProcessPoolEngine::cancel_pending() noexcept {
@@ -149,6 +174,7 @@ void ProcessPoolEngine::cancel_pending() noexcept {
     cancelled.swap(pending_);
     dispatch_locked();  // idle workers of a closed pool may exit now
   }
+  flush_deferred();
   for (Job& job : cancelled) {
     if (!job.running) {
       job.task->cancel();
@@ -239,6 +265,7 @@ void ProcessPoolEngine::start_worker_locked() {
   w->process->start();
   rx.close();  // the worker's end: only the worker holds it now
   w->tasks.emplace(std::move(tx));
+  w->ready = options_.initializer.empty();
   w->pid = *w->process->pid();
   w->pidfd = w->process->sentinel();
   workers_.push_back(std::move(w));
@@ -263,18 +290,11 @@ void ProcessPoolEngine::dispatch_locked() {
         start_worker_locked();
         continue;
       } catch (...) {
-        if (best == nullptr && live == 0) {  // no worker at all: fail what waits
-          std::exception_ptr e = std::current_exception();
-          std::deque<Job> failed;
-          failed.swap(pending_);
-          for (Job& job : failed) {
-            try {
-              job.task->set_exception(e);
-            } catch (...) {
-            }
-            release_job(job);
-          }
-          return;
+        if (best == nullptr && live == 0) {  // no worker at all: what waits fails
+          deferred_error_ = std::current_exception();
+          for (Job& job : pending_) deferred_.push_back(std::move(job));
+          pending_.clear();
+          return;  // the caller fails them once it let go of the lock (flush_deferred)
         }
       }
     }
@@ -346,6 +366,24 @@ void ProcessPoolEngine::break_locked(const std::string& why, std::vector<Job>& t
   }
 }
 
+int ProcessPoolEngine::live_locked() const noexcept {
+  return static_cast<int>(std::count_if(workers_.begin(), workers_.end(),
+                                        [](const auto& w) { return !w->reported && !w->exiting; }));
+}
+
+void ProcessPoolEngine::refill_locked() {
+  if (closed_ || stopping_ || !broken_.empty()) return;
+  const int want = options_.start == WorkerStart::all_at_once ? options_.processes
+                                                              : std::min(options_.processes, 1);
+  for (int live = live_locked(); live < want; ++live) {
+    try {
+      start_worker_locked();
+    } catch (...) {  // the next hand-out tries again, and fails what waits if none can start
+      return;
+    }
+  }
+}
+
 ProcessPoolEngine::Worker* ProcessPoolEngine::find_locked(std::uint32_t slot) noexcept {
   for (auto& w : workers_)
     if (w->slot == slot) return w.get();
@@ -394,6 +432,11 @@ void ProcessPoolEngine::result_loop() {
         case Frame::kInitFailed:
           on_init_failed(slot, in.rest());
           break;
+        case Frame::kReady: {
+          std::lock_guard lock(mu_);
+          if (Worker* w = find_locked(slot)) w->ready = true;
+          break;
+        }
         case Frame::kDied:
           on_death(slot);
           break;
@@ -427,6 +470,7 @@ void ProcessPoolEngine::on_result(std::uint32_t slot, std::uint64_t id,
     }
     dispatch_locked();
   }
+  flush_deferred();
   if (job) {
     job->task->complete_from_reply(reply);
     release_job(*job);
@@ -477,6 +521,12 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
     const bool unexpected = !dead->held.empty() || !dead->exiting;
     if (!broken_.empty() || stopping_) {
       for (Job& job : dead->held) to_fail.push_back(std::move(job));
+    } else if (!dead->ready) {
+      // Died in its initializer: a fresh worker would die the same way.
+      for (Job& job : dead->held) to_fail.push_back(std::move(job));
+      break_locked(std::string(kUnusable) +
+                       " (a worker's initializer failed: " + describe_death(dead->pid, code) + ")",
+                   to_fail);
     } else if (unexpected) {
       if (options_.on_death == WorkerDeath::break_pool) {
         for (Job& job : dead->held) to_fail.push_back(std::move(job));
@@ -490,9 +540,11 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
       }
     }
     dead->held.clear();
+    refill_locked();
     dispatch_locked();
     check_all_done_locked();
   }
+  flush_deferred();
   if (lost) {
     try {
       lost->task->set_exception(broken_error(describe_death(dead->pid, code) +

@@ -90,16 +90,26 @@ class ProcessPoolEngine {
     std::size_t held_bytes = 0;  // of the frames it holds: never more than half its ring
     bool exiting = false;        // told to exit (kExit), or retiring after max tasks
     bool reported = false;       // the watcher posted its death
+    bool ready = false;          // its initializer ran (kReady), or there is none
   };
 
   // All under mu_.
   void start_worker_locked();
+  void submit_locked(StateBase* task, multiprocessing::Buffer request);
+  /// Fails the jobs dispatch_locked could give to no worker (none could start); call it
+  /// without the lock, after every locked section that dispatched.
+  void flush_deferred() noexcept;
   void dispatch_locked();
   bool send_locked(Worker& w, Job& job);
   void tell_exit_locked(Worker& w);
   void break_locked(const std::string& why, std::vector<Job>& to_fail);
   Worker* find_locked(std::uint32_t slot) noexcept;
   void check_all_done_locked();
+  /// Workers that are neither dead nor exiting.
+  [[nodiscard]] int live_locked() const noexcept;
+  /// Starts workers up to `processes`: at once for a Pool (as CPython's worker handler
+  /// keeps it full), after a retirement for both faces; not once closed, broken or stopping.
+  void refill_locked();
 
   void result_loop();
   void watch_loop();
@@ -121,8 +131,10 @@ class ProcessPoolEngine {
   std::uint32_t next_slot_ = 0;
   std::uint64_t next_id_ = 0;
   bool closed_ = false;
-  bool stopping_ = false;  // stop_workers: what workers hold fails
-  std::string broken_;     // why, once broken
+  bool stopping_ = false;      // stop_workers: what workers hold fails
+  std::string broken_;         // why, once broken
+  std::vector<Job> deferred_;  // to fail with deferred_error_ (flush_deferred)
+  std::exception_ptr deferred_error_;
   bool threads_stopped_ = false;
   bool wake_pending_ = false;  // a byte is in the wake pipe
   bool watch_stop_ = false;

@@ -13,6 +13,7 @@
 //     kResult    u32 slot, u64 id, registry reply
 //     kResultShm u32 slot, u64 id, u64 size, segment name
 //     kInitFailed u32 slot, registry reply (the initializer's exception)
+//     kReady     u32 slot                            (the initializer ran; only with one)
 //     kDied      u32 slot                            (the watcher saw the worker's pidfd)
 //     kStop                                          (the engine ends its result thread)
 //
@@ -42,6 +43,7 @@ enum class Frame : std::uint8_t {
   kInitFailed,
   kDied,
   kStop,
+  kReady,
 };
 
 inline constexpr std::size_t kLargePayload = std::size_t{64} << 10;
@@ -73,8 +75,9 @@ class FrameReader {
 
 template <class T>
 void put(Buffer& out, const T& v) {
-  const auto* p = reinterpret_cast<const std::byte*>(&v);
-  out.insert(out.end(), p, p + sizeof(T));
+  const std::size_t at = out.size();
+  out.resize(at + sizeof(T));
+  std::memcpy(out.data() + at, &v, sizeof(T));
 }
 
 /// The worker's entry point (worker.cpp), run in each worker process.

@@ -68,6 +68,10 @@ void worker_main(std::uint32_t slot, std::int64_t max_tasks, Buffer initializer,
       results.send_bytes(frame);
       multiprocessing::exit(1);
     }
+    Buffer frame;  // a worker that dies before this died in its initializer
+    put(frame, Frame::kReady);
+    put(frame, slot);
+    results.send_bytes(frame);
   }
   for (std::int64_t done = 0; max_tasks <= 0 || done < max_tasks; ++done) {
     Bytes message;
