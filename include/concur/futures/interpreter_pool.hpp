@@ -19,8 +19,9 @@
 //     the Ctx of the worker that runs it, and nothing else can reach it (no task gets a
 //     reference to another worker's Ctx, the caller never gets one). The Ctx is destroyed in
 //     its worker when the worker ends (at shutdown). Without an initializer Ctx is
-//     value-initialised. A library that is not thread-safe (a parser, a database
-//     connection, a random generator, an embedded interpreter) gets one instance per
+//     value-initialised in place (it need not be movable: a mutex, a C handle); one the
+//     initializer returns is moved into place. A library that is not thread-safe (a parser, a
+//     database connection, a random generator, an embedded interpreter) gets one instance per
 //     worker, each used by one thread only.
 //   - Arguments and results cross by copy through the codec (multiprocessing/codec.hpp):
 //     the callable and the arguments are encoded at submit and decoded by the worker, the
@@ -454,8 +455,7 @@ class InterpreterPoolExecutor final : public Executor {
   }
 
   // Destroys the worker's Ctx in the worker as it ends (not left to the thread_local's own
-  // destructor: GCC does not register one for a constant-initialised thread_local of a
-  // variable template).
+  // destructor, which GCC 12 did not run for this variable template: see design 0001).
   static std::function<void()> finalizer() {
     if constexpr (std::is_void_v<Ctx>) {
       return {};
@@ -492,11 +492,7 @@ class InterpreterPoolExecutor final : public Executor {
           auto& slot = detail::t_worker_context<Ctx>;
           if (init) {
             auto own = init;  // each worker calls its own copy
-            struct Make {     // builds the Ctx in the slot (no move of Ctx needed)
-              std::function<Ctx()>& f;
-              operator Ctx() const { return f(); }  // NOLINT(google-explicit-constructor)
-            };
-            slot.emplace(Make{own});
+            slot.emplace(own());
           } else if constexpr (std::is_default_constructible_v<Ctx>) {
             slot.emplace();
           }
