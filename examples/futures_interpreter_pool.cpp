@@ -58,22 +58,22 @@ CONCUR_TOUR_PART(futures_interpreter_pool,
   std::vector<std::string> words{"jumping", "walked", "talks", "singing"};
   std::cout << "stems:";
   for (const std::string& s :
-       pool.map([](Worker&w, std::string word) { return w.stemmer.stem(word); }, words))
+       pool.map([](Worker& w, const std::string& word) { return w.stemmer.stem(word); }, words))
     std::cout << " " << s;
   std::cout << "\n";
 
   // An immutable table every worker reads without a copy.
   auto stop_words = cf::shared(std::set<std::string>{"a", "an", "the"});
   auto f = pool.submit(
-      [](Worker& w, cf::Shared<std::set<std::string>> stop, std::string word) {
+      [](Worker& w, const cf::Shared<std::set<std::string>>& stop, const std::string& word) {
         return stop->count(word) != 0 ? "stop word: " + word : w.stemmer.stem(word);
       },
       stop_words, std::string("the"));
   std::cout << f.result() << "\n";
 
   // What a task throws comes back summarised as ExecutionFailed.
-  auto bad =
-      pool.submit([](Worker& w, std::string word) { return w.stemmer.stem(word); }, std::string());
+  auto bad = pool.submit([](Worker& w, const std::string& word) { return w.stemmer.stem(word); },
+                         std::string());
   try {
     bad.result();
   } catch (const cf::ExecutionFailed& e) {

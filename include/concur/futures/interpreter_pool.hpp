@@ -162,20 +162,26 @@ constexpr bool isolatable_result() {
   return std::is_void_v<R> || (!std::is_reference_v<R> && Isolatable<std::remove_cv_t<R>>);
 }
 
+template <class Ctx, class Fn, class... Args>
+constexpr bool isolated_invocation_ok() {
+  if constexpr (takes_context<Ctx, Fn, Args...>()) {
+    return isolatable_result<std::invoke_result_t<Fn&&, Ctx&, Args&&...>>();
+  } else if constexpr (std::is_invocable_v<Fn&&, Args&&...>) {
+    return isolatable_result<std::invoke_result_t<Fn&&, Args&&...>>();
+  } else {
+    return false;
+  }
+}
+
 template <class Ctx, class F, class... A>
 constexpr bool isolated_call_ok() {
   using Fn = std::decay_t<F>;
   if constexpr (!std::is_constructible_v<Fn, F> ||
-                !(std::is_constructible_v<std::decay_t<A>, A> && ...)) {
+                !(std::is_constructible_v<std::decay_t<A>, A> && ...) || !IsolatableCallable<Fn> ||
+                !(Isolatable<std::decay_t<A>> && ...)) {
     return false;
-  } else if constexpr (!IsolatableCallable<Fn> || !(Isolatable<std::decay_t<A>> && ...)) {
-    return false;
-  } else if constexpr (takes_context<Ctx, Fn, std::decay_t<A>...>()) {
-    return isolatable_result<std::invoke_result_t<Fn&&, Ctx&, std::decay_t<A>&&...>>();
-  } else if constexpr (std::is_invocable_v<Fn&&, std::decay_t<A>&&...>) {
-    return isolatable_result<std::invoke_result_t<Fn&&, std::decay_t<A>&&...>>();
   } else {
-    return false;
+    return isolated_invocation_ok<Ctx, Fn, std::decay_t<A>...>();
   }
 }
 
@@ -490,12 +496,14 @@ class InterpreterPoolExecutor final : public Executor {
       t.initializer = [init = std::move(o.initializer)] {
         try {
           auto& slot = detail::t_worker_context<Ctx>;
-          if (init) {
-            auto own = init;  // each worker calls its own copy
-            slot.emplace(own());
-          } else if constexpr (std::is_default_constructible_v<Ctx>) {
-            slot.emplace();
+          if constexpr (std::is_move_constructible_v<Ctx>) {  // else no initializer can exist
+            if (init) {
+              auto own = init;  // each worker calls its own copy
+              slot.emplace(own());
+              return;
+            }
           }
+          if constexpr (std::is_default_constructible_v<Ctx>) slot.emplace();
         } catch (...) {
           std::rethrow_exception(
               detail::execution_failed(detail::isolate_exception(std::current_exception())));
