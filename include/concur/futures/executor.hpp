@@ -345,18 +345,23 @@ class MapResult {
         while (chunk_pos_ == chunk_values_.size()) {
           refill();
           if (futures_.chunks.empty()) return finish();
-          Future<std::vector<R>> f = std::move(futures_.chunks.front());
-          futures_.chunks.pop_front();  // keep no reference to what was yielded
-          chunk_values_ = result_or_cancel(f);
+          // Held by this range until its value is out: a failed future (and its exception)
+          // stays until the range goes, in the consumer's thread, never in a worker's.
+          failed_chunk_ = std::move(futures_.chunks.front());
+          futures_.chunks.pop_front();
+          chunk_values_ = result_or_cancel(failed_chunk_);
+          failed_chunk_ = Future<std::vector<R>>(nullptr);  // keep no reference to what was yielded
           chunk_pos_ = 0;
         }
         return std::move(chunk_values_[chunk_pos_++]);
       }
       refill();
       if (futures_.single.empty()) return finish();
-      Future<R> f = std::move(futures_.single.front());
-      futures_.single.pop_front();  // keep no reference to what was yielded
-      return std::optional<R>(result_or_cancel(f));
+      failed_ = std::move(futures_.single.front());  // as failed_chunk_ above
+      futures_.single.pop_front();
+      std::optional<R> v(result_or_cancel(failed_));
+      failed_ = Future<R>(nullptr);  // keep no reference to what was yielded
+      return v;
     } catch (...) {
       close();
       throw;
@@ -427,6 +432,8 @@ class MapResult {
   }
 
   detail::MapFutures<R> futures_;
+  Future<R> failed_{nullptr};
+  Future<std::vector<R>> failed_chunk_{nullptr};
   std::unique_ptr<detail::MapFeed<R>> feed_;
   Deadline deadline_;
   std::vector<R> chunk_values_;
