@@ -219,6 +219,13 @@ struct chunk_result<true, Fn, Item> {
   using type = decltype(std::apply(std::declval<Fn&>(), std::declval<Item&&>()));
 };
 
+/// The value of `f`, which is done, to move from: only for a future that the caller alone
+/// reads (a map's chunks, a map's result in Pool::map).
+template <class V>
+V& take(const futures::Future<V>& f) {
+  return const_cast<V&>(f.result());  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+}
+
 /// Completes `all` from the chunks of a map_async once every chunk is done: the values in
 /// order, or the first chunk's exception (in input order), as CPython's MapResult becomes
 /// ready only when every chunk has finished.
@@ -231,6 +238,10 @@ void gather_chunks(std::vector<futures::Future<std::vector<R>>> chunks,
     std::atomic<std::size_t> left;
     void finish() {
       std::vector<R> out;
+      std::size_t total = 0;
+      for (auto& c : chunks)
+        if (c.done() && !c.cancelled() && c.exception() == nullptr) total += c.result().size();
+      out.reserve(total);
       for (auto& c : chunks) {
         std::exception_ptr e;
         try {
@@ -248,8 +259,8 @@ void gather_chunks(std::vector<futures::Future<std::vector<R>>> chunks,
           all.set_exception(e);
           return;
         }
-        const auto& v = c.result();
-        out.insert(out.end(), v.begin(), v.end());
+        auto& v = take(c);
+        out.insert(out.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
       }
       all.set_result(std::move(out));
     }
@@ -360,7 +371,8 @@ class Pool : private futures::ProcessPoolExecutor {
   template <class F, class Range>
   auto map(F&& fn, Range&& items, std::optional<long> chunksize = std::nullopt) {
     auto r = map_async(std::forward<F>(fn), std::forward<Range>(items), chunksize);
-    return std::remove_cvref_t<decltype(r.get())>(r.get());
+    r.wait();
+    return std::move(detail::take(r.future()));  // r is this call's own
   }
   /// map, returning at once.
   template <class F, class Range, class Callback = NoCallback, class ErrorCallback = NoCallback>
@@ -373,7 +385,8 @@ class Pool : private futures::ProcessPoolExecutor {
   template <class F, class Range>
   auto starmap(F&& fn, Range&& items, std::optional<long> chunksize = std::nullopt) {
     auto r = starmap_async(std::forward<F>(fn), std::forward<Range>(items), chunksize);
-    return std::remove_cvref_t<decltype(r.get())>(r.get());
+    r.wait();
+    return std::move(detail::take(r.future()));  // r is this call's own
   }
   /// starmap, returning at once.
   template <class F, class Range, class Callback = NoCallback, class ErrorCallback = NoCallback>
@@ -478,17 +491,27 @@ class Pool : private futures::ProcessPoolExecutor {
                   "trivially copyable closure, with Picklable elements and result");
     check_running();
     if (chunksize && *chunksize < 1) bad_chunksize(*chunksize);
-    std::vector<Item> all;
-    for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
-    const auto size = static_cast<long>(all.size());
-    const long per = chunksize ? *chunksize : default_chunksize(all.size());
     const Chunk call{{Fn(fn)}};
     std::vector<futures::Future<std::vector<R>>> chunks;
-    for (long at = 0; at < size; at += per) {
-      const long end = std::min(size, at + per);
-      std::vector<Item> chunk(std::make_move_iterator(all.begin() + at),
-                              std::make_move_iterator(all.begin() + end));
-      chunks.push_back(ProcessPoolExecutor::submit(call, std::move(chunk)));
+    auto submit_from = [&](auto first, auto last, std::size_t n) {
+      const auto per = static_cast<std::size_t>(chunksize ? *chunksize : default_chunksize(n));
+      while (first != last) {
+        std::vector<Item> chunk;
+        chunk.reserve(std::min(per, n));
+        for (; first != last && chunk.size() < per; ++first) chunk.emplace_back(*first);
+        n -= chunk.size();
+        chunks.push_back(ProcessPoolExecutor::submit(call, std::move(chunk)));
+      }
+    };
+    if constexpr (std::ranges::sized_range<Range> && std::ranges::forward_range<Range>) {
+      // Chunks straight from the range: each element copied once, here.
+      submit_from(std::ranges::begin(items), std::ranges::end(items),
+                  static_cast<std::size_t>(std::ranges::size(items)));
+    } else {  // CPython takes list(iterable) first, for its length
+      std::vector<Item> all;
+      for (auto&& x : items) all.emplace_back(std::forward<decltype(x)>(x));
+      submit_from(std::make_move_iterator(all.begin()), std::make_move_iterator(all.end()),
+                  all.size());
     }
     return chunks;
   }

@@ -11,6 +11,7 @@
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/fn.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "multiprocessing/pool/arena.hpp"
 #include "multiprocessing/pool/protocol.hpp"
 #include "os/poll.hpp"
 
@@ -57,7 +58,8 @@ std::string describe_death(int pid, std::optional<int> code) {
   return s + " exited with code " + std::to_string(*code);
 }
 
-Buffer task_frame(std::uint64_t id, Buffer request, std::optional<SharedMemory>& segment) {
+Buffer task_frame(std::uint64_t id, Buffer request, pool::RequestArenas& arenas,
+                  pool::Placed& placed) {
   Buffer frame;
   if (request.size() < pool::kLargePayload) {
     frame.reserve(9 + request.size());
@@ -66,23 +68,14 @@ Buffer task_frame(std::uint64_t id, Buffer request, std::optional<SharedMemory>&
     frame.insert(frame.end(), request.begin(), request.end());
     return frame;
   }
-  segment.emplace(std::nullopt, true, static_cast<std::int64_t>(request.size()));
-  std::memcpy(segment->buf().data(), request.data(), request.size());
+  placed = arenas.place(request);
   pool::put(frame, Frame::kTaskShm);
   pool::put(frame, id);
   pool::put(frame, static_cast<std::uint64_t>(request.size()));
-  const std::string& name = segment->name();
-  frame.insert(frame.end(), reinterpret_cast<const std::byte*>(name.data()),
-               reinterpret_cast<const std::byte*>(name.data() + name.size()));
+  pool::put(frame, static_cast<std::uint8_t>(placed.kept ? 1 : 0));
+  frame.insert(frame.end(), reinterpret_cast<const std::byte*>(placed.name.data()),
+               reinterpret_cast<const std::byte*>(placed.name.data() + placed.name.size()));
   return frame;
-}
-
-void unlink_quietly(SharedMemory& segment) noexcept {
-  segment.close();
-  try {
-    segment.unlink();
-  } catch (...) {  // already gone
-  }
 }
 
 }  // namespace
@@ -137,7 +130,7 @@ void ProcessPoolEngine::submit(StateBase* task) {
 void ProcessPoolEngine::submit_locked(StateBase* task, Buffer request) {
   Job job;
   job.id = next_id_++;
-  job.frame = task_frame(job.id, std::move(request), job.segment);
+  job.frame = task_frame(job.id, std::move(request), request_arenas_, job.placed);
   task->drop_call();  // no stale references to the callable or the arguments
   task->retain();
   job.task = task;
@@ -420,13 +413,23 @@ void ProcessPoolEngine::result_loop() {
         case Frame::kResultShm: {
           const auto id = in.get<std::uint64_t>();
           const auto size = in.get<std::uint64_t>();
-          SharedMemory segment(in.rest_string(), false, 0, false);
-          if (segment.size() < size) {
-            unlink_quietly(segment);
-            throw ValueError("concur: a process-pool reply segment is too short");
+          const bool kept = in.get<std::uint8_t>() != 0;
+          const std::string name = in.rest_string();
+          if (kept) {  // the worker's: mapped once, handed back by clearing its in-use word
+            SharedMemory& segment = reply_arenas_[slot].get(name);
+            on_result(slot, id, pool::payload_of(segment, size), std::nullopt);
+            pool::in_use(segment).store(0, std::memory_order_release);
+          } else {
+            SharedMemory segment(name, false, 0, false);
+            std::span<const std::byte> bytes;
+            try {
+              bytes = pool::payload_of(segment, size);
+            } catch (...) {
+              pool::unlink_quietly(segment);
+              throw;
+            }
+            on_result(slot, id, bytes, std::move(segment));
           }
-          const auto bytes = segment.buf().first(size);
-          on_result(slot, id, bytes, std::move(segment));
           break;
         }
         case Frame::kInitFailed:
@@ -475,7 +478,7 @@ void ProcessPoolEngine::on_result(std::uint32_t slot, std::uint64_t id,
     job->task->complete_from_reply(reply);
     release_job(*job);
   }
-  if (segment) unlink_quietly(*segment);
+  if (segment) pool::unlink_quietly(*segment);
 }
 
 void ProcessPoolEngine::on_init_failed(std::uint32_t slot, std::span<const std::byte> reply) {
@@ -507,6 +510,11 @@ void ProcessPoolEngine::on_death(std::uint32_t slot) {
     if (it == workers_.end()) return;
     dead = std::move(*it);
     workers_.erase(it);
+  }
+  // Its reply segments: no one writes them any more (this is the result thread, their reader).
+  if (auto it = reply_arenas_.find(slot); it != reply_arenas_.end()) {
+    it->second.clear(true);
+    reply_arenas_.erase(it);
   }
   // It is dead (its pidfd said so): reaping does not wait.
   try {
@@ -575,8 +583,10 @@ void ProcessPoolEngine::fail_jobs(std::vector<Job>& jobs,
 }
 
 void ProcessPoolEngine::release_job(Job& job) noexcept {
-  if (job.segment) unlink_quietly(*job.segment);
-  job.segment.reset();
+  if (job.placed.one_shot) pool::unlink_quietly(*job.placed.one_shot);
+  job.placed.one_shot.reset();
+  if (job.placed.index >= 0) request_arenas_.release(job.placed.index);
+  job.placed.index = -1;
   if (job.task != nullptr) job.task->release();
   job.task = nullptr;
 }
@@ -655,6 +665,8 @@ void ProcessPoolEngine::stop_threads() noexcept {
   }
   if (result_thread_.joinable()) result_thread_.join();
   if (watch_thread_.joinable()) watch_thread_.join();
+  for (auto& [slot, arenas] : reply_arenas_) arenas.clear(true);  // the threads are gone
+  reply_arenas_.clear();
 }
 
 }  // namespace concur::futures::detail

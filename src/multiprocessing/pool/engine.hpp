@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,6 +26,7 @@
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
+#include "multiprocessing/pool/arena.hpp"
 #include "os/fd.hpp"
 
 namespace concur::futures::detail {
@@ -73,8 +75,8 @@ class ProcessPoolEngine {
   struct Job {
     StateBase* task = nullptr;
     std::uint64_t id = 0;
-    multiprocessing::Buffer frame;  // kTask or kTaskShm, ready to send
-    std::optional<multiprocessing::shared_memory::SharedMemory> segment;  // large request
+    multiprocessing::Buffer frame;                    // kTask or kTaskShm, ready to send
+    multiprocessing::detail::pool::Placed placed;     // a large request's segment (arena.hpp)
     bool running = false;                             // set_running_or_notify_cancel done
     std::chrono::steady_clock::time_point sent_at{};  // handed to a worker
   };
@@ -118,12 +120,15 @@ class ProcessPoolEngine {
   void on_death(std::uint32_t slot);
   void on_init_failed(std::uint32_t slot, std::span<const std::byte> reply);
   /// Completes and releases jobs outside the lock.
-  static void fail_jobs(std::vector<Job>& jobs, const std::exception_ptr& error) noexcept;
-  static void release_job(Job& job) noexcept;
+  void fail_jobs(std::vector<Job>& jobs, const std::exception_ptr& error) noexcept;
+  void release_job(Job& job) noexcept;
   void wake_watcher() noexcept;
   void stop_threads() noexcept;
 
   EngineOptions options_;
+  multiprocessing::detail::pool::RequestArenas request_arenas_;  // outlives every job
+  /// Each worker's reply segments, mapped (the result thread's alone).
+  std::map<std::uint32_t, multiprocessing::detail::pool::MappedArenas> reply_arenas_;
   mutable std::mutex mu_;
   std::condition_variable all_done_;
   std::deque<Job> pending_;

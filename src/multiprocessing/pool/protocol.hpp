@@ -7,19 +7,20 @@
 //
 //   engine -> worker (one Pipe per worker)
 //     kTask      u64 id, registry request
-//     kTaskShm   u64 id, u64 size, segment name     (a request of kLargePayload bytes or more)
+//     kTaskShm   u64 id, u64 size, u8 kept, segment name   (a request of kLargePayload bytes
+//                                                           or more; arena.hpp)
 //     kExit                                          (finish: no more tasks)
 //   workers (and the engine's watcher) -> engine (one Pipe shared by all)
 //     kResult    u32 slot, u64 id, registry reply
-//     kResultShm u32 slot, u64 id, u64 size, segment name
+//     kResultShm u32 slot, u64 id, u64 size, u8 kept, segment name
 //     kInitFailed u32 slot, registry reply (the initializer's exception)
 //     kReady     u32 slot                            (the initializer ran; only with one)
 //     kDied      u32 slot                            (the watcher saw the worker's pidfd)
 //     kStop                                          (the engine ends its result thread)
 //
-// A payload of kLargePayload bytes or more travels through a shared-memory segment made by
-// the sender and unlinked by the receiver once read (the sender unlinks it when the
-// receiver died first): one copy in, none through the ring, decoded in place.
+// A payload of kLargePayload bytes or more travels through a shared-memory segment
+// (arena.hpp): one copy in, none through the ring, decoded in place; segments are kept and
+// reused, so a stream of large calls makes no new segment.
 #pragma once
 
 #include <cstddef>

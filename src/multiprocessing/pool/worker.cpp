@@ -11,14 +11,15 @@
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/registry.hpp"
 #include "concur/multiprocessing/shared_memory.hpp"
+#include "multiprocessing/pool/arena.hpp"
 #include "multiprocessing/pool/protocol.hpp"
 
 namespace concur::multiprocessing::detail::pool {
 namespace {
 
 /// Sends `reply` for call `id`: in the frame, or through a segment when it is large.
-void send_reply(Connection<Bytes>& results, std::uint32_t slot, std::uint64_t id,
-                const Buffer& reply) {
+void send_reply(Connection<Bytes>& results, ReplyArenas& arenas, std::uint32_t slot,
+                std::uint64_t id, const Buffer& reply) {
   Buffer frame;
   if (reply.size() < kLargePayload) {
     frame.reserve(16 + reply.size());
@@ -27,30 +28,30 @@ void send_reply(Connection<Bytes>& results, std::uint32_t slot, std::uint64_t id
     put(frame, id);
     frame.insert(frame.end(), reply.begin(), reply.end());
   } else {
-    shared_memory::SharedMemory segment(std::nullopt, true,
-                                        static_cast<std::int64_t>(reply.size()));
-    std::memcpy(segment.buf().data(), reply.data(), reply.size());
-    segment.close();  // the engine attaches, reads and unlinks it
+    Placed placed = arenas.place(reply);
+    if (placed.one_shot) placed.one_shot->close();  // the engine reads and unlinks it
     put(frame, Frame::kResultShm);
     put(frame, slot);
     put(frame, id);
     put(frame, static_cast<std::uint64_t>(reply.size()));
-    const std::string& name = segment.name();
-    frame.insert(frame.end(), reinterpret_cast<const std::byte*>(name.data()),
-                 reinterpret_cast<const std::byte*>(name.data() + name.size()));
+    put(frame, static_cast<std::uint8_t>(placed.kept ? 1 : 0));
+    frame.insert(frame.end(), reinterpret_cast<const std::byte*>(placed.name.data()),
+                 reinterpret_cast<const std::byte*>(placed.name.data() + placed.name.size()));
   }
   results.send_bytes(frame);
 }
 
 /// Runs the call a task frame carries; returns its id and reply.
-std::pair<std::uint64_t, Buffer> run_task(Frame kind, FrameReader& in) {
+std::pair<std::uint64_t, Buffer> run_task(Frame kind, FrameReader& in, MappedArenas& mapped) {
   const auto id = in.get<std::uint64_t>();
   if (kind == Frame::kTask) return {id, invoke(in.rest())};
   const auto size = in.get<std::uint64_t>();
-  shared_memory::SharedMemory segment(in.rest_string(), false, 0, false);
-  if (segment.size() < size) throw ValueError("concur: a process-pool segment is too short");
-  Buffer reply = invoke(segment.buf().first(size));
-  segment.close();  // the engine unlinks it when the reply arrives
+  const bool kept = in.get<std::uint8_t>() != 0;
+  const std::string name = in.rest_string();
+  if (kept) return {id, invoke(payload_of(mapped.get(name), size))};
+  SharedMemory segment(name, false, 0, false);  // one-shot: the engine unlinks it
+  Buffer reply = invoke(payload_of(segment, size));
+  segment.close();
   return {id, std::move(reply)};
 }
 
@@ -73,6 +74,8 @@ void worker_main(std::uint32_t slot, std::int64_t max_tasks, Buffer initializer,
     put(frame, slot);
     results.send_bytes(frame);
   }
+  MappedArenas requests;  // the engine's request segments, mapped once
+  ReplyArenas replies;
   for (std::int64_t done = 0; max_tasks <= 0 || done < max_tasks; ++done) {
     Bytes message;
     try {
@@ -86,8 +89,8 @@ void worker_main(std::uint32_t slot, std::int64_t max_tasks, Buffer initializer,
     if (kind != Frame::kTask && kind != Frame::kTaskShm) {
       throw ValueError("concur: unexpected process-pool frame");
     }
-    auto [id, reply] = run_task(kind, in);
-    send_reply(results, slot, id, reply);
+    auto [id, reply] = run_task(kind, in, requests);
+    send_reply(results, replies, slot, id, reply);
   }
 }
 
