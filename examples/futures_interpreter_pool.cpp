@@ -58,7 +58,7 @@ CONCUR_TOUR_PART(futures_interpreter_pool,
   std::vector<std::string> words{"jumping", "walked", "talks", "singing"};
   std::cout << "stems:";
   for (const std::string& s :
-       pool.map([](Worker& w, const std::string& word) { return w.stemmer.stem(word); }, words))
+       pool.map([](Worker&w, const std::string&word) { return w.stemmer.stem(word); }, words))
     std::cout << " " << s;
   std::cout << "\n";
 
