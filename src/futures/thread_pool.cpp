@@ -78,8 +78,10 @@ struct ThreadPoolExecutor::Impl {
   alignas(kLine) Stub stub;
   std::string prefix;
   std::function<void()> initializer;
-  mutable std::mutex mu;  // guards the fields below
-  int idle_tokens = 0;    // CPython's _idle_semaphore
+  detail::PoolKind kind = detail::PoolKind::thread;
+  std::function<void()> finalizer;  // run by each worker as it ends
+  mutable std::mutex mu;            // guards the fields below
+  int idle_tokens = 0;              // CPython's _idle_semaphore
   std::vector<std::thread> threads;
   std::string broken;  // why the pool is broken; empty while usable
   std::stop_source stop;
@@ -195,6 +197,12 @@ struct ThreadPoolExecutor::Impl {
   }
 
   void worker() {
+    struct Finally {
+      const std::function<void()>& f;
+      ~Finally() {
+        if (f) f();
+      }
+    } finally{finalizer};
     if (initializer) {
       try {
         initializer();
@@ -247,7 +255,9 @@ struct ThreadPoolExecutor::Impl {
   }
 
   void initializer_failed(std::exception_ptr e) {
-    detail::report_exception("Exception in initializer:", "ThreadPoolExecutor " + prefix,
+    const bool interp = kind == detail::PoolKind::interpreter;
+    detail::report_exception("Exception in initializer:",
+                             (interp ? "InterpreterPoolExecutor " : "ThreadPoolExecutor ") + prefix,
                              std::move(e));
     {
       std::lock_guard lock(mu);
@@ -257,12 +267,18 @@ struct ThreadPoolExecutor::Impl {
     wake(INT_MAX);
     for (detail::StateBase* t : drain()) {
       try {
-        t->set_exception(std::make_exception_ptr(BrokenThreadPool(
-            "A thread initializer failed, the thread pool is not usable anymore")));
+        t->set_exception(broken_error());
       } catch (...) {  // cancelled or completed meanwhile
       }
       t->release();
     }
+  }
+
+  std::exception_ptr broken_error() const {
+    const std::string why = "A thread initializer failed, the thread pool is not usable anymore";
+    if (kind == detail::PoolKind::interpreter)
+      return std::make_exception_ptr(BrokenInterpreterPool(why));
+    return std::make_exception_ptr(BrokenThreadPool(why));
   }
 
   // CPython's _adjust_thread_count: reuse an idle worker, else start one.
@@ -287,7 +303,13 @@ int ThreadPoolExecutor::default_max_workers() noexcept {
 }
 
 ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options)
+    : ThreadPoolExecutor(std::move(options), detail::PoolKind::thread) {}
+
+ThreadPoolExecutor::ThreadPoolExecutor(ThreadPoolOptions options, detail::PoolKind kind,
+                                       std::function<void()> finalizer)
     : impl_(std::make_unique<Impl>()) {
+  impl_->kind = kind;
+  impl_->finalizer = std::move(finalizer);
   if (options.max_workers && *options.max_workers <= 0)
     throw ValueError("max_workers must be greater than 0");
   impl_->max_workers = options.max_workers.value_or(default_max_workers());
@@ -310,6 +332,7 @@ void ThreadPoolExecutor::submit_task(detail::StateBase* task) {
   if (p.is_broken.load(std::memory_order_seq_cst)) {
     refuse();
     std::lock_guard lock(p.mu);
+    if (p.kind == detail::PoolKind::interpreter) throw BrokenInterpreterPool(p.broken);
     throw BrokenThreadPool(p.broken);
   }
   if (p.shut.load(std::memory_order_seq_cst)) {

@@ -4,9 +4,9 @@
 // test_concurrent_futures.executor.ExecutorTest.test_submit's keyword arguments (C++ has none; a
 // lambda captures them) and "submit without a callable" (a compile error here: submit is
 // constrained on std::invocable);
-// test_concurrent_futures.executor.ExecutorTest.test_map_buffersize: buffersize is CPython 3.14+
-// and not provided (see README). test_process_pool.py belongs to ProcessPoolExecutor (not yet
-// built).
+// test_concurrent_futures.executor.ExecutorTest.test_map_buffersize*: CPython 3.14's, in
+// futures_map_buffersize_test.cpp on every executor. test_process_pool.py belongs to
+// ProcessPoolExecutor (not yet built).
 #include <gtest/gtest.h>
 #include <unistd.h>
 

@@ -2,7 +2,7 @@
 //
 //   submit(fn, args...)     -> Future<R>  schedules fn(args...), R = its result type
 //   map(fn, ranges...)      -> MapResult<R> results in input order
-//   map({.timeout, .chunksize}, fn, ranges...)
+//   map({.timeout, .chunksize, .buffersize, .progress}, fn, ranges...)
 //   shutdown(wait = true, cancel_futures = false)
 //
 // Arguments are decayed and copied (or moved) into the task, as std::thread
@@ -18,20 +18,33 @@
 //  - The executor keeps no reference to a task's callable, arguments or result
 //    once the task has run (CPython's
 //    test_concurrent_futures.executor.ExecutorTest.test_no_stale_references).
-//  - map() submits every call at once (as CPython 3.13 does), and yields
+//  - map() without a buffersize submits every call at once (as CPython 3.13
+//    does), and yields
 //    results in order. The timeout counts from the map() call. When a result
 //    throws (or the timeout passes), the iteration ends and the calls not yet
 //    started are cancelled (CPython 3.13's choice; later CPython continues).
+//  - buffersize (Python 3.14) submits that many tasks at map() and one more at
+//    each step, so a map over an endless range (std::views::iota(0)) runs in
+//    bounded memory; the range then holds the input ranges (an lvalue range by
+//    reference, an rvalue moved in) and refers to its executor. buffersize < 1
+//    throws ValueError("buffersize must be None or > 0"); a non-integer is a
+//    compile error (Python's TypeError).
+//  - progress (beyond Python): a callback told {done, total} as calls finish;
+//    progress_bar() draws on stderr when it is a terminal (futures/progress.hpp).
 //  - chunksize groups that many inputs into one task (CPython honours it only
 //    in ProcessPoolExecutor; here every executor does, which makes map over
 //    many small items cheap). chunksize < 1 throws ValueError.
 //  - The destructor of an executor calls shutdown(wait = true).
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <ranges>
 #include <span>
@@ -45,6 +58,7 @@
 
 #include "concur/detail/bound_call.hpp"
 #include "concur/futures/future.hpp"
+#include "concur/futures/progress.hpp"
 
 namespace concur::futures {
 
@@ -216,7 +230,72 @@ struct MapOptions {
   Timeout timeout{};
   /// Inputs per task; must be >= 1.
   long chunksize = 1;
+  /// Python 3.14: at most this many tasks (calls, or chunks when chunksize > 1) are
+  /// submitted ahead of the consumer: that many at map(), then one more at each step
+  /// (before it waits), so a map over a huge or endless range runs in bounded memory.
+  /// Unset: every call is submitted at map(). Must be >= 1.
+  std::optional<long> buffersize{};
+  /// Beyond Python: called with {done, total} as the calls finish (futures/progress.hpp);
+  /// progress_bar() draws a bar on stderr when it is a terminal.
+  MapProgressFn progress{};
 };
+
+namespace detail {
+
+/// The progress of one map: shared by the done callbacks of its futures.
+class MapProgressState {
+ public:
+  MapProgressState(MapProgressFn fn, std::optional<std::size_t> total)
+      : fn_(std::move(fn)), total_(total) {}
+  /// `n` more calls finished (a done callback).
+  void add_done(std::size_t n) noexcept {
+    std::lock_guard lock(mu_);
+    done_ += n;
+    report();
+  }
+  /// The input is exhausted: `total` calls in all.
+  void set_total(std::size_t total) noexcept {
+    std::lock_guard lock(mu_);
+    if (total_ == total) return;
+    total_ = total;
+    report();
+  }
+
+ private:
+  void report() noexcept {  // under mu_
+    try {
+      fn_(MapProgress{done_, total_});
+    } catch (...) {
+      report_exception("Exception in a map progress callback:", "map", std::current_exception());
+    }
+  }
+  std::mutex mu_;
+  MapProgressFn fn_;
+  std::size_t done_ = 0;
+  std::optional<std::size_t> total_;
+};
+
+/// The futures of a map not yet consumed: one per call (chunksize 1) or one per chunk.
+template <class R>
+struct MapFutures {
+  std::deque<Future<R>> single;
+  std::deque<Future<std::vector<R>>> chunks;
+};
+
+/// Where a map with a buffersize takes its next task from (MapSource below).
+template <class R>
+class MapFeed {
+ public:
+  MapFeed() = default;
+  MapFeed(const MapFeed&) = delete;
+  MapFeed& operator=(const MapFeed&) = delete;
+  virtual ~MapFeed() = default;
+  /// Submits the next call (or chunk) and appends its future to `out`; false, submitting
+  /// nothing, once the input is exhausted or the executor is gone.
+  virtual bool submit_next(MapFutures<R>& out) = 0;
+};
+
+}  // namespace detail
 
 /// The results of Executor::map, in input order: an input range, also usable
 /// with next(). Each step blocks until that result is ready (bounded by the
@@ -225,13 +304,28 @@ struct MapOptions {
 /// (or close()-ing) a range that was started cancels the calls not yet
 /// started; one never started lets every call run (CPython parity:
 /// test_concurrent_futures.test_thread_pool.ThreadPoolExecutorTest
-/// .test_map_submits_without_iteration).
+/// .test_map_submits_without_iteration). With a buffersize, each step first
+/// submits the next call (CPython 3.14's order), and the range holds the input
+/// ranges (a reference to an lvalue range, a moved-in rvalue one) and a
+/// reference to its executor: iterate it while the executor lives (once the
+/// executor is destroyed, it yields what was submitted and ends).
 template <class R>
 class MapResult {
  public:
   MapResult(std::vector<Future<R>> single, std::vector<Future<std::vector<R>>> chunks,
             const Deadline& deadline)
-      : single_(std::move(single)), chunks_(std::move(chunks)), deadline_(deadline) {}
+      : deadline_(deadline), chunked_(!chunks.empty()) {
+    futures_.single.assign(std::make_move_iterator(single.begin()),
+                           std::make_move_iterator(single.end()));
+    futures_.chunks.assign(std::make_move_iterator(chunks.begin()),
+                           std::make_move_iterator(chunks.end()));
+  }
+  MapResult(detail::MapFutures<R> futures, bool chunked, const Deadline& deadline,
+            std::unique_ptr<detail::MapFeed<R>> feed)
+      : futures_(std::move(futures)),
+        feed_(std::move(feed)),
+        deadline_(deadline),
+        chunked_(chunked) {}
   MapResult(MapResult&&) noexcept = default;
   MapResult& operator=(MapResult&&) noexcept = default;
   ~MapResult() {
@@ -240,24 +334,54 @@ class MapResult {
 
   /// The next result; nullopt at the end. Throws the call's exception,
   /// TimeoutError when the map's deadline passes (the awaited call is
-  /// cancelled too), CancelledError if that call was cancelled.
+  /// cancelled too), CancelledError if that call was cancelled; with a
+  /// buffersize, whatever submitting the next call throws (RuntimeError after
+  /// the executor's shutdown).
   std::optional<R> next() {
+    // The common step of a chunked map, kept apart so that it compiles to a few
+    // instructions (inlined into the slow path, it built the optional in memory and
+    // reloaded it: a store-forwarding stall per item, map_chunked_noop a third as fast).
+    // Only reached after next_slow() (it fills chunk_values_), and close() empties it.
+    if (chunk_pos_ < chunk_values_.size()) return std::move(chunk_values_[chunk_pos_++]);
+    return next_slow();
+  }
+
+  /// Ends the iteration: cancels every call not yet started, submits no more.
+  void close() noexcept {
+    closed_ = true;
+    chunk_pos_ = chunk_values_.size();
+    feed_.reset();
+    for (auto& f : futures_.single)
+      if (f.valid()) f.cancel();
+    for (auto& f : futures_.chunks)
+      if (f.valid()) f.cancel();
+  }
+
+ private:
+  std::optional<R> next_slow() {
     started_ = true;
     if (closed_) return std::nullopt;
     try {
-      if (!chunks_.empty()) {
+      if (chunked_) {
         while (chunk_pos_ == chunk_values_.size()) {
-          if (pos_ == chunks_.size()) return finish();
-          const auto& f = chunks_[pos_];
-          chunk_values_ = result_or_cancel(f);
-          chunks_[pos_++] = Future<std::vector<R>>(nullptr);
+          refill();
+          if (futures_.chunks.empty()) return finish();
+          // Held by this range until its value is out: a failed future (and its exception)
+          // stays until the range goes, in the consumer's thread, never in a worker's.
+          failed_chunk_ = std::move(futures_.chunks.front());
+          futures_.chunks.pop_front();
+          chunk_values_ = result_or_cancel(failed_chunk_);
+          failed_chunk_ = Future<std::vector<R>>(nullptr);  // keep no reference to what was yielded
           chunk_pos_ = 0;
         }
         return std::move(chunk_values_[chunk_pos_++]);
       }
-      if (pos_ == single_.size()) return finish();
-      std::optional<R> v(result_or_cancel(single_[pos_]));
-      single_[pos_++] = Future<R>(nullptr);  // keep no reference to what was yielded
+      refill();
+      if (futures_.single.empty()) return finish();
+      failed_ = std::move(futures_.single.front());  // as failed_chunk_ above
+      futures_.single.pop_front();
+      std::optional<R> v(result_or_cancel(failed_));
+      failed_ = Future<R>(nullptr);  // keep no reference to what was yielded
       return v;
     } catch (...) {
       close();
@@ -265,15 +389,7 @@ class MapResult {
     }
   }
 
-  /// Ends the iteration: cancels every call not yet started.
-  void close() noexcept {
-    closed_ = true;
-    for (std::size_t i = pos_; i < single_.size(); ++i)
-      if (single_[i].valid()) single_[i].cancel();
-    for (std::size_t i = pos_; i < chunks_.size(); ++i)
-      if (chunks_[i].valid()) chunks_[i].cancel();
-  }
-
+ public:
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -309,6 +425,9 @@ class MapResult {
   std::default_sentinel_t end() const noexcept { return {}; }
 
  private:
+  void refill() {
+    if (feed_ && !feed_->submit_next(futures_)) feed_.reset();
+  }
   std::optional<R> finish() {
     closed_ = true;
     return std::nullopt;
@@ -324,12 +443,14 @@ class MapResult {
     }
   }
 
-  std::vector<Future<R>> single_;
-  std::vector<Future<std::vector<R>>> chunks_;
+  detail::MapFutures<R> futures_;
+  Future<R> failed_{nullptr};
+  Future<std::vector<R>> failed_chunk_{nullptr};
+  std::unique_ptr<detail::MapFeed<R>> feed_;
   Deadline deadline_;
-  std::size_t pos_ = 0;
   std::vector<R> chunk_values_;
   std::size_t chunk_pos_ = 0;
+  bool chunked_ = false;
   bool started_ = false;
   bool closed_ = false;
 };
@@ -417,60 +538,134 @@ using map_chunk_arg_t = std::vector<map_item_t<Rs...>>;
 template <class F, class... Rs>
 using map_one_t = MapOne<std::decay_t<F>, map_result_t<F, Rs...>, map_arg_t<Rs>...>;
 
-/// The futures of a map: one per call (chunksize 1) or one per chunk.
-template <class R>
-struct MapFutures {
-  std::vector<Future<R>> single;
-  std::vector<Future<std::vector<R>>> chunks;
-};
-
-/// Submits every call of map(fn, ranges...) to `ex` (see Executor::map) and returns their
-/// futures. Shared by Executor::map and multiprocessing's Pool.
-template <class Ex, class F, class... Rs>
-auto submit_map(Ex& ex, const MapOptions& options, F&& fn, Rs&&... ranges) {
-  using Fn = std::decay_t<F>;
+/// Takes the inputs of map(fn, ranges...) and submits its calls (or chunks) to `Ex`, one
+/// task per submit_next. `Held` are the ranges as this object holds them: references (a map
+/// that submits everything at once, while its ranges live) or views (std::views::all_t: a
+/// map with a buffersize, which outlives the map() call).
+template <class Ex, class F, class Rs, class... Held>
+class MapSource;
+template <class Ex, class F, class... Rs, class... Held>
+class MapSource<Ex, F, std::tuple<Rs...>, Held...> final : public MapFeed<map_result_t<F, Rs...>> {
+ public:
   using R = map_result_t<F, Rs...>;
-  static_assert(!std::is_void_v<R>,
-                "Executor::map needs a function that returns a value; use submit for void");
-  if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
-  MapFutures<R> out;
-  auto its = std::make_tuple(std::ranges::begin(ranges)...);
-  auto ends = std::make_tuple(std::ranges::end(ranges)...);
-  auto at_end = [&] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return ((std::get<I>(its) == std::get<I>(ends)) || ...);
+
+  template <class... Init>
+  MapSource(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, const F& fn,
+            std::shared_ptr<MapProgressState> progress, Init&&... ranges)
+      : ex_(&ex),
+        alive_(std::move(alive)),
+        chunksize_(static_cast<std::size_t>(options.chunksize)),
+        one_{{std::decay_t<F>(fn)}},
+        chunk_{{std::decay_t<F>(fn)}},
+        progress_(std::move(progress)),
+        ranges_(std::forward<Init>(ranges)...),
+        its_(std::apply([](auto&... r) { return std::make_tuple(std::ranges::begin(r)...); },
+                        ranges_)),
+        ends_(std::apply([](auto&... r) { return std::make_tuple(std::ranges::end(r)...); },
+                         ranges_)) {}
+
+  bool submit_next(MapFutures<R>& out) override {
+    if (alive_.expired() || at_end()) {
+      if (progress_ && !alive_.expired()) progress_->set_total(calls_);
+      return false;
     }
-    (std::index_sequence_for<Rs...>{});
-  };
-  auto take = [&] {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      auto t = std::tuple<map_arg_t<Rs>...>(*std::get<I>(its)...);
-      (++std::get<I>(its), ...);
-      return t;
-    }
-    (std::index_sequence_for<Rs...>{});
-  };
-  if (options.chunksize == 1) {
-    const map_one_t<F, Rs...> one{{Fn(fn)}};
-    while (!at_end())
-      out.single.push_back(
-          std::apply([&](auto&&... xs) { return ex.submit(one, std::move(xs)...); }, take()));
-  } else {
-    const map_chunk_t<F, Rs...> chunk_fn{{Fn(fn)}};
-    while (!at_end()) {
+    if (chunksize_ == 1) {
+      auto f =
+          std::apply([&](auto&&... xs) { return ex_->submit(one_, std::move(xs)...); }, take());
+      ++calls_;
+      watch(f, 1);
+      out.single.push_back(std::move(f));
+    } else {
       map_chunk_arg_t<Rs...> chunk;
-      chunk.reserve(static_cast<std::size_t>(options.chunksize));
-      while (chunk.size() < static_cast<std::size_t>(options.chunksize) && !at_end()) {
+      chunk.reserve(chunksize_);
+      while (chunk.size() < chunksize_ && !at_end()) {
         if constexpr (sizeof...(Rs) == 1) {
           chunk.push_back(std::get<0>(take()));
         } else {
           chunk.push_back(take());
         }
       }
-      out.chunks.push_back(ex.submit(chunk_fn, std::move(chunk)));
+      const std::size_t n = chunk.size();
+      auto f = ex_->submit(chunk_, std::move(chunk));
+      calls_ += n;
+      watch(f, n);
+      out.chunks.push_back(std::move(f));
+    }
+    return true;
+  }
+
+ private:
+  bool at_end() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((std::get<I>(its_) == std::get<I>(ends_)) || ...);
+    }
+    (std::index_sequence_for<Rs...>{});
+  }
+  auto take() {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto t = std::tuple<map_arg_t<Rs>...>(*std::get<I>(its_)...);
+      (++std::get<I>(its_), ...);
+      return t;
+    }
+    (std::index_sequence_for<Rs...>{});
+  }
+  template <class V>
+  void watch(const Future<V>& f, std::size_t n) {
+    if (progress_) f.add_done_callback([p = progress_, n](const Future<V>&) { p->add_done(n); });
+  }
+
+  Ex* ex_;
+  std::weak_ptr<void> alive_;
+  std::size_t chunksize_;
+  map_one_t<F, Rs...> one_;
+  map_chunk_t<F, Rs...> chunk_;
+  std::shared_ptr<MapProgressState> progress_;
+  std::size_t calls_ = 0;
+  std::tuple<Held...> ranges_;
+  std::tuple<std::ranges::iterator_t<Held>...> its_;
+  std::tuple<std::ranges::sentinel_t<Held>...> ends_;
+};
+
+/// Executor::map(options, fn, ranges...) on `ex` (whose submit makes each call, and
+/// `alive` expires when it is destroyed): every call submitted now, or, with a buffersize,
+/// that many now and the rest as the results are consumed.
+template <class Ex, class F, class... Rs>
+auto run_map(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, F&& fn, Rs&&... ranges) {
+  using R = map_result_t<F, Rs...>;
+  static_assert(!std::is_void_v<R>,
+                "Executor::map needs a function that returns a value; use submit for void");
+  const Deadline deadline(options.timeout);  // counted from this call
+  if (options.chunksize < 1) throw ValueError("chunksize must be >= 1.");
+  if (options.buffersize && *options.buffersize < 1)
+    throw ValueError("buffersize must be None or > 0");
+  std::shared_ptr<MapProgressState> progress;
+  if (options.progress) {
+    std::optional<std::size_t> total;
+    if constexpr ((std::ranges::sized_range<Rs> && ...))
+      total = std::min({static_cast<std::size_t>(std::ranges::size(ranges))...});
+    progress = std::make_shared<MapProgressState>(options.progress, total);
+  }
+  MapFutures<R> futures;
+  const bool chunked = options.chunksize > 1;
+  if (!options.buffersize) {
+    MapSource<Ex, F, std::tuple<Rs...>, std::remove_reference_t<Rs>&...> source(
+        ex, alive, options, fn, progress, ranges...);
+    while (source.submit_next(futures)) {
+    }
+    return MapResult<R>(std::move(futures), chunked, deadline, nullptr);
+  } else {
+    if constexpr ((std::ranges::viewable_range<Rs> && ...)) {
+      using Source = MapSource<Ex, F, std::tuple<Rs...>, std::views::all_t<Rs>...>;
+      auto source = std::make_unique<Source>(ex, std::move(alive), options, fn, progress,
+                                             std::views::all(std::forward<Rs>(ranges))...);
+      for (long i = 0; i < *options.buffersize && source->submit_next(futures); ++i) {
+      }
+      return MapResult<R>(std::move(futures), chunked, deadline, std::move(source));
+    } else {
+      throw ValueError(
+          "map with a buffersize needs ranges it can hold: lvalues, or movable rvalues");
     }
   }
-  return out;
 }
 
 }  // namespace detail
@@ -513,11 +708,8 @@ class Executor {
   template <class F, class... Rs>
   requires detail::mappable<F, Rs...>
   auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
-    const Deadline deadline(options.timeout);  // counted from this call
-    auto futures =
-        detail::submit_map(*this, options, std::forward<F>(fn), std::forward<Rs>(ranges)...);
-    return MapResult<detail::map_result_t<F, Rs...>>(std::move(futures.single),
-                                                     std::move(futures.chunks), deadline);
+    return detail::run_map(*this, lifetime(), options, std::forward<F>(fn),
+                           std::forward<Rs>(ranges)...);
   }
 
   /// Stops accepting work. wait: block until every queued task ran and the
@@ -532,6 +724,12 @@ class Executor {
   /// The token handed to stoppable tasks (stop requested at shutdown with
   /// cancel_futures). Default: a token that never stops.
   virtual std::stop_token stop_token() const noexcept { return {}; }
+  /// Expires when this executor is destroyed: what a map with a buffersize checks before
+  /// it submits.
+  [[nodiscard]] std::weak_ptr<void> lifetime() const noexcept { return alive_; }
+
+ private:
+  std::shared_ptr<void> alive_ = std::make_shared<char>();
 };
 
 }  // namespace concur::futures

@@ -66,9 +66,22 @@ struct PoolStats {
   std::uint64_t completed = 0;  // tasks taken and run (or found cancelled)
 };
 
+namespace detail {
+/// Which pool a ThreadPoolExecutor engine is: it picks the error a failed initializer
+/// breaks the pool with (BrokenThreadPool, BrokenInterpreterPool) and the name in reports.
+enum class PoolKind { thread, interpreter };
+}  // namespace detail
+
+template <class Ctx>
+class InterpreterPoolExecutor;
+
 class ThreadPoolExecutor final : public Executor {
  public:
   explicit ThreadPoolExecutor(ThreadPoolOptions options = {});
+  /// The engine of another pool (InterpreterPoolExecutor runs on this one): `finalizer`
+  /// runs in each worker as it ends (after its last task, or after its initializer failed).
+  ThreadPoolExecutor(ThreadPoolOptions options, detail::PoolKind kind,
+                     std::function<void()> finalizer = {});
   ~ThreadPoolExecutor() override;
 
   void shutdown(bool wait = true, bool cancel_futures = false) override;
@@ -83,6 +96,8 @@ class ThreadPoolExecutor final : public Executor {
   [[nodiscard]] std::stop_token stop_token() const noexcept override;
 
  private:
+  template <class Ctx>
+  friend class InterpreterPoolExecutor;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
