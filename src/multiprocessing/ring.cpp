@@ -570,7 +570,12 @@ RingStatus Ring::read(RingConsumer consume, void* context, const Deadline& deadl
       const bool placed = placement != nullptr && len >= 16;
       bool overflow = false;
       auto append = [&](std::uint64_t at, std::uint64_t n) {
-        if (placed) {
+        if (placed && placement->append != nullptr) {
+          const std::uint64_t off = at & mask_;
+          const std::uint64_t first = n < cap - off ? n : cap - off;
+          if (first != 0) placement->append(context, {data_ + off, first});
+          if (first < n) placement->append(context, {data_, n - first});
+        } else if (placed) {
           if (!overflow && size + n <= dest.size()) {
             if (n != 0) copy_out(at, n, dest.data() + size);
           } else {

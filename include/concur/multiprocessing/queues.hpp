@@ -170,7 +170,13 @@ struct Receiver {
         throw_bad_input("a message announces " + std::to_string(count) + " elements");
       }
       try {
-        r.value->resize(static_cast<std::size_t>(count));
+        if constexpr (kAppends) {
+          r.value->reserve(static_cast<std::size_t>(count));
+          r.expected = static_cast<std::size_t>(count);
+          return {};  // unused: append() takes the bytes
+        } else {
+          r.value->resize(static_cast<std::size_t>(count));
+        }
       } catch (const std::exception&) {
         throw_bad_input("a message announces " + std::to_string(count) +
                         " elements, more than can be allocated");
@@ -182,10 +188,22 @@ struct Receiver {
       return {};
     }
   }
+  /// Strings grow by the ring's bytes as they come (no zero-filled resize first).
+  static constexpr bool kAppends = flat_wire<T>() && kind_of<T>() == Kind::kString;
+  std::size_t expected = 0;  // kAppends: the length the message announces
+  static void append(void* ctx, std::span<const std::byte> bytes) noexcept {
+    auto& r = *static_cast<Receiver*>(ctx);
+    if constexpr (kAppends) {
+      // More than announced: dropped; done() reports the length mismatch.
+      if (r.error || !r.value || bytes.size() > r.expected - r.value->size()) return;
+      r.value->append(reinterpret_cast<const typename T::value_type*>(bytes.data()), bytes.size());
+    }
+  }
   static void done(void* ctx, std::uint64_t bytes) {
     auto& r = *static_cast<Receiver*>(ctx);
     if (r.error) std::rethrow_exception(std::exchange(r.error, nullptr));
-    if (bytes != r.value->size() * sizeof(typename T::value_type)) {
+    const bool short_of_count = kAppends && r.value->size() != r.expected;
+    if (short_of_count || bytes != r.value->size() * sizeof(typename T::value_type)) {
       r.value.reset();
       throw_bad_input("a message's length does not match the count it announces");
     }
@@ -223,7 +241,8 @@ template <class T>
 const RingPlacement* Receiver<T>::placement() noexcept {
   if constexpr (flat_wire<T>()) {
     if constexpr (std::is_default_constructible_v<typename T::value_type>) {
-      static constexpr RingPlacement p{&Receiver::place, &Receiver::done, &Receiver::dropped};
+      static constexpr RingPlacement p{&Receiver::place, &Receiver::done, &Receiver::dropped,
+                                       kAppends ? &Receiver::append : nullptr};
       return &p;
     } else {
       return nullptr;

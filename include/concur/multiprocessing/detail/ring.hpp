@@ -94,10 +94,15 @@ using RingConsumer = void (*)(void* context, std::span<const std::byte> message)
 ///   done(context, bytes)        the message is complete (and consumed): `bytes` came after
 ///                               the first 16; may throw (a size mismatch, a kept failure).
 ///   dropped(context)            the message was dropped (its writer died or gave up).
+///   append(context, bytes)      optional: when set, the bytes after the first 16 are handed
+///                               over piece by piece as they leave the ring (place()'s span
+///                               is then not used), so that the object can grow by them
+///                               without being sized, and zero-filled, first. Must not throw.
 struct RingPlacement {
   std::span<std::byte> (*place)(void* context, std::uint64_t w0, std::uint64_t w1) noexcept;
   void (*done)(void* context, std::uint64_t bytes);
   void (*dropped)(void* context) noexcept;
+  void (*append)(void* context, std::span<const std::byte> bytes) noexcept = nullptr;
 };
 
 class Ring {
