@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -210,4 +211,32 @@ TEST(Connection, AConnectionCannotBeSentOnAConnection) {
   (void)d;
   EXPECT_THROW(a.send(c), concur::RuntimeError);
   EXPECT_FALSE(b.poll());
+}
+
+TEST(Connection, AStreamedStringArrivesWholeAndItsAnnouncedLengthIsChecked) {
+  // A string larger than half the ring is streamed, and the receiver's string grows by the
+  // ring's bytes as they come (RingPlacement::append): every byte in place, across wraps.
+  auto [a, b] = mp::Pipe<std::string>(true, 4096);
+  std::string s(100'003, '\0');
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + i / 251);
+  std::thread sender([&, &b = b] { b.send(s); });
+  EXPECT_EQ(a.recv(), s);
+  sender.join();
+  // The same message (type fingerprint, count, bytes) announcing one byte more, then one
+  // less, than it carries: ValueError, and the connection goes on.
+  sender = std::thread([&, &b = b] { b.send(s); });
+  const concur::Bytes message = a.recv_bytes();
+  sender.join();
+  std::uint64_t count = 0;
+  std::memcpy(&count, message.data() + 8, sizeof count);
+  ASSERT_EQ(count, s.size());
+  for (const std::uint64_t announced : {count + 1, count - 1}) {
+    concur::Bytes forged(message.span());
+    std::memcpy(forged.data() + 8, &announced, sizeof announced);
+    sender = std::thread([&, &b = b] { b.send_bytes(forged); });
+    EXPECT_THROW((void)a.recv(), concur::ValueError) << announced;
+    sender.join();
+    b.send("ok");
+    EXPECT_EQ(a.recv(), "ok");
+  }
 }

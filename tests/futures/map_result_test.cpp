@@ -1,0 +1,107 @@
+// MapResult: the range Executor::map returns, chunked and not. Results in order, next() and
+// iterators sharing one position (also across chunk boundaries), a throw reported at its
+// chunk, a range moved while started, and results of type bool (std::vector<bool> chunks).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <concur/futures.hpp>
+#include <list>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cf = concur::futures;
+
+namespace {
+
+int twice(int x) { return 2 * x; }
+
+class MapResultChunks : public ::testing::TestWithParam<long> {};
+INSTANTIATE_TEST_SUITE_P(Chunksizes, MapResultChunks, ::testing::Values(1L, 3L, 7L, 100L));
+
+TEST_P(MapResultChunks, ResultsInOrderFromSizedAndUnsizedRanges) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<int> xs(50);
+  std::iota(xs.begin(), xs.end(), 0);
+  const std::list<int> ys(xs.begin(), xs.end());  // no random access: element by element
+  std::vector<int> got, got_list;
+  for (int r : pool.map({.chunksize = GetParam()}, twice, xs)) got.push_back(r);
+  for (int r : pool.map({.chunksize = GetParam()}, twice, ys)) got_list.push_back(r);
+  std::vector<int> want(xs.size());
+  std::transform(xs.begin(), xs.end(), want.begin(), twice);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(got_list, want);
+}
+
+TEST_P(MapResultChunks, NextAndIteratorShareOnePosition) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<int> xs(20);
+  std::iota(xs.begin(), xs.end(), 0);
+  auto r = pool.map({.chunksize = GetParam()}, twice, xs);
+  std::vector<int> got;
+  auto it = r.begin();
+  while (it != std::default_sentinel) {
+    got.push_back(*it);
+    if (auto v = r.next()) got.push_back(*v);  // every other result through next()
+    ++it;
+  }
+  std::vector<int> want(xs.size());
+  std::transform(xs.begin(), xs.end(), want.begin(), twice);
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(r.next(), std::nullopt);
+}
+
+TEST_P(MapResultChunks, ThrowAtItsChunkThenOver) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<int> xs(30);
+  std::iota(xs.begin(), xs.end(), 0);
+  auto r = pool.map(
+      {.chunksize = GetParam()},
+      [](int x) {
+        if (x == 17) throw std::domain_error("17");
+        return x;
+      },
+      xs);
+  // Every result before the failing call's chunk comes out; then its exception.
+  const long first_of_chunk = 17 / GetParam() * GetParam();
+  std::vector<int> got;
+  EXPECT_THROW(
+      {
+        for (int v : r) got.push_back(v);
+      },
+      std::domain_error);
+  ASSERT_EQ(static_cast<long>(got.size()), first_of_chunk);
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<int>(i));
+  EXPECT_EQ(r.next(), std::nullopt);
+}
+
+TEST_P(MapResultChunks, MovedWhileStarted) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<std::string> xs;
+  for (int i = 0; i < 25; ++i) xs.push_back(std::to_string(i));
+  auto a = pool.map(
+      {.chunksize = GetParam()}, [](std::string s) { return s + "!"; }, xs);
+  std::vector<std::string> got;
+  got.push_back(*a.next());
+  got.push_back(*a.next());
+  auto b = std::move(a);
+  for (auto& s : b) got.push_back(std::move(s));
+  ASSERT_EQ(got.size(), xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(got[i], xs[i] + "!");
+}
+
+TEST_P(MapResultChunks, BoolResults) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<int> xs(40);
+  std::iota(xs.begin(), xs.end(), 0);
+  std::vector<bool> got;
+  for (bool b : pool.map(
+           {.chunksize = GetParam()}, [](int x) { return x % 3 == 0; }, xs))
+    got.push_back(b);
+  ASSERT_EQ(got.size(), xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(got[i], i % 3 == 0);
+}
+
+}  // namespace
