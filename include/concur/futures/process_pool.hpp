@@ -23,8 +23,8 @@
 // Workers: started on demand, one per submit while none is idle, up to max_workers (as
 // CPython 3.9+); each is watched through its pidfd, dies with this process (mp::Process's
 // lifeline), and is handed one call at a time (more while its calls are quick): the pool
-// always knows which worker holds which call. With max_tasks_per_child, a worker exits after that many calls and a
-// fresh one replaces it (memory a task leaked is given back).
+// always knows which worker holds which call. With max_tasks_per_child, a worker exits after that
+// many calls and a fresh one replaces it (memory a task leaked is given back).
 //
 // A worker that dies (killed, crashed, std::exit in a task, a failing initializer):
 //   on_worker_death = break_pool (default, CPython's behaviour): the pool is broken. Every
