@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "support/ranges_util.hpp"
+
 using namespace std::chrono_literals;
 namespace cf = concur::futures;
 
@@ -93,7 +95,7 @@ TEST(ExecutorMapBuffersize, MultipleRanges) {
 // CPython test_concurrent_futures.executor.ExecutorTest.test_map_buffersize_on_infinite_iterable
 TEST(ExecutorMapBuffersize, EndlessRange) {
   on_every_executor([](auto& pool) {
-    auto r = pool.map({.timeout = 10s, .buffersize = 2}, twice, std::views::iota(0));
+    auto r = pool.map({.timeout = 10s, .buffersize = 2}, twice, concur::testing::count_up<int>());
     EXPECT_EQ(r.next(), 0);
     EXPECT_EQ(r.next(), 2);
     EXPECT_EQ(r.next(), 4);
@@ -104,8 +106,8 @@ TEST(ExecutorMapBuffersize, EndlessRange) {
 // .test_map_buffersize_on_multiple_infinite_iterables
 TEST(ExecutorMapBuffersize, MultipleEndlessRanges) {
   on_every_executor([](auto& pool) {
-    auto r =
-        pool.map({.timeout = 10s, .buffersize = 2}, add, std::views::iota(0), std::views::iota(0));
+    auto r = pool.map({.timeout = 10s, .buffersize = 2}, add, concur::testing::count_up<int>(),
+                      concur::testing::count_up<int>());
     EXPECT_EQ(r.next(), 0);
     EXPECT_EQ(r.next(), 2);
     EXPECT_EQ(r.next(), 4);
@@ -126,10 +128,12 @@ TEST(ExecutorMapBuffersize, EmptyRange) {
 TEST(ExecutorMapBuffersize, TakesOnlyBuffersizeInputsAhead) {
   on_every_executor([](auto& pool) {
     std::atomic<int> taken{0};
-    auto counted = std::views::iota(0, 4) | std::views::transform([&taken](int x) {
-                     ++taken;
-                     return x;
-                   });
+    auto counted = concur::testing::Generated(
+        [&taken](int x) {
+          ++taken;
+          return x;
+        },
+        std::optional<int>(4));
     {
       auto r = pool.map({.timeout = 10s, .buffersize = 2}, twice, counted);
       (void)r;

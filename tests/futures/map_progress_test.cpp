@@ -12,6 +12,7 @@
 
 #include "os/fd.hpp"
 #include "os/terminal.hpp"
+#include "support/ranges_util.hpp"
 
 using namespace std::chrono_literals;
 namespace cf = concur::futures;
@@ -78,7 +79,7 @@ TEST(MapProgress, TotalBecomesKnownWhenTheInputEnds) {
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   std::mutex mu;
   std::vector<cf::MapProgress> seen;
-  auto unsized = std::views::iota(0) | std::views::take_while([](int x) { return x < 20; });
+  auto unsized = concur::testing::count_up<int>(20);
   int n = 0;
   for (int r : pool.map(
            {.timeout = 10s,
@@ -137,7 +138,7 @@ TEST(MapBuffersize, EndlessMapRunsInBoundedMemory) {
   constexpr long kBuffer = 4;
   cf::ThreadPoolExecutor pool({.max_workers = 2});
   std::atomic<long> calls{0};
-  auto inputs = std::views::iota(0) | std::views::transform([](int x) { return Counted(x); });
+  auto inputs = concur::testing::Generated([](int x) { return Counted(x); });
   {
     auto results = pool.map(
         {.timeout = 30s, .buffersize = kBuffer},
@@ -165,7 +166,8 @@ TEST(MapBuffersize, EndlessMapOnAnInterpreterPool) {
   constexpr long kBuffer = 3;
   cf::InterpreterPoolExecutor<> pool({.max_workers = 2});
   auto results = pool.map(
-      {.timeout = 30s, .buffersize = kBuffer}, [](long x) { return x * 2; }, std::views::iota(0L));
+      {.timeout = 30s, .buffersize = kBuffer}, [](long x) { return x * 2; },
+      concur::testing::count_up<long>());
   for (long i = 0; i < 5'000; ++i) {
     ASSERT_EQ(results.next(), 2 * i);
     ASSERT_LE(pool.stats().submitted, static_cast<std::uint64_t>(i + 1 + kBuffer));

@@ -540,10 +540,14 @@ using map_one_t = MapOne<std::decay_t<F>, map_result_t<F, Rs...>, map_arg_t<Rs>.
 
 /// Takes the inputs of map(fn, ranges...) and submits its calls (or chunks) to `Ex`, one
 /// task per submit_next. `Held` are the ranges as this object holds them: references (a map
-/// that submits everything at once, while its ranges live) or views (std::views::all_t: a
-/// map with a buffersize, which outlives the map() call).
+/// that submits everything at once, while its ranges live) or, for a map with a buffersize,
+/// which outlives the map() call, held_range_t (references to lvalues, rvalues moved in).
 template <class Ex, class F, class Rs, class... Held>
 class MapSource;
+/// How a buffered map holds a range given as R: a reference to an lvalue, else the range
+/// itself (moved in).
+template <class R>
+using held_range_t = std::conditional_t<std::is_lvalue_reference_v<R>, R, std::remove_cvref_t<R>>;
 template <class Ex, class F, class... Rs, class... Held>
 class MapSource<Ex, F, std::tuple<Rs...>, Held...> final : public MapFeed<map_result_t<F, Rs...>> {
  public:
@@ -654,10 +658,14 @@ auto run_map(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, F&& f
     }
     return MapResult<R>(std::move(futures), chunked, deadline, nullptr);
   } else {
-    if constexpr ((std::ranges::viewable_range<Rs> && ...)) {
-      using Source = MapSource<Ex, F, std::tuple<Rs...>, std::views::all_t<Rs>...>;
+    // The ranges as a buffered map holds them, as std::views::all would (a reference to an
+    // lvalue, an rvalue moved in); spelled out because clang 14 (clang-tidy here) cannot
+    // take libstdc++ 12's ref_view apart.
+    if constexpr (((std::is_lvalue_reference_v<Rs> ||
+                    std::is_move_constructible_v<std::remove_cvref_t<Rs>>)&&...)) {
+      using Source = MapSource<Ex, F, std::tuple<Rs...>, held_range_t<Rs>...>;
       auto source = std::make_unique<Source>(ex, std::move(alive), options, fn, progress,
-                                             std::views::all(std::forward<Rs>(ranges))...);
+                                             std::forward<Rs>(ranges)...);
       for (long i = 0; i < *options.buffersize && source->submit_next(futures); ++i) {
       }
       return MapResult<R>(std::move(futures), chunked, deadline, std::move(source));
