@@ -1,10 +1,13 @@
 // MapResult: the range Executor::map returns, chunked and not. Results in order, next() and
 // iterators sharing one position (also across chunk boundaries), a throw reported at its
-// chunk, a range moved while started, and results of type bool (std::vector<bool> chunks).
+// chunk, a range moved while started, results of type bool (std::vector<bool> chunks), the
+// current result of an iterator kept while next() loads a chunk, random-access inputs copied
+// a chunk at a time.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <concur/futures.hpp>
+#include <deque>
 #include <list>
 #include <numeric>
 #include <stdexcept>
@@ -102,6 +105,36 @@ TEST_P(MapResultChunks, BoolResults) {
     got.push_back(b);
   ASSERT_EQ(got.size(), xs.size());
   for (std::size_t i = 0; i < xs.size(); ++i) EXPECT_EQ(got[i], i % 3 == 0);
+}
+
+TEST_P(MapResultChunks, CurrentResultOutlivesANextThatLoadsAChunk) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::vector<std::string> xs;
+  for (int i = 0; i < 23; ++i) xs.push_back(std::string(40, static_cast<char>('a' + i)));
+  auto r = pool.map(
+      {.chunksize = GetParam()}, [](std::string s) { return s; }, xs);
+  std::vector<std::string> got;
+  for (auto it = r.begin(); it != std::default_sentinel; ++it) {
+    const std::string& current = *it;
+    auto following = r.next();  // may load the next chunk: `current` stays readable
+    got.push_back(current);
+    if (following) got.push_back(std::move(*following));
+  }
+  EXPECT_EQ(got, xs);
+}
+
+TEST_P(MapResultChunks, RandomAccessRangesInWholeChunks) {
+  cf::ThreadPoolExecutor pool({.max_workers = 2});
+  std::deque<int> xs(61);  // random access, not contiguous; 61 splits unevenly
+  std::iota(xs.begin(), xs.end(), 0);
+  std::vector<int> got;
+  for (int v : pool.map({.chunksize = GetParam()}, twice, xs)) got.push_back(v);
+  ASSERT_EQ(got.size(), xs.size());
+  for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], 2 * xs[i]);
+  got.clear();
+  for (int v : pool.map({.chunksize = GetParam()}, twice, std::vector<int>{5, 6, 7}))
+    got.push_back(v);
+  EXPECT_EQ(got, (std::vector<int>{10, 12, 14}));
 }
 
 }  // namespace

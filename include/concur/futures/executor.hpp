@@ -359,23 +359,13 @@ class MapResult {
 
  private:
   std::optional<R> next_slow() {
+    if (chunked_) {
+      if (!step_in_chunk()) return std::nullopt;
+      return std::move(chunk_values_[chunk_pos_ - 1]);
+    }
     started_ = true;
     if (closed_) return std::nullopt;
     try {
-      if (chunked_) {
-        while (chunk_pos_ == chunk_values_.size()) {
-          refill();
-          if (futures_.chunks.empty()) return finish();
-          // Held by this range until its value is out: a failed future (and its exception)
-          // stays until the range goes, in the consumer's thread, never in a worker's.
-          failed_chunk_ = std::move(futures_.chunks.front());
-          futures_.chunks.pop_front();
-          chunk_values_ = result_or_cancel(failed_chunk_);
-          failed_chunk_ = Future<std::vector<R>>(nullptr);  // keep no reference to what was yielded
-          chunk_pos_ = 0;
-        }
-        return std::move(chunk_values_[chunk_pos_++]);
-      }
       refill();
       if (futures_.single.empty()) return finish();
       failed_ = std::move(futures_.single.front());  // as failed_chunk_ above
@@ -383,6 +373,37 @@ class MapResult {
       std::optional<R> v(result_or_cancel(failed_));
       failed_ = Future<R>(nullptr);  // keep no reference to what was yielded
       return v;
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+
+  /// Steps a chunked map to its next result, chunk_values_[chunk_pos_ - 1] (loading the
+  /// next chunk when this one is used up); false at the end. The chunk before stays alive
+  /// until the next one is loaded, so an iterator's current result survives a next() that
+  /// loads a chunk.
+  bool step_in_chunk() {
+    started_ = true;
+    if (closed_) return false;
+    try {
+      while (chunk_pos_ == chunk_values_.size()) {
+        refill();
+        if (futures_.chunks.empty()) {
+          finish();
+          return false;
+        }
+        // Held by this range until its value is out: a failed future (and its exception)
+        // stays until the range goes, in the consumer's thread, never in a worker's.
+        failed_chunk_ = std::move(futures_.chunks.front());
+        futures_.chunks.pop_front();
+        std::vector<R> values = result_or_cancel(failed_chunk_);
+        failed_chunk_ = Future<std::vector<R>>(nullptr);  // keep no reference to what was yielded
+        previous_values_ = std::exchange(chunk_values_, std::move(values));
+        chunk_pos_ = 0;
+      }
+      ++chunk_pos_;
+      return true;
     } catch (...) {
       close();
       throw;
@@ -397,8 +418,8 @@ class MapResult {
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(MapResult* m) : m_(m) { advance(); }
-    R& operator*() { return *current_; }
-    R* operator->() { return &*current_; }
+    R& operator*() { return p_ != nullptr ? *p_ : *current_; }
+    R* operator->() { return &**this; }
     iterator& operator++() {
       advance();
       return *this;
@@ -410,7 +431,28 @@ class MapResult {
 
    private:
     void advance() {
+      // A chunked map's results are yielded where they lie in the range's chunk: no move
+      // into an optional per item (map_chunked_noop spends its time here). The position is
+      // the range's own, so next() and the iterator share it.
+      // (Not for bool: std::vector<bool> has no bool to point at.)
+      if constexpr (kWalk) {
+        if (p_ != nullptr && m_->chunk_pos_ < m_->chunk_values_.size()) {
+          p_ = &m_->chunk_values_[m_->chunk_pos_++];
+          return;
+        }
+      }
       try {
+        p_ = nullptr;
+        if constexpr (kWalk) {
+          if (m_->chunked_) {
+            if (m_->step_in_chunk()) {
+              p_ = &m_->chunk_values_[m_->chunk_pos_ - 1];
+            } else {
+              m_ = nullptr;
+            }
+            return;
+          }
+        }
         current_ = m_->next();
       } catch (...) {
         m_ = nullptr;
@@ -418,7 +460,9 @@ class MapResult {
       }
       if (!current_) m_ = nullptr;
     }
+    static constexpr bool kWalk = !std::is_same_v<R, bool>;
     MapResult* m_ = nullptr;
+    R* p_ = nullptr;  // chunked: the current result, in the range's chunk
     std::optional<R> current_;
   };
   iterator begin() { return iterator(this); }
@@ -449,6 +493,7 @@ class MapResult {
   std::unique_ptr<detail::MapFeed<R>> feed_;
   Deadline deadline_;
   std::vector<R> chunk_values_;
+  std::vector<R> previous_values_;  // the chunk before, while an iterator may point into it
   std::size_t chunk_pos_ = 0;
   bool chunked_ = false;
   bool started_ = false;
@@ -581,12 +626,25 @@ class MapSource<Ex, F, std::tuple<Rs...>, Held...> final : public MapFeed<map_re
       out.single.push_back(std::move(f));
     } else {
       map_chunk_arg_t<Rs...> chunk;
-      chunk.reserve(chunksize_);
-      while (chunk.size() < chunksize_ && !at_end()) {
-        if constexpr (sizeof...(Rs) == 1) {
-          chunk.push_back(std::get<0>(take()));
-        } else {
-          chunk.push_back(take());
+      if constexpr (sizeof...(Rs) == 1 && (std::ranges::random_access_range<Held> && ...) &&
+                    (std::sized_sentinel_for<std::ranges::sentinel_t<Held>,
+                                             std::ranges::iterator_t<Held>> &&
+                     ...)) {
+        // One random-access range: the chunk's elements in one assign (a memcpy for a
+        // trivially copyable element), not one push_back each.
+        auto& it = std::get<0>(its_);
+        const auto left = static_cast<std::size_t>(std::get<0>(ends_) - it);
+        const auto n = static_cast<std::ptrdiff_t>(std::min(chunksize_, left));
+        chunk.assign(it, it + n);
+        it += n;
+      } else {
+        chunk.reserve(chunksize_);
+        while (chunk.size() < chunksize_ && !at_end()) {
+          if constexpr (sizeof...(Rs) == 1) {
+            chunk.push_back(std::get<0>(take()));
+          } else {
+            chunk.push_back(take());
+          }
         }
       }
       const std::size_t n = chunk.size();
