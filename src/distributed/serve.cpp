@@ -1,0 +1,211 @@
+// src/distributed/serve.cpp: distributed::serve, worker mode (concur/distributed/serve.hpp).
+#include "concur/distributed/serve.hpp"
+
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "concur/futures/thread_pool.hpp"
+#include "concur/multiprocessing/registry.hpp"
+#include "distributed/protocol.hpp"
+#include "distributed/redis.hpp"
+#include "os/futex.hpp"
+
+namespace concur::distributed {
+namespace {
+
+using detail::Keys;
+using detail::Redis;
+using detail::Reply;
+using detail::TaskEntry;
+
+std::atomic<bool> g_signalled{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int /*sig*/) { g_signalled.store(true, std::memory_order_relaxed); }
+
+// SIGTERM and SIGINT set g_signalled while it lives; the previous handlers come back after.
+class StopSignals {
+ public:
+  explicit StopSignals(bool enabled) : enabled_(enabled) {
+    g_signalled.store(false, std::memory_order_relaxed);
+    if (!enabled_) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    ::sigaction(SIGTERM, &sa, &old_term_);
+    ::sigaction(SIGINT, &sa, &old_int_);
+  }
+  ~StopSignals() {
+    if (!enabled_) return;
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    ::sigaction(SIGINT, &old_int_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  [[nodiscard]] static bool raised() noexcept {
+    return g_signalled.load(std::memory_order_relaxed);
+  }
+
+ private:
+  bool enabled_;
+  struct sigaction old_term_ {};
+  struct sigaction old_int_ {};
+};
+
+// What the pool's threads share with the reading loop.
+class Worker {
+ public:
+  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys)
+      : keys_(std::move(keys)),
+        name_(detail::this_worker_name()),
+        ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
+        writer_(address, {options.connect_timeout, options.connect_timeout}) {}
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+  /// Runs one task and answers it; never throws (a failed answer is kept for serve()).
+  void run(const TaskEntry& entry) noexcept {
+    try {
+      const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
+      detail::ResultMessage msg{*entry.task, name_,
+                                multiprocessing::invoke(std::span(bytes, entry.call.size()))};
+      const multiprocessing::Buffer wire = msg.encode();
+      const std::string key = keys_.results(entry.client);
+      std::lock_guard lock(writer_mu_);
+      writer_.append({"RPUSH", key, detail::as_chars(wire)});
+      writer_.append({"PEXPIRE", key, ttl_ms_});
+      acknowledge_locked(entry.id);
+      for (int i = 0; i < 4; ++i) writer_.check(writer_.get_reply(), "RPUSH/PEXPIRE/XACK/XDEL");
+    } catch (...) {
+      keep_error(std::current_exception());
+    }
+    finished();
+  }
+
+  /// Acknowledges and deletes an entry that cannot be answered, and reports it.
+  void drop(const TaskEntry& entry) noexcept {
+    futures::detail::report_exception(
+        "distributed::serve: a task entry that cannot be answered was dropped:",
+        keys_.tasks + " " + entry.id,
+        std::make_exception_ptr(ValueError("the entry names no client or no task number")));
+    try {
+      std::lock_guard lock(writer_mu_);
+      acknowledge_locked(entry.id);
+      for (int i = 0; i < 2; ++i) writer_.check(writer_.get_reply(), "XACK/XDEL");
+    } catch (...) {
+      keep_error(std::current_exception());
+    }
+  }
+
+  /// Waits (at most `timeout`) until fewer than `limit` tasks run; how many more may start.
+  int free_slots(int limit, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return running_ < limit || error_; });
+    return limit - running_;
+  }
+  void started(int n) {
+    std::lock_guard lock(mu_);
+    running_ += n;
+  }
+  [[nodiscard]] std::exception_ptr error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  [[nodiscard]] std::size_t done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+
+ private:
+  void acknowledge_locked(const std::string& id) {
+    writer_.append({"XACK", keys_.tasks, detail::kGroup, id});
+    writer_.append({"XDEL", keys_.tasks, id});
+  }
+  void keep_error(std::exception_ptr e) noexcept {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = std::move(e);
+  }
+  void finished() noexcept {
+    {
+      std::lock_guard lock(mu_);
+      --running_;
+      ++done_;
+    }
+    cv_.notify_all();
+  }
+
+  Keys keys_;
+  std::string name_;
+  std::string ttl_ms_;
+  std::mutex writer_mu_;
+  Redis writer_;  // under writer_mu_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  std::size_t done_ = 0;
+  std::exception_ptr error_;
+};
+
+std::string random_suffix() {
+  std::random_device rd;
+  return std::to_string(rd() % 100000);
+}
+
+}  // namespace
+
+std::size_t serve(const ServeOptions& options) {
+  if (options.concurrency < 0) throw ValueError("concurrency must be >= 0");
+  const int concurrency =
+      options.concurrency > 0 ? options.concurrency : static_cast<int>(os::cpu_count());
+  detail::RedisAddress address = detail::parse_url(options.url);
+  if (options.password) address.password = *options.password;
+  Keys keys(options.namespace_);
+  // XREADGROUP blocks for poll_interval: the command timeout allows for it.
+  Redis reader(address, {options.connect_timeout, options.connect_timeout + options.poll_interval});
+  detail::ensure_group(reader, keys);
+  Worker worker(options, address, keys);
+  const std::string consumer = worker.name() + ":" + random_suffix();
+  const std::string block = std::to_string(options.poll_interval.count());
+  StopSignals signals(options.handle_signals);
+  {
+    // Declared last: destroyed (and waited for) first, while what its tasks use lives.
+    futures::ThreadPoolExecutor pool(
+        {.max_workers = concurrency, .thread_name_prefix = "concur-serve"});
+    while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
+      const int free = worker.free_slots(concurrency, options.poll_interval);
+      if (free <= 0) continue;
+      const Reply r =
+          reader.command({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
+                          std::to_string(free), "BLOCK", block, "STREAMS", keys.tasks, ">"});
+      if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
+      for (const Reply& stream : r.elements) {
+        if (stream.elements.size() != 2) continue;
+        for (const Reply& raw : stream.elements[1].elements) {
+          TaskEntry entry = TaskEntry::from_reply(raw);
+          if (entry.id.empty()) continue;
+          if (entry.client.empty() || !entry.task) {
+            worker.drop(entry);
+            continue;
+          }
+          worker.started(1);
+          (void)pool.submit([&worker, e = std::move(entry)] { worker.run(e); });
+        }
+      }
+    }
+    pool.shutdown(true);
+  }
+  if (auto e = worker.error()) std::rethrow_exception(e);
+  return worker.done();
+}
+
+}  // namespace concur::distributed
