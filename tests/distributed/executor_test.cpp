@@ -233,6 +233,33 @@ TEST(Executor, PasswordOptionOverridesTheUrl) {
   EXPECT_EQ(ex.submit(&square, 6).result(10s), 36);
 }
 
+// The ACL user of docs/design/0007 §4: its namespace's keys and the protocol's commands only.
+TEST(Executor, AclUserLimitedToItsNamespace) {
+  concur::testing::RedisServer server;
+  auto admin = connect(server);
+  admin.command({"ACL",      "SETUSER",       "app",   "on",    ">app-secret", "resetkeys",
+                 "~{app}:*", "resetchannels", "-@all", "+auth", "+ping",       "+xgroup|create",
+                 "+xadd",    "+xreadgroup",   "+xack", "+xdel", "+rpush",      "+pexpire",
+                 "+lpop",    "+blpop",        "+del"});
+  const std::string url =
+      "redis://app:app-secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
+  {
+    std::jthread worker([&](std::stop_token stop) {
+      (void)dist::serve({.url = url,
+                         .namespace_ = "app",
+                         .concurrency = 1,
+                         .stop = stop,
+                         .handle_signals = false,
+                         .poll_interval = 50ms});
+    });
+    dist::Executor ex({.url = url, .namespace_ = "app"});
+    EXPECT_EQ(ex.submit(&square, 11).result(10s), 121);
+  }
+  // Another namespace's keys are refused to that user.
+  EXPECT_THROW(dist::Executor({.url = url, .namespace_ = "other"}),
+               concur::distributed::RedisError);
+}
+
 TEST(Executor, RedisUnreachableIsAClearErrorNotAHang) {
   const int port = concur::testing::free_port();
   const std::string url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
