@@ -3,6 +3,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "concur/futures/thread_pool.hpp"
 #include "concur/multiprocessing/registry.hpp"
@@ -73,23 +75,31 @@ class Worker {
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
-  /// Runs one task and answers it; never throws (a failed answer is kept for serve()).
-  void run(const TaskEntry& entry) noexcept {
+  /// Runs a few tasks one after the other, then answers them all in one pipelined round
+  /// trip; never throws (a failed answer is kept for serve()).
+  void run(const std::vector<TaskEntry>& entries) noexcept {
     try {
-      const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
-      detail::ResultMessage msg{*entry.task, name_,
-                                multiprocessing::invoke(std::span(bytes, entry.call.size()))};
-      const multiprocessing::Buffer wire = msg.encode();
-      const std::string key = keys_.results(entry.client);
+      std::vector<std::pair<std::string, multiprocessing::Buffer>> answers;  // key, message
+      answers.reserve(entries.size());
+      for (const TaskEntry& entry : entries) {
+        const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
+        const detail::ResultMessage msg{
+            *entry.task, name_, multiprocessing::invoke(std::span(bytes, entry.call.size()))};
+        answers.emplace_back(keys_.results(entry.client), msg.encode());
+      }
       std::lock_guard lock(writer_mu_);
-      writer_.append({"RPUSH", key, detail::as_chars(wire)});
-      writer_.append({"PEXPIRE", key, ttl_ms_});
-      acknowledge_locked(entry.id);
-      for (int i = 0; i < 4; ++i) writer_.check(writer_.get_reply(), "RPUSH/PEXPIRE/XACK/XDEL");
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        writer_.append({"RPUSH", answers[i].first, detail::as_chars(answers[i].second)});
+        writer_.append({"PEXPIRE", answers[i].first, ttl_ms_});
+        acknowledge_locked(entries[i].id);
+      }
+      for (std::size_t i = 0; i < 4 * entries.size(); ++i) {
+        writer_.check(writer_.get_reply(), "RPUSH/PEXPIRE/XACK/XDEL");
+      }
     } catch (...) {
       keep_error(std::current_exception());
     }
-    finished();
+    finished(static_cast<int>(entries.size()));
   }
 
   /// Acknowledges and deletes an entry that cannot be answered, and reports it.
@@ -135,11 +145,11 @@ class Worker {
     std::lock_guard lock(mu_);
     if (!error_) error_ = std::move(e);
   }
-  void finished() noexcept {
+  void finished(int n) noexcept {
     {
       std::lock_guard lock(mu_);
-      --running_;
-      ++done_;
+      running_ -= n;
+      done_ += static_cast<std::size_t>(n);
     }
     cv_.notify_all();
   }
@@ -165,6 +175,7 @@ std::string random_suffix() {
 
 std::size_t serve(const ServeOptions& options) {
   if (options.concurrency < 0) throw ValueError("concurrency must be >= 0");
+  if (options.prefetch < 1) throw ValueError("prefetch must be >= 1");
   const int concurrency =
       options.concurrency > 0 ? options.concurrency : static_cast<int>(os::cpu_count());
   detail::RedisAddress address = detail::parse_url(options.url);
@@ -181,13 +192,15 @@ std::size_t serve(const ServeOptions& options) {
     // Declared last: destroyed (and waited for) first, while what its tasks use lives.
     futures::ThreadPoolExecutor pool(
         {.max_workers = concurrency, .thread_name_prefix = "concur-serve"});
+    const int limit = concurrency * options.prefetch;
     while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
-      const int free = worker.free_slots(concurrency, options.poll_interval);
+      const int free = worker.free_slots(limit, options.poll_interval);
       if (free <= 0) continue;
       const Reply r =
           reader.command({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
                           std::to_string(free), "BLOCK", block, "STREAMS", keys.tasks, ">"});
       if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
+      std::vector<TaskEntry> entries;
       for (const Reply& stream : r.elements) {
         if (stream.elements.size() != 2) continue;
         for (const Reply& raw : stream.elements[1].elements) {
@@ -197,9 +210,21 @@ std::size_t serve(const ServeOptions& options) {
             worker.drop(entry);
             continue;
           }
-          worker.started(1);
-          (void)pool.submit([&worker, e = std::move(entry)] { worker.run(e); });
+          entries.push_back(std::move(entry));
         }
+      }
+      // One batch per thread at most: each runs its tasks in turn and answers them at once.
+      const std::size_t n = entries.size();
+      const std::size_t groups = std::min<std::size_t>(n, static_cast<std::size_t>(concurrency));
+      std::size_t next = 0;
+      for (std::size_t g = 0; g < groups; ++g) {
+        const std::size_t size = n / groups + (g < n % groups ? 1 : 0);
+        std::vector<TaskEntry> batch;
+        batch.reserve(size);
+        for (std::size_t i = next; i < next + size; ++i) batch.push_back(std::move(entries[i]));
+        next += size;
+        worker.started(static_cast<int>(size));
+        (void)pool.submit([&worker, b = std::move(batch)] { worker.run(b); });
       }
     }
     pool.shutdown(true);

@@ -281,6 +281,7 @@ TEST(Executor, BadOptionsAreValueError) {
   EXPECT_THROW(dist::Executor({.url = "redis://127.0.0.1:1/0", .max_attempts = 0}),
                concur::ValueError);
   EXPECT_THROW((void)dist::serve({.concurrency = -1}), concur::ValueError);
+  EXPECT_THROW((void)dist::serve({.prefetch = 0}), concur::ValueError);
 }
 
 TEST(Executor, LostRedisFailsTheWaitingFutures) {

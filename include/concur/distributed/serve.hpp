@@ -13,12 +13,13 @@
 //   }
 //
 // serve() joins the namespace's consumer group and runs its tasks until asked to stop:
-// it reads at most as many tasks as it has free threads (XREADGROUP, blocking at most
-// poll_interval, so a stop is seen within it), runs each with registry.hpp's invoke in a
-// pool of `concurrency` threads, pushes the reply to the submitting client's results list
-// and acknowledges the entry (XACK, XDEL). A task whose function is not registered here is
-// answered with ValueError naming it; an entry whose call bytes are malformed is answered
-// with ValueError; an entry that names no client or task cannot be answered: it is
+// it holds at most concurrency * prefetch tasks (XREADGROUP of what is missing, blocking at
+// most poll_interval, so a stop is seen within it), shares what it read among the
+// `concurrency` threads of its pool, each running its share in turn with registry.hpp's
+// invoke, then pushing the replies to the submitting clients' results lists and
+// acknowledging the entries (XACK, XDEL) in one pipelined round trip. A task whose function is not
+// registered here is answered with ValueError naming it; an entry whose call bytes are malformed is
+// answered with ValueError; an entry that names no client or task cannot be answered: it is
 // acknowledged, dropped and reported to the futures exception hook. Nothing a task sends
 // can crash the worker (decoding trusts no byte: concur/multiprocessing/codec.hpp); a task
 // that crashes the process itself (a segfault) leaves its entry pending in the group.
@@ -51,6 +52,9 @@ struct ServeOptions {
   std::string namespace_ = "concur";
   /// Tasks run at once (threads); 0: cpu_count().
   int concurrency = 0;
+  /// Tasks held at most: concurrency * prefetch (Celery's worker_prefetch_multiplier,
+  /// whose default is also 4). Held tasks wait for a thread; other workers cannot take them.
+  int prefetch = 4;
   /// Asks serve() to return (after the tasks it holds).
   std::stop_token stop{};
   /// Return on SIGTERM / SIGINT too.
