@@ -52,11 +52,11 @@ class ThreadWorker {
  public:
   explicit ThreadWorker(const std::string& url, int concurrency = 2)
       : thread_([url, concurrency](std::stop_token stop) {
-          served_ = dist::serve({.url = url,
-                                 .concurrency = concurrency,
-                                 .stop = stop,
-                                 .handle_signals = false,
-                                 .poll_interval = 50ms});
+          (void)dist::serve({.url = url,
+                             .concurrency = concurrency,
+                             .stop = stop,
+                             .handle_signals = false,
+                             .poll_interval = 50ms});
         }) {}
   ~ThreadWorker() {
     thread_.request_stop();
@@ -66,7 +66,6 @@ class ThreadWorker {
   ThreadWorker& operator=(const ThreadWorker&) = delete;
 
  private:
-  static inline std::size_t served_ = 0;
   std::jthread thread_;
 };
 
