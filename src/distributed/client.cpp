@@ -36,7 +36,8 @@ RedisAddress address_from(const ExecutorOptions& options) {
 
 ClientEngine::ClientEngine(const ExecutorOptions& options)
     : address_(address_from(options)),
-      redis_options_{options.connect_timeout, options.connect_timeout},
+      // A command may also wait kPoll in BLPOP: one second more than the connect bound.
+      redis_options_{options.connect_timeout, options.connect_timeout + std::chrono::seconds(1)},
       keys_(options.namespace_),
       client_id_(random_id()),
       results_key_(keys_.results(client_id_)),

@@ -196,9 +196,15 @@ std::size_t serve(const ServeOptions& options) {
     while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
       const int free = worker.free_slots(limit, options.poll_interval);
       if (free <= 0) continue;
-      const Reply r =
-          reader.command({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
-                          std::to_string(free), "BLOCK", block, "STREAMS", keys.tasks, ">"});
+      reader.append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT", std::to_string(free),
+                     "BLOCK", block, "STREAMS", keys.tasks, ">"});
+      const Reply r = reader.get_reply();
+      if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
+        // The stream (and its group) was deleted, before or during the read: a purge.
+        detail::ensure_group(reader, keys);
+        continue;
+      }
+      reader.check(r, "XREADGROUP");
       if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
       std::vector<TaskEntry> entries;
       for (const Reply& stream : r.elements) {

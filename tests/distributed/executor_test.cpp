@@ -184,6 +184,16 @@ TEST(Executor, TaskSubmittedBeforeAnyWorkerRunsWhenOneJoins) {
   EXPECT_EQ(f.result(10s), 25);
 }
 
+TEST(Executor, WorkerRecreatesTheGroupAfterThePurgeOfTheStream) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  EXPECT_EQ(ex.submit(&square, 2).result(10s), 4);
+  auto r = connect(server);
+  EXPECT_EQ(r.command({"DEL", "{concur}:tasks"}).integer, 1);  // stream and group gone
+  EXPECT_EQ(ex.submit(&square, 3).result(10s), 9);
+}
+
 TEST(Executor, SubmitAfterShutdownIsRuntimeError) {
   concur::testing::RedisServer server;
   dist::Executor ex({.url = server.url()});

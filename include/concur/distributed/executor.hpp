@@ -32,10 +32,10 @@
 // or refuses the password (PermissionError). submit never waits for the network: a sender
 // thread writes queued tasks to Redis, many in one round trip when they queue up (so map
 // is batched by itself), and a reader thread completes the futures as results arrive
-// (done callbacks run on it). A task that cannot be written (Redis gone) fails with the
-// ConnectionError. shutdown(wait = true) and the destructor wait until every submitted
-// task has its result: with no worker running, that is forever (as a local pool whose
-// tasks never end); wait on futures with a timeout instead.
+// (done callbacks run on it; never destroy the executor from one). A task that cannot be written
+// (Redis gone) fails with the ConnectionError. shutdown(wait = true) and the destructor wait until
+// every submitted task has its result: with no worker running, that is forever (as a local pool
+// whose tasks never end); wait on futures with a timeout instead.
 //
 // Python parity (concurrent.futures.Executor):
 //  - submit, map (timeout, chunksize: a chunk is one task), shutdown(wait, cancel_futures);
