@@ -41,7 +41,8 @@ ClientEngine::ClientEngine(const ExecutorOptions& options)
       keys_(options.namespace_),
       client_id_(random_id()),
       results_key_(keys_.results(client_id_)),
-      ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())) {
+      ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
+      max_attempts_(std::to_string(options.max_attempts)) {
   if (options.max_attempts < 1) throw ValueError("max_attempts must be >= 1");
   send_ = std::make_unique<Redis>(address_, redis_options_);
   recv_ = std::make_unique<Redis>(address_, redis_options_);
@@ -125,8 +126,8 @@ void ClientEngine::write_batch(std::vector<Outgoing>& batch) noexcept {
     }
     for (const Outgoing& o : batch) {
       const std::string task = std::to_string(o.task);
-      send_->append({"XADD", keys_.tasks, "*", "client", client_id_, "task", task, "call",
-                     as_chars(o.request)});
+      send_->append({"XADD", keys_.tasks, "*", "client", client_id_, "task", task, "max",
+                     max_attempts_, "call", as_chars(o.request)});
     }
     for (; answered < batch.size(); ++answered) {
       const Reply r = send_->get_reply();

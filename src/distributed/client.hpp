@@ -61,6 +61,7 @@ class ClientEngine {
   std::string client_id_;
   std::string results_key_;
   std::string ttl_ms_;
+  std::string max_attempts_;
   std::unique_ptr<Redis> send_;  // the sender thread's
   std::unique_ptr<Redis> recv_;  // the reader thread's
 

@@ -22,6 +22,10 @@ std::string Keys::results(std::string_view client) const {
   return prefix_ + "results:" + std::string(client);
 }
 
+std::string Keys::worker(std::string_view consumer) const {
+  return prefix_ + "worker:" + std::string(consumer);
+}
+
 TaskEntry TaskEntry::from_reply(const Reply& entry) {
   TaskEntry out;
   if (entry.type != Reply::Type::array || entry.elements.size() != 2) return out;
@@ -38,6 +42,10 @@ TaskEntry TaskEntry::from_reply(const Reply& entry) {
       if (!value.empty() && ec == std::errc() && ptr == value.data() + value.size()) out.task = n;
     } else if (name == "call") {
       out.call = value;
+    } else if (name == "max") {
+      int n = 0;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec == std::errc() && ptr == value.data() + value.size() && n > 0) out.max_attempts = n;
     }
   }
   return out;

@@ -6,9 +6,13 @@
 //                           task    the task's number at that client (decimal)
 //                           call    the registry request (BoundCall::encode: the function's
 //                                   registered name, then its codec-encoded arguments)
+//                           max     runs at most, counting those whose worker died (decimal)
 //   {ns}:results:<client> a list of ResultMessage (below), one per answered task, pushed
 //                         by workers with an expiry refreshed on each push (a client that
 //                         died leaves nothing behind for long); the client pops them.
+//   {ns}:worker:<consumer> a worker's heartbeat (host, pid, concurrency), refreshed while it
+//                         serves, with an expiry: a consumer of the group whose heartbeat
+//                         expired is dead, and its pending tasks are claimed by the others.
 //
 // Every key holds the hash tag {ns}, so all of one namespace lives in one Redis Cluster
 // slot (one shard), and commands may touch several keys at once.
@@ -33,6 +37,8 @@ struct Keys {
   std::string tasks;  ///< "{ns}:tasks"
   /// "{ns}:results:<client>".
   [[nodiscard]] std::string results(std::string_view client) const;
+  /// "{ns}:worker:<consumer>".
+  [[nodiscard]] std::string worker(std::string_view consumer) const;
 
  private:
   std::string prefix_;  // "{ns}:"
@@ -43,7 +49,11 @@ struct TaskEntry {
   std::string id;      ///< the stream entry id (set when read; "*" when added)
   std::string client;  ///< empty in a malformed entry
   std::optional<std::uint64_t> task;
-  std::string call;  ///< the request bytes
+  std::string call;      ///< the request bytes
+  int max_attempts = 0;  ///< runs at most (0: not given)
+  /// Set when the task was claimed from dead workers max_attempts times: why it is not run
+  /// again (its answer is then a RuntimeError saying so).
+  std::string exhausted;
 
   /// Reads an entry of an XREADGROUP/XRANGE reply ([id, [field, value, ...]]). Unknown
   /// fields are ignored; missing or malformed ones are left empty, for the caller to answer

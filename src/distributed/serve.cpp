@@ -29,6 +29,9 @@ using detail::Redis;
 using detail::Reply;
 using detail::TaskEntry;
 
+// Runs of a task whose entry does not say (an older client): ExecutorOptions' default.
+constexpr int kDefaultMaxAttempts = 3;
+
 std::atomic<bool> g_signalled{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
@@ -64,6 +67,14 @@ class StopSignals {
   struct sigaction old_int_ {};
 };
 
+// An invoke() reply carrying `error`.
+multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
+  namespace reg = multiprocessing::detail;
+  multiprocessing::Buffer reply{reg::kReplyMagic, reg::kCallVersion, reg::kReplyException};
+  multiprocessing::encode_exception(reply, error);
+  return reply;
+}
+
 // What the pool's threads share with the reading loop.
 class Worker {
  public:
@@ -84,7 +95,10 @@ class Worker {
       for (const TaskEntry& entry : entries) {
         const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
         const detail::ResultMessage msg{
-            *entry.task, name_, multiprocessing::invoke(std::span(bytes, entry.call.size()))};
+            *entry.task, name_,
+            entry.exhausted.empty()
+                ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
+                : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
       std::lock_guard lock(writer_mu_);
@@ -166,6 +180,69 @@ class Worker {
   std::exception_ptr error_;
 };
 
+// The tasks pending at consumers of the group whose heartbeat expired (dead workers),
+// claimed for `me`, at most `limit`: to run again, or, when they already ran max_attempts
+// times (XPENDING's delivery count), to answer with an error. Consumers left with nothing
+// pending are removed from the group.
+std::vector<TaskEntry> reclaim(Redis& redis, const Keys& keys, const std::string& me,
+                               std::size_t limit, int default_max_attempts) {
+  std::vector<TaskEntry> out;
+  const Reply summary = redis.command({"XPENDING", keys.tasks, detail::kGroup});
+  if (summary.elements.size() < 4 || summary.elements[3].type != Reply::Type::array) return out;
+  for (const Reply& c : summary.elements[3].elements) {
+    if (c.elements.size() != 2 || c.elements[0].str == me) continue;
+    const std::string& consumer = c.elements[0].str;
+    if (redis.command({"EXISTS", keys.worker(consumer)}).integer != 0) continue;  // alive
+    const std::string count = std::to_string(std::max<std::size_t>(limit - out.size(), 1));
+    const Reply pending =
+        redis.command({"XPENDING", keys.tasks, detail::kGroup, "-", "+", count, consumer});
+    for (const Reply& p : pending.elements) {
+      if (out.size() >= limit) return out;  // the rest at the next reclaim
+      if (p.elements.size() != 4) continue;
+      const std::string& id = p.elements[0].str;
+      const long long runs = p.elements[3].integer;  // deliveries so far, each to a dead worker
+      const Reply claimed = redis.command({"XCLAIM", keys.tasks, detail::kGroup, me, "0", id});
+      if (claimed.elements.empty() || claimed.elements[0].type != Reply::Type::array) {
+        redis.command({"XACK", keys.tasks, detail::kGroup, id});  // deleted meanwhile
+        continue;
+      }
+      TaskEntry entry = TaskEntry::from_reply(claimed.elements[0]);
+      const int max = entry.max_attempts > 0 ? entry.max_attempts : default_max_attempts;
+      if (runs >= max) {
+        entry.exhausted =
+            "concur::distributed: the task was run " + std::to_string(runs) +
+            " time(s), each time by a worker that died (max_attempts = " + std::to_string(max) +
+            "); last on " + consumer;
+      }
+      out.push_back(std::move(entry));
+    }
+    const Reply left =
+        redis.command({"XPENDING", keys.tasks, detail::kGroup, "-", "+", "1", consumer});
+    if (left.elements.empty()) {
+      redis.command({"XGROUP", "DELCONSUMER", keys.tasks, detail::kGroup, consumer});
+    }
+  }
+  return out;
+}
+
+// Shares `entries` among the pool's threads, one batch each at most: each runs its tasks in
+// turn and answers them at once.
+void run_batches(futures::ThreadPoolExecutor& pool, Worker& worker, std::vector<TaskEntry>& entries,
+                 int concurrency) {
+  const std::size_t n = entries.size();
+  const std::size_t groups = std::min<std::size_t>(n, static_cast<std::size_t>(concurrency));
+  std::size_t next = 0;
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t size = n / groups + (g < n % groups ? 1 : 0);
+    std::vector<TaskEntry> batch;
+    batch.reserve(size);
+    for (std::size_t i = next; i < next + size; ++i) batch.push_back(std::move(entries[i]));
+    next += size;
+    worker.started(static_cast<int>(size));
+    (void)pool.submit([&worker, b = std::move(batch)] { worker.run(b); });
+  }
+}
+
 std::string random_suffix() {
   std::random_device rd;
   return std::to_string(rd() % 100000);
@@ -193,9 +270,30 @@ std::size_t serve(const ServeOptions& options) {
     futures::ThreadPoolExecutor pool(
         {.max_workers = concurrency, .thread_name_prefix = "concur-serve"});
     const int limit = concurrency * options.prefetch;
+    const std::string heartbeat_key = keys.worker(consumer);
+    const std::string heartbeat = worker.name() + " concurrency=" + std::to_string(concurrency);
+    const std::string heartbeat_ms = std::to_string(options.heartbeat_ttl.count());
+    const auto beat_every = options.heartbeat_ttl / 3;
+    auto last_beat = std::chrono::steady_clock::time_point{};
+    auto last_reclaim = std::chrono::steady_clock::now();
     while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_beat >= beat_every) {
+        reader.command({"SET", heartbeat_key, heartbeat, "PX", heartbeat_ms});
+        last_beat = now;
+      }
       const int free = worker.free_slots(limit, options.poll_interval);
       if (free <= 0) continue;
+      std::vector<TaskEntry> entries;
+      if (now - last_reclaim >= beat_every) {
+        last_reclaim = now;
+        entries =
+            reclaim(reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
+      }
+      if (!entries.empty()) {
+        run_batches(pool, worker, entries, concurrency);
+        continue;
+      }
       reader.append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT", std::to_string(free),
                      "BLOCK", block, "STREAMS", keys.tasks, ">"});
       const Reply r = reader.get_reply();
@@ -206,7 +304,6 @@ std::size_t serve(const ServeOptions& options) {
       }
       reader.check(r, "XREADGROUP");
       if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
-      std::vector<TaskEntry> entries;
       for (const Reply& stream : r.elements) {
         if (stream.elements.size() != 2) continue;
         for (const Reply& raw : stream.elements[1].elements) {
@@ -219,21 +316,13 @@ std::size_t serve(const ServeOptions& options) {
           entries.push_back(std::move(entry));
         }
       }
-      // One batch per thread at most: each runs its tasks in turn and answers them at once.
-      const std::size_t n = entries.size();
-      const std::size_t groups = std::min<std::size_t>(n, static_cast<std::size_t>(concurrency));
-      std::size_t next = 0;
-      for (std::size_t g = 0; g < groups; ++g) {
-        const std::size_t size = n / groups + (g < n % groups ? 1 : 0);
-        std::vector<TaskEntry> batch;
-        batch.reserve(size);
-        for (std::size_t i = next; i < next + size; ++i) batch.push_back(std::move(entries[i]));
-        next += size;
-        worker.started(static_cast<int>(size));
-        (void)pool.submit([&worker, b = std::move(batch)] { worker.run(b); });
-      }
+      run_batches(pool, worker, entries, concurrency);
     }
     pool.shutdown(true);
+  }
+  try {  // gone at once rather than when it expires
+    reader.command({"DEL", keys.worker(consumer)});
+  } catch (...) {
   }
   if (auto e = worker.error()) std::rethrow_exception(e);
   return worker.done();

@@ -41,8 +41,23 @@ CONCUR_REGISTER(greet);
 
 int only_in_the_client(int n) { return n; }  // registered by a test, after its worker started
 
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+CONCUR_REGISTER(sleep_ms);
+
+int kill_my_worker(int) {
+  std::raise(SIGKILL);
+  return 0;
+}
+CONCUR_REGISTER(kill_my_worker);
+
 void run_worker(std::string url, int concurrency) {
-  (void)dist::serve({.url = url, .concurrency = concurrency});
+  (void)dist::serve({.url = url,
+                     .concurrency = concurrency,
+                     .poll_interval = std::chrono::milliseconds(50),
+                     .heartbeat_ttl = std::chrono::milliseconds(600)});
 }
 
 namespace {
@@ -56,7 +71,8 @@ class ThreadWorker {
                              .concurrency = concurrency,
                              .stop = stop,
                              .handle_signals = false,
-                             .poll_interval = 50ms});
+                             .poll_interval = 50ms,
+                             .heartbeat_ttl = 600ms});
         }) {}
   ~ThreadWorker() {
     thread_.request_stop();
@@ -81,6 +97,12 @@ class ProcessWorker {
   }
   ProcessWorker(const ProcessWorker&) = delete;
   ProcessWorker& operator=(const ProcessWorker&) = delete;
+  /// SIGKILL, and the exit code.
+  int kill() {
+    p_.kill();
+    p_.join();
+    return *p_.exitcode();
+  }
   /// SIGTERM, then the exit code (the worker finishes what it holds first).
   int stop() {
     p_.terminate();
@@ -246,10 +268,19 @@ TEST(Executor, PasswordOptionOverridesTheUrl) {
 TEST(Executor, AclUserLimitedToItsNamespace) {
   concur::testing::RedisServer server;
   auto admin = connect(server);
-  admin.command({"ACL",      "SETUSER",       "app",   "on",    ">app-secret", "resetkeys",
-                 "~{app}:*", "resetchannels", "-@all", "+auth", "+ping",       "+xgroup|create",
-                 "+xadd",    "+xreadgroup",   "+xack", "+xdel", "+rpush",      "+pexpire",
-                 "+lpop",    "+blpop",        "+del"});
+  admin.command({"ACL",         "SETUSER",
+                 "app",         "on",
+                 ">app-secret", "resetkeys",
+                 "~{app}:*",    "resetchannels",
+                 "-@all",       "+auth",
+                 "+ping",       "+xgroup|create",
+                 "+xadd",       "+xreadgroup",
+                 "+xack",       "+xdel",
+                 "+rpush",      "+pexpire",
+                 "+lpop",       "+blpop",
+                 "+del",        "+set",
+                 "+exists",     "+xpending",
+                 "+xclaim",     "+xgroup|delconsumer"});
   const std::string url =
       "redis://app:app-secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
   {
@@ -329,6 +360,46 @@ TEST(ServeProcess, UnregisteredFunctionIsRefusedByName) {
         << e.what();
   }
   EXPECT_EQ(ex.submit(&square, 3).result(20s), 9);  // and the worker goes on
+}
+
+// Issue 11: a task whose worker dies (SIGKILL) is claimed from the dead consumer once its
+// heartbeat expired, and run again elsewhere; the client sees one result.
+TEST(ServeProcess, TaskOfAKilledWorkerRunsAgainElsewhere) {
+  concur::testing::RedisServer server;
+  ProcessWorker doomed(server.url());
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&sleep_ms, 1500);
+  auto r = connect(server);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XPENDING", "{concur}:tasks", "workers"}).elements[0].integer == 1;
+      },
+      10s));  // the doomed worker holds it
+  EXPECT_EQ(doomed.kill(), -SIGKILL);
+  ThreadWorker rescuer(server.url());
+  EXPECT_EQ(f.result(20s), 1500);
+  // The dead consumer is gone from the group once its tasks were claimed.
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XINFO", "CONSUMERS", "{concur}:tasks", "workers"}).elements.size() == 1;
+      },
+      10s));
+}
+
+// Issue 11: at most max_attempts runs, then a clear error (Dask's KilledWorker).
+TEST(ServeProcess, TaskThatKillsItsWorkersFailsAfterMaxAttempts) {
+  concur::testing::RedisServer server;
+  ProcessWorker a(server.url());
+  ProcessWorker b(server.url());
+  dist::Executor ex({.url = server.url(), .max_attempts = 1});
+  auto f = ex.submit(&kill_my_worker, 0);
+  try {
+    (void)f.result(20s);
+    FAIL() << "no exception";
+  } catch (const concur::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_attempts = 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ex.submit(&square, 4).result(10s), 16);  // the survivor serves on
 }
 
 TEST(Serve, MalformedEntriesAreAnsweredOrDroppedNeverFatal) {

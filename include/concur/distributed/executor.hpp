@@ -45,9 +45,15 @@
 //    submitted. Not yet provided.
 //  - Celery/RQ/Dask: tasks are functions registered by name, never pickled code.
 //
-// Not yet provided (issue 11): reclaiming the tasks of a dead worker (max_attempts is
-// accepted and not used yet), reconnection after Redis restarts (the futures waiting then
-// fail with the ConnectionError), worker heartbeats, the worker's host in RemoteError.
+// Workers that die: a task held by a worker whose heartbeat expired (SIGKILL, a crash, a
+// lost machine: serve.hpp's heartbeat_ttl) is claimed by a live worker and run again, at
+// most max_attempts runs in all; after that its future fails with RuntimeError("...the task
+// was run N time(s), each time by a worker that died (max_attempts = N)...") (Dask's
+// KilledWorker). At least once: while its worker lives, a task runs once; the future
+// completes once even when a task ran twice.
+//
+// Not yet provided (issue 11): reconnection after Redis restarts (the futures waiting then
+// fail with the ConnectionError), the worker's host in RemoteError, concur-cluster.
 #pragma once
 
 #include <chrono>
@@ -69,7 +75,7 @@ struct ExecutorOptions {
   std::optional<std::string> password{};
   /// Keys are "{<namespace_>}:...": clients and workers of one namespace see each other.
   std::string namespace_ = "concur";
-  /// Runs of a task whose worker died, at most (not used yet: see above).
+  /// Runs of a task at most, counting those whose worker died (see above).
   int max_attempts = 3;
   /// Bound on connecting (each connection) and on each command.
   std::chrono::milliseconds connect_timeout{5000};

@@ -22,7 +22,15 @@
 // answered with ValueError; an entry that names no client or task cannot be answered: it is
 // acknowledged, dropped and reported to the futures exception hook. Nothing a task sends
 // can crash the worker (decoding trusts no byte: concur/multiprocessing/codec.hpp); a task
-// that crashes the process itself (a segfault) leaves its entry pending in the group.
+// that crashes the process itself (a segfault) leaves its entry pending in the group, for
+// the other workers to claim (below).
+//
+// Heartbeat and dead workers: serve() keeps a key {ns}:worker:<its consumer name> alive
+// (expiring after heartbeat_ttl, refreshed every third of it, deleted when serve returns).
+// Every third of heartbeat_ttl it looks for tasks pending at consumers of the group whose
+// heartbeat expired, claims them (XCLAIM) as it has room for, and runs them again, or, when
+// they already ran max_attempts times (the client's ExecutorOptions), answers them with a
+// RuntimeError saying so; it then removes the dead consumer from the group.
 //
 // Stops: when `stop` is requested, or, with handle_signals, on SIGTERM or SIGINT (handlers
 // installed for the call's duration, the previous ones restored). It then reads no more,
@@ -61,6 +69,11 @@ struct ServeOptions {
   bool handle_signals = true;
   /// Longest wait for tasks in one XREADGROUP: bounds how late a stop is noticed.
   std::chrono::milliseconds poll_interval{250};
+  /// This worker's heartbeat ({ns}:worker:<name>) expires after this long without a
+  /// refresh (refreshed every third of it while serve() runs); a worker whose heartbeat
+  /// expired is presumed dead and its tasks are claimed by the others. Longer than any
+  /// stall of the worker's reading loop (it keeps beating while tasks run).
+  std::chrono::milliseconds heartbeat_ttl{10000};
   /// Bound on connecting and on each command.
   std::chrono::milliseconds connect_timeout{5000};
   /// Expiry of a client's results list, refreshed on each result.
