@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -107,9 +108,7 @@ class Worker {
         writer_.append({"PEXPIRE", answers[i].first, ttl_ms_});
         acknowledge_locked(entries[i].id);
       }
-      for (std::size_t i = 0; i < 4 * entries.size(); ++i) {
-        writer_.check(writer_.get_reply(), "RPUSH/PEXPIRE/XACK/XDEL");
-      }
+      read_replies_locked(4 * entries.size(), "RPUSH/PEXPIRE/XACK/XDEL");
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -125,7 +124,7 @@ class Worker {
     try {
       std::lock_guard lock(writer_mu_);
       acknowledge_locked(entry.id);
-      for (int i = 0; i < 2; ++i) writer_.check(writer_.get_reply(), "XACK/XDEL");
+      read_replies_locked(2, "XACK/XDEL");
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -151,6 +150,16 @@ class Worker {
   }
 
  private:
+  // Reads `n` pipelined replies, all of them (so the connection stays in step), then throws
+  // the first error reply as RedisError.
+  void read_replies_locked(std::size_t n, std::string_view commands) {
+    std::optional<Reply> error;
+    for (std::size_t i = 0; i < n; ++i) {
+      Reply r = writer_.get_reply();
+      if (r.is_error() && !error) error = std::move(r);
+    }
+    if (error) writer_.check(*error, commands);
+  }
   void acknowledge_locked(const std::string& id) {
     writer_.append({"XACK", keys_.tasks, detail::kGroup, id});
     writer_.append({"XDEL", keys_.tasks, id});
