@@ -6,12 +6,12 @@
 //
 // Each server listens on 127.0.0.1 only, on a port free when it starts, with a random
 // password (--requirepass), without persistence (--save '', --appendonly no), in a private
-// temporary directory (--dir, also holding its log). It runs under `setpriv --pdeathsig KILL`,
-// so a test killed by CTest's timeout leaves no server behind. The constructor waits at most
-// 10 s for PING to answer (retrying on another port if the chosen one was taken meanwhile)
-// and throws std::runtime_error with the end of the server's log otherwise. The destructor
-// sends SIGTERM, waits at most 5 s, then SIGKILLs, reaps it and removes the directory: no
-// process, fd or file is left. Needs Debian's redis-server (tools/deps.sh installs it).
+// temporary directory (--dir, also holding its log until PING answers, then removed). It runs under
+// `setpriv --pdeathsig KILL`, so a test killed by CTest's timeout leaves no server behind. The
+// constructor waits at most 10 s for PING to answer (retrying on another port if the chosen one was
+// taken meanwhile) and throws std::runtime_error with the end of the server's log otherwise. The
+// destructor sends SIGTERM, waits at most 5 s, then SIGKILLs, reaps it and removes the directory:
+// no process, fd or file is left. Needs Debian's redis-server (tools/deps.sh installs it).
 #pragma once
 
 #include <filesystem>
@@ -43,7 +43,8 @@ class RedisServer {
   /// Stops the server now (SIGTERM, bounded, then SIGKILL) and reaps it; the directory
   /// stays until the destructor. For tests of a server gone away.
   void stop() noexcept;
-  /// The server's log (its file in the private directory), for failure messages.
+  /// The server's log (its file in the private directory) while it starts, for failure
+  /// messages; empty once it answered (the directory is gone).
   [[nodiscard]] std::string log() const;
 
  private:
