@@ -10,6 +10,8 @@ packages=(
   python3                          # CPython peers in bench/run
   procps                           # ps, used by the test harness checks
   libcereal-dev                    # multiprocessing codec: user types (header-only)
+  libhiredis-dev redis-server      # concur::distributed (Redis client; the tests' own server)
+  pkg-config                       # finds hiredis
   clang-format clang-tidy          # CI checks: tools/check_format.sh, tools/check_tidy.sh
 )
 missing=()

@@ -1,6 +1,8 @@
-// concur/concur.hpp: every module of concur.
+// concur/concur.hpp: every module of concur (concur::distributed needs its own CMake target,
+// concur::distributed, linked).
 #pragma once
 
+#include "concur/distributed.hpp"
 #include "concur/exceptions.hpp"
 #include "concur/futures.hpp"
 #include "concur/multiprocessing.hpp"

@@ -1,0 +1,86 @@
+// concur/distributed/serve.hpp: worker mode, the other end of distributed::Executor.
+//
+//   int square(int n) { return n * n; }
+//   CONCUR_REGISTER(square);
+//
+//   int main(int argc, char** argv) {
+//     concur::mp::main_guard(argc, argv);
+//     if (argc > 1 && std::string_view(argv[1]) == "--worker") {
+//       concur::distributed::serve({.url = "redis://:secret@10.0.0.5/0", .concurrency = 4});
+//       return 0;                                    // after SIGTERM / SIGINT
+//     }
+//     ...                                            // the client side
+//   }
+//
+// serve() joins the namespace's consumer group and runs its tasks until asked to stop:
+// it holds at most concurrency * prefetch tasks (XREADGROUP of what is missing, blocking at
+// most poll_interval, so a stop is seen within it), shares what it read among the
+// `concurrency` threads of its pool, each running its share in turn with registry.hpp's
+// invoke, then pushing the replies to the submitting clients' results lists and
+// acknowledging the entries (XACK, XDEL) in one pipelined round trip. A task whose function is not
+// registered here is answered with ValueError naming it; an entry whose call bytes are malformed is
+// answered with ValueError; an entry that names no client or task cannot be answered: it is
+// acknowledged, dropped and reported to the futures exception hook. Nothing a task sends
+// can crash the worker (decoding trusts no byte: concur/multiprocessing/codec.hpp); a task
+// that crashes the process itself (a segfault) leaves its entry pending in the group, for
+// the other workers to claim (below).
+//
+// Heartbeat and dead workers: serve() keeps a key {ns}:worker:<its consumer name> alive
+// (expiring after heartbeat_ttl, refreshed every third of it, deleted when serve returns).
+// Every third of heartbeat_ttl it looks for tasks pending at consumers of the group whose
+// heartbeat expired, claims them (XCLAIM) as it has room for, and runs them again, or, when
+// they already ran max_attempts times (the client's ExecutorOptions), answers them with a
+// RuntimeError saying so; it then removes the dead consumer from the group.
+//
+// Stops: when `stop` is requested, or, with handle_signals, on SIGTERM or SIGINT (handlers
+// installed for the call's duration, the previous ones restored). It then reads no more,
+// waits for the tasks it holds to finish and be answered, and returns how many it ran.
+//
+// Throws what Executor's constructor throws when Redis cannot be reached at start; later
+// connection errors end serve() with that error once the tasks held are finished.
+//
+// Python/Celery parity: `celery worker --concurrency N` with the threads pool; tasks run
+// at least once in general, and exactly once while the worker lives.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace concur::distributed {
+
+struct ServeOptions {
+  /// redis://[[user]:password@]host[:port][/db].
+  std::string url = "redis://127.0.0.1:6379/0";
+  /// Overrides the URL's password.
+  std::optional<std::string> password{};
+  /// Must be the clients' namespace_.
+  std::string namespace_ = "concur";
+  /// Tasks run at once (threads); 0: cpu_count().
+  int concurrency = 0;
+  /// Tasks held at most: concurrency * prefetch (Celery's worker_prefetch_multiplier,
+  /// whose default is also 4). Held tasks wait for a thread; other workers cannot take them.
+  int prefetch = 4;
+  /// Asks serve() to return (after the tasks it holds).
+  std::stop_token stop{};
+  /// Return on SIGTERM / SIGINT too.
+  bool handle_signals = true;
+  /// Longest wait for tasks in one XREADGROUP: bounds how late a stop is noticed.
+  std::chrono::milliseconds poll_interval{250};
+  /// This worker's heartbeat ({ns}:worker:<name>) expires after this long without a
+  /// refresh (refreshed every third of it while serve() runs); a worker whose heartbeat
+  /// expired is presumed dead and its tasks are claimed by the others. Longer than any
+  /// stall of the worker's reading loop (it keeps beating while tasks run).
+  std::chrono::milliseconds heartbeat_ttl{10000};
+  /// Bound on connecting and on each command.
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Expiry of a client's results list, refreshed on each result.
+  std::chrono::seconds result_ttl{3600};
+};
+
+/// Runs tasks until stopped (see above); returns the number of tasks run.
+std::size_t serve(const ServeOptions& options);
+
+}  // namespace concur::distributed

@@ -1,0 +1,89 @@
+// src/distributed/protocol.hpp: what clients and workers write to Redis, and where.
+// Internal; the design is docs/design/0007-distributed.md.
+//
+//   {ns}:tasks            a stream; consumer group "workers". Entry fields:
+//                           client  the submitting client's id (its results key's suffix)
+//                           task    the task's number at that client (decimal)
+//                           call    the registry request (BoundCall::encode: the function's
+//                                   registered name, then its codec-encoded arguments)
+//                           max     runs at most, counting those whose worker died (decimal)
+//   {ns}:results:<client> a list of ResultMessage (below), one per answered task, pushed
+//                         by workers with an expiry refreshed on each push (a client that
+//                         died leaves nothing behind for long); the client pops them.
+//   {ns}:worker:<consumer> a worker's heartbeat (host, pid, concurrency), refreshed while it
+//                         serves, with an expiry: a consumer of the group whose heartbeat
+//                         expired is dead, and its pending tasks are claimed by the others.
+//
+// Every key holds the hash tag {ns}, so all of one namespace lives in one Redis Cluster
+// slot (one shard), and commands may touch several keys at once.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "concur/multiprocessing/codec.hpp"
+#include "distributed/redis.hpp"
+
+namespace concur::distributed::detail {
+
+/// The consumer group every worker of a namespace reads in.
+inline constexpr std::string_view kGroup = "workers";
+
+/// The keys of one namespace.
+struct Keys {
+  explicit Keys(std::string_view ns);
+  std::string tasks;  ///< "{ns}:tasks"
+  /// "{ns}:results:<client>".
+  [[nodiscard]] std::string results(std::string_view client) const;
+  /// "{ns}:worker:<consumer>".
+  [[nodiscard]] std::string worker(std::string_view consumer) const;
+
+ private:
+  std::string prefix_;  // "{ns}:"
+};
+
+/// A task as a stream entry's fields (what a client XADDs and a worker reads back).
+struct TaskEntry {
+  std::string id;      ///< the stream entry id (set when read; "*" when added)
+  std::string client;  ///< empty in a malformed entry
+  std::optional<std::uint64_t> task;
+  std::string call;      ///< the request bytes
+  int max_attempts = 0;  ///< runs at most (0: not given)
+  /// Set when the task was claimed from dead workers max_attempts times: why it is not run
+  /// again (its answer is then a RuntimeError saying so).
+  std::string exhausted;
+
+  /// Reads an entry of an XREADGROUP/XRANGE reply ([id, [field, value, ...]]). Unknown
+  /// fields are ignored; missing or malformed ones are left empty, for the caller to answer
+  /// or drop. Never throws but std::bad_alloc.
+  static TaskEntry from_reply(const Reply& entry);
+};
+
+/// One answer on a client's results list: which task, which worker ran it, and the reply
+/// bytes registry.hpp's invoke made (a value or an exception).
+struct ResultMessage {
+  std::uint64_t task = 0;
+  std::string worker;  ///< "host:pid"
+  multiprocessing::Buffer reply;
+
+  /// The bytes pushed on the list (the codec's header and fingerprint, then the fields).
+  [[nodiscard]] multiprocessing::Buffer encode() const;
+  /// Throws ValueError for bytes that are not an encoded ResultMessage.
+  static ResultMessage decode(std::string_view bytes);
+};
+
+/// Creates the consumer group of `keys.tasks` (and the stream) unless it exists. The group
+/// starts at the stream's beginning, so tasks added before any worker came are run.
+void ensure_group(Redis& redis, const Keys& keys);
+
+/// A byte buffer viewed as a Redis argument.
+inline std::string_view as_chars(const multiprocessing::Buffer& b) noexcept {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+/// "host:pid" of this process.
+std::string this_worker_name();
+
+}  // namespace concur::distributed::detail

@@ -1,0 +1,340 @@
+// src/distributed/serve.cpp: distributed::serve, worker mode (concur/distributed/serve.hpp).
+#include "concur/distributed/serve.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "concur/futures/thread_pool.hpp"
+#include "concur/multiprocessing/registry.hpp"
+#include "distributed/protocol.hpp"
+#include "distributed/redis.hpp"
+#include "os/futex.hpp"
+
+namespace concur::distributed {
+namespace {
+
+using detail::Keys;
+using detail::Redis;
+using detail::Reply;
+using detail::TaskEntry;
+
+// Runs of a task whose entry does not say (an older client): ExecutorOptions' default.
+constexpr int kDefaultMaxAttempts = 3;
+
+std::atomic<bool> g_signalled{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int /*sig*/) { g_signalled.store(true, std::memory_order_relaxed); }
+
+// SIGTERM and SIGINT set g_signalled while it lives; the previous handlers come back after.
+class StopSignals {
+ public:
+  explicit StopSignals(bool enabled) : enabled_(enabled) {
+    g_signalled.store(false, std::memory_order_relaxed);
+    if (!enabled_) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    ::sigaction(SIGTERM, &sa, &old_term_);
+    ::sigaction(SIGINT, &sa, &old_int_);
+  }
+  ~StopSignals() {
+    if (!enabled_) return;
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    ::sigaction(SIGINT, &old_int_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  [[nodiscard]] static bool raised() noexcept {
+    return g_signalled.load(std::memory_order_relaxed);
+  }
+
+ private:
+  bool enabled_;
+  struct sigaction old_term_ {};
+  struct sigaction old_int_ {};
+};
+
+// An invoke() reply carrying `error`.
+multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
+  namespace reg = multiprocessing::detail;
+  multiprocessing::Buffer reply{reg::kReplyMagic, reg::kCallVersion, reg::kReplyException};
+  multiprocessing::encode_exception(reply, error);
+  return reply;
+}
+
+// What the pool's threads share with the reading loop.
+class Worker {
+ public:
+  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys)
+      : keys_(std::move(keys)),
+        name_(detail::this_worker_name()),
+        ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
+        writer_(address, {options.connect_timeout, options.connect_timeout}) {}
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+  /// Runs a few tasks one after the other, then answers them all in one pipelined round
+  /// trip; never throws (a failed answer is kept for serve()).
+  void run(const std::vector<TaskEntry>& entries) noexcept {
+    try {
+      std::vector<std::pair<std::string, multiprocessing::Buffer>> answers;  // key, message
+      answers.reserve(entries.size());
+      for (const TaskEntry& entry : entries) {
+        const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
+        const detail::ResultMessage msg{
+            *entry.task, name_,
+            entry.exhausted.empty()
+                ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
+                : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
+        answers.emplace_back(keys_.results(entry.client), msg.encode());
+      }
+      std::lock_guard lock(writer_mu_);
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        writer_.append({"RPUSH", answers[i].first, detail::as_chars(answers[i].second)});
+        writer_.append({"PEXPIRE", answers[i].first, ttl_ms_});
+        acknowledge_locked(entries[i].id);
+      }
+      read_replies_locked(4 * entries.size(), "RPUSH/PEXPIRE/XACK/XDEL");
+    } catch (...) {
+      keep_error(std::current_exception());
+    }
+    finished(static_cast<int>(entries.size()));
+  }
+
+  /// Acknowledges and deletes an entry that cannot be answered, and reports it.
+  void drop(const TaskEntry& entry) noexcept {
+    futures::detail::report_exception(
+        "distributed::serve: a task entry that cannot be answered was dropped:",
+        keys_.tasks + " " + entry.id,
+        std::make_exception_ptr(ValueError("the entry names no client or no task number")));
+    try {
+      std::lock_guard lock(writer_mu_);
+      acknowledge_locked(entry.id);
+      read_replies_locked(2, "XACK/XDEL");
+    } catch (...) {
+      keep_error(std::current_exception());
+    }
+  }
+
+  /// Waits (at most `timeout`) until fewer than `limit` tasks run; how many more may start.
+  int free_slots(int limit, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return running_ < limit || error_; });
+    return limit - running_;
+  }
+  void started(int n) {
+    std::lock_guard lock(mu_);
+    running_ += n;
+  }
+  [[nodiscard]] std::exception_ptr error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  [[nodiscard]] std::size_t done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+
+ private:
+  // Reads `n` pipelined replies, all of them (so the connection stays in step), then throws
+  // the first error reply as RedisError.
+  void read_replies_locked(std::size_t n, std::string_view commands) {
+    std::optional<Reply> error;
+    for (std::size_t i = 0; i < n; ++i) {
+      Reply r = writer_.get_reply();
+      if (r.is_error() && !error) error = std::move(r);
+    }
+    if (error) writer_.check(*error, commands);
+  }
+  void acknowledge_locked(const std::string& id) {
+    writer_.append({"XACK", keys_.tasks, detail::kGroup, id});
+    writer_.append({"XDEL", keys_.tasks, id});
+  }
+  void keep_error(std::exception_ptr e) noexcept {
+    std::lock_guard lock(mu_);
+    if (!error_) error_ = std::move(e);
+  }
+  void finished(int n) noexcept {
+    {
+      std::lock_guard lock(mu_);
+      running_ -= n;
+      done_ += static_cast<std::size_t>(n);
+    }
+    cv_.notify_all();
+  }
+
+  Keys keys_;
+  std::string name_;
+  std::string ttl_ms_;
+  std::mutex writer_mu_;
+  Redis writer_;  // under writer_mu_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int running_ = 0;
+  std::size_t done_ = 0;
+  std::exception_ptr error_;
+};
+
+// The tasks pending at consumers of the group whose heartbeat expired (dead workers),
+// claimed for `me`, at most `limit`: to run again, or, when they already ran max_attempts
+// times (XPENDING's delivery count), to answer with an error. Consumers left with nothing
+// pending are removed from the group.
+std::vector<TaskEntry> reclaim(Redis& redis, const Keys& keys, const std::string& me,
+                               std::size_t limit, int default_max_attempts) {
+  std::vector<TaskEntry> out;
+  const Reply summary = redis.command({"XPENDING", keys.tasks, detail::kGroup});
+  if (summary.elements.size() < 4 || summary.elements[3].type != Reply::Type::array) return out;
+  for (const Reply& c : summary.elements[3].elements) {
+    if (c.elements.size() != 2 || c.elements[0].str == me) continue;
+    const std::string& consumer = c.elements[0].str;
+    if (redis.command({"EXISTS", keys.worker(consumer)}).integer != 0) continue;  // alive
+    const std::string count = std::to_string(std::max<std::size_t>(limit - out.size(), 1));
+    const Reply pending =
+        redis.command({"XPENDING", keys.tasks, detail::kGroup, "-", "+", count, consumer});
+    for (const Reply& p : pending.elements) {
+      if (out.size() >= limit) return out;  // the rest at the next reclaim
+      if (p.elements.size() != 4) continue;
+      const std::string& id = p.elements[0].str;
+      const long long runs = p.elements[3].integer;  // deliveries so far, each to a dead worker
+      const Reply claimed = redis.command({"XCLAIM", keys.tasks, detail::kGroup, me, "0", id});
+      if (claimed.elements.empty() || claimed.elements[0].type != Reply::Type::array) {
+        redis.command({"XACK", keys.tasks, detail::kGroup, id});  // deleted meanwhile
+        continue;
+      }
+      TaskEntry entry = TaskEntry::from_reply(claimed.elements[0]);
+      const int max = entry.max_attempts > 0 ? entry.max_attempts : default_max_attempts;
+      if (runs >= max) {
+        entry.exhausted =
+            "concur::distributed: the task was run " + std::to_string(runs) +
+            " time(s), each time by a worker that died (max_attempts = " + std::to_string(max) +
+            "); last on " + consumer;
+      }
+      out.push_back(std::move(entry));
+    }
+    const Reply left =
+        redis.command({"XPENDING", keys.tasks, detail::kGroup, "-", "+", "1", consumer});
+    if (left.elements.empty()) {
+      redis.command({"XGROUP", "DELCONSUMER", keys.tasks, detail::kGroup, consumer});
+    }
+  }
+  return out;
+}
+
+// Shares `entries` among the pool's threads, one batch each at most: each runs its tasks in
+// turn and answers them at once.
+void run_batches(futures::ThreadPoolExecutor& pool, Worker& worker, std::vector<TaskEntry>& entries,
+                 int concurrency) {
+  const std::size_t n = entries.size();
+  const std::size_t groups = std::min<std::size_t>(n, static_cast<std::size_t>(concurrency));
+  std::size_t next = 0;
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t size = n / groups + (g < n % groups ? 1 : 0);
+    std::vector<TaskEntry> batch;
+    batch.reserve(size);
+    for (std::size_t i = next; i < next + size; ++i) batch.push_back(std::move(entries[i]));
+    next += size;
+    worker.started(static_cast<int>(size));
+    (void)pool.submit([&worker, b = std::move(batch)] { worker.run(b); });
+  }
+}
+
+std::string random_suffix() {
+  std::random_device rd;
+  return std::to_string(rd() % 100000);
+}
+
+}  // namespace
+
+std::size_t serve(const ServeOptions& options) {
+  if (options.concurrency < 0) throw ValueError("concurrency must be >= 0");
+  if (options.prefetch < 1) throw ValueError("prefetch must be >= 1");
+  const int concurrency =
+      options.concurrency > 0 ? options.concurrency : static_cast<int>(os::cpu_count());
+  detail::RedisAddress address = detail::parse_url(options.url);
+  if (options.password) address.password = *options.password;
+  Keys keys(options.namespace_);
+  // XREADGROUP blocks for poll_interval: the command timeout allows for it.
+  Redis reader(address, {options.connect_timeout, options.connect_timeout + options.poll_interval});
+  detail::ensure_group(reader, keys);
+  Worker worker(options, address, keys);
+  const std::string consumer = worker.name() + ":" + random_suffix();
+  const std::string block = std::to_string(options.poll_interval.count());
+  StopSignals signals(options.handle_signals);
+  {
+    // Declared last: destroyed (and waited for) first, while what its tasks use lives.
+    futures::ThreadPoolExecutor pool(
+        {.max_workers = concurrency, .thread_name_prefix = "concur-serve"});
+    const int limit = concurrency * options.prefetch;
+    const std::string heartbeat_key = keys.worker(consumer);
+    const std::string heartbeat = worker.name() + " concurrency=" + std::to_string(concurrency);
+    const std::string heartbeat_ms = std::to_string(options.heartbeat_ttl.count());
+    const auto beat_every = options.heartbeat_ttl / 3;
+    auto last_beat = std::chrono::steady_clock::time_point{};
+    auto last_reclaim = std::chrono::steady_clock::now();
+    while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_beat >= beat_every) {
+        reader.command({"SET", heartbeat_key, heartbeat, "PX", heartbeat_ms});
+        last_beat = now;
+      }
+      const int free = worker.free_slots(limit, options.poll_interval);
+      if (free <= 0) continue;
+      std::vector<TaskEntry> entries;
+      if (now - last_reclaim >= beat_every) {
+        last_reclaim = now;
+        entries =
+            reclaim(reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
+      }
+      if (!entries.empty()) {
+        run_batches(pool, worker, entries, concurrency);
+        continue;
+      }
+      reader.append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT", std::to_string(free),
+                     "BLOCK", block, "STREAMS", keys.tasks, ">"});
+      const Reply r = reader.get_reply();
+      if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
+        // The stream (and its group) was deleted, before or during the read: a purge.
+        detail::ensure_group(reader, keys);
+        continue;
+      }
+      reader.check(r, "XREADGROUP");
+      if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
+      for (const Reply& stream : r.elements) {
+        if (stream.elements.size() != 2) continue;
+        for (const Reply& raw : stream.elements[1].elements) {
+          TaskEntry entry = TaskEntry::from_reply(raw);
+          if (entry.id.empty()) continue;
+          if (entry.client.empty() || !entry.task) {
+            worker.drop(entry);
+            continue;
+          }
+          entries.push_back(std::move(entry));
+        }
+      }
+      run_batches(pool, worker, entries, concurrency);
+    }
+    pool.shutdown(true);
+  }
+  try {  // gone at once rather than when it expires
+    reader.command({"DEL", keys.worker(consumer)});
+  } catch (...) {
+  }
+  if (auto e = worker.error()) std::rethrow_exception(e);
+  return worker.done();
+}
+
+}  // namespace concur::distributed

@@ -1,0 +1,430 @@
+// distributed::Executor and distributed::serve against a private redis-server: workers in
+// threads of this process (serve with a stop token) and in child processes.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "concur/distributed.hpp"
+#include "concur/futures.hpp"
+#include "concur/multiprocessing.hpp"
+#include "distributed/protocol.hpp"
+#include "distributed/redis.hpp"
+#include "support/leak_check.hpp"
+#include "support/redis_server.hpp"
+
+namespace dist = concur::distributed;
+namespace cf = concur::futures;
+namespace mp = concur::mp;
+using namespace std::chrono_literals;
+
+int square(int n) { return n * n; }
+CONCUR_REGISTER(square);
+
+int fail_with_value_error(int n) { throw concur::ValueError("bad value " + std::to_string(n)); }
+CONCUR_REGISTER(fail_with_value_error);
+
+struct CustomError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+int fail_with_custom_error(int) { throw CustomError("custom failure"); }
+CONCUR_REGISTER(fail_with_custom_error);
+
+std::string greet(std::string name) { return "hello " + name; }
+CONCUR_REGISTER(greet);
+
+int only_in_the_client(int n) { return n; }  // registered by a test, after its worker started
+
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+CONCUR_REGISTER(sleep_ms);
+
+int kill_my_worker(int) {
+  std::raise(SIGKILL);
+  return 0;
+}
+CONCUR_REGISTER(kill_my_worker);
+
+void run_worker(std::string url, int concurrency) {
+  (void)dist::serve({.url = url,
+                     .concurrency = concurrency,
+                     .poll_interval = std::chrono::milliseconds(50),
+                     .heartbeat_ttl = std::chrono::milliseconds(600)});
+}
+
+namespace {
+
+// serve() in a thread of this process, stopped (and joined) at scope end.
+class ThreadWorker {
+ public:
+  explicit ThreadWorker(const std::string& url, int concurrency = 2)
+      : thread_([url, concurrency](std::stop_token stop) {
+          (void)dist::serve({.url = url,
+                             .concurrency = concurrency,
+                             .stop = stop,
+                             .handle_signals = false,
+                             .poll_interval = 50ms,
+                             .heartbeat_ttl = 600ms});
+        }) {}
+  ~ThreadWorker() {
+    thread_.request_stop();
+    thread_.join();
+  }
+  ThreadWorker(const ThreadWorker&) = delete;
+  ThreadWorker& operator=(const ThreadWorker&) = delete;
+
+ private:
+  std::jthread thread_;
+};
+
+// serve() in a child process, stopped by SIGTERM at scope end (it must exit 0).
+class ProcessWorker {
+ public:
+  explicit ProcessWorker(const std::string& url, int concurrency = 2)
+      : p_(mp::fn<&run_worker>, url, concurrency) {
+    p_.start();
+  }
+  ~ProcessWorker() {
+    if (!p_.exitcode()) stop();
+  }
+  ProcessWorker(const ProcessWorker&) = delete;
+  ProcessWorker& operator=(const ProcessWorker&) = delete;
+  /// SIGKILL, and the exit code.
+  int kill() {
+    p_.kill();
+    p_.join();
+    return *p_.exitcode();
+  }
+  /// SIGTERM, then the exit code (the worker finishes what it holds first).
+  int stop() {
+    p_.terminate();
+    if (!p_.join(10s)) {
+      p_.kill();
+      p_.join();
+    }
+    return *p_.exitcode();
+  }
+
+ private:
+  mp::Process p_;
+};
+
+dist::detail::Redis connect(const concur::testing::RedisServer& server) {
+  return dist::detail::Redis(dist::detail::parse_url(server.url()), {});
+}
+
+TEST(Executor, SubmitRunsOnAWorker) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  cf::Future<int> f = ex.submit(&square, 7);
+  EXPECT_EQ(f.result(10s), 49);
+  cf::Future<std::string> g = ex.submit(&greet, std::string("redis"));
+  EXPECT_EQ(g.result(10s), "hello redis");
+}
+
+TEST(Executor, ManyTasksAllComplete) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url(), 4);
+  dist::Executor ex({.url = server.url()});
+  std::vector<cf::Future<int>> fs;
+  for (int i = 0; i < 500; ++i) fs.push_back(ex.submit(&square, i));
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
+}
+
+TEST(Executor, ExceptionComesBackAsItsType) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&fail_with_value_error, 3);
+  try {
+    (void)f.result(10s);
+    FAIL() << "no exception";
+  } catch (const concur::ValueError& e) {
+    EXPECT_STREQ(e.what(), "bad value 3");
+  }
+  auto g = ex.submit(&fail_with_custom_error, 1);
+  try {
+    (void)g.result(10s);
+    FAIL() << "no exception";
+  } catch (const mp::RemoteError& e) {
+    EXPECT_NE(e.type_name().find("CustomError"), std::string::npos) << e.type_name();
+    EXPECT_EQ(e.message(), "custom failure");
+  }
+}
+
+TEST(Executor, FuturesMixWithLocalOnesInWaitAndAsCompleted) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  cf::ThreadPoolExecutor local({.max_workers = 1});
+  auto remote = ex.submit(&square, 3);
+  auto here = local.submit([] { return 4; });
+  const auto [done, not_done] = cf::wait({remote, here}, 10s, cf::ALL_COMPLETED);
+  EXPECT_EQ(done.size(), 2U);
+  EXPECT_TRUE(not_done.empty());
+  int seen = 0;
+  for (auto& f : cf::as_completed({remote, here}, 10s)) {
+    (void)f;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 2);
+}
+
+TEST(Executor, MapInOrderWithChunks) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url(), 3);
+  dist::Executor ex({.url = server.url()});
+  std::vector<int> xs;
+  for (int i = 0; i < 100; ++i) xs.push_back(i);
+  std::vector<int> got;
+  for (int v : ex.map(&square, xs)) got.push_back(v);
+  std::vector<int> chunked;
+  for (int v : ex.map({.timeout = 20s, .chunksize = 7}, &square, xs)) chunked.push_back(v);
+  ASSERT_EQ(got.size(), xs.size());
+  ASSERT_EQ(chunked.size(), xs.size());
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(got[static_cast<std::size_t>(i)], i * i);
+    EXPECT_EQ(chunked[static_cast<std::size_t>(i)], i * i);
+  }
+}
+
+TEST(Executor, TaskSubmittedBeforeAnyWorkerRunsWhenOneJoins) {
+  concur::testing::RedisServer server;
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&square, 5);
+  EXPECT_THROW((void)f.result(100ms), concur::TimeoutError);
+  ThreadWorker worker(server.url());
+  EXPECT_EQ(f.result(10s), 25);
+}
+
+TEST(Executor, WorkerRecreatesTheGroupAfterThePurgeOfTheStream) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  EXPECT_EQ(ex.submit(&square, 2).result(10s), 4);
+  auto r = connect(server);
+  EXPECT_EQ(r.command({"DEL", "{concur}:tasks"}).integer, 1);  // stream and group gone
+  EXPECT_EQ(ex.submit(&square, 3).result(10s), 9);
+}
+
+TEST(Executor, SubmitAfterShutdownIsRuntimeError) {
+  concur::testing::RedisServer server;
+  dist::Executor ex({.url = server.url()});
+  ex.shutdown();
+  EXPECT_THROW((void)ex.submit(&square, 1), concur::RuntimeError);
+}
+
+TEST(Executor, LeavesNoKeyButTheTaskStream) {
+  concur::testing::RedisServer server;
+  {
+    ThreadWorker worker(server.url());
+    dist::Executor ex({.url = server.url()});
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(ex.submit(&square, i).result(10s), i * i);
+  }
+  auto r = connect(server);
+  const auto keys = r.command({"KEYS", "*"});
+  ASSERT_EQ(keys.elements.size(), 1U);
+  EXPECT_EQ(keys.elements[0].str, "{concur}:tasks");
+  EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);  // acknowledged and deleted
+  const auto pending = r.command({"XPENDING", "{concur}:tasks", "workers"});
+  EXPECT_EQ(pending.elements[0].integer, 0);
+}
+
+TEST(Executor, NamespacesAreApart) {
+  concur::testing::RedisServer server;
+  ThreadWorker other_ns_worker(server.url());  // namespace "concur"
+  dist::Executor ex({.url = server.url(), .namespace_ = "elsewhere"});
+  auto f = ex.submit(&square, 2);
+  EXPECT_THROW((void)f.result(300ms), concur::TimeoutError);
+  std::jthread worker([&](std::stop_token stop) {
+    (void)dist::serve({.url = server.url(),
+                       .namespace_ = "elsewhere",
+                       .concurrency = 1,
+                       .stop = stop,
+                       .handle_signals = false,
+                       .poll_interval = 50ms});
+  });
+  EXPECT_EQ(f.result(10s), 4);
+}
+
+TEST(Executor, PasswordOptionOverridesTheUrl) {
+  concur::testing::RedisServer server;
+  EXPECT_THROW(dist::Executor({.url = server.url(), .password = "wrong"}), concur::PermissionError);
+  ThreadWorker worker(server.url());
+  dist::Executor ex({.url = server.url_without_password(), .password = server.password()});
+  EXPECT_EQ(ex.submit(&square, 6).result(10s), 36);
+}
+
+// The ACL user of docs/design/0007 §4: its namespace's keys and the protocol's commands only.
+TEST(Executor, AclUserLimitedToItsNamespace) {
+  concur::testing::RedisServer server;
+  auto admin = connect(server);
+  admin.command({"ACL",         "SETUSER",
+                 "app",         "on",
+                 ">app-secret", "resetkeys",
+                 "~{app}:*",    "resetchannels",
+                 "-@all",       "+auth",
+                 "+ping",       "+xgroup|create",
+                 "+xadd",       "+xreadgroup",
+                 "+xack",       "+xdel",
+                 "+rpush",      "+pexpire",
+                 "+lpop",       "+blpop",
+                 "+del",        "+set",
+                 "+exists",     "+xpending",
+                 "+xclaim",     "+xgroup|delconsumer"});
+  const std::string url =
+      "redis://app:app-secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
+  {
+    std::jthread worker([&](std::stop_token stop) {
+      (void)dist::serve({.url = url,
+                         .namespace_ = "app",
+                         .concurrency = 1,
+                         .stop = stop,
+                         .handle_signals = false,
+                         .poll_interval = 50ms});
+    });
+    dist::Executor ex({.url = url, .namespace_ = "app"});
+    EXPECT_EQ(ex.submit(&square, 11).result(10s), 121);
+  }
+  // Another namespace's keys are refused to that user.
+  EXPECT_THROW(dist::Executor({.url = url, .namespace_ = "other"}),
+               concur::distributed::RedisError);
+}
+
+TEST(Executor, RedisUnreachableIsAClearErrorNotAHang) {
+  const int port = concur::testing::free_port();
+  const std::string url = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    dist::Executor ex({.url = url, .connect_timeout = 2s});
+    FAIL() << "connected";
+  } catch (const concur::ConnectionRefusedError& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)dist::serve({.url = url, .handle_signals = false, .connect_timeout = 2s}),
+               concur::ConnectionRefusedError);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+}
+
+TEST(Executor, BadOptionsAreValueError) {
+  EXPECT_THROW(dist::Executor({.url = "http://x"}), concur::ValueError);
+  EXPECT_THROW(dist::Executor({.url = "redis://127.0.0.1:1/0", .max_attempts = 0}),
+               concur::ValueError);
+  EXPECT_THROW((void)dist::serve({.concurrency = -1}), concur::ValueError);
+  EXPECT_THROW((void)dist::serve({.prefetch = 0}), concur::ValueError);
+}
+
+TEST(Executor, LostRedisFailsTheWaitingFutures) {
+  concur::testing::RedisServer server;
+  dist::Executor ex({.url = server.url(), .connect_timeout = 1s});
+  auto f = ex.submit(&square, 2);  // no worker: it waits
+  server.stop();
+  EXPECT_THROW((void)f.result(10s), concur::ConnectionError);
+  EXPECT_THROW((void)ex.submit(&square, 3), cf::BrokenExecutor);
+}
+
+TEST(ServeProcess, WorkerInAChildProcessAndStopsOnSigterm) {
+  concur::testing::RedisServer server;
+  ProcessWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  std::vector<cf::Future<int>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(ex.submit(&square, i));
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
+  EXPECT_EQ(worker.stop(), 0);
+}
+
+TEST(ServeProcess, UnregisteredFunctionIsRefusedByName) {
+  concur::testing::RedisServer server;
+  ProcessWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  EXPECT_EQ(ex.submit(&square, 2).result(20s), 4);  // the worker runs
+  // Registered here only now: the worker process never had it.
+  (void)mp::register_function<&only_in_the_client>("only_in_the_client");
+  auto f = ex.submit(&only_in_the_client, 1);
+  try {
+    (void)f.result(20s);
+    FAIL() << "no exception";
+  } catch (const concur::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("no function registered as 'only_in_the_client'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(ex.submit(&square, 3).result(20s), 9);  // and the worker goes on
+}
+
+// Issue 11: a task whose worker dies (SIGKILL) is claimed from the dead consumer once its
+// heartbeat expired, and run again elsewhere; the client sees one result.
+TEST(ServeProcess, TaskOfAKilledWorkerRunsAgainElsewhere) {
+  concur::testing::RedisServer server;
+  ProcessWorker doomed(server.url());
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&sleep_ms, 1500);
+  auto r = connect(server);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XPENDING", "{concur}:tasks", "workers"}).elements[0].integer == 1;
+      },
+      10s));  // the doomed worker holds it
+  EXPECT_EQ(doomed.kill(), -SIGKILL);
+  ThreadWorker rescuer(server.url());
+  EXPECT_EQ(f.result(20s), 1500);
+  // The dead consumer is gone from the group once its tasks were claimed.
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XINFO", "CONSUMERS", "{concur}:tasks", "workers"}).elements.size() == 1;
+      },
+      10s));
+}
+
+// Issue 11: at most max_attempts runs, then a clear error (Dask's KilledWorker).
+TEST(ServeProcess, TaskThatKillsItsWorkersFailsAfterMaxAttempts) {
+  concur::testing::RedisServer server;
+  ProcessWorker a(server.url());
+  ProcessWorker b(server.url());
+  dist::Executor ex({.url = server.url(), .max_attempts = 1});
+  auto f = ex.submit(&kill_my_worker, 0);
+  try {
+    (void)f.result(20s);
+    FAIL() << "no exception";
+  } catch (const concur::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("max_attempts = 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ex.submit(&square, 4).result(10s), 16);  // the survivor serves on
+}
+
+TEST(Serve, MalformedEntriesAreAnsweredOrDroppedNeverFatal) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url());
+  auto r = connect(server);
+  // A call that is not a request: answered with ValueError on the client's list.
+  r.command({"XADD", "{concur}:tasks", "*", "client", "fake", "task", "9", "call", "garbage"});
+  // No client: nobody to answer; dropped.
+  r.command({"XADD", "{concur}:tasks", "*", "task", "1", "call", "x"});
+  // No fields the worker knows.
+  r.command({"XADD", "{concur}:tasks", "*", "what", "ever"});
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"LLEN", "{concur}:results:fake"}).integer == 1;
+      },
+      10s));
+  EXPECT_GT(r.command({"PTTL", "{concur}:results:fake"}).integer, 0);  // it expires
+  const auto popped = r.command({"LPOP", "{concur}:results:fake"});
+  const auto msg = dist::detail::ResultMessage::decode(popped.str);
+  EXPECT_EQ(msg.task, 9U);
+  EXPECT_THROW(mp::decode_result<int>(msg.reply), concur::ValueError);
+  // The worker still serves.
+  dist::Executor ex({.url = server.url()});
+  EXPECT_EQ(ex.submit(&square, 8).result(10s), 64);
+}
+
+}  // namespace
