@@ -10,6 +10,7 @@ packages=(
   python3                          # CPython peers in bench/run
   procps                           # ps, used by the test harness checks
   libcereal-dev                    # multiprocessing codec: user types (header-only)
+  libssl-dev                       # multiprocessing.connection: HMAC-SHA256 (libcrypto)
   clang-format clang-tidy          # CI checks: tools/check_format.sh, tools/check_tidy.sh
 )
 missing=()
