@@ -11,6 +11,7 @@
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/fn.hpp"
 #include "concur/multiprocessing/listener.hpp"
+#include "concur/multiprocessing/managers.hpp"
 #include "concur/multiprocessing/pool.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/queues.hpp"

@@ -30,6 +30,7 @@ namespace concur::multiprocessing::managers {
 template <class T>
 class SharedQueue {
  public:
+  static constexpr bool kConcurrent = true;  // a get waits for a put
   explicit SharedQueue(std::int64_t maxsize = 0) : maxsize_(maxsize) {}
 
   /// Waits for room (at most `timeout_ms`; negative: forever; Full after it).
@@ -57,6 +58,13 @@ class SharedQueue {
     std::lock_guard lk(mu_);
     return static_cast<std::int64_t>(items_.size());
   }
+  /// The exposed methods: put, get, qsize.
+  static Methods<SharedQueue> methods() {
+    return Methods<SharedQueue>()
+        .template def<&SharedQueue::put>("put")
+        .template def<&SharedQueue::get>("get")
+        .template def<&SharedQueue::qsize>("qsize");
+  }
 
  private:
   template <class Pred>
@@ -75,13 +83,10 @@ class SharedQueue {
   std::int64_t maxsize_;
 };
 
-/// The exposed methods of SharedQueue<T>.
+/// The exposed methods of SharedQueue<T> (for a registration of one).
 template <class T>
 Methods<SharedQueue<T>> queue_methods() {
-  return Methods<SharedQueue<T>>()
-      .template def<&SharedQueue<T>::put>("put")
-      .template def<&SharedQueue<T>::get>("get")
-      .template def<&SharedQueue<T>::qsize>("qsize");
+  return SharedQueue<T>::methods();
 }
 
 /// A proxy of a SharedQueue<T>: Python's queue proxy (put, get, put_nowait, get_nowait,

@@ -130,11 +130,11 @@ Args decode_args(Reader& in) {
   Args args = loads<Args>(in.take(in.remaining()));
   return args;
 }
-template <auto M>
+template <class T, auto M>
 void invoke_method(void* object, Reader& in, Buffer& out) {
   using Tr = member_traits<decltype(M)>;
   auto args = decode_args<typename Tr::args>(in);
-  auto* self = static_cast<typename Tr::object*>(object);
+  auto* self = static_cast<T*>(object);  // the registered type; M may be a base's member
   if constexpr (std::is_void_v<typename Tr::result>) {
     std::apply([&](auto&... a) { (self->*M)(std::move(a)...); }, args);
   } else {
@@ -143,11 +143,11 @@ void invoke_method(void* object, Reader& in, Buffer& out) {
     out.insert(out.end(), b.begin(), b.end());
   }
 }
-template <auto M>
+template <class T, auto M>
 std::shared_ptr<void> invoke_to_object(void* object, Reader& in) {
   using Tr = member_traits<decltype(M)>;
   auto args = decode_args<typename Tr::args>(in);
-  auto* self = static_cast<typename Tr::object*>(object);
+  auto* self = static_cast<T*>(object);
   return as_object(std::apply([&](auto&... a) { return (self->*M)(std::move(a)...); }, args));
 }
 }  // namespace detail
@@ -174,11 +174,11 @@ class Methods {
     detail::method_name_v<M> = name;
     MethodEntry e;
     if constexpr (std::is_void_v<typename Tr::result>) {
-      e.invoke = &detail::invoke_method<M>;
+      e.invoke = &detail::invoke_method<T, M>;
     } else {
       if constexpr (Picklable<std::decay_t<typename Tr::result>>)
-        e.invoke = &detail::invoke_method<M>;
-      e.invoke_to_object = &detail::invoke_to_object<M>;
+        e.invoke = &detail::invoke_method<T, M>;
+      e.invoke_to_object = &detail::invoke_to_object<T, M>;
     }
     e.result_typeid = std::move(result_typeid);
     entries_.emplace(detail::method_identity<M>(), e);
