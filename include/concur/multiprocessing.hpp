@@ -10,6 +10,8 @@
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "concur/multiprocessing/fn.hpp"
+#include "concur/multiprocessing/listener.hpp"
+#include "concur/multiprocessing/managers.hpp"
 #include "concur/multiprocessing/pool.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "concur/multiprocessing/queues.hpp"

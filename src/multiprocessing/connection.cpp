@@ -17,6 +17,7 @@
 #include "concur/multiprocessing/detail/region.hpp"
 #include "concur/multiprocessing/detail/ring.hpp"
 #include "multiprocessing/handles.hpp"
+#include "multiprocessing/socket_connection.hpp"
 #include "os/error.hpp"
 #include "os/fd.hpp"
 #include "os/poll.hpp"
@@ -66,6 +67,37 @@ void take_into(void* ctx, std::span<const std::byte> bytes) {
   t.size = bytes.size();
 }
 
+/// A Pipe's end: a ring per direction in shared memory, and a socket pair as doorbell and
+/// end-of-file detector.
+class RingCore final : public ConnectionCore {
+ public:
+  RingCore(std::shared_ptr<Region> region, int sock, bool readable, bool writable, bool second);
+  ~RingCore() override;
+  RingCore(const RingCore&) = delete;
+  RingCore& operator=(const RingCore&) = delete;
+
+  void send(std::span<const std::byte> prefix, std::span<const std::byte> body) override;
+  void recv(void (*take)(void*, std::span<const std::byte>), void* context,
+            const RingPlacement* placement) override;
+  bool poll(const Timeout& timeout) override;
+  void close() noexcept override;
+  [[nodiscard]] bool closed() const noexcept override { return sock_.load() < 0; }
+  [[nodiscard]] int socket() const noexcept override { return sock_.load(); }
+  [[nodiscard]] bool has_data() const noexcept override;
+  bool ready_after_poll(short revents) noexcept override;
+  void add_poller() noexcept override;
+  void remove_poller() noexcept override;
+  void encode(Buffer& out) const override;
+  static std::shared_ptr<ConnectionCore> decode_ring(Reader& in);
+
+ private:
+  std::shared_ptr<Region> region_;
+  void* rx_ = nullptr;  // Ring* (concur/multiprocessing/detail/ring.hpp), null when write-only
+  void* tx_ = nullptr;  // Ring*, null when read-only
+  std::atomic<int> sock_;
+  bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)
+};
+
 }  // namespace
 
 std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> ConnectionCore::pipe(
@@ -85,11 +117,11 @@ std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> Conn
   std::shared_ptr<ConnectionCore> b;
   try {
     if (duplex) {
-      a = std::make_shared<ConnectionCore>(region, sv[0], true, true, false);
-      b = std::make_shared<ConnectionCore>(region, sv[1], true, true, true);
+      a = std::make_shared<RingCore>(region, sv[0], true, true, false);
+      b = std::make_shared<RingCore>(region, sv[1], true, true, true);
     } else {
-      a = std::make_shared<ConnectionCore>(region, sv[0], true, false, false);
-      b = std::make_shared<ConnectionCore>(region, sv[1], false, true, false);
+      a = std::make_shared<RingCore>(region, sv[0], true, false, false);
+      b = std::make_shared<RingCore>(region, sv[1], false, true, false);
     }
   } catch (...) {
     if (!a) ::close(sv[0]);
@@ -99,13 +131,9 @@ std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> Conn
   return {std::move(a), std::move(b)};
 }
 
-ConnectionCore::ConnectionCore(std::shared_ptr<Region> region, int sock, bool readable,
-                               bool writable, bool second)
-    : region_(std::move(region)),
-      sock_(sock),
-      readable_(readable),
-      writable_(writable),
-      second_(second) {
+RingCore::RingCore(std::shared_ptr<Region> region, int sock, bool readable, bool writable,
+                   bool second)
+    : ConnectionCore(readable, writable), region_(std::move(region)), sock_(sock), second_(second) {
   // Layout: ring 0 (first end → second end), then ring 1 (second → first) when duplex.
   const Ring r0 = Ring::attach(region_->data());
   const std::size_t one = Ring::footprint(r0.capacity());
@@ -125,18 +153,18 @@ ConnectionCore::ConnectionCore(std::shared_ptr<Region> region, int sock, bool re
   }
 }
 
-ConnectionCore::~ConnectionCore() {
+RingCore::~RingCore() {
   close();
   delete ring(rx_);
   delete ring(tx_);
 }
 
 void ConnectionCore::check(bool want_read, bool want_write, const char* op) const {
-  if (sock_.load() < 0) os_error(EBADF, std::string("Connection.") + op + ": handle is closed");
-  if (want_read && !readable_) {
+  if (closed()) os_error(EBADF, std::string("Connection.") + op + ": handle is closed");
+  if (want_read && !readable()) {
     os_error(EBADF, std::string("Connection.") + op + ": connection is write-only");
   }
-  if (want_write && !writable_) {
+  if (want_write && !writable()) {
     os_error(EBADF, std::string("Connection.") + op + ": connection is read-only");
   }
 }
@@ -145,7 +173,7 @@ void ConnectionCore::send_bytes(std::span<const std::byte> message) {
   send(std::span<const std::byte>(), message);
 }
 
-void ConnectionCore::send(std::span<const std::byte> prefix, std::span<const std::byte> body) {
+void RingCore::send(std::span<const std::byte> prefix, std::span<const std::byte> body) {
   check(false, true, "send");
   const RingStatus st = ring(tx_)->write(prefix, body, Deadline(), sock_);
   if (st == RingStatus::kPeerGone) {
@@ -165,8 +193,8 @@ void ConnectionCore::send_bytes(std::span<const std::byte> buf, std::int64_t off
   send_bytes(buf.subspan(static_cast<std::size_t>(offset), static_cast<std::size_t>(count)));
 }
 
-void ConnectionCore::recv(void (*take)(void*, std::span<const std::byte>), void* context,
-                          const RingPlacement* placement) {
+void RingCore::recv(void (*take)(void*, std::span<const std::byte>), void* context,
+                    const RingPlacement* placement) {
   check(true, false, "recv");
   const RingStatus st = ring(rx_)->read(take, context, Deadline(), sock_, placement);
   if (st == RingStatus::kPeerGone) throw concur::EOFError("Connection.recv: end of file");
@@ -191,15 +219,19 @@ std::size_t ConnectionCore::recv_bytes_into(std::span<std::byte> buf, std::size_
   return t.size;
 }
 
-bool ConnectionCore::has_data() const noexcept { return rx_ != nullptr && ring(rx_)->has_data(); }
-void ConnectionCore::add_poller() noexcept {
+bool RingCore::has_data() const noexcept { return rx_ != nullptr && ring(rx_)->has_data(); }
+bool RingCore::ready_after_poll(short revents) noexcept {
+  if ((revents & os::kPollIn) != 0) drain_doorbell(socket());
+  return has_data() || (revents & (os::kPollHup | os::kPollErr)) != 0;
+}
+void RingCore::add_poller() noexcept {
   if (rx_ != nullptr) ring(rx_)->add_poller();
 }
-void ConnectionCore::remove_poller() noexcept {
+void RingCore::remove_poller() noexcept {
   if (rx_ != nullptr) ring(rx_)->remove_poller();
 }
 
-bool ConnectionCore::poll(const Timeout& timeout) {
+bool RingCore::poll(const Timeout& timeout) {
   check(true, false, "poll");
   if (has_data()) return true;
   if (peer_closed(sock_)) return true;  // end of file: recv will not block
@@ -207,7 +239,7 @@ bool ConnectionCore::poll(const Timeout& timeout) {
   if (d.expired()) return false;
   add_poller();
   struct Unregister {
-    ConnectionCore* c;
+    RingCore* c;
     ~Unregister() { c->remove_poller(); }
   } unregister{this};
   for (;;) {
@@ -223,7 +255,7 @@ bool ConnectionCore::poll(const Timeout& timeout) {
   }
 }
 
-void ConnectionCore::close() noexcept {
+void RingCore::close() noexcept {
   const int fd = sock_.exchange(-1);
   if (fd < 0) return;
   ::close(fd);
@@ -233,16 +265,24 @@ void ConnectionCore::close() noexcept {
   if (tx_ != nullptr) ring(tx_)->wake_all();
 }
 
-void ConnectionCore::encode(Buffer& out) const {
+void RingCore::encode(Buffer& out) const {
   if (sock_.load() < 0) os_error(EBADF, "Connection: cannot pass a closed connection");
+  put_trivial<std::uint8_t>(out, kRingKind);
   region_->encode(out, "Connection");
   put_trivial<std::uint32_t>(out, export_fd(sock_, "Connection"));
   const std::uint8_t flags = static_cast<std::uint8_t>(
-      (readable_ ? kReadable : 0) | (writable_ ? kWritable : 0) | (second_ ? kSecond : 0));
+      (readable() ? kReadable : 0) | (writable() ? kWritable : 0) | (second_ ? kSecond : 0));
   put_trivial<std::uint8_t>(out, flags);
 }
 
 std::shared_ptr<ConnectionCore> ConnectionCore::decode(Reader& in) {
+  const auto kind = get_trivial<std::uint8_t>(in);
+  if (kind == kRingKind) return RingCore::decode_ring(in);
+  if (kind == kSocketKind) return decode_socket(in);
+  throw concur::ValueError("malformed Connection handle: unknown kind");
+}
+
+std::shared_ptr<ConnectionCore> RingCore::decode_ring(Reader& in) {
   auto region = Region::decode(in, "Connection");
   const int borrowed = import_fd(get_trivial<std::uint32_t>(in), "Connection");
   const auto flags = get_trivial<std::uint8_t>(in);
@@ -252,8 +292,8 @@ std::shared_ptr<ConnectionCore> ConnectionCore::decode(Reader& in) {
   const int sock = ::fcntl(borrowed, F_DUPFD_CLOEXEC, 3);
   if (sock < 0) os_error(errno, "fcntl(F_DUPFD_CLOEXEC, Connection)");
   try {
-    return std::make_shared<ConnectionCore>(std::move(region), sock, (flags & kReadable) != 0,
-                                            (flags & kWritable) != 0, (flags & kSecond) != 0);
+    return std::make_shared<RingCore>(std::move(region), sock, (flags & kReadable) != 0,
+                                      (flags & kWritable) != 0, (flags & kSecond) != 0);
   } catch (...) {
     ::close(sock);
     throw;
@@ -300,8 +340,7 @@ std::vector<Waitable> wait(const std::vector<Waitable>& objects, Timeout timeout
         os::raise(EBADF, "connection.wait: fd " + std::to_string(fds[i].fd) + " is not open");
       }
       if (w.conn_) {
-        if ((ev & os::kPollIn) != 0) detail::drain_doorbell(w.conn_->socket());
-        if (w.conn_->has_data() || (ev & (os::kPollHup | os::kPollErr)) != 0) ready.push_back(w);
+        if (w.conn_->ready_after_poll(ev)) ready.push_back(w);
       } else if (ev != 0) {
         ready.push_back(w);
       }

@@ -47,7 +47,8 @@
 //     with the ring); Python raises BrokenPipeError when the OS pipe notices.
 //   - a sleeping recv notices a peer that died within 50 ms (one that close()s at once).
 //   - no fileno(): wait on connections with connection::wait (their socket is readable only
-//     while a poller is registered). Listener/Client are not provided (yet).
+//     while a poller is registered).
+//   - Listener/Client (connections over sockets): concur/multiprocessing/listener.hpp.
 //
 // Sharing: copies of a Connection are the same end (close() on one closes all copies in
 // this process). A child receives one as an argument of its Process (inherited under fork;
@@ -77,65 +78,80 @@
 
 namespace concur::multiprocessing {
 
+namespace connection {
+template <class T>
+class Connection;
+}  // namespace connection
+
 namespace detail {
 
-class Region;
-
-/// The non-template part of a Connection: its rings and its socket.
+/// The non-template part of a Connection, an interface with two implementations: a
+/// Pipe's shared-memory rings (connection.cpp) and a socket of a Listener or Client
+/// (socket_connection.cpp, concur/multiprocessing/listener.hpp).
 class ConnectionCore {
  public:
   static constexpr std::size_t kDefaultBuffer = std::size_t{1} << 20;
   static std::pair<std::shared_ptr<ConnectionCore>, std::shared_ptr<ConnectionCore>> pipe(
       bool duplex, std::size_t buffer_bytes);
 
-  ConnectionCore(std::shared_ptr<Region> region, int sock, bool readable, bool writable,
-                 bool second);
-  ~ConnectionCore();
+  ConnectionCore(bool readable, bool writable) noexcept
+      : readable_(readable), writable_(writable) {}
+  virtual ~ConnectionCore() = default;
   ConnectionCore(const ConnectionCore&) = delete;
   ConnectionCore& operator=(const ConnectionCore&) = delete;
 
   void send_bytes(std::span<const std::byte> message);
   /// Sends the message `prefix` + `body`.
-  void send(std::span<const std::byte> prefix, std::span<const std::byte> body);
+  virtual void send(std::span<const std::byte> prefix, std::span<const std::byte> body) = 0;
   /// Python's send_bytes(buf, offset, size) checks.
   void send_bytes(std::span<const std::byte> buf, std::int64_t offset,
                   std::optional<std::int64_t> size);
-  void recv(void (*take)(void*, std::span<const std::byte>), void* context,
-            const RingPlacement* placement = nullptr);
-  Buffer recv_bytes(std::optional<std::size_t> maxlength);
+  virtual void recv(void (*take)(void*, std::span<const std::byte>), void* context,
+                    const RingPlacement* placement = nullptr) = 0;
+  virtual Buffer recv_bytes(std::optional<std::size_t> maxlength);
   std::size_t recv_bytes_into(std::span<std::byte> buf, std::size_t offset);
-  bool poll(const Timeout& timeout);
-  void close() noexcept;
-  [[nodiscard]] bool closed() const noexcept { return sock_.load() < 0; }
+  virtual bool poll(const Timeout& timeout) = 0;
+  virtual void close() noexcept = 0;
+  [[nodiscard]] virtual bool closed() const noexcept = 0;
   [[nodiscard]] bool readable() const noexcept { return readable_; }
   [[nodiscard]] bool writable() const noexcept { return writable_; }
 
-  // connection::wait
-  [[nodiscard]] int socket() const noexcept { return sock_.load(); }
-  [[nodiscard]] bool has_data() const noexcept;
-  void add_poller() noexcept;
-  void remove_poller() noexcept;
+  // connection::wait: the fd to poll(2), and what its events mean.
+  [[nodiscard]] virtual int socket() const noexcept = 0;
+  /// True when a recv would not wait, without asking the kernel.
+  [[nodiscard]] virtual bool has_data() const noexcept = 0;
+  /// After poll(2) reported `revents` on socket(): whether this end is ready (a message
+  /// waiting, or end of file).
+  virtual bool ready_after_poll(short revents) noexcept = 0;
+  virtual void add_poller() noexcept {}
+  virtual void remove_poller() noexcept {}
 
-  void encode(Buffer& out) const;
+  virtual void encode(Buffer& out) const = 0;
   static std::shared_ptr<ConnectionCore> decode(Reader& in);
 
- private:
+ protected:
   void check(bool want_read, bool want_write, const char* op) const;
-  std::shared_ptr<Region> region_;
-  void* rx_ = nullptr;  // Ring* (concur/multiprocessing/detail/ring.hpp), null when write-only
-  void* tx_ = nullptr;  // Ring*, null when read-only
-  std::atomic<int> sock_;
+
+ private:
   bool readable_;
   bool writable_;
-  bool second_;  // which ring of the region is rx (duplex: the second end reads ring 0)
+};
+
+/// How Listener, Client and the handshake reach a Connection's core.
+struct ConnectionAccess {
+  template <class T>
+  static connection::Connection<T> make(std::shared_ptr<ConnectionCore> core) {
+    return connection::Connection<T>(std::move(core));
+  }
+  template <class T>
+  static ConnectionCore& core(connection::Connection<T>& c) noexcept {
+    return *c.core_;
+  }
 };
 
 }  // namespace detail
 
 namespace connection {
-
-template <class T>
-class Connection;
 
 /// Something connection::wait can wait on: a Connection (ready when a message is waiting,
 /// or at end of file), or a file descriptor (a socket, a pipe, a Process's sentinel():
@@ -243,6 +259,7 @@ class Connection {
   template <class U>
   friend std::pair<Connection<U>, Connection<U>> Pipe(bool, std::size_t);
   friend class Waitable;
+  friend struct detail::ConnectionAccess;
   explicit Connection(std::shared_ptr<detail::ConnectionCore> core) noexcept
       : core_(std::move(core)) {}
   std::shared_ptr<detail::ConnectionCore> core_;

@@ -1,0 +1,197 @@
+// Server: a registry's objects served over authenticated connections, one thread per
+// connection (concur/multiprocessing/managers/base_manager.hpp; design 0006 §4).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "concur/multiprocessing/managers/base_manager.hpp"
+#include "protocol.hpp"
+
+namespace concur::multiprocessing::managers {
+
+using namespace std::chrono_literals;
+
+struct Server::State {
+  State(std::shared_ptr<const Registry> r, connection::ListenerOptions options)
+      : registry(std::move(r)), listener(std::move(options)) {}
+
+  struct Object {
+    std::shared_ptr<void> ptr;
+    const TypeEntry* type = nullptr;
+    std::shared_ptr<std::mutex> calls;  // null for a concurrent type
+  };
+
+  std::shared_ptr<const Registry> registry;
+  connection::Listener listener;
+  mutable std::mutex mu;
+  std::unordered_map<std::uint64_t, Object> objects;
+  std::uint64_t next_id = 1;
+  std::atomic<bool> stop{false};
+  int running = 0;  // connection threads (under mu)
+  std::condition_variable idle;
+
+  Buffer dispatch(std::span<const std::byte> request);
+  /// Stops serving: wakes serve_forever's accept (closing the listener) and every
+  /// connection thread's poll within 100 ms.
+  void request_stop() noexcept {
+    stop.store(true);
+    listener.close();
+  }
+  Buffer add_object(std::shared_ptr<void> ptr, const std::string& typeid_);
+  void serve_connection(Connection<Bytes> conn);
+};
+
+namespace {
+Buffer reply_of(detail::Reply kind) { return Buffer{static_cast<std::byte>(kind)}; }
+}  // namespace
+
+Buffer Server::State::add_object(std::shared_ptr<void> ptr, const std::string& typeid_) {
+  const TypeEntry* type = registry->find(typeid_);
+  if (type == nullptr) throw ValueError("manager: unknown typeid '" + typeid_ + "'");
+  std::uint64_t id = 0;
+  {
+    std::lock_guard lk(mu);
+    id = next_id++;
+    objects.emplace(id,
+                    Object{std::move(ptr), type,
+                           type->options.concurrent ? nullptr : std::make_shared<std::mutex>()});
+  }
+  Buffer out = reply_of(detail::Reply::kProxy);
+  encode(out, typeid_);
+  encode(out, id);
+  return out;
+}
+
+Buffer Server::State::dispatch(std::span<const std::byte> bytes) {
+  try {
+    const detail::ParsedRequest req = detail::parse_request(bytes);
+    switch (req.kind) {
+      case detail::Request::kCreate: {
+        const TypeEntry* type = registry->find(req.name);
+        if (type == nullptr) throw ValueError("manager: unknown typeid '" + req.name + "'");
+        if (!type->factory)
+          throw ValueError("manager: typeid '" + req.name + "' has no callable in this server");
+        Reader args(req.args);
+        return add_object(type->factory(args), req.name);
+      }
+      case detail::Request::kCall: {
+        Object obj;
+        {
+          std::lock_guard lk(mu);
+          auto it = objects.find(req.id);
+          if (it == objects.end())
+            throw ValueError("manager: no object with id " + std::to_string(req.id));
+          obj = it->second;
+        }
+        auto m = obj.type->methods.find(req.name);
+        if (m == obj.type->methods.end())
+          throw ValueError("method '" + req.name + "' of '" + obj.type->typeid_ +
+                           "' is not exposed");  // Python: AttributeError through RemoteError
+        std::unique_lock<std::mutex> turn;
+        if (obj.calls) turn = std::unique_lock(*obj.calls);
+        Reader args(req.args);
+        if (!m->second.result_typeid.empty()) {
+          auto result = m->second.invoke_to_object(obj.ptr.get(), args);
+          turn = {};
+          return add_object(std::move(result), m->second.result_typeid);
+        }
+        Buffer out = reply_of(detail::Reply::kReturn);
+        m->second.invoke(obj.ptr.get(), args, out);
+        return out;
+      }
+      case detail::Request::kDummy:
+        return reply_of(detail::Reply::kReturn);
+      case detail::Request::kNumberOfObjects: {
+        std::uint64_t n = 0;
+        {
+          std::lock_guard lk(mu);
+          n = objects.size();
+        }
+        Buffer out = reply_of(detail::Reply::kReturn);
+        const Buffer v = dumps(n);
+        out.insert(out.end(), v.begin(), v.end());
+        return out;
+      }
+      case detail::Request::kShutdown:
+        request_stop();
+        return reply_of(detail::Reply::kReturn);
+    }
+    throw ValueError("manager: unknown request");
+  } catch (...) {
+    Buffer out = reply_of(detail::Reply::kError);
+    encode_exception(out, std::current_exception());
+    return out;
+  }
+}
+
+void Server::State::serve_connection(Connection<Bytes> conn) {
+  while (!stop.load()) {
+    try {
+      if (!conn.poll(100ms)) continue;
+      const Bytes request = conn.recv_bytes();
+      conn.send_bytes(dispatch(request));
+    } catch (...) {
+      break;  // the client is gone, or broke the framing: this connection ends, not the server
+    }
+  }
+  conn.close();
+}
+
+Server::Server(std::shared_ptr<const Registry> registry, const connection::Address& address,
+               std::optional<Bytes> authkey) {
+  connection::ListenerOptions options;
+  options.address = address;
+  options.backlog = 16;
+  options.authkey = std::move(authkey);
+  s_ = std::make_shared<State>(std::move(registry), std::move(options));
+}
+
+Server::~Server() {
+  if (s_) stop();
+}
+Server::Server(Server&&) noexcept = default;
+Server& Server::operator=(Server&&) noexcept = default;
+
+const connection::Address& Server::address() const { return s_->listener.address(); }
+
+std::size_t Server::number_of_objects() const {
+  std::lock_guard lk(s_->mu);
+  return s_->objects.size();
+}
+
+void Server::stop() noexcept { s_->request_stop(); }
+
+void Server::serve_forever(std::chrono::milliseconds grace) {
+  const std::shared_ptr<State> s = s_;
+  while (!s->stop.load()) {
+    try {
+      // A client's handshake runs inside accept (bounded by the listener's handshake_timeout).
+      Connection<Bytes> conn = s->listener.accept<Bytes>();
+      {
+        std::lock_guard lk(s->mu);
+        ++s->running;
+      }
+      std::thread([s, c = std::move(conn)]() mutable {
+        s->serve_connection(std::move(c));
+        std::lock_guard lk(s->mu);
+        if (--s->running == 0) s->idle.notify_all();
+      }).detach();
+    } catch (const AuthenticationError&) {
+      // refused before a byte of payload was read; go on serving
+    } catch (const std::exception&) {
+      if (s->stop.load() || s->listener.closed()) break;
+      std::this_thread::sleep_for(10ms);  // a client that failed its handshake, or EMFILE
+    }
+  }
+  s->listener.close();
+  std::unique_lock lk(s->mu);
+  s->idle.wait_for(lk, grace, [&] { return s->running == 0; });
+}
+
+}  // namespace concur::multiprocessing::managers

@@ -1,0 +1,230 @@
+// The seed's distributed master/worker (examples/seed_queue.hpp) as two separate programs:
+// `concur-seed-queue master` and `concur-seed-queue worker` (examples/concur-seed-queue.cpp)
+// started with subprocess::Popen, talking over TCP with an authkey, first on loopback, then,
+// where the machine allows network namespaces, with the worker in a network namespace of its
+// own that reaches the master over a veth pair, as another machine would.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "concur/exceptions.hpp"
+#include "concur/subprocess.hpp"
+#include "concur/timeout.hpp"
+#include "os/poll.hpp"
+#include "support/leak_check.hpp"
+
+namespace sp = concur::subprocess;
+using namespace std::chrono_literals;
+
+namespace mp_managers_seed {
+
+#ifdef CONCUR_SEED_QUEUE
+constexpr const char* kProgram = CONCUR_SEED_QUEUE;
+#else
+constexpr const char* kProgram = nullptr;
+#endif
+
+// The first line of `out` (within `deadline`) that starts with `prefix`, without it and its
+// newline; "" when none came in time or the pipe ended first.
+std::string read_line_starting(sp::PipeFile& out, std::string_view prefix,
+                               const concur::Deadline& deadline) {
+  for (;;) {
+    if (!concur::os::wait_fd(out.fileno(), concur::os::kPollIn, deadline)) return "";
+    std::string line = out.readline();
+    if (line.empty()) return "";  // EOF
+    if (line.starts_with(prefix)) {
+      line.erase(0, prefix.size());
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      return line;
+    }
+  }
+}
+
+// The master's "Serving on HOST:PORT" line: the port it chose.
+std::string served_port(sp::Popen& master) {
+  const std::string where =
+      read_line_starting(master.stdout_, "Serving on ", concur::Deadline(concur::Timeout(20s)));
+  const auto colon = where.rfind(':');
+  return colon == std::string::npos ? "" : where.substr(colon + 1);
+}
+
+// Checks the master's output: ten tasks put, ten results, each a task squared.
+void expect_ten_squares(const std::string& out) {
+  std::multiset<std::int64_t> put;
+  std::multiset<std::int64_t> answered;
+  const std::regex task_re("Put task ([0-9]+)\\.\\.\\.");
+  const std::regex result_re("Result: ([0-9]+) \\* ([0-9]+) = ([0-9]+)");
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_match(line, m, task_re)) put.insert(std::stoll(m[1]));
+    if (std::regex_match(line, m, result_re)) {
+      const std::int64_t n = std::stoll(m[1]);
+      EXPECT_EQ(std::stoll(m[2]), n) << line;
+      EXPECT_EQ(std::stoll(m[3]), n * n) << line;
+      answered.insert(n);
+    }
+  }
+  EXPECT_EQ(put.size(), 10U) << out;
+  EXPECT_EQ(answered, put) << out;
+  EXPECT_NE(out.find("master exit."), std::string::npos) << out;
+}
+
+sp::Popen start_master(const std::string& host, const std::string& key) {
+  return sp::Popen({kProgram, "master", host, "0", key},
+                   {.stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+}
+
+class BaseManagerSeed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (kProgram == nullptr) GTEST_SKIP() << "examples are not built (CONCUR_BUILD_EXAMPLES)";
+  }
+};
+
+// The seed: master and worker are two programs; the worker connects to the master's address
+// with the same authkey, and the master gets the square of each of its ten numbers.
+TEST_F(BaseManagerSeed, TwoProgramsOnLoopback) {
+  auto master = start_master("127.0.0.1", "seed-key");
+  const std::string port = served_port(master);
+  ASSERT_FALSE(port.empty()) << "the master did not report its address";
+  sp::Popen worker({kProgram, "worker", "127.0.0.1", port, "seed-key"},
+                   {.stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  const auto w = worker.communicate(30s);
+  const auto m = master.communicate(30s);
+  EXPECT_EQ(worker.returncode(), 0) << *w.stdout_ << *w.stderr_;
+  EXPECT_EQ(master.returncode(), 0) << *m.stdout_ << *m.stderr_;
+  EXPECT_NE(w.stdout_->find("run task "), std::string::npos) << *w.stdout_;
+  EXPECT_NE(w.stdout_->find("worker exit."), std::string::npos) << *w.stdout_;
+  expect_ten_squares(*m.stdout_);
+}
+
+// A worker with another authkey is refused (AuthenticationError, exit code 3) and the master
+// goes on serving: a worker with the right key then does the work.
+TEST_F(BaseManagerSeed, WrongAuthkeyIsRefused) {
+  auto master = start_master("127.0.0.1", "seed-key");
+  const std::string port = served_port(master);
+  ASSERT_FALSE(port.empty()) << "the master did not report its address";
+  sp::Popen intruder({kProgram, "worker", "127.0.0.1", port, "not-the-key"},
+                     {.stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  const auto i = intruder.communicate(30s);
+  EXPECT_EQ(intruder.returncode(), 3) << *i.stdout_ << *i.stderr_;
+  EXPECT_NE(i.stderr_->find("AuthenticationError"), std::string::npos) << *i.stderr_;
+  EXPECT_EQ(i.stdout_->find("run task "), std::string::npos) << *i.stdout_;
+
+  sp::Popen worker({kProgram, "worker", "127.0.0.1", port, "seed-key"},
+                   {.stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  const auto w = worker.communicate(30s);
+  const auto m = master.communicate(30s);
+  EXPECT_EQ(worker.returncode(), 0) << *w.stdout_ << *w.stderr_;
+  EXPECT_EQ(master.returncode(), 0) << *m.stdout_ << *m.stderr_;
+  expect_ten_squares(*m.stdout_);
+}
+
+// `ip ARGS...` quietly; its returncode (127 when there is no `ip`).
+int ip(std::vector<std::string> args) {
+  args.insert(args.begin(), "ip");
+  try {
+    return sp::run(sp::Args(args), {.stdin_ = sp::DEVNULL,
+                                    .stdout_ = sp::DEVNULL,
+                                    .stderr_ = sp::DEVNULL,
+                                    .timeout = concur::Timeout(10s)})
+        .returncode;
+  } catch (const concur::FileNotFoundError&) {
+    return 127;
+  }
+}
+
+// The veth pair of one test: the host end is deleted at scope end (which deletes its peer),
+// whatever happened; the worker's network namespace ends with the worker.
+class VethPair {
+ public:
+  explicit VethPair(std::string host_end) : host_end_(std::move(host_end)) {}
+  ~VethPair() {
+    if (exists()) ip({"link", "del", host_end_});
+    // The kernel may still be tearing down the worker's namespace, and the pair with it.
+    EXPECT_TRUE(concur::testing::eventually([&] { return !exists(); }, 10000ms))
+        << "veth " << host_end_ << " left behind";
+  }
+  VethPair(const VethPair&) = delete;
+  VethPair& operator=(const VethPair&) = delete;
+  [[nodiscard]] bool exists() const { return ip({"link", "show", host_end_}) == 0; }
+
+ private:
+  std::string host_end_;
+};
+
+// As another machine would: the worker runs in a network namespace of its own (`unshare -n`),
+// whose only way out is a veth pair to this namespace; the master listens on this end's
+// address. Needs root (CAP_NET_ADMIN), unshare and ip; skipped otherwise.
+TEST_F(BaseManagerSeed, WorkerInItsOwnNetworkNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CAP_NET_ADMIN)";
+  try {
+    if (sp::run({"unshare", "-n", "true"}, {.stdin_ = sp::DEVNULL,
+                                            .stdout_ = sp::DEVNULL,
+                                            .stderr_ = sp::DEVNULL,
+                                            .timeout = concur::Timeout(10s)})
+            .returncode != 0)
+      GTEST_SKIP() << "`unshare -n` is not allowed here";
+  } catch (const concur::FileNotFoundError&) {
+    GTEST_SKIP() << "no unshare(1)";
+  }
+  if (ip({"link", "show", "lo"}) != 0) GTEST_SKIP() << "no working ip(8)";
+
+  // Names and a /30 of 198.18.0.0/15 (RFC 2544, benchmarking: never routed) from our pid,
+  // so that runs at once do not collide.
+  const int pid = static_cast<int>(::getpid());
+  const std::string host_end = "csq" + std::to_string(pid) + "h";
+  const std::string peer_end = "csq" + std::to_string(pid) + "p";
+  const std::string net =
+      "198." + std::to_string(18 + pid / 16384 % 2) + "." + std::to_string(pid / 64 % 256) + ".";
+  const std::string master_ip = net + std::to_string(pid % 64 * 4 + 1);
+  const std::string worker_ip = net + std::to_string(pid % 64 * 4 + 2);
+
+  if (ip({"link", "add", host_end, "type", "veth", "peer", "name", peer_end}) != 0)
+    GTEST_SKIP() << "cannot create a veth pair here";
+  VethPair veth(host_end);
+  ASSERT_EQ(ip({"addr", "add", master_ip + "/30", "dev", host_end}), 0);
+  ASSERT_EQ(ip({"link", "set", host_end, "up"}), 0);
+
+  auto master = start_master(master_ip, "seed-key");
+  const std::string port = served_port(master);
+  ASSERT_FALSE(port.empty()) << "the master did not report its address";
+
+  // The worker's shell says in which namespace it is, waits until its end of the pair has
+  // been moved in, sets it up, and becomes the worker.
+  const std::string script =
+      "echo \"ready $(readlink /proc/self/ns/net)\"; read go; "
+      "ip addr add \"$5/30\" dev \"$4\" && ip link set \"$4\" up && ip link set lo up && "
+      "exec \"$1\" worker \"$2\" \"$3\" seed-key";
+  sp::Popen worker({"unshare", "-n", "--", "sh", "-c", script, "sh", kProgram, master_ip, port,
+                    peer_end, worker_ip},
+                   {.stdin_ = sp::PIPE, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  const std::string netns =
+      read_line_starting(worker.stdout_, "ready ", concur::Deadline(concur::Timeout(20s)));
+  ASSERT_FALSE(netns.empty()) << "the worker's shell did not start";
+  EXPECT_NE(netns, std::filesystem::read_symlink("/proc/self/ns/net").string())
+      << "the worker is not in a network namespace of its own";
+  ASSERT_EQ(ip({"link", "set", peer_end, "netns", std::to_string(worker.pid())}), 0);
+  worker.stdin_.write("go\n");
+  worker.stdin_.close();
+
+  const auto w = worker.communicate(30s);
+  const auto m = master.communicate(30s);
+  EXPECT_EQ(worker.returncode(), 0) << *w.stdout_ << *w.stderr_;
+  EXPECT_EQ(master.returncode(), 0) << *m.stdout_ << *m.stderr_;
+  EXPECT_NE(w.stdout_->find("Connect to server " + master_ip), std::string::npos) << *w.stdout_;
+  EXPECT_NE(w.stdout_->find("worker exit."), std::string::npos) << *w.stdout_;
+  expect_ten_squares(*m.stdout_);
+}
+
+}  // namespace mp_managers_seed
