@@ -245,7 +245,9 @@ TEST(ListenerConnection, WaitOnSockets) {
 // CPython OtherTest.test_deliver_challenge_auth_failure: a peer that answers a challenge with
 // something bogus makes deliver_challenge raise AuthenticationError.
 TEST(DeliverChallenge, BogusAnswer) {
-  auto [server, peer] = mp::Pipe<int>();
+  auto ends = mp::Pipe<int>();  // named ends: clang 14 cannot capture bindings
+  auto& server = ends.first;
+  auto& peer = ends.second;
   std::thread fake([&] {
     try {
       (void)peer.recv_bytes();  // the challenge
@@ -263,7 +265,9 @@ TEST(DeliverChallenge, BogusAnswer) {
 // CPython OtherTest.test_answer_challenge_auth_failure: a peer that sends the challenge marker
 // without a challenge, or rejects the answer, makes answer_challenge raise AuthenticationError.
 TEST(AnswerChallenge, BogusChallenge) {
-  auto [client, peer] = mp::Pipe<int>();
+  auto ends = mp::Pipe<int>();  // named ends: clang 14 cannot capture bindings
+  auto& client = ends.first;
+  auto& peer = ends.second;
   peer.send_bytes("#CHALLENGE#");
   EXPECT_THROW(mpc::answer_challenge(client, std::as_bytes(std::span("abc", 3))),
                mp::AuthenticationError);
@@ -285,7 +289,9 @@ TEST(AnswerChallenge, BogusChallenge) {
 // CPython ChallengeResponseTest (3.12): deliver_challenge and answer_challenge with the same key
 // succeed on both ends (the mutual handshake of Listener/Client, on any connection).
 TEST(DeliverChallenge, SameKeySucceeds) {
-  auto [server, client] = mp::Pipe<int>();
+  auto ends = mp::Pipe<int>();  // named ends: clang 14 cannot capture bindings
+  auto& server = ends.first;
+  auto& client = ends.second;
   const auto key = std::as_bytes(std::span("secret", 6));
   std::thread other([&] {
     try {

@@ -226,8 +226,3 @@ void answer_challenge(Connection<T>& c, std::span<const std::byte> authkey) {
 }
 
 }  // namespace concur::multiprocessing::connection
-
-namespace concur::multiprocessing {
-using connection::Client;
-using connection::Listener;
-}  // namespace concur::multiprocessing
