@@ -44,7 +44,7 @@ namespace {
 using Key = std::variant<int, double, std::string>;
 using Val = std::variant<std::monostate, int, std::string>;  // std::monostate: None
 
-void f(mm::DictProxy<Key, Val> d, mm::ListProxy<int> l) {
+void f(const mm::DictProxy<Key, Val>& d, const mm::ListProxy<int>& l) {
   d[1] = "1";
   d["2"] = 2;
   d[0.25] = std::monostate{};

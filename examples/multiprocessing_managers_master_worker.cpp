@@ -35,7 +35,7 @@ namespace mp = concur::mp;
 
 namespace {
 
-void seed_worker(std::string host, int port, concur::Bytes authkey) {
+void seed_worker(const std::string& host, int port, const concur::Bytes& authkey) {
   if (seed::worker(host, port, authkey) != 0) mp::exit(1);
 }
 CONCUR_REGISTER(seed_worker);
