@@ -50,7 +50,8 @@ void f(const mm::DictProxy<Key, Val>& d, const mm::ListProxy<int>& l) {
   d[0.25] = std::monostate{};
   l.reverse();
 }
-CONCUR_REGISTER(f);
+// Started as mp::fn<&f>, which registers it under a name of its own (a plain
+// CONCUR_REGISTER(f) would clash with the other tour parts' `f`).
 
 // Python's repr of the values above.
 struct Repr {

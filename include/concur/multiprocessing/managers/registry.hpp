@@ -218,7 +218,7 @@ class Registry {
   /// returns T or std::shared_ptr<T>; its parameters are create()'s arguments. ValueError
   /// when `typeid_` is registered already.
   template <class T, class Factory>
-  void register_(std::string typeid_, Factory factory, Methods<T> methods,
+  void register_(std::string typeid_, Factory factory, const Methods<T>& methods,
                  TypeOptions options = {}) {
     using Tr = detail::callable_traits<std::decay_t<Factory>>;
     using R = std::decay_t<typename Tr::result>;
@@ -227,7 +227,7 @@ class Registry {
     static_assert(Picklable<typename Tr::args>,
                   "register_<T>: a factory parameter cannot cross a process boundary");
     TypeEntry e;
-    e.typeid_ = typeid_;
+    e.typeid_ = std::move(typeid_);
     e.factory = [f = std::move(factory)](Reader& in) mutable -> std::shared_ptr<void> {
       auto args = detail::decode_args<typename Tr::args>(in);
       return detail::as_object(std::apply([&](auto&... a) { return f(std::move(a)...); }, args));
@@ -238,7 +238,7 @@ class Registry {
   }
   /// A typeid this process only calls (the server made it elsewhere): its method names.
   template <class T>
-  void register_(std::string typeid_, Methods<T> methods, TypeOptions options = {}) {
+  void register_(std::string typeid_, const Methods<T>& methods, TypeOptions options = {}) {
     TypeEntry e;
     e.typeid_ = std::move(typeid_);
     e.methods = methods.entries();

@@ -218,17 +218,17 @@ class SharedList {
 class SharedNamespace {
  public:
   void setattr(std::string name, Bytes value) { attrs_[std::move(name)] = std::move(value); }
-  Bytes getattr(std::string name) const {
+  Bytes getattr(const std::string& name) const {
     auto it = attrs_.find(name);
     if (it == attrs_.end())
       throw ValueError("AttributeError: 'Namespace' object has no attribute '" + name + "'");
     return it->second;
   }
-  void delattr(std::string name) {
+  void delattr(const std::string& name) {
     if (attrs_.erase(name) == 0)
       throw ValueError("AttributeError: 'Namespace' object has no attribute '" + name + "'");
   }
-  bool hasattr(std::string name) const { return attrs_.count(name) != 0; }
+  bool hasattr(const std::string& name) const { return attrs_.count(name) != 0; }
   /// The attribute names, sorted (Python's repr lists the public ones).
   std::vector<std::string> names() const {
     std::vector<std::string> out;
