@@ -238,10 +238,12 @@ bool Listener::closed() const noexcept {
   return s_->closed;
 }
 
-const Address& Listener::address() const {
+detail::ListenerState& Listener::state() const {
   if (!s_) throw ValueError("Listener: moved from");
-  return s_->address;
+  return *s_;
 }
+
+const Address& Listener::address() const { return state().address; }
 
 std::optional<Address> Listener::last_accepted() const {
   if (!s_) return std::nullopt;

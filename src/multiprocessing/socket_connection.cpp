@@ -11,6 +11,7 @@
 #include "os/error.hpp"
 #include "os/poll.hpp"
 #include "os/socket.hpp"
+#include "os/spin.hpp"
 
 namespace concur::multiprocessing::detail {
 
@@ -18,6 +19,7 @@ namespace {
 
 constexpr std::size_t kReadAhead = std::size_t{64} << 10;  // one read(2) takes up to this
 constexpr std::size_t kFirstGrowth = std::size_t{1} << 20;
+constexpr int kSpin = 100;  // recv(MSG_DONTWAIT) attempts before a blocking recv
 constexpr std::uint64_t kShortMax = 0x7fffffff;  // CPython: larger lengths use -1 + 8 bytes
 
 std::uint64_t load_be(const std::byte* p, std::size_t n) noexcept {
@@ -123,7 +125,16 @@ std::size_t SocketCore::read_some(std::span<std::byte> dst) {
     if (n == 0) throw concur::TimeoutError("Connection.recv: timed out");
     if (wake_fd_ >= 0 && items[1].revents != 0) os::raise(EBADF, "Listener: closed");
   }
-  const long r = os::recv_noexcept(fd, dst.data(), dst.size());
+  // A peer that answers within microseconds (a round trip) is read without sleeping: a
+  // wake-up costs tens of µs on an idle virtual CPU. Not when the machine is loaded.
+  long r = -EAGAIN;
+  (void)os::spin_until(
+      [&] {
+        r = os::recv_noexcept(fd, dst.data(), dst.size(), true);
+        return r != -EAGAIN;
+      },
+      kSpin);
+  if (r == -EAGAIN) r = os::recv_noexcept(fd, dst.data(), dst.size());
   if (r < 0) fail(static_cast<int>(-r), "Connection.recv");
   return static_cast<std::size_t>(r);
 }

@@ -113,6 +113,7 @@ void bind_listen(int fd, const SockAddr& a, int backlog) {
   }
   checked("bind", [&] { return ::bind(fd, raw(a), a.len); });
   checked("listen", [&] { return ::listen(fd, backlog); });
+  set_nonblocking(fd, true);  // accept_ready must never block
 }
 
 SockAddr local_address(int fd) {
@@ -126,12 +127,10 @@ SockAddr local_address(int fd) {
 Fd accept_ready(int fd, SockAddr& peer) {
   for (;;) {
     socklen_t len = sizeof peer.storage;
-    const int c = ::accept4(fd, raw(peer), &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    const int c = ::accept4(fd, raw(peer), &len, SOCK_CLOEXEC);
     if (c >= 0) {
       peer.len = len;
-      Fd conn(c);
-      set_nonblocking(conn.get(), false);
-      return conn;
+      return Fd(c);
     }
     // Errors of the new connection (ECONNABORTED, EPROTO...) mean: it is gone, try later.
     if (errno == EINTR) continue;
@@ -197,8 +196,9 @@ long sendv_noexcept(int fd, std::span<const std::span<const std::byte>> parts) n
   return r < 0 ? -errno : r;
 }
 
-long recv_noexcept(int fd, void* buf, std::size_t n) noexcept {
-  const long r = retry_eintr([&] { return ::recv(fd, buf, n, 0); });
+long recv_noexcept(int fd, void* buf, std::size_t n, bool dont_wait) noexcept {
+  const int flags = dont_wait ? MSG_DONTWAIT : 0;
+  const long r = retry_eintr([&] { return ::recv(fd, buf, n, flags); });
   return r < 0 ? -errno : r;
 }
 

@@ -43,13 +43,14 @@ SockName describe(const SockAddr& a);
 
 /// socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0).
 Fd stream_socket(int family);
-/// setsockopt(SO_REUSEADDR) for AF_INET, bind(2), listen(2).
+/// setsockopt(SO_REUSEADDR) for AF_INET, bind(2), listen(2); the socket is then
+/// non-blocking (accept_ready's rule).
 void bind_listen(int fd, const SockAddr& a, int backlog);
 /// getsockname(2).
 SockAddr local_address(int fd);
-/// accept4(SOCK_CLOEXEC) on a listening socket `poll` said was readable. Returns an
-/// empty Fd when no connection was in fact waiting (EAGAIN: the peer gave up), and
-/// fills `peer`.
+/// accept4(SOCK_CLOEXEC) on a non-blocking listening socket that poll said was readable:
+/// the new connection (blocking), and `peer` filled; an empty Fd when none was in fact
+/// waiting (another thread took it, or the peer gave up).
 Fd accept_ready(int fd, SockAddr& peer);
 /// connect(2) bounded by `deadline` (non-blocking connect, then poll for the result; the
 /// socket is left blocking). concur::TimeoutError when the deadline passes.
@@ -66,7 +67,8 @@ void remove_dir_noexcept(const std::string& path) noexcept;
 /// sendmsg(2) of `parts` (at most 4; empty ones skipped) gathered, MSG_NOSIGNAL, EINTR retried:
 /// bytes sent or -errno.
 long sendv_noexcept(int fd, std::span<const std::span<const std::byte>> parts) noexcept;
-/// recv(2) once, EINTR retried: bytes read (0 at EOF) or -errno.
-long recv_noexcept(int fd, void* buf, std::size_t n) noexcept;
+/// recv(2) once, EINTR retried: bytes read (0 at EOF) or -errno. With `dont_wait`
+/// (MSG_DONTWAIT), -EAGAIN when nothing is there.
+long recv_noexcept(int fd, void* buf, std::size_t n, bool dont_wait = false) noexcept;
 
 }  // namespace concur::os

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
+#include "concur/subprocess.hpp"
 #include "multiprocessing/fork_child.hpp"
 #include "multiprocessing/socket_connection.hpp"
 #include "os/fd.hpp"
@@ -406,6 +407,60 @@ TEST(SocketConnection, ClosedConnectionRaises) {
   EXPECT_THROW((void)c.recv(), concur::OSError);
   EXPECT_THROW((void)c.poll(), concur::OSError);
   EXPECT_THROW((void)a.recv(), concur::EOFError);
+}
+
+// The wire is CPython's: a CPython Listener and Client exchange send_bytes/recv_bytes
+// messages with ours (both sizes of the read path). The handshake speaks only 3.12's
+// {sha256}: the build machine's CPython 3.11 answers with a legacy HMAC-MD5 digest, which
+// our Listener refuses.
+TEST(ListenerInterop, CPythonPeers) {
+  if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/python3";
+  namespace sp = concur::subprocess;
+  {
+    sp::Popen py({"/usr/bin/python3", "-c",
+                  "from multiprocessing.connection import Listener\n"
+                  "with Listener(('127.0.0.1', 0)) as l:\n"
+                  "    print(l.address[1], flush=True)\n"
+                  "    with l.accept() as c:\n"
+                  "        c.send_bytes(c.recv_bytes()[::-1])\n"},
+                 {.stdout_ = sp::PIPE});
+    const int port = std::stoi(py.stdout_.readline());
+    auto c = mpc::Client<int>({"127.0.0.1", port}, {.timeout = seconds(10)});
+    c.send_bytes("hello");
+    ASSERT_TRUE(c.poll(seconds(10)));
+    EXPECT_EQ(c.recv_bytes(), Bytes("olleh"));
+    EXPECT_EQ(py.wait(seconds(10)), 0);
+  }
+  {
+    mpc::Listener l;
+    sp::Popen py({"/usr/bin/python3", "-c",
+                  "import sys\n"
+                  "from multiprocessing.connection import Client\n"
+                  "with Client(sys.argv[1]) as c:\n"
+                  "    c.send_bytes(b'x' * 70000)\n"
+                  "    print(c.recv_bytes().decode(), flush=True)\n",
+                  l.address().path()},
+                 {.stdout_ = sp::PIPE});
+    auto a = l.accept<int>(seconds(10));
+    EXPECT_EQ(a.recv_bytes(), Bytes(std::string(70000, 'x')));
+    a.send_bytes("done");
+    EXPECT_EQ(py.stdout_.readline(), "done\n");
+    EXPECT_EQ(py.wait(seconds(10)), 0);
+  }
+  {
+    mpc::Listener l({.authkey = Bytes("k")});
+    sp::Popen py({"/usr/bin/python3", "-c",
+                  "import sys\n"
+                  "from multiprocessing.connection import Client\n"
+                  "try:\n"
+                  "    Client(sys.argv[1], authkey=b'k')\n"
+                  "except Exception:\n"
+                  "    pass\n",
+                  l.address().path()},
+                 {.stderr_ = sp::DEVNULL});
+    EXPECT_THROW((void)l.accept<int>(seconds(10)), mp::AuthenticationError);
+    (void)py.wait(seconds(10));
+  }
 }
 
 // The fuzz test: random and mutated byte streams, before and after authentication, against

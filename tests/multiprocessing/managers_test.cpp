@@ -4,7 +4,10 @@
 #include "concur/multiprocessing/managers.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "concur/multiprocessing.hpp"
+#include "support/mp_process_util.hpp"
 
 namespace mp = concur::mp;
 namespace mm = concur::mp::managers;
@@ -51,6 +55,24 @@ CONCUR_REGISTER(add_in_child);
 
 void block_on_get(mm::QueueProxy<std::int64_t> q) { q.get(); }
 CONCUR_REGISTER(block_on_get);
+
+// Starts a manager, reports its server's pid, waits to be killed.
+void manager_then_wait(concur::testing::proc::WriteEnd w) {
+  mm::BaseManager m(mm::setup<&setup>);
+  m.start();
+  w.write(std::to_string(*m.process()->pid()));
+  for (;;) ::pause();
+}
+
+// True once `pid` has ended (gone, or a zombie not yet reaped by its new parent).
+bool ended_within(pid_t pid, std::chrono::seconds bound) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  const bool ended = ::poll(&p, 1, static_cast<int>(bound.count() * 1000)) == 1;
+  ::close(fd);
+  return ended;
+}
 
 TEST(Manager, TypedCallsAndFactoryArguments) {
   mm::BaseManager m(mm::setup<&setup>);
@@ -159,6 +181,19 @@ TEST(Manager, AKilledServerIsAnErrorNotAHang) {
   EXPECT_ANY_THROW(c.call<&Counter::add>(1));  // EOFError on the open connection
   EXPECT_ANY_THROW(c.call<&Counter::add>(1));  // a new one is refused
   EXPECT_LT(std::chrono::steady_clock::now() - before, 10s);
+}
+
+// A manager's server never outlives the process that started it (SIGKILLed: no shutdown).
+TEST(Manager, TheServerDiesWithItsParent) {
+  concur::testing::proc::LinePipe pipe;
+  auto middle = mp::get_context("fork").Process(&manager_then_wait, pipe.writer);
+  middle.start();
+  const auto line = pipe.read_line();
+  middle.kill();
+  ASSERT_TRUE(middle.join(20s));
+  ASSERT_TRUE(line.has_value());
+  const pid_t server = std::stoi(*line);
+  EXPECT_TRUE(ended_within(server, 20s)) << "the manager server " << server << " survived";
 }
 
 TEST(Manager, ShutdownWithLiveProxies) {

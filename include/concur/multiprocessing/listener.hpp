@@ -27,7 +27,8 @@
 // close, connection::wait), over the socket. On the wire each message is a 4-byte
 // big-endian length then its bytes (-1 then an 8-byte length from 2 GiB), CPython's
 // framing: send_bytes/recv_bytes interoperate with CPython's Connection, and so does the
-// handshake. send/recv carry T through the codec (a type fingerprint then T's encoding).
+// handshake with CPython 3.12 and later (3.11 and older answer with HMAC-MD5: refused). send/recv
+// carry T through the codec (a type fingerprint then T's encoding).
 //
 // Authentication (when an authkey is given; docs/design/0006-managers.md §1)
 //   CPython 3.12's handshake, mutual: accept() sends "#CHALLENGE#{sha256}" + 40 random
@@ -185,7 +186,8 @@ class Listener {
   /// OSError (EBADF) when the Listener is closed, also by another thread while waiting.
   template <class T>
   Connection<T> accept(Timeout timeout = forever) {
-    return multiprocessing::detail::ConnectionAccess::make<T>(detail::accept_core(*s_, timeout));
+    return multiprocessing::detail::ConnectionAccess::make<T>(
+        detail::accept_core(state(), timeout));
   }
   /// Stops listening; removes the socket file of an AF_UNIX path (and the private directory
   /// of a chosen one). Wakes an accept waiting in another thread. Idempotent.
@@ -198,6 +200,8 @@ class Listener {
   [[nodiscard]] std::optional<Address> last_accepted() const;
 
  private:
+  /// The state; ValueError for a moved-from Listener.
+  detail::ListenerState& state() const;
   std::unique_ptr<detail::ListenerState> s_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "../handles.hpp"
 #include "concur/multiprocessing/managers/proxy.hpp"
 #include "concur/multiprocessing/process.hpp"
+#include "os/fd_passing.hpp"
 #include "protocol.hpp"
 
 namespace concur::multiprocessing::managers::detail {
@@ -19,21 +21,60 @@ namespace {
 
 // This thread's connections, by server address. After a fork the child's copies are the
 // parent's sockets: the child leaves them alone (never closes or reads them) and opens its own.
+// A connection to one server: the authenticated socket, and, for a local server, the
+// shared-memory rings it handed over (requests then go there; design 0006 §6).
+struct ServerLink {
+  Connection<Bytes> socket;
+  std::optional<Connection<Bytes>> ring;
+  Connection<Bytes>& channel() { return ring ? *ring : socket; }
+};
+
 struct Connections {
   pid_t pid = ::getpid();
-  std::map<std::string, Connection<Bytes>> by_address;
+  std::map<std::string, ServerLink> by_address;
 };
 thread_local Connections tls_connections;
 
-std::map<std::string, Connection<Bytes>>& connections() {
+std::map<std::string, ServerLink>& connections() {
   if (tls_connections.pid != ::getpid()) {
     // Inherited through fork: never used here; kept open until exit (not ours to close).
-    static auto* inherited = new std::vector<std::map<std::string, Connection<Bytes>>>();
+    static auto* inherited = new std::vector<std::map<std::string, ServerLink>>();
     inherited->push_back(std::move(tls_connections.by_address));
     tls_connections.by_address.clear();
     tls_connections.pid = ::getpid();
   }
   return tls_connections.by_address;
+}
+
+// Asks a local server for rings (kUpgrade) and takes them from its raw reply.
+Connection<Bytes> upgrade(Connection<Bytes>& socket) {
+  auto& core = multiprocessing::detail::ConnectionAccess::core(socket);
+  if (core.has_data()) throw ValueError("manager: unexpected bytes before the upgrade");
+  const std::byte request{static_cast<std::uint8_t>(Request::kUpgrade)};
+  socket.send_bytes(std::span<const std::byte>(&request, 1));
+  const int fd = core.socket();
+  std::uint64_t n = 0;
+  std::vector<int> fds;
+  auto close_fds = [&] {
+    for (int f : fds) ::close(f);
+  };
+  try {
+    auto* head = reinterpret_cast<std::byte*>(&n);
+    const std::size_t got = os::recv_with_fds(fd, std::span<std::byte>(head, 8), fds);
+    if (got == 0 || !os::recv_all(fd, std::span<std::byte>(head + got, 8 - got)))
+      throw EOFError("manager: the server closed the connection during the upgrade");
+    if (n > 4096 || fds.empty()) throw ValueError("manager: a malformed upgrade reply");
+    Buffer body(n);
+    if (!os::recv_all(fd, body)) throw EOFError("manager: the server closed the connection");
+    multiprocessing::detail::FdSource source(fds);
+    Reader in(body);
+    auto ring = decode<Connection<Bytes>>(in);
+    close_fds();
+    return ring;
+  } catch (...) {
+    close_fds();
+    throw;
+  }
 }
 
 }  // namespace
@@ -68,12 +109,14 @@ Buffer request(const connection::Address& address, const std::optional<Bytes>& a
   if (it == conns.end()) {
     connection::ClientOptions options;
     options.authkey = authkey;
-    it = conns.emplace(key, connection::Client<Bytes>(address, options)).first;
+    ServerLink link{connection::Client<Bytes>(address, options), std::nullopt};
+    if (address.family() == "AF_UNIX") link.ring.emplace(upgrade(link.socket));
+    it = conns.emplace(key, std::move(link)).first;
   }
   Bytes reply;
   try {
-    it->second.send_bytes(encode_request(kind, id, name, args));
-    reply = it->second.recv_bytes();
+    it->second.channel().send_bytes(encode_request(kind, id, name, args));
+    reply = it->second.channel().recv_bytes();
   } catch (...) {
     conns.erase(it);  // a connection that failed mid-request is out of step: drop it
     throw;

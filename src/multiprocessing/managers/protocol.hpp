@@ -39,7 +39,7 @@ inline ParsedRequest parse_request(std::span<const std::byte> bytes) {
   Reader in(bytes);
   ParsedRequest r;
   const auto kind = static_cast<std::uint8_t>(in.take(1)[0]);
-  if (kind < 1 || kind > 5)
+  if (kind < 1 || kind > 6)
     throw ValueError("manager: unknown request kind " + std::to_string(kind));
   r.kind = static_cast<Request>(kind);
   r.id = decode<std::uint64_t>(in);

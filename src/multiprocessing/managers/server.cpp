@@ -3,14 +3,20 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
+#include "../handles.hpp"
 #include "concur/multiprocessing/managers/base_manager.hpp"
+#include "os/fd_passing.hpp"
+#include "os/spin.hpp"
 #include "protocol.hpp"
 
 namespace concur::multiprocessing::managers {
@@ -48,7 +54,12 @@ struct Server::State {
 };
 
 namespace {
-Buffer reply_of(detail::Reply kind) { return Buffer{static_cast<std::byte>(kind)}; }
+Buffer reply_of(detail::Reply kind) {
+  Buffer out;
+  out.reserve(64);  // results are appended (and g++ 12 -O3 misreads a 1-byte vector's growth)
+  out.push_back(static_cast<std::byte>(kind));
+  return out;
+}
 }  // namespace
 
 Buffer Server::State::add_object(std::shared_ptr<void> ptr, const std::string& typeid_) {
@@ -121,6 +132,8 @@ Buffer Server::State::dispatch(std::span<const std::byte> bytes) {
       case detail::Request::kShutdown:
         request_stop();
         return reply_of(detail::Reply::kReturn);
+      case detail::Request::kUpgrade:
+        break;  // only as the first request of a connection (serve_connection)
     }
     throw ValueError("manager: unknown request");
   } catch (...) {
@@ -130,16 +143,55 @@ Buffer Server::State::dispatch(std::span<const std::byte> bytes) {
   }
 }
 
+namespace {
+
+// cpu_relax rounds a server thread spins for the next request on its rings (as the rings'
+// own readers do, see os/spin.hpp).
+constexpr int kRequestSpin = 600;
+
+// Answers a kUpgrade: a duplex Pipe whose second end goes to the client over the socket
+// (its fds attached), the first returned to serve on.
+Connection<Bytes> upgrade(Connection<Bytes>& sock) {
+  auto [mine, theirs] = Pipe<Bytes>(true);
+  Buffer message(8);
+  std::vector<int> fds;
+  {
+    multiprocessing::detail::FdSink sink;
+    encode(message, theirs);
+    fds = sink.fds();
+    const std::uint64_t n = message.size() - 8;
+    std::memcpy(message.data(), &n, 8);
+    os::send_with_fds(multiprocessing::detail::ConnectionAccess::core(sock).socket(), message, fds);
+  }
+  theirs.close();  // the client holds it now: its end of file is the client's
+  return std::move(mine);
+}
+
+}  // namespace
+
 void Server::State::serve_connection(Connection<Bytes> conn) {
+  std::optional<Connection<Bytes>> ring;  // after an upgrade, requests come here
   while (!stop.load()) {
     try {
-      if (!conn.poll(100ms)) continue;
-      const Bytes request = conn.recv_bytes();
-      conn.send_bytes(dispatch(request));
+      Connection<Bytes>& c = ring ? *ring : conn;
+      // On rings, spin briefly (load-aware) for the next request before sleeping in poll:
+      // a client making calls back to back is answered without a wake-up through the kernel.
+      const auto& core = multiprocessing::detail::ConnectionAccess::core(c);
+      if (!(ring && os::spin_until([&] { return core.has_data(); }, kRequestSpin)) &&
+          !c.poll(100ms))
+        continue;
+      const Bytes request = c.recv_bytes();
+      if (!ring && request.size() == 1 &&
+          request.data()[0] == static_cast<std::byte>(detail::Request::kUpgrade)) {
+        ring.emplace(upgrade(conn));
+        continue;
+      }
+      c.send_bytes(dispatch(request));
     } catch (...) {
       break;  // the client is gone, or broke the framing: this connection ends, not the server
     }
   }
+  if (ring) ring->close();
   conn.close();
 }
 

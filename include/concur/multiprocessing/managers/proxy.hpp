@@ -73,6 +73,9 @@ enum class Request : std::uint8_t {
   kShutdown = 3,
   kDummy = 4,
   kNumberOfObjects = 5,
+  /// A local client asks for shared-memory rings (design 0006 §6): the reply is raw (an
+  /// 8-byte length, then a Connection's handle, its fds attached), not a frame.
+  kUpgrade = 6,
 };
 enum class Reply : std::uint8_t { kReturn = 0, kError = 1, kProxy = 2 };
 
