@@ -1,22 +1,12 @@
-"""CPython peers of bench/managers_bench.cpp's cases: a local multiprocessing.Manager()
-(its server process, a Unix socket, one pickled round trip per operation). Same shape as
-the other bench/py_peers_*.py: a CASES dict and one JSON line per case.
+"""CPython peers of bench/managers_bench.cpp's cases that ../shared/peers/py_peers.py does not
+cover (it has manager.dict_setitem): a local multiprocessing.Manager() (its server process,
+a Unix socket, one pickled round trip per operation). Same shape as the other
+bench/py_peers_*.py: a CASES dict and one JSON line per case.
 """
 import json, multiprocessing as mp, sys, time
 
 def out(case, value, unit):
     print(json.dumps({"case": case, "impl": "cpython", "value": round(value, 3), "unit": unit}), flush=True)
-
-def dict_setitem(n=20_000):
-    with mp.Manager() as m:
-        d = m.dict()
-        for i in range(1000):
-            d[i] = i  # warm
-        t = time.perf_counter()
-        for i in range(n):
-            d[i] = i
-        dt = time.perf_counter() - t
-    out("manager.dict_setitem", n / dt, "ops/s")
 
 def queue_put_get(n=10_000):
     with mp.Manager() as m:
@@ -29,7 +19,6 @@ def queue_put_get(n=10_000):
     out("manager.queue_put_get", n / dt, "pairs/s")
 
 CASES = {
-    "manager.dict_setitem": dict_setitem,
     "manager.queue_put_get": queue_put_get,
 }
 
