@@ -25,8 +25,8 @@ connection::Address make_address(bool inet, const std::string& path, int port) {
 }
 }  // namespace
 
-void detail::run_server(SetupFn setup, Buffer initializer, bool inet, std::string path, int port,
-                        std::optional<Bytes> authkey, Connection<Bytes> ready) {
+void detail::run_server(SetupFn setup, Buffer initializer, bool inet, const std::string& path,
+                        int port, std::optional<Bytes> authkey, Connection<Bytes> ready) {
   std::signal(SIGINT, SIG_IGN);  // as CPython's manager server: ^C is the parent's to handle
   std::optional<Server> server;
   try {
@@ -60,14 +60,14 @@ BaseManager::BaseManager(SetupFn setup_fn, detail::StartFn start_fn, ManagerOpti
       registry_(std::make_shared<Registry>()),
       address_(std::move(options.address)),
       authkey_(options.authkey ? std::move(options.authkey) : current_process().authkey()),
-      ctx_(std::move(options.ctx)),
+      ctx_(options.ctx),
       shutdown_timeout_(options.shutdown_timeout) {
   setup_(*registry_);
 }
 
 BaseManager::~BaseManager() { shutdown(); }
 
-void BaseManager::start(Call initializer) {
+void BaseManager::start(const Call& initializer) {
   if (state_ == State::kStarted) throw ProcessError("Already started server");
   if (state_ == State::kShutdown) throw ProcessError("Manager has shut down");
   if (state_ == State::kConnected) throw ProcessError("Manager is connected to a server");

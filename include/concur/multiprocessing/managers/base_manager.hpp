@@ -109,13 +109,12 @@ class Server {
 namespace detail {
 /// The server process's entry: runs `setup`, then `initializer`, listens, reports its
 /// address (or the exception) on `ready`, serves until shut down.
-void run_server(SetupFn setup, Buffer initializer, bool inet, std::string path, int port,
+void run_server(SetupFn setup, Buffer initializer, bool inet, const std::string& path, int port,
                 std::optional<Bytes> authkey, Connection<Bytes> ready);
 template <SetupFn F>
-void server_main(Buffer initializer, bool inet, std::string path, int port,
+void server_main(Buffer initializer, bool inet, const std::string& path, int port,
                  std::optional<Bytes> authkey, Connection<Bytes> ready) {
-  run_server(F, std::move(initializer), inet, std::move(path), port, std::move(authkey),
-             std::move(ready));
+  run_server(F, std::move(initializer), inet, path, port, std::move(authkey), std::move(ready));
 }
 /// Starts the server process of setup F.
 using StartFn = Process (*)(const Context& ctx, Buffer initializer,
@@ -152,7 +151,7 @@ class BaseManager {
 
   /// Starts the server process and waits (at most 30 s) until it listens. `initializer`
   /// runs in the server before it serves (Python: start(initializer, initargs)).
-  void start(Call initializer = {});
+  void start(const Call& initializer = {});
   /// Uses the server already running at address() (Python: connect()).
   void connect();
   /// Stops a server this manager started (Python: shutdown()); idempotent.
