@@ -2,6 +2,7 @@
 // (concur/multiprocessing/managers/proxy.hpp).
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ struct Connections {
   std::map<std::string, ServerLink> by_address;
 };
 thread_local Connections tls_connections;
+
+// Bounds opening a connection to a server: connect plus the handshake (TimeoutError after).
+constexpr auto kConnectTimeout = std::chrono::seconds(30);
 
 std::map<std::string, ServerLink>& connections() {
   if (tls_connections.pid != ::getpid()) {
@@ -109,6 +113,7 @@ Buffer request(const connection::Address& address, const std::optional<Bytes>& a
   if (it == conns.end()) {
     connection::ClientOptions options;
     options.authkey = authkey;
+    options.timeout = kConnectTimeout;  // a server that accepts and never answers: an error
     ServerLink link{connection::Client<Bytes>(address, options), std::nullopt};
     if (address.family() == "AF_UNIX") link.ring.emplace(upgrade(link.socket));
     it = conns.emplace(key, std::move(link)).first;

@@ -16,7 +16,9 @@
 // RemoteError (codec.hpp); ValueError for a name the registration does not expose, or for
 // arguments of other types than the method's; EOFError / ConnectionError when the server is
 // gone (never a hang: its end of the socket closes when it dies); AuthenticationError when
-// the keys differ.
+// the keys differ; TimeoutError when opening the connection (connect and handshake) takes
+// more than 30 s (a server that accepts and never answers). A call on an open connection
+// is not bounded: a server alive but stuck holds its caller, as in Python.
 //
 // Crossing: a proxy is Picklable (a Process argument under every start method, an item of a
 // DictProxy or a Queue...). As a Process argument it carries its authkey (Python: only
