@@ -64,7 +64,12 @@ CONCUR_REGISTER(remote_client);
 
 class ManagerMethods : public ::testing::TestWithParam<std::string> {
  protected:
-  mm::ManagerOptions options() const { return {.ctx = mp::get_context(GetParam())}; }
+  // CPython's tests give the server SHUTDOWN_TIMEOUT (support.SHORT_TIMEOUT, 30 s) to exit
+  // after the shutdown request: a sanitizer build on a loaded machine can take over the
+  // default second, and the SIGTERM that follows would read as a wrong exit code.
+  mm::ManagerOptions options() const {
+    return {.ctx = mp::get_context(GetParam()), .shutdown_timeout = 30s};
+  }
 };
 INSTANTIATE_TEST_SUITE_P(Methods, ManagerMethods, ::testing::Values("fork", "spawn", "forkserver"),
                          concur::testing::proc::method_name);
