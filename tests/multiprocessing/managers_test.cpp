@@ -3,9 +3,12 @@
 // proxies crossing to children, method_to_typeid, serving from this process.
 #include "concur/multiprocessing/managers.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -204,6 +207,54 @@ TEST(Manager, ShutdownWithLiveProxies) {
   EXPECT_ANY_THROW(c.call<&Counter::add>(1));
   EXPECT_THROW(m.create<mm::Proxy<Counter>>("Counter", std::int64_t{0}), mp::ProcessError);
   m.shutdown();  // idempotent
+}
+
+// Opening a connection is bounded by ManagerOptions::connect_timeout: a server that
+// accepts (the kernel's backlog does) and never answers is TimeoutError, and the proxies
+// carry the bound with them, also across processes.
+TEST(Manager, ConnectTimeoutBoundsAServerThatNeverAnswers) {
+  const int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(::listen(sock, 4), 0);
+  ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  mm::BaseManager m(mm::setup<&setup>, {.address = {"127.0.0.1", ntohs(sa.sin_port)},
+                                        .authkey = concur::Bytes("k"),
+                                        .connect_timeout = 300ms});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(m.connect(), concur::TimeoutError);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 180ms);
+  EXPECT_LT(took, 3s);
+  ::close(sock);
+
+  mm::BaseManager real(mm::setup<&setup>, {.connect_timeout = 250ms});
+  real.start();
+  auto c = real.create<mm::Proxy<Counter>>("Counter", std::int64_t{0});
+  EXPECT_EQ(c.connect_timeout(), 250ms);
+  EXPECT_EQ(mp::loads<mm::Proxy<Counter>>(mp::dumps(c)).connect_timeout(), 250ms);
+}
+
+// Each connection's handshake runs on its own thread: clients that connect and stay
+// silent (each would hold the handshake for its 10 s bound) do not delay another client.
+TEST(Manager, SilentClientsDelayNoOtherClient) {
+  mm::BaseManager m(mm::setup<&setup>, {.authkey = concur::Bytes("k")});
+  m.start();
+  std::vector<mp::Connection<concur::Bytes>> silent;
+  for (int i = 0; i < 3; ++i) silent.push_back(mp::connection::Client<concur::Bytes>(m.address()));
+  const auto t0 = std::chrono::steady_clock::now();
+  std::int64_t got = 0;
+  std::thread t([&] {  // a thread of its own: a connection of its own
+    got = m.create<mm::Proxy<Counter>>("Counter", std::int64_t{4}).call<&Counter::add>(1);
+  });
+  t.join();
+  EXPECT_EQ(got, 5);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // the old accept loop: 30 s
+  for (auto& c : silent) c.close();
 }
 
 TEST(ManagerServer, ServeForeverInThisProcessUntilStop) {

@@ -61,7 +61,8 @@ BaseManager::BaseManager(SetupFn setup_fn, detail::StartFn start_fn, ManagerOpti
       address_(std::move(options.address)),
       authkey_(options.authkey ? std::move(options.authkey) : current_process().authkey()),
       ctx_(options.ctx),
-      shutdown_timeout_(options.shutdown_timeout) {
+      shutdown_timeout_(options.shutdown_timeout),
+      connect_timeout_(options.connect_timeout) {
   setup_(*registry_);
 }
 
@@ -112,7 +113,7 @@ void BaseManager::start(const Call& initializer) {
 void BaseManager::connect() {
   if (state_ != State::kInitial) throw ProcessError("Manager is started or connected already");
   detail::Reply kind{};
-  detail::request(address_, authkey_, detail::Request::kDummy, 0, {}, {}, kind);
+  detail::request(address_, authkey_, connect_timeout_, detail::Request::kDummy, 0, {}, {}, kind);
   state_ = State::kConnected;
 }
 
@@ -124,16 +125,16 @@ void BaseManager::check_ready() const {
 Token BaseManager::create_token(std::string_view typeid_, const Buffer& args) {
   check_ready();
   detail::Reply kind{};
-  const Buffer reply =
-      detail::request(address_, authkey_, detail::Request::kCreate, 0, typeid_, args, kind);
+  const Buffer reply = detail::request(address_, authkey_, connect_timeout_,
+                                       detail::Request::kCreate, 0, typeid_, args, kind);
   return detail::decode_token(reply, address_);
 }
 
 std::size_t BaseManager::number_of_objects() const {
   check_ready();
   detail::Reply kind{};
-  const Buffer reply =
-      detail::request(address_, authkey_, detail::Request::kNumberOfObjects, 0, {}, {}, kind);
+  const Buffer reply = detail::request(address_, authkey_, connect_timeout_,
+                                       detail::Request::kNumberOfObjects, 0, {}, {}, kind);
   return static_cast<std::size_t>(loads<std::uint64_t>(reply));
 }
 
@@ -143,7 +144,8 @@ void BaseManager::shutdown() noexcept {
   if (state_ == State::kStarted && process_) {
     try {
       detail::Reply kind{};
-      detail::request(address_, authkey_, detail::Request::kShutdown, 0, {}, {}, kind);
+      detail::request(address_, authkey_, connect_timeout_, detail::Request::kShutdown, 0, {}, {},
+                      kind);
     } catch (...) {
       // the server is gone already: join it below
     }

@@ -36,9 +36,6 @@ struct Connections {
 };
 thread_local Connections tls_connections;
 
-// Bounds opening a connection to a server: connect plus the handshake (TimeoutError after).
-constexpr auto kConnectTimeout = std::chrono::seconds(30);
-
 std::map<std::string, ServerLink>& connections() {
   if (tls_connections.pid != ::getpid()) {
     // Inherited through fork: never used here; kept open until exit (not ours to close).
@@ -105,15 +102,15 @@ void forget_connection(const connection::Address& address) noexcept {
 }
 
 Buffer request(const connection::Address& address, const std::optional<Bytes>& authkey,
-               Request kind, std::uint64_t id, std::string_view name,
-               std::span<const std::byte> args, Reply& kind_out) {
+               std::chrono::milliseconds connect_timeout, Request kind, std::uint64_t id,
+               std::string_view name, std::span<const std::byte> args, Reply& kind_out) {
   auto& conns = connections();
   const std::string key = address.repr();
   auto it = conns.find(key);
   if (it == conns.end()) {
     connection::ClientOptions options;
     options.authkey = authkey;
-    options.timeout = kConnectTimeout;  // a server that accepts and never answers: an error
+    options.timeout = connect_timeout;  // a server that accepts and never answers: an error
     ServerLink link{connection::Client<Bytes>(address, options), std::nullopt};
     if (address.family() == "AF_UNIX") link.ring.emplace(upgrade(link.socket));
     it = conns.emplace(key, std::move(link)).first;
@@ -142,8 +139,8 @@ Buffer request(const connection::Address& address, const std::optional<Bytes>& a
 namespace concur::multiprocessing::managers {
 
 Buffer BaseProxy::send(std::string_view name, const Buffer& args, detail::Reply& kind) const {
-  return detail::request(token_.address, authkey_, detail::Request::kCall, token_.id, name, args,
-                         kind);
+  return detail::request(token_.address, authkey_, connect_timeout_, detail::Request::kCall,
+                         token_.id, name, args, kind);
 }
 
 }  // namespace concur::multiprocessing::managers

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../handles.hpp"
+#include "../socket_connection.hpp"
 #include "concur/multiprocessing/managers/base_manager.hpp"
 #include "os/fd_passing.hpp"
 #include "os/spin.hpp"
@@ -24,8 +25,9 @@ namespace concur::multiprocessing::managers {
 using namespace std::chrono_literals;
 
 struct Server::State {
-  State(std::shared_ptr<const Registry> r, connection::ListenerOptions options)
-      : registry(std::move(r)), listener(std::move(options)) {}
+  State(std::shared_ptr<const Registry> r, connection::ListenerOptions options,
+        std::optional<Bytes> key)
+      : registry(std::move(r)), listener(std::move(options)), authkey(std::move(key)) {}
 
   struct Object {
     std::shared_ptr<void> ptr;
@@ -34,7 +36,10 @@ struct Server::State {
   };
 
   std::shared_ptr<const Registry> registry;
+  // Accepts without a handshake: each connection's thread runs it (authenticate), so a
+  // client that connects and stays silent delays no one else's accept.
   connection::Listener listener;
+  std::optional<Bytes> authkey;
   mutable std::mutex mu;
   std::unordered_map<std::uint64_t, Object> objects;
   std::uint64_t next_id = 1;
@@ -50,6 +55,9 @@ struct Server::State {
     listener.close();
   }
   Buffer add_object(std::shared_ptr<void> ptr, const std::string& typeid_);
+  /// The mutual HMAC handshake on a fresh connection, bounded by kHandshakeTimeout; false
+  /// (the client is dropped) when it fails. Nothing of the client's is decoded before.
+  bool authenticate(Connection<Bytes>& conn) noexcept;
   void serve_connection(Connection<Bytes> conn);
 };
 
@@ -148,6 +156,8 @@ namespace {
 // cpu_relax rounds a server thread spins for the next request on its rings (as the rings'
 // own readers do, see os/spin.hpp).
 constexpr int kRequestSpin = 600;
+// Bounds a client's half of the handshake (the Listener's default handshake_timeout).
+constexpr auto kHandshakeTimeout = 10s;
 
 // Answers a kUpgrade: a duplex Pipe whose second end goes to the client over the socket
 // (its fds attached), the first returned to serve on.
@@ -169,7 +179,26 @@ Connection<Bytes> upgrade(Connection<Bytes>& sock) {
 
 }  // namespace
 
+bool Server::State::authenticate(Connection<Bytes>& conn) noexcept {
+  if (!authkey) return true;
+  try {
+    auto& core = dynamic_cast<multiprocessing::detail::SocketCore&>(
+        multiprocessing::detail::ConnectionAccess::core(conn));
+    core.set_read_limits(Deadline(kHandshakeTimeout), -1);
+    connection::detail::deliver_challenge(core, authkey->span());
+    connection::detail::answer_challenge(core, authkey->span());
+    core.set_read_limits(Deadline(), -1);
+    return true;
+  } catch (...) {
+    return false;  // a wrong key, garbage, or silence: refused before any request is read
+  }
+}
+
 void Server::State::serve_connection(Connection<Bytes> conn) {
+  if (!authenticate(conn)) {
+    conn.close();
+    return;
+  }
   std::optional<Connection<Bytes>> ring;  // after an upgrade, requests come here
   while (!stop.load()) {
     try {
@@ -200,8 +229,7 @@ Server::Server(std::shared_ptr<const Registry> registry, const connection::Addre
   connection::ListenerOptions options;
   options.address = address;
   options.backlog = 16;
-  options.authkey = std::move(authkey);
-  s_ = std::make_shared<State>(std::move(registry), std::move(options));
+  s_ = std::make_shared<State>(std::move(registry), std::move(options), std::move(authkey));
 }
 
 Server::~Server() {
@@ -223,7 +251,7 @@ void Server::serve_forever(std::chrono::milliseconds grace) {
   const std::shared_ptr<State> s = s_;
   while (!s->stop.load()) {
     try {
-      // A client's handshake runs inside accept (bounded by the listener's handshake_timeout).
+      // No handshake here: the connection's thread runs it (authenticate).
       Connection<Bytes> conn = s->listener.accept<Bytes>();
       {
         std::lock_guard lk(s->mu);
@@ -234,8 +262,6 @@ void Server::serve_forever(std::chrono::milliseconds grace) {
         std::lock_guard lk(s->mu);
         if (--s->running == 0) s->idle.notify_all();
       }).detach();
-    } catch (const AuthenticationError&) {
-      // refused before a byte of payload was read; go on serving
     } catch (const std::exception&) {
       if (s->stop.load() || s->listener.closed()) break;
       std::this_thread::sleep_for(10ms);  // a client that failed its handshake, or EMFILE

@@ -76,6 +76,10 @@ struct ManagerOptions {
   std::optional<Context> ctx{};
   /// How long shutdown() waits for the server before it terminates it.
   std::chrono::milliseconds shutdown_timeout{1000};
+  /// Bounds opening a connection to the server, by this manager and by the proxies it makes
+  /// (carried with them to other processes): connect plus the handshake. After it:
+  /// TimeoutError (a server that accepts and never answers is an error, not a hang).
+  std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout;
 };
 
 /// Serves a Registry's objects at an address, in the calling process.
@@ -164,7 +168,7 @@ class BaseManager {
   template <class P = BaseProxy, class... A>
   P create(std::string_view typeid_, A&&... args) {
     const Buffer a = dumps(std::tuple<detail::arg_t<A>...>(std::forward<A>(args)...));
-    return P(create_token(typeid_, a), authkey_);
+    return P(create_token(typeid_, a), authkey_, connect_timeout_);
   }
 
   /// The server's address (with the port or socket path it chose, once started).
@@ -187,6 +191,7 @@ class BaseManager {
   std::optional<Bytes> authkey_;
   std::optional<Context> ctx_;
   std::chrono::milliseconds shutdown_timeout_;
+  std::chrono::milliseconds connect_timeout_;
   std::optional<Process> process_;
   enum class State { kInitial, kStarted, kConnected, kShutdown } state_ = State::kInitial;
 };

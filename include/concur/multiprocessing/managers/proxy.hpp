@@ -17,8 +17,10 @@
 // arguments of other types than the method's; EOFError / ConnectionError when the server is
 // gone (never a hang: its end of the socket closes when it dies); AuthenticationError when
 // the keys differ; TimeoutError when opening the connection (connect and handshake) takes
-// more than 30 s (a server that accepts and never answers). A call on an open connection
-// is not bounded: a server alive but stuck holds its caller, as in Python.
+// more than the proxy's connect_timeout (ManagerOptions::connect_timeout of the manager that
+// made it, 30 s by default): a server that accepts and never answers is an error, not a
+// hang. A call on an open connection is not bounded: a server alive but stuck holds its
+// caller, as in Python.
 //
 // Crossing: a proxy is Picklable (a Process argument under every start method, an item of a
 // DictProxy or a Queue...). As a Process argument it carries its authkey (Python: only
@@ -30,6 +32,7 @@
 // live until it shuts down (docs/design/0006-managers.md §4).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -45,6 +48,9 @@
 #include "concur/multiprocessing/managers/registry.hpp"
 
 namespace concur::multiprocessing::managers {
+
+/// How long opening a connection to a server (connect and handshake) may take by default.
+inline constexpr std::chrono::milliseconds kDefaultConnectTimeout{30000};
 
 /// Python: multiprocessing.managers.Token: which object of which server.
 struct Token {
@@ -81,12 +87,13 @@ enum class Request : std::uint8_t {
 };
 enum class Reply : std::uint8_t { kReturn = 0, kError = 1, kProxy = 2 };
 
-/// One request on this thread's connection to `address`; returns the reply's payload
-/// after its kind byte, with the kind in `kind`. An error reply is thrown. A connection
-/// that failed is dropped (the next request opens a new one).
+/// One request on this thread's connection to `address` (opened, when there is none yet,
+/// within `connect_timeout`); returns the reply's payload after its kind byte, with the kind
+/// in `kind`. An error reply is thrown. A connection that failed is dropped (the next
+/// request opens a new one).
 Buffer request(const connection::Address& address, const std::optional<Bytes>& authkey,
-               Request kind, std::uint64_t id, std::string_view name,
-               std::span<const std::byte> args, Reply& kind_out);
+               std::chrono::milliseconds connect_timeout, Request kind, std::uint64_t id,
+               std::string_view name, std::span<const std::byte> args, Reply& kind_out);
 /// Whether a proxy being encoded now is a Process argument (it then carries its authkey).
 bool encoding_for_process_start() noexcept;
 /// current_process().authkey().
@@ -107,10 +114,16 @@ using arg_t = std::conditional_t<std::is_convertible_v<A, const char*> &&
 class BaseProxy {
  public:
   BaseProxy() = default;
-  BaseProxy(Token token, std::optional<Bytes> authkey)
-      : token_(std::move(token)), authkey_(std::move(authkey)) {}
+  /// `connect_timeout` bounds opening this thread's connection to the server (connect and
+  /// handshake: TimeoutError after it).
+  BaseProxy(Token token, std::optional<Bytes> authkey,
+            std::chrono::milliseconds connect_timeout = kDefaultConnectTimeout)
+      : token_(std::move(token)), authkey_(std::move(authkey)), connect_timeout_(connect_timeout) {}
 
   [[nodiscard]] const Token& token() const noexcept { return token_; }
+  [[nodiscard]] std::chrono::milliseconds connect_timeout() const noexcept {
+    return connect_timeout_;
+  }
 
   /// Python: _callmethod(name, args). R is the method's result type (void: none); the
   /// arguments must have the method's parameter types (ValueError naming both otherwise).
@@ -127,20 +140,22 @@ class BaseProxy {
         send(name, dumps(std::tuple<detail::arg_t<A>...>(std::forward<A>(args)...)), kind);
     if (kind != detail::Reply::kProxy)
       throw TypeError("callmethod_proxy: method '" + std::string(name) + "' returns a value");
-    return P(detail::decode_token(reply, token_.address), authkey_);
+    return P(detail::decode_token(reply, token_.address), authkey_, connect_timeout_);
   }
 
   template <class Archive>
   void save(Archive& ar) const {
     const bool with_key = detail::encoding_for_process_start() && authkey_.has_value();
-    ar(token_, with_key);
+    ar(token_, static_cast<std::int64_t>(connect_timeout_.count()), with_key);
     if (with_key)
       ar(std::string(reinterpret_cast<const char*>(authkey_->data()), authkey_->size()));
   }
   template <class Archive>
   void load(Archive& ar) {
     bool with_key = false;
-    ar(token_, with_key);
+    std::int64_t connect_ms = 0;
+    ar(token_, connect_ms, with_key);
+    connect_timeout_ = std::chrono::milliseconds(connect_ms);
     if (with_key) {
       std::string key;
       ar(key);
@@ -157,7 +172,7 @@ class BaseProxy {
     const Buffer reply = send(name, dumps(Args(std::forward<A>(args)...)), kind);
     if (kind == detail::Reply::kProxy) {
       if constexpr (std::is_base_of_v<BaseProxy, R>) {
-        return R(detail::decode_token(reply, token_.address), authkey_);
+        return R(detail::decode_token(reply, token_.address), authkey_, connect_timeout_);
       } else {
         throw TypeError("method '" + std::string(name) +
                         "' returns a proxy: call it with callmethod_proxy");
@@ -174,6 +189,7 @@ class BaseProxy {
  private:
   Token token_;
   std::optional<Bytes> authkey_;
+  std::chrono::milliseconds connect_timeout_ = kDefaultConnectTimeout;
 };
 
 /// A proxy of a T served by a manager, calling T's exposed methods by member pointer:
