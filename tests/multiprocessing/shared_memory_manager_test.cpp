@@ -5,13 +5,19 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "concur/exceptions.hpp"
+#include "concur/multiprocessing.hpp"
 #include "concur/multiprocessing/errors.hpp"
 #include "multiprocessing/tracker.hpp"
 #include "support/leak_check.hpp"
+#include "support/mp_process_util.hpp"
 #include "support/mp_shm_util.hpp"
 
 namespace mgr = concur::multiprocessing::managers;
@@ -121,3 +127,189 @@ TEST(SharedMemoryManager, AKilledProgramsSegmentsAreRemovedWithoutAWarning) {
       concur::testing::eventually([&] { return !shm_exists(a) && !shm_exists(b); }, 20000ms));
   EXPECT_EQ(shm_test::read_to_eof(err.r), "");
 }
+
+// ---- address, authkey and connect(): other processes hand their segments to the manager.
+
+namespace smm_connect_test {
+
+namespace mp = concur::mp;
+namespace mm = concur::mp::managers;
+
+// A connected process (another start method's child): makes a segment and a list through
+// the manager, reports their names, and exits.
+void connected_child(std::string address, concur::Bytes key, mp::Connection<std::string> out) {
+  mgr::SharedMemoryManager smm({.address = mp::connection::Address(address), .authkey = key});
+  smm.connect();
+  auto m = smm.SharedMemory(64);
+  m.buf()[0] = std::byte{'h'};
+  auto sl = smm.ShareableList({7, "seven"});
+  out.send(m.name() + " " + sl.shm().name());
+}
+CONCUR_REGISTER(connected_child);
+
+void no_types(mm::Registry& /*r*/) {}
+
+class SmmMethods : public ::testing::TestWithParam<std::string> {};
+INSTANTIATE_TEST_SUITE_P(Methods, SmmMethods, ::testing::Values("fork", "spawn", "forkserver"),
+                         concur::testing::proc::method_name);
+
+// The segments a connected child made outlive it, and the owner's shutdown unlinks them.
+TEST_P(SmmMethods, AConnectedProcessHandsItsSegmentsToTheManager) {
+  const concur::Bytes key("smm-key");
+  mgr::SharedMemoryManager smm({.authkey = key});
+  smm.start();
+  EXPECT_TRUE(smm.address().is_abstract());  // no socket file, even after a crash
+  auto [r, w] = mp::Pipe<std::string>(false);
+  mp::Process p = mp::get_context(GetParam())
+                      .Process(mp::fn<&connected_child>, smm.address().path(), key, std::move(w));
+  p.start();
+  ASSERT_TRUE(r.poll(60s));
+  const std::string names = r.recv();
+  ASSERT_TRUE(p.join(60s));
+  EXPECT_EQ(p.exitcode(), 0);
+  const auto space = names.find(' ');
+  ASSERT_NE(space, std::string::npos) << names;
+  const std::string a = names.substr(0, space);
+  const std::string b = names.substr(space + 1);
+  ASSERT_TRUE(shm_exists(a));
+  ASSERT_TRUE(shm_exists(b));
+  shm::SharedMemory att(a);
+  EXPECT_EQ(att.buf()[0], std::byte{'h'});
+  att.close();
+  EXPECT_EQ(shm::ShareableList(b)[1], shm::Item("seven"));
+  const auto listed = smm.list_segments();
+  EXPECT_NE(std::find(listed.begin(), listed.end(), a), listed.end());
+  EXPECT_NE(std::find(listed.begin(), listed.end(), b), listed.end());
+  smm.shutdown();
+  EXPECT_FALSE(shm_exists(a));
+  EXPECT_FALSE(shm_exists(b));
+}
+
+// A process that is a program of its own (its own resource tracker) hands a segment over
+// and ends: its tracker does not unlink it (CPython's does); the manager's shutdown does.
+TEST(SharedMemoryManagerConnect, ASeparateProgramsTrackerLetsTheSegmentGo) {
+  const concur::Bytes key("smm-key");
+  mgr::SharedMemoryManager smm({.authkey = key});
+  smm.start();
+  const std::string address = smm.address().path();
+  shm_test::Pipe names;
+  const pid_t child = shm_test::fork_child([&] {
+    detail::forget_tracker();  // from here on, a program of its own
+    std::string name;
+    {
+      mgr::SharedMemoryManager c({.address = mp::connection::Address(address), .authkey = key});
+      c.connect();
+      name = c.SharedMemory(32).name();
+      if (detail::tracker_pid() <= 0) return 2;  // it was tracked here until handed over
+    }
+    detail::stop_tracker();  // the program ends: its tracker unlinks what it still holds
+    name += "\n";
+    return ::write(names.w, name.data(), name.size()) == static_cast<ssize_t>(name.size()) ? 0 : 1;
+  });
+  names.close_w();
+  std::string line = shm_test::read_to_eof(names.r, 30s);
+  ASSERT_EQ(shm_test::wait_child(child), 0) << line;
+  ASSERT_FALSE(line.empty());
+  line.pop_back();
+  EXPECT_TRUE(shm_exists(line));
+  EXPECT_EQ(smm.list_segments(), std::vector<std::string>{line});
+  smm.shutdown();
+  EXPECT_FALSE(shm_exists(line));
+}
+
+TEST(SharedMemoryManagerConnect, KeysStatesAndAConnectedShutdown) {
+  mgr::SharedMemoryManager owner({.authkey = concur::Bytes("right")});
+  owner.start();
+  mgr::SharedMemoryManager bad({.address = owner.address(), .authkey = concur::Bytes("wrong")});
+  EXPECT_THROW(bad.connect(), mp::AuthenticationError);
+  mgr::SharedMemoryManager nowhere;
+  EXPECT_THROW(nowhere.connect(), concur::ValueError);  // no address
+  mgr::SharedMemoryManager c({.address = owner.address(), .authkey = concur::Bytes("right")});
+  EXPECT_THROW((void)c.SharedMemory(8), concur::ValueError);  // not connected yet
+  c.connect();
+  EXPECT_TRUE(c.started());
+  EXPECT_EQ(c.server_pid(), -1);  // the owner's
+  EXPECT_THROW(c.connect(), mp::ProcessError);
+  EXPECT_THROW(c.start(), mp::ProcessError);
+  auto m = c.SharedMemory(8);
+  auto own = owner.SharedMemory(8);
+  EXPECT_EQ(c.list_segments(), owner.list_segments());
+  EXPECT_EQ(owner.list_segments().size(), 2u);
+  c.shutdown();  // forgets the connection; the segments are the owner's
+  EXPECT_TRUE(shm_exists(m.name()));
+  EXPECT_THROW((void)c.SharedMemory(8), concur::ValueError);
+  owner.shutdown();
+  EXPECT_FALSE(shm_exists(m.name()));
+  EXPECT_FALSE(shm_exists(own.name()));
+}
+
+// The owner gone, a connected manager's next segment is an error, and the segment it was
+// making is unlinked (nothing left in /dev/shm by that call).
+TEST(SharedMemoryManagerConnect, AfterTheOwnerShutsDownAConnectedCallFails) {
+  mgr::SharedMemoryManager owner({.authkey = concur::Bytes("k")});
+  owner.start();
+  mgr::SharedMemoryManager c({.address = owner.address(), .authkey = concur::Bytes("k")});
+  c.connect();
+  owner.shutdown();
+  EXPECT_THROW((void)c.SharedMemory(64), concur::EOFError);
+  // Opening a new connection finds nothing there.
+  EXPECT_THROW((void)c.SharedMemory(64), concur::ConnectionRefusedError);
+}
+
+// An authenticated peer cannot make the manager adopt what is not a segment it made on this
+// machine: the identity (device, inode) must match this machine's /dev/shm.
+TEST(SharedMemoryManagerConnect, AForgedIdentityOrNameIsRefused) {
+  const concur::Bytes key("k");
+  mgr::SharedMemoryManager owner({.authkey = key});
+  owner.start();
+  mm::BaseManager raw(mm::setup<&no_types>, {.address = owner.address(), .authkey = key});
+  raw.connect();
+  auto book = raw.create<mm::BaseProxy>("SharedMemoryServer");
+  shm::SharedMemory mine(std::nullopt, true, 16, true);
+  EXPECT_THROW(
+      book.callmethod<void>("track_segment", mine.name(), std::uint64_t{1}, std::uint64_t{2}),
+      concur::FileNotFoundError);
+  EXPECT_THROW(book.callmethod<void>("track_segment", std::string("../etc/passwd"),
+                                     std::uint64_t{1}, std::uint64_t{2}),
+               concur::FileNotFoundError);
+  EXPECT_THROW(book.callmethod<void>("release_everything"), concur::ValueError);  // not exposed
+  EXPECT_TRUE(owner.list_segments().empty());
+  mine.close();
+  mine.unlink();
+}
+
+// The owner killed: its concur-smm server still unlinks what connected processes made.
+TEST(SharedMemoryManagerConnect, AKilledOwnerStillUnlinksTheConnectedSegments) {
+  const concur::Bytes key("k");
+  shm_test::Pipe out;
+  const pid_t owner = shm_test::fork_child([&] {
+    mgr::SharedMemoryManager smm({.authkey = key});
+    smm.start();
+    const std::string name = smm.address().path().substr(1) + "\n";  // abstract: '\0' + name
+    if (::write(out.w, name.data(), name.size()) != static_cast<ssize_t>(name.size())) return 1;
+    ::pause();
+    return 0;
+  });
+  out.close_w();
+  std::string line;
+  while (line.find('\n') == std::string::npos) {
+    const std::string part = shm_test::read_to_eof(out.r, 30s, 1);
+    if (part.empty()) break;
+    line += part;
+  }
+  ASSERT_FALSE(line.empty());
+  line.pop_back();
+  std::string name;
+  {
+    mgr::SharedMemoryManager c(
+        {.address = mp::connection::Address::abstract(line), .authkey = key});
+    c.connect();
+    name = c.SharedMemory(64).name();
+    EXPECT_TRUE(shm_exists(name));
+    ::kill(owner, SIGKILL);
+    shm_test::wait_child(owner);
+  }
+  EXPECT_TRUE(concur::testing::eventually([&] { return !shm_exists(name); }, 20000ms));
+}
+
+}  // namespace smm_connect_test
