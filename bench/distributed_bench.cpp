@@ -72,7 +72,7 @@ const dist::detail::Keys& floor_keys() {
 
 // A floor worker: reads up to 64 tasks (fields "r": the results key, "v": the value),
 // pushes each value back, acknowledges and deletes them; until SIGTERM (its default action).
-void run_floor_worker(std::string url) {
+void run_floor_worker(const std::string& url) {
   namespace dd = dist::detail;
   dd::Redis r(dd::parse_url(url), {std::chrono::seconds(5), std::chrono::seconds(6)});
   const dd::Keys& keys = floor_keys();
