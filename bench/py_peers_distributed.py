@@ -28,8 +28,8 @@ Cases (the C++ benchmark measures the same):
                                 once the previous one has its result (µs)
 
 Every process this script starts (redis-server, the workers) is stopped and reaped before
-it exits, also on an error (SIGTERM, then SIGKILL after a bound); redis-server runs under
-`setpriv --pdeathsig KILL`, so it goes with the script even when the script is killed.
+it exits, also on an error (SIGTERM, then SIGKILL after a bound); they run under
+`setpriv --pdeathsig KILL`, so they go with the script even when the script is killed.
 Exits 77 (CTest's "skipped") when a peer's package is not installed.
 """
 import gc, json, os, secrets, shutil, socket, statistics, subprocess, sys, tempfile, time
@@ -82,6 +82,9 @@ class RedisServer:
             try:
                 if redis.Redis(host="127.0.0.1", port=self.port, password=self.password,
                                socket_timeout=1).ping():
+                    # Nothing is written there (no persistence, the log on stdout): gone
+                    # now, so that even a killed script leaves no directory behind.
+                    shutil.rmtree(self.dir, ignore_errors=True)
                     break
             except redis.exceptions.ConnectionError:
                 if self.proc.poll() is not None or time.monotonic() > end:
@@ -110,9 +113,13 @@ def stop(proc, timeout=15):
 
 
 def start_workers(kind, url, log):
-    """2 worker processes (this script in worker mode); their output goes to `log`."""
-    return [subprocess.Popen([sys.executable, HERE, f"--{kind}-worker", url, str(i)],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    """2 worker processes (this script in worker mode, killed with it: setpriv --pdeathsig);
+    the URL (with its password) in their environment, not on their command line; their
+    output goes to `log`."""
+    env = dict(os.environ, CONCUR_PEER_REDIS_URL=url)
+    return [subprocess.Popen(["setpriv", "--pdeathsig", "KILL", sys.executable, HERE,
+                              f"--{kind}-worker", str(i)],
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
             for i in range(2)]
 
 
@@ -280,10 +287,10 @@ CASES = {
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[0] == "--celery-worker":
-        return celery_worker(argv[1], argv[2])
-    if len(argv) >= 3 and argv[0] == "--rq-worker":
-        return rq_worker(argv[1], argv[2])
+    if len(argv) >= 2 and argv[0] == "--celery-worker":
+        return celery_worker(os.environ["CONCUR_PEER_REDIS_URL"], argv[1])
+    if len(argv) >= 2 and argv[0] == "--rq-worker":
+        return rq_worker(os.environ["CONCUR_PEER_REDIS_URL"], argv[1])
     peers = list(PEERS)
     if "--peers" in argv:
         k = argv.index("--peers")
