@@ -15,7 +15,7 @@ namespace {
 
 using futures::detail::StateBase;
 
-constexpr std::string_view kPoll = "0.25";  // seconds a BLPOP waits: bounds close()'s delay
+constexpr std::string_view kPoll = "0.25";  // seconds a blocking pop waits: bounds close()'s delay
 constexpr std::string_view kBatch = "256";  // results popped at once
 
 std::string random_id() {
@@ -36,7 +36,7 @@ RedisAddress address_from(const ExecutorOptions& options) {
 
 ClientEngine::ClientEngine(const ExecutorOptions& options)
     : address_(address_from(options)),
-      // A command may also wait kPoll in BLPOP: one second more than the connect bound.
+      // A command may also wait kPoll in a blocking pop: one second more than the connect bound.
       redis_options_{options.connect_timeout, options.connect_timeout + std::chrono::seconds(1)},
       keys_(options.namespace_),
       client_id_(random_id()),
@@ -106,7 +106,7 @@ void ClientEngine::send_loop() noexcept {
     }
     write_batch(batch);
   }
-  // Wakes the reader from its BLPOP, so that it sees the close at once.
+  // Wakes the reader from its blocking pop, so that it sees the close at once.
   try {
     if (!send_) send_ = std::make_unique<Redis>(address_, redis_options_);
     send_->append({"RPUSH", results_key_, ""});
@@ -151,13 +151,7 @@ void ClientEngine::read_loop() noexcept {
       if (closed_ && pending_.empty()) break;
     }
     try {
-      Reply r = recv_->command({"LPOP", results_key_, kBatch});
-      if (r.is_nil()) {
-        r = recv_->command({"BLPOP", results_key_, kPoll});
-        if (r.type == Reply::Type::array && r.elements.size() == 2) deliver(r.elements[1]);
-      } else {
-        for (const Reply& value : r.elements) deliver(value);
-      }
+      for (const Reply& value : pop_results()) deliver(value);
     } catch (const std::exception& e) {
       {
         std::lock_guard lock(mu_);
@@ -167,6 +161,30 @@ void ClientEngine::read_loop() noexcept {
       break;
     }
   }
+}
+
+std::vector<Reply> ClientEngine::pop_results() {
+  if (blmpop_) {
+    // One command per wake-up: blocks until the list has an element, then pops up to kBatch.
+    recv_->append({"BLMPOP", kPoll, "1", results_key_, "LEFT", "COUNT", kBatch});
+    Reply r = recv_->get_reply();
+    if (!r.is_error()) {
+      if (r.type != Reply::Type::array || r.elements.size() != 2) return {};  // kPoll passed
+      return std::move(r.elements[1].elements);
+    }
+    // Redis before 7.0 (ERR unknown command), or an ACL user without +blmpop (NOPERM).
+    if (r.str.rfind("ERR unknown command", 0) != 0 && r.str.rfind("NOPERM", 0) != 0) {
+      recv_->check(r, "BLMPOP");
+    }
+    blmpop_ = false;
+  }
+  Reply r = recv_->command({"LPOP", results_key_, kBatch});
+  if (!r.is_nil()) return std::move(r.elements);
+  r = recv_->command({"BLPOP", results_key_, kPoll});
+  if (r.type != Reply::Type::array || r.elements.size() != 2) return {};
+  std::vector<Reply> one;
+  one.push_back(std::move(r.elements[1]));
+  return one;
 }
 
 void ClientEngine::deliver(const Reply& value) noexcept {

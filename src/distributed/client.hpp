@@ -2,7 +2,8 @@
 //
 // Two connections, each owned by one thread: the sender writes queued tasks (XADD to
 // {ns}:tasks, every task queued meanwhile in one pipelined round trip) and the reader pops
-// this client's results list (LPOP of up to 256, else BLPOP bounded by kPoll) and completes
+// this client's results list (BLMPOP of up to 256, bounded by kPoll; LPOP then BLPOP where
+// Redis is older than 7.0 or the ACL refuses BLMPOP) and completes
 // the futures. `pending_` maps task numbers to their states (one reference each); whoever
 // erases a task from it (the reader with a result, the sender with a write error, a broken
 // connection) completes it, so a task completes once even when a result arrives twice.
@@ -50,6 +51,9 @@ class ClientEngine {
   void send_loop() noexcept;
   void write_batch(std::vector<Outgoing>& batch) noexcept;
   void read_loop() noexcept;
+  /// The next results: BLMPOP (Redis 7), else LPOP of up to 256, else BLPOP; empty after
+  /// kPoll without any. Throws as Redis::command.
+  std::vector<Reply> pop_results();
   void deliver(const Reply& value) noexcept;
   /// Erases `task` from pending_ and fails it with `error`; false if it was not there.
   bool fail(std::uint64_t task, const std::exception_ptr& error) noexcept;
@@ -64,6 +68,7 @@ class ClientEngine {
   std::string max_attempts_;
   std::unique_ptr<Redis> send_;  // the sender thread's
   std::unique_ptr<Redis> recv_;  // the reader thread's
+  bool blmpop_ = true;           // the reader thread's: false once BLMPOP was refused
 
   std::mutex mu_;
   std::condition_variable cv_;  // the sender waits for outbox_ or closed_
