@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -42,16 +44,28 @@ constexpr const char* kTool = nullptr;
 
 int tool_square(int n) { return n * n; }
 int tool_fail(int n) { throw concur::ValueError("bad " + std::to_string(n)); }
-int tool_sleep_ms(int ms) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-  return ms;
+// A task that runs until the test releases it (at most 30 s): its workers run in this process.
+std::mutex g_hold_mu;
+std::condition_variable g_hold_cv;
+bool g_released = false;
+int tool_held(int n) {
+  std::unique_lock lock(g_hold_mu);
+  g_hold_cv.wait_for(lock, 30s, [] { return g_released; });
+  return n;
+}
+void release_held() {
+  {
+    std::lock_guard lock(g_hold_mu);
+    g_released = true;
+  }
+  g_hold_cv.notify_all();
 }
 
 }  // namespace
 
 CONCUR_REGISTER(tool_square);
 CONCUR_REGISTER(tool_fail);
-CONCUR_REGISTER(tool_sleep_ms);
+CONCUR_REGISTER(tool_held);
 
 namespace {
 
@@ -194,12 +208,12 @@ TEST_F(ClusterTool, InfoShowsWorkersAndCounts) {
 TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   concur::testing::RedisServer server;
   dist::Executor ex({.url = server.url()});
-  auto slow = ex.submit(&tool_sleep_ms, 1500);
-  std::optional<ThreadWorker> worker;
-  worker.emplace(server.url(), 1, 1);  // holds one task at a time: the slow one
-  info_until(server, [](const std::string& out) {
+  auto held = ex.submit(&tool_held, 7);
+  ThreadWorker worker(server.url(), 1, 1);  // holds one task at a time: the held one
+  const std::string before = info_until(server, [](const std::string& out) {
     return out.find("\"queued\":0,\"running\":1,") != std::string::npos;
   });
+  EXPECT_NE(before.find("\"queued\":0,\"running\":1,"), std::string::npos) << before;
   std::vector<concur::futures::Future<int>> fs;
   for (int i = 0; i < 5; ++i) fs.push_back(ex.submit(&tool_square, i));
   const std::string json = info_until(server, [](const std::string& out) {
@@ -207,7 +221,8 @@ TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   });
   EXPECT_NE(json.find("\"queued\":5,\"running\":1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"concurrency\":1,\"running\":1,"), std::string::npos) << json;
-  EXPECT_EQ(slow.result(20s), 1500);
+  release_held();
+  EXPECT_EQ(held.result(20s), 7);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
 }
 
