@@ -53,10 +53,10 @@ int tool_held(int n) {
   g_hold_cv.wait_for(lock, 30s, [] { return g_released; });
   return n;
 }
-void release_held() {
+void hold(bool released) {
   {
     std::lock_guard lock(g_hold_mu);
-    g_released = true;
+    g_released = released;
   }
   g_hold_cv.notify_all();
 }
@@ -207,6 +207,7 @@ TEST_F(ClusterTool, InfoShowsWorkersAndCounts) {
 // Queued: in the stream, not taken; running: taken by a worker, not answered.
 TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   concur::testing::RedisServer server;
+  hold(false);
   dist::Executor ex({.url = server.url()});
   auto held = ex.submit(&tool_held, 7);
   ThreadWorker worker(server.url(), 1, 1);  // holds one task at a time: the held one
@@ -221,7 +222,7 @@ TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   });
   EXPECT_NE(json.find("\"queued\":5,\"running\":1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"concurrency\":1,\"running\":1,"), std::string::npos) << json;
-  release_held();
+  hold(true);
   EXPECT_EQ(held.result(20s), 7);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
 }
