@@ -53,7 +53,7 @@ int tool_held(int n) {
   g_hold_cv.wait_for(lock, 30s, [] { return g_released; });
   return n;
 }
-void hold(bool released) {
+void set_released(bool released) {
   {
     std::lock_guard lock(g_hold_mu);
     g_released = released;
@@ -207,7 +207,7 @@ TEST_F(ClusterTool, InfoShowsWorkersAndCounts) {
 // Queued: in the stream, not taken; running: taken by a worker, not answered.
 TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   concur::testing::RedisServer server;
-  hold(false);
+  set_released(false);
   dist::Executor ex({.url = server.url()});
   auto held = ex.submit(&tool_held, 7);
   ThreadWorker worker(server.url(), 1, 1);  // holds one task at a time: the held one
@@ -222,7 +222,7 @@ TEST_F(ClusterTool, InfoCountsQueuedAndRunning) {
   });
   EXPECT_NE(json.find("\"queued\":5,\"running\":1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"concurrency\":1,\"running\":1,"), std::string::npos) << json;
-  hold(true);
+  set_released(true);
   EXPECT_EQ(held.result(20s), 7);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
 }
