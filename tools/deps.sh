@@ -18,6 +18,7 @@ packages=(
   libcereal-dev                    # multiprocessing codec: user types (header-only)
   libhiredis-dev redis-server      # concur::distributed (Redis client; the tests' own server)
   pkg-config                       # finds hiredis
+  libcli11-dev                     # concur-cluster's options (header-only)
   libssl-dev                       # multiprocessing.connection: HMAC-SHA256 (libcrypto)
   clang-format clang-tidy          # CI checks: tools/check_format.sh, tools/check_tidy.sh
 )

@@ -4,8 +4,12 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstring>
 #include <span>
 #include <tuple>
+#include <utility>
+
+#include "concur/multiprocessing/registry.hpp"
 
 namespace concur::distributed::detail {
 namespace {
@@ -16,6 +20,7 @@ using Wire = std::tuple<std::uint64_t, std::string, multiprocessing::Buffer>;
 
 Keys::Keys(std::string_view ns) : prefix_("{" + std::string(ns) + "}:") {
   tasks = prefix_ + "tasks";
+  stats = prefix_ + "stats";
 }
 
 std::string Keys::results(std::string_view client) const {
@@ -59,6 +64,86 @@ ResultMessage ResultMessage::decode(std::string_view bytes) {
   auto [task, worker, reply] = multiprocessing::loads<Wire>(
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
   return ResultMessage{task, std::move(worker), std::move(reply)};
+}
+
+std::string Heartbeat::encode() const {
+  std::string out = worker + " concurrency=" + std::to_string(concurrency);
+  if (ttl.count() > 0) out += " ttl=" + std::to_string(ttl.count());
+  if (done) out += " done=" + std::to_string(*done);
+  return out;
+}
+
+Heartbeat Heartbeat::parse(std::string_view value) {
+  Heartbeat out;
+  auto number = [](std::string_view text, auto& n) {
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+  };
+  bool first = true;
+  while (!value.empty()) {
+    const auto space = value.find(' ');
+    const std::string_view word = value.substr(0, space);
+    value = space == std::string_view::npos ? std::string_view() : value.substr(space + 1);
+    if (word.empty()) continue;
+    if (std::exchange(first, false)) {
+      out.worker = std::string(word);
+      continue;
+    }
+    const auto eq = word.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view name = word.substr(0, eq);
+    const std::string_view text = word.substr(eq + 1);
+    if (name == "concurrency") {
+      int n = 0;
+      if (number(text, n) && n > 0) out.concurrency = n;
+    } else if (name == "ttl") {
+      long long n = 0;
+      if (number(text, n) && n > 0) out.ttl = std::chrono::milliseconds(n);
+    } else if (name == "done") {
+      std::uint64_t n = 0;
+      if (number(text, n)) out.done = n;
+    }
+  }
+  return out;
+}
+
+void TaskCounts::add(const multiprocessing::Buffer& reply, bool exhausted_task) noexcept {
+  ++done;
+  if (reply.size() < 3 || reply[2] != multiprocessing::detail::kReplyValue) ++failed;
+  if (exhausted_task) ++exhausted;
+}
+
+std::size_t TaskCounts::append(Redis& redis, const Keys& keys) const {
+  std::size_t n = 0;
+  for (const auto& [field, count] : {std::pair<std::string_view, std::uint64_t>{"done", done},
+                                     {"failed", failed},
+                                     {"exhausted", exhausted}}) {
+    if (count == 0) continue;
+    redis.append({"HINCRBY", keys.stats, field, std::to_string(count)});
+    ++n;
+  }
+  return n;
+}
+
+std::string_view call_function_name(std::string_view call) noexcept {
+  // kRequestMagic, kCallVersion, the name's length (u64, native), the name.
+  namespace reg = multiprocessing::detail;
+  constexpr std::size_t kHead = 2 + sizeof(std::uint64_t);
+  if (call.size() < kHead || static_cast<std::byte>(call[0]) != reg::kRequestMagic ||
+      static_cast<std::byte>(call[1]) != reg::kCallVersion) {
+    return {};
+  }
+  std::uint64_t size = 0;
+  std::memcpy(&size, call.data() + 2, sizeof size);
+  if (size > call.size() - kHead) return {};
+  return call.substr(kHead, static_cast<std::size_t>(size));
+}
+
+multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
+  namespace reg = multiprocessing::detail;
+  multiprocessing::Buffer reply{reg::kReplyMagic, reg::kCallVersion, reg::kReplyException};
+  multiprocessing::encode_exception(reply, error);
+  return reply;
 }
 
 void ensure_group(Redis& redis, const Keys& keys) {

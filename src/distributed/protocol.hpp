@@ -10,15 +10,25 @@
 //   {ns}:results:<client> a list of ResultMessage (below), one per answered task, pushed
 //                         by workers with an expiry refreshed on each push (a client that
 //                         died leaves nothing behind for long); the client pops them.
-//   {ns}:worker:<consumer> a worker's heartbeat (host, pid, concurrency), refreshed while it
-//                         serves, with an expiry: a consumer of the group whose heartbeat
-//                         expired is dead, and its pending tasks are claimed by the others.
+//   {ns}:worker:<consumer> a worker's heartbeat, "host:pid concurrency=N ttl=T done=D"
+//                         (Heartbeat below), refreshed while it serves, with an expiry: a
+//                         consumer of the group whose heartbeat expired is dead, and its
+//                         pending tasks are claimed by the others.
+//   {ns}:stats            a hash of counters workers add to (HINCRBY) as they answer:
+//                           done       tasks answered
+//                           failed     of those, answered with an exception
+//                           exhausted  of those, given up after max_attempts runs on workers
+//                                      that died
+//                         Read by concur-cluster info; no expiry (purge --all deletes it).
 //
 // Every key holds the hash tag {ns}, so all of one namespace lives in one Redis Cluster
 // slot (one shard), and commands may touch several keys at once.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,10 +45,13 @@ inline constexpr std::string_view kGroup = "workers";
 struct Keys {
   explicit Keys(std::string_view ns);
   std::string tasks;  ///< "{ns}:tasks"
+  std::string stats;  ///< "{ns}:stats"
   /// "{ns}:results:<client>".
   [[nodiscard]] std::string results(std::string_view client) const;
   /// "{ns}:worker:<consumer>".
   [[nodiscard]] std::string worker(std::string_view consumer) const;
+  /// "{ns}:", which every key of the namespace starts with.
+  [[nodiscard]] const std::string& prefix() const noexcept { return prefix_; }
 
  private:
   std::string prefix_;  // "{ns}:"
@@ -73,6 +86,41 @@ struct ResultMessage {
   /// Throws ValueError for bytes that are not an encoded ResultMessage.
   static ResultMessage decode(std::string_view bytes);
 };
+
+/// A worker's heartbeat value: "host:pid concurrency=N ttl=T done=D". Fields a reader does
+/// not know are ignored; an older worker's "host:pid concurrency=N" parses with ttl 0 and
+/// no done.
+struct Heartbeat {
+  std::string worker;  ///< "host:pid"
+  int concurrency = 0;
+  std::chrono::milliseconds ttl{0};   ///< the key's expiry when set (0: not given)
+  std::optional<std::uint64_t> done;  ///< tasks run by this serve() so far
+
+  [[nodiscard]] std::string encode() const;
+  /// Never throws but std::bad_alloc; what cannot be read stays at its default.
+  static Heartbeat parse(std::string_view value);
+};
+
+/// What a worker adds to {ns}:stats for the tasks it answered in one round trip.
+struct TaskCounts {
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t exhausted = 0;
+
+  /// Counts one answer: `reply` is invoke()'s reply; `exhausted`, whether the task was given
+  /// up after max_attempts runs.
+  void add(const multiprocessing::Buffer& reply, bool exhausted_task) noexcept;
+  /// Appends one HINCRBY per counter that is not zero; returns how many (replies to read,
+  /// and to ignore when they are errors: the counters are advisory).
+  std::size_t append(Redis& redis, const Keys& keys) const;
+};
+
+/// The registered name of the function a task's call bytes name (BoundCall::encode's
+/// header); empty when the bytes are not a request.
+std::string_view call_function_name(std::string_view call) noexcept;
+
+/// An invoke() reply carrying `error`: the answer to a task that is not run.
+multiprocessing::Buffer error_reply(const std::exception_ptr& error);
 
 /// Creates the consumer group of `keys.tasks` (and the stream) unless it exists. The group
 /// starts at the stream's beginning, so tasks added before any worker came are run.

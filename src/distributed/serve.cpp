@@ -93,6 +93,7 @@ class Worker {
     try {
       std::vector<std::pair<std::string, multiprocessing::Buffer>> answers;  // key, message
       answers.reserve(entries.size());
+      detail::TaskCounts counts;  // for {ns}:stats
       for (const TaskEntry& entry : entries) {
         const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
         const detail::ResultMessage msg{
@@ -100,9 +101,10 @@ class Worker {
             entry.exhausted.empty()
                 ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
                 : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
+        counts.add(msg.reply, !entry.exhausted.empty());
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
-      answer(entries, answers);
+      answer(entries, answers, counts);
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -115,7 +117,8 @@ class Worker {
   /// list at once, PEXPIRE of that list, XACK and XDEL of every id. Redis runs a
   /// connection's commands in order, so an entry is acknowledged after its result is stored.
   void answer(const std::vector<TaskEntry>& entries,
-              const std::vector<std::pair<std::string, multiprocessing::Buffer>>& answers) {
+              const std::vector<std::pair<std::string, multiprocessing::Buffer>>& answers,
+              const detail::TaskCounts& counts) {
     // Arguments by results key, in the order the keys first appear (one key per client).
     std::vector<std::vector<std::string_view>> pushes;
     for (const auto& [key, message] : answers) {
@@ -137,12 +140,16 @@ class Worker {
       del.emplace_back(entry.id);
     }
     std::lock_guard lock(writer_mu_);
+    // The counters first, their replies ignored: they are advisory (a user whose ACL
+    // lacks HINCRBY still serves).
+    const std::size_t stats = counts.append(writer_, keys_);
     for (const auto& args : pushes) {
       writer_.append(args);
       writer_.append({"PEXPIRE", args[1], ttl_ms_});
     }
     writer_.append(ack);
     writer_.append(del);
+    for (std::size_t i = 0; i < stats; ++i) (void)writer_.get_reply();
     read_replies_locked(2 * pushes.size() + 2, "RPUSH/PEXPIRE/XACK/XDEL");
   }
 
@@ -311,7 +318,7 @@ std::size_t serve(const ServeOptions& options) {
         {.max_workers = concurrency, .thread_name_prefix = "concur-serve"});
     const int limit = concurrency * options.prefetch;
     const std::string heartbeat_key = keys.worker(consumer);
-    const std::string heartbeat = worker.name() + " concurrency=" + std::to_string(concurrency);
+    detail::Heartbeat heartbeat{worker.name(), concurrency, options.heartbeat_ttl, {}};
     const std::string heartbeat_ms = std::to_string(options.heartbeat_ttl.count());
     const auto beat_every = options.heartbeat_ttl / 3;
     auto last_beat = std::chrono::steady_clock::time_point{};
@@ -319,7 +326,8 @@ std::size_t serve(const ServeOptions& options) {
     while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
       const auto now = std::chrono::steady_clock::now();
       if (now - last_beat >= beat_every) {
-        reader.command({"SET", heartbeat_key, heartbeat, "PX", heartbeat_ms});
+        heartbeat.done = worker.done();
+        reader.command({"SET", heartbeat_key, heartbeat.encode(), "PX", heartbeat_ms});
         last_beat = now;
       }
       const int free = worker.free_slots(limit, options.poll_interval);

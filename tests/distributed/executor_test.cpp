@@ -223,7 +223,7 @@ TEST(Executor, SubmitAfterShutdownIsRuntimeError) {
   EXPECT_THROW((void)ex.submit(&square, 1), concur::RuntimeError);
 }
 
-TEST(Executor, LeavesNoKeyButTheTaskStream) {
+TEST(Executor, LeavesNoKeyButTheTaskStreamAndCounters) {
   concur::testing::RedisServer server;
   {
     ThreadWorker worker(server.url());
@@ -232,8 +232,9 @@ TEST(Executor, LeavesNoKeyButTheTaskStream) {
   }
   auto r = connect(server);
   const auto keys = r.command({"KEYS", "*"});
-  ASSERT_EQ(keys.elements.size(), 1U);
-  EXPECT_EQ(keys.elements[0].str, "{concur}:tasks");
+  ASSERT_EQ(keys.elements.size(), 2U);  // and the counters concur-cluster reads (0007 §2)
+  EXPECT_EQ(r.command({"HGET", "{concur}:stats", "done"}).str, "20");
+  EXPECT_EQ(r.command({"TYPE", "{concur}:tasks"}).str, "stream");
   EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);  // acknowledged and deleted
   const auto pending = r.command({"XPENDING", "{concur}:tasks", "workers"});
   EXPECT_EQ(pending.elements[0].integer, 0);

@@ -1,5 +1,5 @@
 # Installs concur into a scratch prefix, builds a consumer project against it
-# with find_package(concur), and runs the consumer.
+# with find_package(concur), runs the consumer, and runs the installed concur-cluster.
 file(REMOVE_RECURSE ${WORK_DIR})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix
   RESULT_VARIABLE rc OUTPUT_QUIET)
@@ -21,5 +21,12 @@ execute_process(COMMAND ${WORK_DIR}/build/consumer RESULT_VARIABLE rc OUTPUT_VAR
 message(STATUS "consumer printed: ${out}")
 if(rc OR NOT out MATCHES "consumer: 42")
   message(FATAL_ERROR "the consumer failed (${rc}): ${out}")
+endif()
+if(CLUSTER_TOOL)  # concur-cluster is installed in bin/ and runs
+  execute_process(COMMAND ${WORK_DIR}/prefix/bin/concur-cluster --version
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+  if(rc OR NOT out MATCHES "concur-cluster [0-9]")
+    message(FATAL_ERROR "the installed concur-cluster failed (${rc}): ${out}")
+  endif()
 endif()
 file(REMOVE_RECURSE ${WORK_DIR})

@@ -7,22 +7,20 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
-#include <set>
-#include <sstream>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "concur/exceptions.hpp"
 #include "concur/subprocess.hpp"
 #include "concur/timeout.hpp"
-#include "os/poll.hpp"
-#include "support/leak_check.hpp"
+#include "support/seed_util.hpp"
 
 namespace sp = concur::subprocess;
+namespace seed = concur::testing::seed;
 using namespace std::chrono_literals;
+using seed::expect_ten_squares;
+using seed::ip;
+using seed::read_line_starting;
 
 namespace mp_managers_seed {
 
@@ -32,50 +30,12 @@ constexpr const char* kProgram = CONCUR_SEED_QUEUE;
 constexpr const char* kProgram = nullptr;
 #endif
 
-// The first line of `out` (within `deadline`) that starts with `prefix`, without it and its
-// newline; "" when none came in time or the pipe ended first.
-std::string read_line_starting(sp::PipeFile& out, std::string_view prefix,
-                               const concur::Deadline& deadline) {
-  for (;;) {
-    if (!concur::os::wait_fd(out.fileno(), concur::os::kPollIn, deadline)) return "";
-    std::string line = out.readline();
-    if (line.empty()) return "";  // EOF
-    if (line.starts_with(prefix)) {
-      line.erase(0, prefix.size());
-      if (!line.empty() && line.back() == '\n') line.pop_back();
-      return line;
-    }
-  }
-}
-
 // The master's "Serving on HOST:PORT" line: the port it chose.
 std::string served_port(sp::Popen& master) {
   const std::string where =
       read_line_starting(master.stdout_, "Serving on ", concur::Deadline(concur::Timeout(20s)));
   const auto colon = where.rfind(':');
   return colon == std::string::npos ? "" : where.substr(colon + 1);
-}
-
-// Checks the master's output: ten tasks put, ten results, each a task squared.
-void expect_ten_squares(const std::string& out) {
-  std::multiset<long long> put;
-  std::multiset<long long> answered;
-  // (sscanf, not std::regex: GCC 12's -Wmaybe-uninitialized misfires on <regex> under ASan.)
-  std::istringstream lines(out);
-  for (std::string line; std::getline(lines, line);) {
-    long long n = 0;
-    long long m = 0;
-    long long square = 0;
-    if (std::sscanf(line.c_str(), "Put task %lld...", &n) == 1) put.insert(n);
-    if (std::sscanf(line.c_str(), "Result: %lld * %lld = %lld", &n, &m, &square) == 3) {
-      EXPECT_EQ(m, n) << line;
-      EXPECT_EQ(square, n * n) << line;
-      answered.insert(n);
-    }
-  }
-  EXPECT_EQ(put.size(), 10U) << out;
-  EXPECT_EQ(answered, put) << out;
-  EXPECT_NE(out.find("master exit."), std::string::npos) << out;
 }
 
 sp::Popen start_master(const std::string& host, const std::string& key) {
@@ -129,69 +89,23 @@ TEST_F(BaseManagerSeed, WrongAuthkeyIsRefused) {
   expect_ten_squares(*m.stdout_);
 }
 
-// `ip ARGS...` quietly; its returncode (127 when there is no `ip`).
-int ip(std::vector<std::string> args) {
-  args.insert(args.begin(), "ip");
-  try {
-    return sp::run(sp::Args(args), {.stdin_ = sp::DEVNULL,
-                                    .stdout_ = sp::DEVNULL,
-                                    .stderr_ = sp::DEVNULL,
-                                    .timeout = concur::Timeout(10s)})
-        .returncode;
-  } catch (const concur::FileNotFoundError&) {
-    return 127;
-  }
-}
-
-// The veth pair of one test: the host end is deleted at scope end (which deletes its peer),
-// whatever happened; the worker's network namespace ends with the worker.
-class VethPair {
- public:
-  explicit VethPair(std::string host_end) : host_end_(std::move(host_end)) {}
-  ~VethPair() {
-    if (exists()) ip({"link", "del", host_end_});
-    // The kernel may still be tearing down the worker's namespace, and the pair with it.
-    EXPECT_TRUE(concur::testing::eventually([&] { return !exists(); }, 10000ms))
-        << "veth " << host_end_ << " left behind";
-  }
-  VethPair(const VethPair&) = delete;
-  VethPair& operator=(const VethPair&) = delete;
-  [[nodiscard]] bool exists() const { return ip({"link", "show", host_end_}) == 0; }
-
- private:
-  std::string host_end_;
-};
-
 // As another machine would: the worker runs in a network namespace of its own (`unshare -n`),
 // whose only way out is a veth pair to this namespace; the master listens on this end's
 // address. Needs root (CAP_NET_ADMIN), unshare and ip; skipped otherwise.
 TEST_F(BaseManagerSeed, WorkerInItsOwnNetworkNamespace) {
-  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root (CAP_NET_ADMIN)";
-  try {
-    if (sp::run({"unshare", "-n", "true"}, {.stdin_ = sp::DEVNULL,
-                                            .stdout_ = sp::DEVNULL,
-                                            .stderr_ = sp::DEVNULL,
-                                            .timeout = concur::Timeout(10s)})
-            .returncode != 0)
-      GTEST_SKIP() << "`unshare -n` is not allowed here";
-  } catch (const concur::FileNotFoundError&) {
-    GTEST_SKIP() << "no unshare(1)";
-  }
-  if (ip({"link", "show", "lo"}) != 0) GTEST_SKIP() << "no working ip(8)";
+  if (const std::string why = seed::netns_unavailable(); !why.empty()) GTEST_SKIP() << why;
 
-  // Names and a /30 of 198.18.0.0/15 (RFC 2544, benchmarking: never routed) from our pid,
-  // so that runs at once do not collide.
+  // Names from our pid, a /30 no interface uses: runs at once do not collide.
   const int pid = static_cast<int>(::getpid());
   const std::string host_end = "csq" + std::to_string(pid) + "h";
   const std::string peer_end = "csq" + std::to_string(pid) + "p";
-  const std::string net =
-      "198." + std::to_string(18 + pid / 16384 % 2) + "." + std::to_string(pid / 64 % 256) + ".";
-  const std::string master_ip = net + std::to_string(pid % 64 * 4 + 1);
-  const std::string worker_ip = net + std::to_string(pid % 64 * 4 + 2);
+  const seed::Link link = seed::free_links(1).front();
+  const std::string& master_ip = link.host_ip;
+  const std::string& worker_ip = link.worker_ip;
 
   if (ip({"link", "add", host_end, "type", "veth", "peer", "name", peer_end}) != 0)
     GTEST_SKIP() << "cannot create a veth pair here";
-  VethPair veth(host_end);
+  seed::VethPair veth(host_end);
   ASSERT_EQ(ip({"addr", "add", master_ip + "/30", "dev", host_end}), 0);
   ASSERT_EQ(ip({"link", "set", host_end, "up"}), 0);
 

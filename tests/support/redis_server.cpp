@@ -1,6 +1,7 @@
 // Test harness: see redis_server.hpp.
 #include "support/redis_server.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "concur/subprocess.hpp"
 #include "distributed/redis.hpp"
@@ -29,12 +31,14 @@ std::string random_hex(std::size_t n) {
 
 }  // namespace
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("free_port: socket failed");
+int free_port(const std::string& host) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+    throw std::runtime_error("free_port: not an IPv4 address: " + host);
+  }
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("free_port: socket failed");
   addr.sin_port = 0;
   socklen_t len = sizeof addr;
   const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
@@ -44,13 +48,15 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-RedisServer::RedisServer() : password_(random_hex(32)) {
+RedisServer::RedisServer(std::vector<std::string> bind)
+    : bind_(std::move(bind)), password_(random_hex(32)) {
+  if (bind_.empty()) throw std::runtime_error("RedisServer: no address to bind");
   std::string tmpl = (std::filesystem::temp_directory_path() / "concur-redis-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("RedisServer: mkdtemp failed");
   dir_ = tmpl;
   std::string why;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (start_on(free_port(), why)) return;
+    if (start_on(free_port(bind_.front()), why)) return;
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
@@ -59,35 +65,25 @@ RedisServer::RedisServer() : password_(random_hex(32)) {
 
 bool RedisServer::start_on(int port, std::string& why) {
   port_ = port;
-  proc_ =
-      std::make_unique<subprocess::Popen>(subprocess::Args{"setpriv",
-                                                           "--pdeathsig",
-                                                           "KILL",
-                                                           "redis-server",
-                                                           "--port",
-                                                           std::to_string(port),
-                                                           "--bind",
-                                                           "127.0.0.1",
-                                                           "--protected-mode",
-                                                           "yes",
-                                                           "--requirepass",
-                                                           password_,
-                                                           "--save",
-                                                           "",
-                                                           "--appendonly",
-                                                           "no",
-                                                           "--dir",
-                                                           dir_.string(),
-                                                           "--logfile",
-                                                           (dir_ / "redis.log").string(),
-                                                           "--daemonize",
-                                                           "no"},
-                                          subprocess::PopenOptions{.stdin_ = subprocess::DEVNULL,
-                                                                   .stdout_ = subprocess::DEVNULL,
-                                                                   .stderr_ = subprocess::DEVNULL});
+  std::vector<std::string> args{"setpriv", "--pdeathsig",        "KILL",  "redis-server",
+                                "--port",  std::to_string(port), "--bind"};
+  args.insert(args.end(), bind_.begin(), bind_.end());
+  for (const char* arg : {"--protected-mode", "yes", "--requirepass"}) args.emplace_back(arg);
+  args.push_back(password_);
+  for (const char* arg : {"--save", "", "--appendonly", "no", "--dir"}) args.emplace_back(arg);
+  args.push_back(dir_.string());
+  args.emplace_back("--logfile");
+  args.push_back((dir_ / "redis.log").string());
+  args.emplace_back("--daemonize");
+  args.emplace_back("no");
+  proc_ = std::make_unique<subprocess::Popen>(
+      subprocess::Args(std::move(args)), subprocess::PopenOptions{.stdin_ = subprocess::DEVNULL,
+                                                                  .stdout_ = subprocess::DEVNULL,
+                                                                  .stderr_ = subprocess::DEVNULL});
   using namespace std::chrono_literals;
   const auto end = std::chrono::steady_clock::now() + 10s;
   distributed::detail::RedisAddress address;
+  address.host = bind_.front();
   address.port = port;
   address.password = password_;
   while (std::chrono::steady_clock::now() < end) {
@@ -137,12 +133,14 @@ void RedisServer::stop() noexcept {
   proc_.reset();  // reaps (killing first) whatever is left
 }
 
-std::string RedisServer::url() const {
-  return "redis://:" + password_ + "@127.0.0.1:" + std::to_string(port_) + "/0";
+std::string RedisServer::url() const { return url_on(bind_.front()); }
+
+std::string RedisServer::url_on(const std::string& host) const {
+  return "redis://:" + password_ + "@" + host + ":" + std::to_string(port_) + "/0";
 }
 
 std::string RedisServer::url_without_password() const {
-  return "redis://127.0.0.1:" + std::to_string(port_) + "/0";
+  return "redis://" + bind_.front() + ":" + std::to_string(port_) + "/0";
 }
 
 std::string RedisServer::log() const {

@@ -1,10 +1,12 @@
-// Test harness: a private redis-server for one test (or one fixture).
+// Test harness: a private redis-server for one test (or one fixture), or for a tour part
+// (examples/distributed_master_worker.cpp): the library concur_redis_server, without gtest.
 //
 //   concur::testing::RedisServer redis;            // started, answering PING
 //   distributed::Executor ex({.url = redis.url()});  // redis://:<password>@127.0.0.1:<port>/0
 //   ...                                            // scope end: stopped, reaped, its dir gone
 //
-// Each server listens on 127.0.0.1 only, on a port free when it starts, with a random
+// Each server listens on 127.0.0.1 only (or on the addresses given, e.g. the host ends of
+// veth pairs: never 0.0.0.0), on a port free when it starts, with a random
 // password (--requirepass), without persistence (--save '', --appendonly no), in a private
 // temporary directory (--dir, also holding its log until PING answers, then removed). It runs under
 // `setpriv --pdeathsig KILL`, so a test killed by CTest's timeout leaves no server behind. The
@@ -17,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace concur::subprocess {
 class Popen;
@@ -24,20 +27,23 @@ class Popen;
 
 namespace concur::testing {
 
-/// A TCP port on 127.0.0.1 that was free when this returned.
-int free_port();
+/// A TCP port on `host` (an IPv4 address) that was free when this returned.
+int free_port(const std::string& host = "127.0.0.1");
 
 class RedisServer {
  public:
-  RedisServer();
+  /// Listens on the IPv4 addresses `bind` (the first one is the URLs').
+  explicit RedisServer(std::vector<std::string> bind = {"127.0.0.1"});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
   [[nodiscard]] int port() const noexcept { return port_; }
   [[nodiscard]] const std::string& password() const noexcept { return password_; }
-  /// "redis://:<password>@127.0.0.1:<port>/0".
+  /// "redis://:<password>@127.0.0.1:<port>/0" (the first bind address).
   [[nodiscard]] std::string url() const;
+  /// The same on another of its bind addresses.
+  [[nodiscard]] std::string url_on(const std::string& host) const;
   /// The same without the password.
   [[nodiscard]] std::string url_without_password() const;
   /// Stops the server now (SIGTERM, bounded, then SIGKILL) and reaps it; the directory
@@ -50,6 +56,7 @@ class RedisServer {
  private:
   bool start_on(int port, std::string& why);
 
+  std::vector<std::string> bind_;
   std::filesystem::path dir_;
   std::string password_;
   int port_ = 0;
