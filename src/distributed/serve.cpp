@@ -76,12 +76,40 @@ multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
   return reply;
 }
 
+// An invoke() reply whose exception is a RemoteError without a host gets this machine's
+// name, so that the client's RemoteError says where the task failed (host and pid). Other
+// replies are left alone (the exception is decoded only when there is one).
+void add_host(multiprocessing::Buffer& reply, const std::string& host) {
+  namespace reg = multiprocessing::detail;
+  if (reply.size() < 4 || reply[0] != reg::kReplyMagic || reply[2] != reg::kReplyException) return;
+  try {
+    multiprocessing::Reader in(std::span<const std::byte>(reply).subspan(3));
+    const std::exception_ptr e = multiprocessing::decode_exception(in);
+    try {
+      std::rethrow_exception(e);
+    } catch (const multiprocessing::RemoteError& r) {
+      if (!r.host().empty()) return;
+      reply = error_reply(std::make_exception_ptr(
+          multiprocessing::RemoteError(r.type_name(), r.message(), r.pid(), host)));
+    } catch (...) {  // rebuilt as its own type on the client: nothing to add
+    }
+  } catch (...) {  // malformed: the client says so
+  }
+}
+
+// This machine's name (the host part of this_worker_name()).
+std::string host_name() {
+  std::string name = detail::this_worker_name();
+  return name.substr(0, name.rfind(':'));
+}
+
 // What the pool's threads share with the reading loop.
 class Worker {
  public:
   Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys)
       : keys_(std::move(keys)),
         name_(detail::this_worker_name()),
+        host_(host_name()),
         ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
         writer_(address, {options.connect_timeout, options.connect_timeout}) {}
 
@@ -95,11 +123,12 @@ class Worker {
       answers.reserve(entries.size());
       for (const TaskEntry& entry : entries) {
         const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
-        const detail::ResultMessage msg{
+        detail::ResultMessage msg{
             *entry.task, name_,
             entry.exhausted.empty()
                 ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
                 : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
+        add_host(msg.reply, host_);
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
       std::lock_guard lock(writer_mu_);
@@ -179,6 +208,7 @@ class Worker {
 
   Keys keys_;
   std::string name_;
+  std::string host_;
   std::string ttl_ms_;
   std::mutex writer_mu_;
   Redis writer_;  // under writer_mu_

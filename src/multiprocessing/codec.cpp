@@ -22,18 +22,24 @@
 namespace concur::multiprocessing {
 
 namespace {
-std::string remote_what(const std::string& type_name, const std::string& message, int pid) {
+std::string remote_what(const std::string& type_name, const std::string& message, int pid,
+                        const std::string& host) {
   std::string what = type_name + ": " + message;
-  if (pid != 0 && pid != ::getpid()) what += " (in process " + std::to_string(pid) + ")";
+  if (!host.empty()) {
+    what += " (in process " + std::to_string(pid) + " on " + host + ")";
+  } else if (pid != 0 && pid != ::getpid()) {
+    what += " (in process " + std::to_string(pid) + ")";
+  }
   return what;
 }
 }  // namespace
 
-RemoteError::RemoteError(std::string type_name, std::string message, int pid)
-    : concur::RuntimeError(remote_what(type_name, message, pid)),
+RemoteError::RemoteError(std::string type_name, std::string message, int pid, std::string host)
+    : concur::RuntimeError(remote_what(type_name, message, pid, host)),
       type_name_(std::move(type_name)),
       message_(std::move(message)),
-      pid_(pid) {}
+      pid_(pid),
+      host_(std::move(host)) {}
 
 std::span<const std::byte> Reader::take(std::size_t n) {
   if (n > remaining()) {
@@ -278,7 +284,8 @@ enum : std::uint8_t {
   kBadAlloc = 203,
   kFileExists = 204,
   kFileNotFound = 205,
-  kOSError = 206,  // any member of the OSError family: errno + the call's description
+  kOSError = 206,       // any member of the OSError family: errno + the call's description
+  kRemoteOnHost = 207,  // a RemoteError from another machine: kRemote's fields, then the host
 };
 
 enum : std::uint8_t { kCatGeneric = 1, kCatSystem = 2, kCatIostream = 3, kCatFuture = 4 };
@@ -379,7 +386,15 @@ void encode_exception(Buffer& out, const std::exception_ptr& e) {
     put_string(out, ex.type_name());
     put_string(out, strip_prefix(ex.what(), ex.type_name()));
   } catch (const RemoteError& ex) {
-    // Re-crossing keeps the original type name, whatever subclass carried it.
+    // Re-crossing keeps the original type name, whatever subclass carried it, and its host.
+    if (!ex.host().empty()) {
+      out.push_back(std::byte{kRemoteOnHost});
+      put_string(out, ex.type_name());
+      put_string(out, ex.message());
+      detail::put_trivial<std::int32_t>(out, ex.pid());
+      put_string(out, ex.host());
+      return;
+    }
     encode_remote(out, ex.type_name(), ex.message(), ex.pid() != 0 ? ex.pid() : ::getpid());
   } catch (const std::bad_alloc& ex) {
     if (typeid(ex) != typeid(std::bad_alloc)) {
@@ -419,6 +434,14 @@ std::exception_ptr decode_exception(Reader& in) {
       auto message = detail::decode_value<std::string>(in);
       const auto pid = detail::get_trivial<std::int32_t>(in);
       return std::make_exception_ptr(RemoteError(std::move(type_name), std::move(message), pid));
+    }
+    case kRemoteOnHost: {
+      auto type_name = detail::decode_value<std::string>(in);
+      auto message = detail::decode_value<std::string>(in);
+      const auto pid = detail::get_trivial<std::int32_t>(in);
+      auto host = detail::decode_value<std::string>(in);
+      return std::make_exception_ptr(
+          RemoteError(std::move(type_name), std::move(message), pid, std::move(host)));
     }
     case kSystemError: {
       const auto value = detail::get_trivial<std::int32_t>(in);

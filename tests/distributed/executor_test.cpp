@@ -1,6 +1,7 @@
 // distributed::Executor and distributed::serve against a private redis-server: workers in
 // threads of this process (serve with a stop token) and in child processes.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -117,6 +118,12 @@ class ProcessWorker {
   mp::Process p_;
 };
 
+std::string this_host() {
+  char host[256] = {};
+  (void)::gethostname(host, sizeof host - 1);
+  return host;
+}
+
 dist::detail::Redis connect(const concur::testing::RedisServer& server) {
   return dist::detail::Redis(dist::detail::parse_url(server.url()), {});
 }
@@ -158,6 +165,11 @@ TEST(Executor, ExceptionComesBackAsItsType) {
   } catch (const mp::RemoteError& e) {
     EXPECT_NE(e.type_name().find("CustomError"), std::string::npos) << e.type_name();
     EXPECT_EQ(e.message(), "custom failure");
+    // Where it was raised: the worker's host and pid (a thread of this process here).
+    EXPECT_EQ(e.host(), this_host());
+    EXPECT_EQ(e.pid(), ::getpid());
+    EXPECT_NE(std::string(e.what()).find(" on " + this_host() + ")"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -341,6 +353,25 @@ TEST(ServeProcess, WorkerInAChildProcessAndStopsOnSigterm) {
   for (int i = 0; i < 50; ++i) fs.push_back(ex.submit(&square, i));
   for (int i = 0; i < 50; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(20s), i * i);
   EXPECT_EQ(worker.stop(), 0);
+}
+
+TEST(ServeProcess, RemoteErrorNamesTheWorkersHostAndPid) {
+  concur::testing::RedisServer server;
+  ProcessWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&fail_with_custom_error, 1);
+  try {
+    (void)f.result(20s);
+    FAIL() << "no exception";
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.message(), "custom failure");
+    EXPECT_EQ(e.host(), this_host());
+    EXPECT_NE(e.pid(), ::getpid());  // the worker process's
+    EXPECT_GT(e.pid(), 0);
+    EXPECT_NE(std::string(e.what()).find("(in process " + std::to_string(e.pid()) + " on "),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(ServeProcess, UnregisteredFunctionIsRefusedByName) {

@@ -489,6 +489,14 @@ TEST(CodecExceptions, OthersComeBackAsRemoteError) {
       EXPECT_EQ(other.pid(), 1);
       EXPECT_STREQ(other.what(), "x::E: boom (in process 1)");
     }
+    // One from another machine (a distributed worker) keeps its host too.
+    try {
+      std::rethrow_exception(cross(mp::RemoteError("x::E", "boom", 7, "node-3")));
+    } catch (const mp::RemoteError& other) {
+      EXPECT_EQ(other.pid(), 7);
+      EXPECT_EQ(other.host(), "node-3");
+      EXPECT_STREQ(other.what(), "x::E: boom (in process 7 on node-3)");
+    }
   }
   auto bytes = mp::encode_exception(std::make_exception_ptr(42));
   try {
