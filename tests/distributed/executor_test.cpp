@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -53,6 +55,16 @@ int kill_my_worker(int) {
   return 0;
 }
 CONCUR_REGISTER(kill_my_worker);
+
+// Which tasks of record_run ran, in this process (thread workers).
+std::mutex g_runs_mu;
+std::vector<int> g_runs;
+int record_run(int n) {
+  std::lock_guard lock(g_runs_mu);
+  g_runs.push_back(n);
+  return n;
+}
+CONCUR_REGISTER(record_run);
 
 void run_worker(std::string url, int concurrency) {
   (void)dist::serve({.url = url,
@@ -209,6 +221,133 @@ TEST(Executor, MapInOrderWithChunks) {
   }
 }
 
+// concurrent.futures.Future.cancel: "If the call is currently being executed or finished
+// running and cannot be cancelled then the method will return False, otherwise the call will
+// be cancelled and the method will return True." Here: cancelled while in the stream and not
+// yet delivered to a worker.
+TEST(ExecutorCancel, TaskNoWorkerTookIsCancelledAndNeverRuns) {
+  concur::testing::RedisServer server;
+  auto r = connect(server);
+  dist::Executor ex({.url = server.url()});
+  auto early = ex.submit(&record_run, 1001);  // maybe still queued here, or being written
+  EXPECT_TRUE(early.cancel());
+  auto f = ex.submit(&record_run, 1002);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XLEN", "{concur}:tasks"}).integer == 1;
+      },
+      10s));
+  EXPECT_FALSE(f.running());  // PENDING while it waits in the stream
+  EXPECT_TRUE(f.cancel());
+  EXPECT_TRUE(f.cancel());  // again: still true, as in Python
+  EXPECT_TRUE(f.cancelled());
+  EXPECT_TRUE(f.done());
+  EXPECT_THROW((void)f.result(1s), cf::CancelledError);
+  EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);  // gone from the stream
+  // Counted as completed by wait(), as CANCELLED_AND_NOTIFIED.
+  const auto [done, not_done] = cf::wait({f, early}, 1s, cf::ALL_COMPLETED);
+  EXPECT_EQ(done.size(), 2U);
+  ThreadWorker worker(server.url());
+  EXPECT_EQ(ex.submit(&record_run, 1003).result(10s), 1003);
+  std::lock_guard lock(g_runs_mu);
+  EXPECT_EQ(std::count(g_runs.begin(), g_runs.end(), 1001), 0);
+  EXPECT_EQ(std::count(g_runs.begin(), g_runs.end(), 1002), 0);
+}
+
+TEST(ExecutorCancel, TaskAWorkerTookCannotBeCancelled) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url(), 1);
+  dist::Executor ex({.url = server.url()});
+  auto r = connect(server);
+  auto f = ex.submit(&sleep_ms, 600);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XPENDING", "{concur}:tasks", "workers"}).elements[0].integer == 1;
+      },
+      10s));  // delivered to the worker
+  EXPECT_FALSE(f.cancel());
+  EXPECT_FALSE(f.cancelled());
+  EXPECT_EQ(f.result(10s), 600);
+  EXPECT_FALSE(f.cancel());  // finished
+}
+
+// Whatever the timing, a future is either cancelled (and its task never ran) or completed
+// with its value (and cancel() said false): never both, never neither.
+TEST(ExecutorCancel, CancelRacingWithWorkersIsAlwaysOneOrTheOther) {
+  concur::testing::RedisServer server;
+  ThreadWorker worker(server.url(), 2);
+  dist::Executor ex({.url = server.url()});
+  constexpr int kTasks = 300;
+  std::vector<cf::Future<int>> fs;
+  for (int i = 0; i < kTasks; ++i) fs.push_back(ex.submit(&record_run, 2000 + i));
+  std::vector<bool> said(kTasks, false);
+  for (int i = 0; i < kTasks; i += 2)
+    said[static_cast<std::size_t>(i)] = fs[static_cast<std::size_t>(i)].cancel();
+  const auto [done, not_done] = cf::wait(fs, 30s, cf::ALL_COMPLETED);
+  ASSERT_TRUE(not_done.empty());
+  ex.shutdown();
+  std::multiset<int> ran;
+  {
+    std::lock_guard lock(g_runs_mu);
+    ran.insert(g_runs.begin(), g_runs.end());
+  }
+  int cancelled = 0;
+  for (int i = 0; i < kTasks; ++i) {
+    const auto& f = fs[static_cast<std::size_t>(i)];
+    EXPECT_EQ(f.cancelled(), said[static_cast<std::size_t>(i)]) << i;
+    if (f.cancelled()) {
+      ++cancelled;
+      EXPECT_EQ(ran.count(2000 + i), 0U) << "cancelled task " << i << " ran";
+    } else {
+      EXPECT_EQ(f.result(1s), 2000 + i);
+      EXPECT_GE(ran.count(2000 + i), 1U);
+    }
+  }
+  RecordProperty("cancelled", cancelled);
+}
+
+// Executor.shutdown(cancel_futures=True): "Any pending futures that have not started running
+// are cancelled" (here: not yet taken by a worker); the one a worker holds completes.
+TEST(ExecutorCancel, ShutdownWithCancelFuturesCancelsTheUntakenOnes) {
+  concur::testing::RedisServer server;
+  auto r = connect(server);
+  std::jthread worker([&](std::stop_token stop) {
+    (void)dist::serve({.url = server.url(),
+                       .concurrency = 1,
+                       .prefetch = 1,  // holds only the task it runs
+                       .stop = stop,
+                       .handle_signals = false,
+                       .poll_interval = 50ms});
+  });
+  dist::Executor ex({.url = server.url()});
+  auto running = ex.submit(&sleep_ms, 500);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XPENDING", "{concur}:tasks", "workers"}).elements[0].integer == 1;
+      },
+      10s));
+  std::vector<cf::Future<int>> queued;
+  for (int i = 0; i < 20; ++i) queued.push_back(ex.submit(&record_run, 3000 + i));
+  ex.shutdown(true, true);
+  EXPECT_EQ(running.result(1s), 500);
+  for (auto& f : queued) EXPECT_TRUE(f.cancelled());
+  EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);
+  std::lock_guard lock(g_runs_mu);
+  for (int v : g_runs) EXPECT_TRUE(v < 3000 || v >= 3020) << v;
+}
+
+TEST(ExecutorCancel, ShutdownWithCancelFuturesAndNoWorker) {
+  concur::testing::RedisServer server;
+  dist::Executor ex({.url = server.url()});
+  std::vector<cf::Future<int>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(ex.submit(&square, i));
+  ex.shutdown(false, true);
+  for (auto& f : fs) EXPECT_TRUE(f.cancelled());
+  ex.shutdown(true);  // nothing left to wait for
+  auto r = connect(server);
+  EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);
+}
+
 TEST(Executor, TaskSubmittedBeforeAnyWorkerRunsWhenOneJoins) {
   concur::testing::RedisServer server;
   dist::Executor ex({.url = server.url()});
@@ -292,7 +431,8 @@ TEST(Executor, AclUserLimitedToItsNamespace) {
                  "+lpop",       "+blpop",
                  "+del",        "+set",
                  "+exists",     "+xpending",
-                 "+xclaim",     "+xgroup|delconsumer"});
+                 "+xclaim",     "+xgroup|delconsumer",
+                 "+eval",       "+xinfo|groups"});
   const std::string url =
       "redis://app:app-secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
   {
@@ -306,6 +446,18 @@ TEST(Executor, AclUserLimitedToItsNamespace) {
     });
     dist::Executor ex({.url = url, .namespace_ = "app"});
     EXPECT_EQ(ex.submit(&square, 11).result(10s), 121);
+  }
+  {
+    // cancel (a script) works for that user too.
+    dist::Executor ex({.url = url, .namespace_ = "app"});
+    auto f = ex.submit(&square, 12);
+    ASSERT_TRUE(concur::testing::eventually(
+        [&] {
+          return admin.command({"XLEN", "{app}:tasks"}).integer == 1;
+        },
+        10s));
+    EXPECT_TRUE(f.cancel());
+    EXPECT_EQ(admin.command({"XLEN", "{app}:tasks"}).integer, 0);
   }
   // Another namespace's keys are refused to that user.
   EXPECT_THROW(dist::Executor({.url = url, .namespace_ = "other"}),
