@@ -459,7 +459,9 @@ void ClientEngine::fail_all(const std::exception_ptr& error) noexcept {
 }  // namespace detail
 
 Executor::Executor(const ExecutorOptions& options)
-    : engine_(std::make_unique<detail::ClientEngine>(options)) {}
+    : engine_(std::make_unique<detail::ClientEngine>(options)) {
+  detail::link_worker_switch();
+}
 
 Executor::~Executor() {
   try {

@@ -24,6 +24,11 @@
 
 namespace concur::distributed::detail {
 
+/// Defined beside serve (serve.cpp) and called by the Executor's constructor, so that a
+/// program using the Executor links serve.cpp, whose static initialiser registers the
+/// `--concur-worker=` switch with mp::main_guard.
+void link_worker_switch() noexcept;
+
 class ClientEngine {
  public:
   /// What tasks' StateBase::remote_ points to (client.cpp).

@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -16,8 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "concur/futures/process_pool.hpp"
 #include "concur/futures/thread_pool.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "distributed/client.hpp"
 #include "distributed/protocol.hpp"
 #include "distributed/redis.hpp"
 #include "os/futex.hpp"
@@ -97,6 +104,12 @@ void add_host(multiprocessing::Buffer& reply, const std::string& host) {
   }
 }
 
+// What a worker process of ServeOptions::processes runs: the request, as the thread pool's
+// threads do (a value or an exception reply; never throws).
+multiprocessing::Buffer run_request(multiprocessing::Buffer request) {
+  return multiprocessing::invoke(request);
+}
+
 // This machine's name (the host part of this_worker_name()).
 std::string host_name() {
   std::string name = detail::this_worker_name();
@@ -106,12 +119,19 @@ std::string host_name() {
 // What the pool's threads share with the reading loop.
 class Worker {
  public:
-  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys)
+  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys,
+         int concurrency)
       : keys_(std::move(keys)),
         name_(detail::this_worker_name()),
         host_(host_name()),
         ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
-        writer_(address, {options.connect_timeout, options.connect_timeout}) {}
+        writer_(address, {options.connect_timeout, options.connect_timeout}) {
+    if (options.processes) {
+      // A worker process that dies fails only the call it ran; a fresh one replaces it.
+      procs_ = std::make_unique<futures::ProcessPoolExecutor>(futures::ProcessPoolOptions{
+          .max_workers = concurrency, .on_worker_death = futures::WorkerDeath::replace});
+    }
+  }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
@@ -125,9 +145,10 @@ class Worker {
         const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
         detail::ResultMessage msg{
             *entry.task, name_,
-            entry.exhausted.empty()
-                ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
-                : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
+            !entry.exhausted.empty()
+                ? error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))
+            : procs_ ? run_in_process(entry)
+                     : multiprocessing::invoke(std::span(bytes, entry.call.size()))};
         add_host(msg.reply, host_);
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
@@ -142,6 +163,32 @@ class Worker {
       keep_error(std::current_exception());
     }
     finished(static_cast<int>(entries.size()));
+  }
+
+  /// ServeOptions::processes: runs the task in a worker process; when that process dies
+  /// (the task killed it), runs it again in a fresh one, up to the entry's max_attempts runs
+  /// in all (counting runs by workers that died before), then answers with the RuntimeError
+  /// of a task that kept killing its workers.
+  multiprocessing::Buffer run_in_process(const TaskEntry& entry) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
+    const int max = entry.max_attempts > 0 ? entry.max_attempts : kDefaultMaxAttempts;
+    int runs = entry.runs;
+    for (;;) {
+      try {
+        return procs_
+            ->submit(&run_request, multiprocessing::Buffer(bytes, bytes + entry.call.size()))
+            .result();
+      } catch (const futures::BrokenProcessPool& e) {  // the process running it died
+        if (++runs >= max) {
+          return error_reply(std::make_exception_ptr(RuntimeError(
+              "concur::distributed: the task was run " + std::to_string(runs) +
+              " time(s), each time by a worker that died (max_attempts = " + std::to_string(max) +
+              "); last on " + name_ + ": " + e.what())));
+        }
+      } catch (...) {  // the pool itself failed
+        return error_reply(std::current_exception());
+      }
+    }
   }
 
   /// Acknowledges and deletes an entry that cannot be answered, and reports it.
@@ -217,6 +264,7 @@ class Worker {
   int running_ = 0;
   std::size_t done_ = 0;
   std::exception_ptr error_;
+  std::unique_ptr<futures::ProcessPoolExecutor> procs_;  // ServeOptions::processes
 };
 
 // The tasks pending at consumers of the group whose heartbeat expired (dead workers),
@@ -246,6 +294,7 @@ std::vector<TaskEntry> reclaim(Redis& redis, const Keys& keys, const std::string
         continue;
       }
       TaskEntry entry = TaskEntry::from_reply(claimed.elements[0]);
+      entry.runs = static_cast<int>(runs);
       const int max = entry.max_attempts > 0 ? entry.max_attempts : default_max_attempts;
       if (runs >= max) {
         entry.exhausted =
@@ -300,7 +349,7 @@ std::size_t serve(const ServeOptions& options) {
   // XREADGROUP blocks for poll_interval: the command timeout allows for it.
   Redis reader(address, {options.connect_timeout, options.connect_timeout + options.poll_interval});
   detail::ensure_group(reader, keys);
-  Worker worker(options, address, keys);
+  Worker worker(options, address, keys, concurrency);
   const std::string consumer = worker.name() + ":" + random_suffix();
   const std::string block = std::to_string(options.poll_interval.count());
   StopSignals signals(options.handle_signals);
@@ -367,4 +416,57 @@ std::size_t serve(const ServeOptions& options) {
   return worker.done();
 }
 
+namespace {
+
+// `--concur-worker=<url>` (mp::main_guard): serve instead of running main. Other options:
+// --concur-worker-concurrency=N, --concur-worker-namespace=NS, --concur-worker-processes;
+// the password may come from CONCUR_REDIS_PASSWORD rather than the URL.
+int worker_switch(std::string_view url, int argc, char** argv) {
+  ServeOptions options;
+  options.url = std::string(url);
+  if (const char* pw = std::getenv("CONCUR_REDIS_PASSWORD"); pw != nullptr && *pw != '\0') {
+    options.password = pw;
+  }
+  constexpr std::string_view kConcurrency = "--concur-worker-concurrency=";
+  constexpr std::string_view kNamespace = "--concur-worker-namespace=";
+  for (int i = 1; i < argc && argv[i] != nullptr; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg.substr(0, kConcurrency.size()) == kConcurrency) {
+      const std::string_view v = arg.substr(kConcurrency.size());
+      int n = -1;
+      const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 0) {
+        std::fprintf(stderr, "concur-worker: bad %s\n", argv[i]);
+        return 2;
+      }
+      options.concurrency = n;
+    } else if (arg.substr(0, kNamespace.size()) == kNamespace) {
+      options.namespace_ = std::string(arg.substr(kNamespace.size()));
+    } else if (arg == "--concur-worker-processes") {
+      options.processes = true;
+    }
+  }
+  try {
+    const std::size_t done = serve(options);
+    std::fprintf(stderr, "concur-worker: stopped after %zu task(s)\n", done);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concur-worker: %s\n", e.what());
+    return 1;
+  }
+}
+
+[[maybe_unused]] const bool g_worker_switch = [] {
+  multiprocessing::detail::add_main_switch("--concur-worker=", &worker_switch);
+  return true;
+}();
+
+}  // namespace
+
+void detail::link_worker_switch() noexcept {}
+
 }  // namespace concur::distributed
+
+// The function ServeOptions::processes' worker processes run, registered at static
+// initialisation in every program that links serve (the workers are copies of it).
+CONCUR_REGISTER_AS(concur::distributed::run_request, "concur::distributed::run_request");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include "concur/distributed.hpp"
 #include "concur/futures.hpp"
 #include "concur/multiprocessing.hpp"
+#include "concur/subprocess.hpp"
 #include "distributed/protocol.hpp"
 #include "distributed/redis.hpp"
 #include "support/leak_check.hpp"
@@ -65,6 +67,23 @@ int record_run(int n) {
   return n;
 }
 CONCUR_REGISTER(record_run);
+
+int my_pid(int) { return static_cast<int>(::getpid()); }
+CONCUR_REGISTER(my_pid);
+
+// Kills its process on the first run (leaving `marker` behind), returns 7 on the next.
+int kill_once(std::string marker) {
+  if (::access(marker.c_str(), F_OK) != 0) {
+    std::FILE* f = std::fopen(marker.c_str(), "w");
+    if (f != nullptr) std::fclose(f);
+    std::raise(SIGKILL);
+  }
+  return 7;
+}
+CONCUR_REGISTER(kill_once);
+
+int cube(int n) { return n * n * n; }  // also in test_program.cpp, under the same name
+CONCUR_REGISTER(cube);
 
 void run_worker(std::string url, int concurrency) {
   (void)dist::serve({.url = url,
@@ -583,6 +602,122 @@ TEST(ServeProcess, TaskThatKillsItsWorkersFailsAfterMaxAttempts) {
     EXPECT_NE(std::string(e.what()).find("max_attempts = 1"), std::string::npos) << e.what();
   }
   EXPECT_EQ(ex.submit(&square, 4).result(10s), 16);  // the survivor serves on
+}
+
+// serve({.processes = true}): each task in a worker process of a pool of serve's own.
+class ProcessesWorker {
+ public:
+  explicit ProcessesWorker(const std::string& url)
+      : thread_([url](std::stop_token stop) {
+          (void)dist::serve({.url = url,
+                             .concurrency = 2,
+                             .processes = true,
+                             .stop = stop,
+                             .handle_signals = false,
+                             .poll_interval = 50ms,
+                             .heartbeat_ttl = 600ms});
+        }) {}
+  ~ProcessesWorker() {
+    thread_.request_stop();
+    thread_.join();
+  }
+  ProcessesWorker(const ProcessesWorker&) = delete;
+  ProcessesWorker& operator=(const ProcessesWorker&) = delete;
+
+ private:
+  std::jthread thread_;
+};
+
+TEST(ServeProcesses, TasksRunInWorkerProcesses) {
+  concur::testing::RedisServer server;
+  ProcessesWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  const int pid = ex.submit(&my_pid, 0).result(20s);
+  EXPECT_NE(pid, ::getpid());  // serve runs in this process; the task in another
+  EXPECT_GT(pid, 0);
+  std::vector<int> xs(40);
+  for (int i = 0; i < 40; ++i) xs[static_cast<std::size_t>(i)] = i;
+  int i = 0;
+  for (int v : ex.map({.timeout = 30s}, &square, xs)) {
+    EXPECT_EQ(v, i * i) << i;
+    ++i;
+  }
+  EXPECT_EQ(i, 40);
+  auto f = ex.submit(&fail_with_value_error, 5);
+  EXPECT_THROW((void)f.result(20s), concur::ValueError);
+}
+
+// A task that kills its worker process: run again in a fresh process, at most max_attempts
+// runs in all, then the error of a task whose workers died; serve itself goes on.
+TEST(ServeProcesses, TaskThatKillsItsProcessFailsAfterMaxAttempts) {
+  concur::testing::RedisServer server;
+  ProcessesWorker worker(server.url());
+  dist::Executor ex({.url = server.url(), .max_attempts = 2});
+  auto f = ex.submit(&kill_my_worker, 0);
+  try {
+    (void)f.result(30s);
+    FAIL() << "no exception";
+  } catch (const concur::RuntimeError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("run 2 time(s)"), std::string::npos) << what;
+    EXPECT_NE(what.find("max_attempts = 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("SIGKILL"), std::string::npos) << what;
+  }
+  EXPECT_EQ(ex.submit(&square, 9).result(20s), 81);
+}
+
+TEST(ServeProcesses, TaskWhoseProcessDiedOnceRunsAgain) {
+  concur::testing::RedisServer server;
+  const std::string marker =
+      ::testing::TempDir() + "concur-kill-once-" + std::to_string(::getpid());
+  ::unlink(marker.c_str());
+  ProcessesWorker worker(server.url());
+  dist::Executor ex({.url = server.url(), .max_attempts = 2});
+  EXPECT_EQ(ex.submit(&kill_once, marker).result(30s), 7);
+  EXPECT_EQ(::unlink(marker.c_str()), 0);  // the first run left it
+}
+
+// mp::main_guard handles --concur-worker=<url>: the user's program serves instead of running
+// main (tests/distributed/test_program.cpp); without it, main runs (a client here).
+TEST(ServeSwitch, ProgramServesWithTheWorkerSwitch) {
+  namespace sp = concur::subprocess;
+  concur::testing::RedisServer server;
+  sp::Popen worker({CONCUR_DISTRIBUTED_TEST_PROGRAM, "--concur-worker=" + server.url(),
+                    "--concur-worker-concurrency=2"},
+                   {.stdin_ = sp::DEVNULL, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  {
+    dist::Executor ex({.url = server.url()});
+    EXPECT_EQ(ex.submit(&cube, 3).result(20s), 27);  // run by the program
+    auto r = connect(server);
+    const auto workers = r.command({"KEYS", "{concur}:worker:*"});
+    ASSERT_EQ(workers.elements.size(), 1U);
+    EXPECT_NE(workers.elements[0].str.find(":" + std::to_string(worker.pid()) + ":"),
+              std::string::npos)
+        << workers.elements[0].str;
+    // The same program without the switch is a client of that worker.
+    auto client = sp::run({CONCUR_DISTRIBUTED_TEST_PROGRAM, server.url()},
+                          {.capture_output = true, .timeout = 30s, .text = true});
+    EXPECT_EQ(client.returncode, 0);
+    EXPECT_EQ(client.stdout_.value_or(""), "1\n8\n27\n64\n125\n");
+  }
+  worker.terminate();
+  auto [out, err] = worker.communicate(20s);
+  EXPECT_EQ(worker.returncode(), 0) << err.value_or("");
+  EXPECT_EQ(out.value_or("x"), "");  // main's body never ran
+  EXPECT_NE(err.value_or("").find("concur-worker: stopped after 6 task(s)"), std::string::npos)
+      << err.value_or("");
+}
+
+TEST(ServeSwitch, UnreachableRedisIsAnErrorExit) {
+  namespace sp = concur::subprocess;
+  const std::string url =
+      "redis://127.0.0.1:" + std::to_string(concur::testing::free_port()) + "/0";
+  auto r = sp::run({CONCUR_DISTRIBUTED_TEST_PROGRAM, "--concur-worker=" + url},
+                   {.capture_output = true, .timeout = 30s, .text = true});
+  EXPECT_EQ(r.returncode, 1);
+  EXPECT_NE(r.stderr_.value_or("").find("concur-worker: "), std::string::npos)
+      << r.stderr_.value_or("");
+  EXPECT_EQ(r.stdout_.value_or("x"), "");
 }
 
 TEST(Serve, MalformedEntriesAreAnsweredOrDroppedNeverFatal) {

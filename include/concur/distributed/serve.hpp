@@ -58,8 +58,15 @@ struct ServeOptions {
   std::optional<std::string> password{};
   /// Must be the clients' namespace_.
   std::string namespace_ = "concur";
-  /// Tasks run at once (threads); 0: cpu_count().
+  /// Tasks run at once (threads, or worker processes with `processes`); 0: cpu_count().
   int concurrency = 0;
+  /// Run each task in a worker process (a futures::ProcessPoolExecutor of `concurrency`
+  /// processes, started through the program's start method: the program must call
+  /// mp::main_guard first) rather than in a thread of this one. A task that crashes or kills
+  /// its process then costs that process only: a fresh one replaces it and the task runs
+  /// again, at most the client's max_attempts runs in all, then fails with the RuntimeError
+  /// of a task whose workers died (see above).
+  bool processes = false;
   /// Tasks held at most: concurrency * prefetch (Celery's worker_prefetch_multiplier,
   /// whose default is also 4). Held tasks wait for a thread; other workers cannot take them.
   int prefetch = 4;
