@@ -17,8 +17,8 @@ namespace {
 
 using futures::detail::StateBase;
 
-constexpr std::string_view kPoll = "0.25";  // seconds a BLPOP waits: bounds close()'s delay
-constexpr std::string_view kBatch = "256";  // results popped at once
+constexpr std::string_view kPoll = "0.25";  // seconds a BLMOVE waits: bounds close()'s delay
+constexpr std::string_view kLast = "255";   // results read at once: LRANGE 0 kLast
 
 std::string random_id() {
   std::random_device rd;
@@ -112,14 +112,16 @@ std::vector<std::unique_ptr<ClientEngine::Port>>& free_ports() {
 
 ClientEngine::ClientEngine(const ExecutorOptions& options)
     : address_(address_from(options)),
-      // A command may also wait kPoll in BLPOP: one second more than the connect bound.
+      // A command may also wait kPoll in BLMOVE: one second more than the connect bound.
       redis_options_{options.connect_timeout, options.connect_timeout + std::chrono::seconds(1)},
       keys_(options.namespace_),
       client_id_(random_id()),
       results_key_(keys_.results(client_id_)),
       ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
-      max_attempts_(std::to_string(options.max_attempts)) {
+      max_attempts_(std::to_string(options.max_attempts)),
+      retry_{options.reconnect_attempts, options.reconnect_backoff} {
   if (options.max_attempts < 1) throw ValueError("max_attempts must be >= 1");
+  if (options.reconnect_attempts < 0) throw ValueError("reconnect_attempts must be >= 0");
   send_ = std::make_unique<Redis>(address_, redis_options_);
   recv_ = std::make_unique<Redis>(address_, redis_options_);
   ensure_group(*send_, keys_);
@@ -176,7 +178,7 @@ void ClientEngine::join() noexcept {
   if (!cleaned_) {  // both threads ended: the results list (wake-up markers) goes now
     cleaned_ = true;
     try {
-      if (!recv_->broken()) recv_->command({"DEL", results_key_});
+      if (recv_ && !recv_->broken()) recv_->command({"DEL", results_key_});
     } catch (...) {  // it expires anyway
     }
   }
@@ -198,7 +200,7 @@ void ClientEngine::send_loop() noexcept {
   }
   // Wakes the reader from its BLPOP, so that it sees the close at once.
   try {
-    if (!send_) send_ = std::make_unique<Redis>(address_, redis_options_);
+    if (!send_ || send_->broken()) send_ = std::make_unique<Redis>(address_, redis_options_);
     send_->append({"RPUSH", results_key_, ""});
     send_->append({"PEXPIRE", results_key_, ttl_ms_});
     (void)send_->get_reply();
@@ -207,33 +209,46 @@ void ClientEngine::send_loop() noexcept {
   }
 }
 
+// A connection lost on the way is made again (retry_) and the XADDs not yet answered are
+// sent again: one that Redis had applied before the loss is then in the stream twice, and
+// the task may run twice (its future completes once).
 void ClientEngine::write_batch(std::vector<Outgoing>& batch) noexcept {
   std::size_t answered = 0;
-  try {
-    if (!send_ || send_->broken()) {
-      send_.reset();
-      send_ = std::make_unique<Redis>(address_, redis_options_);
-    }
-    for (const Outgoing& o : batch) {
-      const std::string task = std::to_string(o.task);
-      send_->append({"XADD", keys_.tasks, "*", "client", client_id_, "task", task, "max",
-                     max_attempts_, "call", as_chars(o.request)});
-    }
-    std::vector<Pending> ids(batch.size());  // the entries' ids (state unused)
-    for (; answered < batch.size(); ++answered) {
-      const Reply r = send_->get_reply();
-      if (r.is_error()) {
-        (void)fail(batch[answered].task, std::make_exception_ptr(RedisError(
-                                             "redis " + address_.display() + ": XADD: " + r.str)));
-      } else {
-        (void)parse_entry_id(r.str, ids[answered].entry_ms, ids[answered].entry_seq);
+  std::vector<Pending> ids(batch.size());  // the entries' ids (state unused)
+  for (int round = 0;; ++round) {
+    try {
+      if (!send_ || send_->broken()) {
+        send_.reset();
+        send_ = reconnect(address_, redis_options_, retry_);
       }
+      for (std::size_t i = answered; i < batch.size(); ++i) {
+        const std::string task = std::to_string(batch[i].task);
+        send_->append({"XADD", keys_.tasks, "*", "client", client_id_, "task", task, "max",
+                       max_attempts_, "call", as_chars(batch[i].request)});
+      }
+      for (; answered < batch.size(); ++answered) {
+        const Reply r = send_->get_reply();
+        if (r.is_error()) {
+          (void)fail(batch[answered].task,
+                     std::make_exception_ptr(
+                         RedisError("redis " + address_.display() + ": XADD: " + r.str)));
+        } else {
+          (void)parse_entry_id(r.str, ids[answered].entry_ms, ids[answered].entry_seq);
+        }
+      }
+      break;
+    } catch (...) {
+      const std::exception_ptr error = std::current_exception();
+      if (round < 3 && retry_.attempts > 0 && is_transient(error)) {
+        send_.reset();  // made again at the next round
+        continue;
+      }
+      // Every task not yet answered fails with it.
+      for (std::size_t i = answered; i < batch.size(); ++i) (void)fail(batch[i].task, error);
+      break;
     }
-    record_entries(batch, ids);
-  } catch (...) {  // the connection failed: every task not yet answered fails with it
-    const std::exception_ptr error = std::current_exception();
-    for (std::size_t i = answered; i < batch.size(); ++i) (void)fail(batch[i].task, error);
   }
+  record_entries(batch, ids);
 }
 
 void ClientEngine::record_entries(const std::vector<Outgoing>& batch,
@@ -371,26 +386,61 @@ void ClientEngine::cancel_all() noexcept {
 
 // --- the reader ----------------------------------------------------------------------------
 
+// Results are read without being removed (LRANGE) and trimmed (LTRIM) in the next round
+// trip, once delivered: a reply lost with the connection (Redis restarted) loses no result;
+// it is read again, and ignored (its task is no longer pending). While the list is empty,
+// BLMOVE of the list onto itself waits (at most kPoll) for an element without removing it.
 void ClientEngine::read_loop() noexcept {
+  std::size_t delivered = 0;  // elements at the list's head already delivered: trimmed next
+  const auto give_up = [this] {
+    std::lock_guard lock(mu_);
+    return closed_ && pending_.empty();
+  };
   for (;;) {
     {
       std::lock_guard lock(mu_);
       if (closed_ && pending_.empty()) break;
     }
     try {
-      Reply r = recv_->command({"LPOP", results_key_, kBatch});
-      if (r.is_nil()) {
-        r = recv_->command({"BLPOP", results_key_, kPoll});
-        if (r.type == Reply::Type::array && r.elements.size() == 2) deliver(r.elements[1]);
+      if (delivered > 0) {
+        recv_->append({"LTRIM", results_key_, std::to_string(delivered), "-1"});
+      }
+      recv_->append({"LRANGE", results_key_, "0", kLast});
+      if (delivered > 0) recv_->check(recv_->get_reply(), "LTRIM");
+      const Reply r = recv_->get_reply();
+      recv_->check(r, "LRANGE");
+      delivered = r.elements.size();
+      if (delivered == 0) {
+        const Reply w =
+            recv_->command({"BLMOVE", results_key_, results_key_, "LEFT", "RIGHT", kPoll});
+        if (w.type == Reply::Type::string) deliver(w);  // read again, and ignored, by LRANGE
       } else {
         for (const Reply& value : r.elements) deliver(value);
       }
-    } catch (const std::exception& e) {
+    } catch (...) {
+      std::exception_ptr error = std::current_exception();
+      if (retry_.attempts > 0 && is_transient(error)) {
+        try {
+          recv_.reset();
+          recv_ = reconnect(address_, redis_options_, retry_, give_up);
+          delivered = 0;  // whether the last LTRIM was done is unknown: read them again
+          continue;
+        } catch (...) {
+          error = std::current_exception();
+        }
+      }
+      std::string why = "unknown error";
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        why = e.what();
+      } catch (...) {
+      }
       {
         std::lock_guard lock(mu_);
-        broken_ = std::string("distributed::Executor: lost Redis: ") + e.what();
+        broken_ = "distributed::Executor: lost Redis: " + why;
       }
-      fail_all(std::current_exception());
+      fail_all(error);
       break;
     }
   }

@@ -88,6 +88,7 @@ class ClientEngine {
   std::string results_key_;
   std::string ttl_ms_;
   std::string max_attempts_;
+  RetryPolicy retry_;
   std::unique_ptr<Redis> send_;  // the sender thread's
   std::unique_ptr<Redis> recv_;  // the reader thread's
 

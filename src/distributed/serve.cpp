@@ -125,7 +125,10 @@ class Worker {
         name_(detail::this_worker_name()),
         host_(host_name()),
         ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
-        writer_(address, {options.connect_timeout, options.connect_timeout}) {
+        address_(address),
+        redis_options_{options.connect_timeout, options.connect_timeout},
+        retry_{options.reconnect_attempts, options.reconnect_backoff},
+        writer_(std::make_unique<Redis>(address, redis_options_)) {
     if (options.processes) {
       // A worker process that dies fails only the call it ran; a fresh one replaces it.
       procs_ = std::make_unique<futures::ProcessPoolExecutor>(futures::ProcessPoolOptions{
@@ -153,12 +156,15 @@ class Worker {
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
       std::lock_guard lock(writer_mu_);
-      for (std::size_t i = 0; i < entries.size(); ++i) {
-        writer_.append({"RPUSH", answers[i].first, detail::as_chars(answers[i].second)});
-        writer_.append({"PEXPIRE", answers[i].first, ttl_ms_});
-        acknowledge_locked(entries[i].id);
-      }
-      read_replies_locked(4 * entries.size(), "RPUSH/PEXPIRE/XACK/XDEL");
+      pipeline_locked(
+          [&] {
+            for (std::size_t i = 0; i < entries.size(); ++i) {
+              writer_->append({"RPUSH", answers[i].first, detail::as_chars(answers[i].second)});
+              writer_->append({"PEXPIRE", answers[i].first, ttl_ms_});
+              acknowledge_locked(entries[i].id);
+            }
+          },
+          4 * entries.size(), "RPUSH/PEXPIRE/XACK/XDEL");
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -199,8 +205,7 @@ class Worker {
         std::make_exception_ptr(ValueError("the entry names no client or no task number")));
     try {
       std::lock_guard lock(writer_mu_);
-      acknowledge_locked(entry.id);
-      read_replies_locked(2, "XACK/XDEL");
+      pipeline_locked([&] { acknowledge_locked(entry.id); }, 2, "XACK/XDEL");
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -226,19 +231,41 @@ class Worker {
   }
 
  private:
+  // Sends what `append` queues and reads its `n` replies; a connection lost on the way is
+  // made again (retry_) and everything sent again (a result may then be pushed twice: the
+  // client completes the future once; XACK and XDEL do nothing the second time).
+  template <class Append>
+  void pipeline_locked(Append&& append, std::size_t n, std::string_view commands) {
+    for (int round = 0;; ++round) {
+      try {
+        if (!writer_ || writer_->broken()) {
+          writer_.reset();
+          writer_ = detail::reconnect(address_, redis_options_, retry_);
+        }
+        append();
+        read_replies_locked(n, commands);
+        return;
+      } catch (...) {
+        if (round >= 3 || retry_.attempts == 0 || !detail::is_transient(std::current_exception())) {
+          throw;
+        }
+        writer_.reset();
+      }
+    }
+  }
   // Reads `n` pipelined replies, all of them (so the connection stays in step), then throws
   // the first error reply as RedisError.
   void read_replies_locked(std::size_t n, std::string_view commands) {
     std::optional<Reply> error;
     for (std::size_t i = 0; i < n; ++i) {
-      Reply r = writer_.get_reply();
+      Reply r = writer_->get_reply();
       if (r.is_error() && !error) error = std::move(r);
     }
-    if (error) writer_.check(*error, commands);
+    if (error) writer_->check(*error, commands);
   }
   void acknowledge_locked(const std::string& id) {
-    writer_.append({"XACK", keys_.tasks, detail::kGroup, id});
-    writer_.append({"XDEL", keys_.tasks, id});
+    writer_->append({"XACK", keys_.tasks, detail::kGroup, id});
+    writer_->append({"XDEL", keys_.tasks, id});
   }
   void keep_error(std::exception_ptr e) noexcept {
     std::lock_guard lock(mu_);
@@ -257,8 +284,11 @@ class Worker {
   std::string name_;
   std::string host_;
   std::string ttl_ms_;
+  detail::RedisAddress address_;
+  detail::RedisOptions redis_options_;
+  detail::RetryPolicy retry_;
   std::mutex writer_mu_;
-  Redis writer_;  // under writer_mu_
+  std::unique_ptr<Redis> writer_;  // under writer_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   int running_ = 0;
@@ -346,13 +376,20 @@ std::size_t serve(const ServeOptions& options) {
   detail::RedisAddress address = detail::parse_url(options.url);
   if (options.password) address.password = *options.password;
   Keys keys(options.namespace_);
+  if (options.reconnect_attempts < 0) throw ValueError("reconnect_attempts must be >= 0");
   // XREADGROUP blocks for poll_interval: the command timeout allows for it.
-  Redis reader(address, {options.connect_timeout, options.connect_timeout + options.poll_interval});
-  detail::ensure_group(reader, keys);
+  const detail::RedisOptions reader_options{options.connect_timeout,
+                                            options.connect_timeout + options.poll_interval};
+  const detail::RetryPolicy retry{options.reconnect_attempts, options.reconnect_backoff};
+  auto reader = std::make_unique<Redis>(address, reader_options);
+  detail::ensure_group(*reader, keys);
   Worker worker(options, address, keys, concurrency);
   const std::string consumer = worker.name() + ":" + random_suffix();
   const std::string block = std::to_string(options.poll_interval.count());
   StopSignals signals(options.handle_signals);
+  const auto stopping = [&] {
+    return options.stop.stop_requested() || StopSignals::raised() || worker.error() != nullptr;
+  };
   {
     // Declared last: destroyed (and waited for) first, while what its tasks use lives.
     futures::ThreadPoolExecutor pool(
@@ -363,53 +400,100 @@ std::size_t serve(const ServeOptions& options) {
     const std::string heartbeat_ms = std::to_string(options.heartbeat_ttl.count());
     const auto beat_every = options.heartbeat_ttl / 3;
     auto last_beat = std::chrono::steady_clock::time_point{};
-    auto last_reclaim = std::chrono::steady_clock::now();
-    while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
-      const auto now = std::chrono::steady_clock::now();
+    auto next_reclaim = std::chrono::steady_clock::now() + beat_every;
+    const auto beat = [&](std::chrono::steady_clock::time_point now) {
       if (now - last_beat >= beat_every) {
-        reader.command({"SET", heartbeat_key, heartbeat, "PX", heartbeat_ms});
+        reader->command({"SET", heartbeat_key, heartbeat, "PX", heartbeat_ms});
         last_beat = now;
       }
-      const int free = worker.free_slots(limit, options.poll_interval);
-      if (free <= 0) continue;
-      std::vector<TaskEntry> entries;
-      if (now - last_reclaim >= beat_every) {
-        last_reclaim = now;
-        entries =
-            reclaim(reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
-      }
-      if (!entries.empty()) {
-        run_batches(pool, worker, entries, concurrency);
-        continue;
-      }
-      reader.append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT", std::to_string(free),
-                     "BLOCK", block, "STREAMS", keys.tasks, ">"});
-      const Reply r = reader.get_reply();
-      if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
-        // The stream (and its group) was deleted, before or during the read: a purge.
-        detail::ensure_group(reader, keys);
-        continue;
-      }
-      reader.check(r, "XREADGROUP");
-      if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
-      for (const Reply& stream : r.elements) {
-        if (stream.elements.size() != 2) continue;
-        for (const Reply& raw : stream.elements[1].elements) {
-          TaskEntry entry = TaskEntry::from_reply(raw);
-          if (entry.id.empty()) continue;
-          if (entry.client.empty() || !entry.task) {
-            worker.drop(entry);
-            continue;
+    };
+    bool recover = false;  // after a reconnect: read this consumer's pending entries again
+    while (!stopping()) {
+      try {
+        const auto now = std::chrono::steady_clock::now();
+        beat(now);
+        if (recover) {
+          // A read whose reply was lost with the connection left its entries pending here,
+          // unknown to us. Once the tasks we hold are answered, every entry still pending at
+          // this consumer is such a one: read them again (history, id 0) and run them.
+          if (worker.free_slots(1, options.poll_interval) <= 0) continue;
+          const Reply r = reader->command({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
+                                           std::to_string(limit), "STREAMS", keys.tasks, "0"});
+          recover = false;
+          std::vector<TaskEntry> lost;
+          for (const Reply& stream : r.elements) {
+            if (stream.elements.size() != 2) continue;
+            for (const Reply& raw : stream.elements[1].elements) {
+              TaskEntry entry = TaskEntry::from_reply(raw);
+              if (entry.id.empty()) continue;
+              if (entry.client.empty() || !entry.task) {
+                worker.drop(entry);  // deleted meanwhile, or malformed
+                continue;
+              }
+              lost.push_back(std::move(entry));
+            }
           }
-          entries.push_back(std::move(entry));
+          run_batches(pool, worker, lost, concurrency);
+          continue;
         }
+        const int free = worker.free_slots(limit, options.poll_interval);
+        if (free <= 0) continue;
+        std::vector<TaskEntry> entries;
+        if (now >= next_reclaim) {
+          next_reclaim = now + beat_every;
+          entries =
+              reclaim(*reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
+        }
+        if (!entries.empty()) {
+          run_batches(pool, worker, entries, concurrency);
+          continue;
+        }
+        reader->append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
+                        std::to_string(free), "BLOCK", block, "STREAMS", keys.tasks, ">"});
+        const Reply r = reader->get_reply();
+        if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
+          // The stream (and its group) was deleted, before or during the read: a purge.
+          detail::ensure_group(*reader, keys);
+          continue;
+        }
+        reader->check(r, "XREADGROUP");
+        if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
+        for (const Reply& stream : r.elements) {
+          if (stream.elements.size() != 2) continue;
+          for (const Reply& raw : stream.elements[1].elements) {
+            TaskEntry entry = TaskEntry::from_reply(raw);
+            if (entry.id.empty()) continue;
+            if (entry.client.empty() || !entry.task) {
+              worker.drop(entry);
+              continue;
+            }
+            entries.push_back(std::move(entry));
+          }
+        }
+        run_batches(pool, worker, entries, concurrency);
+      } catch (...) {
+        if (retry.attempts == 0 || !detail::is_transient(std::current_exception())) throw;
+        // Redis restarted or the network was cut: connect again (bounded; ConnectionError
+        // after the last try), beat at once, and give the other workers a whole
+        // heartbeat_ttl to do the same before taking any dead worker's tasks.
+        reader.reset();
+        try {
+          reader = detail::reconnect(address, reader_options, retry, stopping);
+        } catch (...) {
+          if (stopping()) break;  // asked to stop meanwhile: stop
+          throw;
+        }
+        detail::ensure_group(*reader, keys);
+        last_beat = {};
+        beat(std::chrono::steady_clock::now());
+        next_reclaim = std::chrono::steady_clock::now() + options.heartbeat_ttl;
+        recover = true;
       }
-      run_batches(pool, worker, entries, concurrency);
     }
     pool.shutdown(true);
   }
   try {  // gone at once rather than when it expires
-    reader.command({"DEL", keys.worker(consumer)});
+    if (reader) reader->command({"DEL", keys.worker(consumer)});
   } catch (...) {
   }
   if (auto e = worker.error()) std::rethrow_exception(e);

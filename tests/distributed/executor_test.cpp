@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -438,20 +439,16 @@ TEST(Executor, PasswordOptionOverridesTheUrl) {
 TEST(Executor, AclUserLimitedToItsNamespace) {
   concur::testing::RedisServer server;
   auto admin = connect(server);
-  admin.command({"ACL",         "SETUSER",
-                 "app",         "on",
-                 ">app-secret", "resetkeys",
-                 "~{app}:*",    "resetchannels",
-                 "-@all",       "+auth",
-                 "+ping",       "+xgroup|create",
-                 "+xadd",       "+xreadgroup",
-                 "+xack",       "+xdel",
-                 "+rpush",      "+pexpire",
-                 "+lpop",       "+blpop",
-                 "+del",        "+set",
-                 "+exists",     "+xpending",
-                 "+xclaim",     "+xgroup|delconsumer",
-                 "+eval",       "+xinfo|groups"});
+  admin.command({"ACL",       "SETUSER",       "app",
+                 "on",        ">app-secret",   "resetkeys",
+                 "~{app}:*",  "resetchannels", "-@all",
+                 "+auth",     "+ping",         "+xgroup|create",
+                 "+xadd",     "+xreadgroup",   "+xack",
+                 "+xdel",     "+rpush",        "+pexpire",
+                 "+lrange",   "+ltrim",        "+blmove",
+                 "+del",      "+set",          "+exists",
+                 "+xpending", "+xclaim",       "+xgroup|delconsumer",
+                 "+eval",     "+xinfo|groups"});
   const std::string url =
       "redis://app:app-secret@127.0.0.1:" + std::to_string(server.port()) + "/0";
   {
@@ -507,13 +504,91 @@ TEST(Executor, BadOptionsAreValueError) {
   EXPECT_THROW((void)dist::serve({.prefetch = 0}), concur::ValueError);
 }
 
-TEST(Executor, LostRedisFailsTheWaitingFutures) {
+TEST(Executor, LostRedisFailsTheWaitingFuturesAfterTheReconnectBound) {
   concur::testing::RedisServer server;
-  dist::Executor ex({.url = server.url(), .connect_timeout = 1s});
+  dist::Executor ex({.url = server.url(),
+                     .connect_timeout = 1s,
+                     .reconnect_attempts = 3,
+                     .reconnect_backoff = 50ms});
   auto f = ex.submit(&square, 2);  // no worker: it waits
   server.stop();
-  EXPECT_THROW((void)f.result(10s), concur::ConnectionError);
+  try {
+    (void)f.result(10s);
+    FAIL() << "no exception";
+  } catch (const concur::ConnectionError& e) {
+    EXPECT_NE(std::string(e.what()).find("unreachable after 3 attempt(s)"), std::string::npos)
+        << e.what();
+  }
   EXPECT_THROW((void)ex.submit(&square, 3), cf::BrokenExecutor);
+}
+
+TEST(Serve, LostRedisEndsServeWithConnectionErrorAfterTheReconnectBound) {
+  concur::testing::RedisServer server;
+  std::exception_ptr error;
+  std::thread worker([&] {
+    try {
+      (void)dist::serve({.url = server.url(),
+                         .concurrency = 1,
+                         .handle_signals = false,
+                         .poll_interval = 50ms,
+                         .connect_timeout = 1s,
+                         .reconnect_attempts = 2,
+                         .reconnect_backoff = 50ms});
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  auto r = connect(server);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"KEYS", "{concur}:worker:*"}).elements.size() == 1;
+      },
+      10s));
+  server.stop();
+  worker.join();  // bounded: two tries, 50 ms apart
+  ASSERT_TRUE(error);
+  EXPECT_THROW(std::rethrow_exception(error), concur::ConnectionError);
+}
+
+int slow_square(int n) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return n * n;
+}
+CONCUR_REGISTER(slow_square);
+
+// Issue 11: redis-server restarted with its append-only file while tasks are queued, running
+// and answered: the client and the workers (separate processes) reconnect, nothing is lost,
+// and every future completes exactly once with its value.
+TEST(ExecutorReconnect, RedisRestartedWithItsAppendOnlyFileLosesNothing) {
+  concur::testing::RedisServer server({.appendonly = true});
+  ProcessWorker a(server.url());
+  ProcessWorker b(server.url());
+  dist::Executor ex({.url = server.url()});
+  constexpr int kBefore = 300;
+  constexpr int kAfter = 50;
+  std::vector<cf::Future<int>> fs;
+  std::vector<std::atomic<int>> completions(kBefore + kAfter);
+  const auto submit = [&](int i) {
+    fs.push_back(ex.submit(&slow_square, i));
+    fs.back().add_done_callback(
+        [&completions, i](const cf::Future<int>&) { ++completions[static_cast<std::size_t>(i)]; });
+  };
+  for (int i = 0; i < kBefore; ++i) submit(i);
+  ASSERT_TRUE(concur::testing::eventually([&] { return fs[20].done(); }, 20s));
+  server.restart();  // some answered, some running, most queued
+  for (int i = kBefore; i < kBefore + kAfter; ++i) submit(i);
+  for (int i = 0; i < kBefore + kAfter; ++i) {
+    EXPECT_EQ(fs[static_cast<std::size_t>(i)].result(60s), i * i) << i;
+  }
+  ex.shutdown();
+  for (int i = 0; i < kBefore + kAfter; ++i) {
+    EXPECT_EQ(completions[static_cast<std::size_t>(i)].load(), 1) << i;
+  }
+  EXPECT_EQ(a.stop(), 0);  // the workers lived through it
+  EXPECT_EQ(b.stop(), 0);
+  auto r = connect(server);
+  EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);
+  EXPECT_EQ(r.command({"XPENDING", "{concur}:tasks", "workers"}).elements[0].integer, 0);
 }
 
 TEST(ServeProcess, WorkerInAChildProcessAndStopsOnSigterm) {

@@ -44,7 +44,8 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-RedisServer::RedisServer() : password_(random_hex(32)) {
+RedisServer::RedisServer(RedisServerOptions options)
+    : options_(options), password_(random_hex(32)) {
   std::string tmpl = (std::filesystem::temp_directory_path() / "concur-redis-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("RedisServer: mkdtemp failed");
   dir_ = tmpl;
@@ -75,7 +76,9 @@ bool RedisServer::start_on(int port, std::string& why) {
                                                            "--save",
                                                            "",
                                                            "--appendonly",
-                                                           "no",
+                                                           options_.appendonly ? "yes" : "no",
+                                                           "--appendfsync",
+                                                           "always",
                                                            "--dir",
                                                            dir_.string(),
                                                            "--logfile",
@@ -102,8 +105,10 @@ bool RedisServer::start_on(int port, std::string& why) {
         // Nothing is written there from now on (no persistence; Redis reopens its log file
         // for each line and skips it when that fails): gone now, so that even a test that
         // crashes leaves no directory behind.
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
+        if (!options_.appendonly) {
+          std::error_code ec;
+          std::filesystem::remove_all(dir_, ec);
+        }
         return true;
       }
     } catch (const std::exception& e) {
@@ -114,6 +119,17 @@ bool RedisServer::start_on(int port, std::string& why) {
   why = "no PING answer within 10 s (" + why + "); log:\n" + log();
   stop();
   return false;
+}
+
+void RedisServer::restart() {
+  stop();
+  std::string why;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {  // the port is ours again once the old server closed it
+    if (start_on(port_, why)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < end);
+  throw std::runtime_error("RedisServer: redis-server did not restart: " + why);
 }
 
 RedisServer::~RedisServer() {

@@ -81,6 +81,12 @@ struct ExecutorOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// How long this client's results wait in Redis for it (refreshed on each result).
   std::chrono::seconds result_ttl{3600};
+  /// A connection lost while the executor runs (Redis restarted, a network cut) is made
+  /// again: at most this many tries, reconnect_backoff apart, doubled each time up to 2 s
+  /// (the defaults wait about 13 s in all); then the waiting futures fail with
+  /// ConnectionError and the executor is broken. 0: the first loss breaks it.
+  int reconnect_attempts = 10;
+  std::chrono::milliseconds reconnect_backoff{100};
 };
 
 namespace detail {

@@ -85,6 +85,11 @@ struct ServeOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// Expiry of a client's results list, refreshed on each result.
   std::chrono::seconds result_ttl{3600};
+  /// A lost connection is made again (as ExecutorOptions' fields of the same names): at most
+  /// this many tries, reconnect_backoff apart, doubled up to 2 s; then serve() ends with the
+  /// ConnectionError once the tasks it holds are finished. 0: the first loss ends it.
+  int reconnect_attempts = 10;
+  std::chrono::milliseconds reconnect_backoff{100};
 };
 
 /// Runs tasks until stopped (see above); returns the number of tasks run.
