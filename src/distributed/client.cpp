@@ -198,7 +198,7 @@ void ClientEngine::send_loop() noexcept {
     }
     write_batch(batch);
   }
-  // Wakes the reader from its BLPOP, so that it sees the close at once.
+  // Wakes the reader from its BLMOVE, so that it sees the close at once.
   try {
     if (!send_ || send_->broken()) send_ = std::make_unique<Redis>(address_, redis_options_);
     send_->append({"RPUSH", results_key_, ""});

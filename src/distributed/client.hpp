@@ -1,11 +1,14 @@
 // src/distributed/client.hpp: the engine behind distributed::Executor. Internal.
 //
 // Two connections, each owned by one thread: the sender writes queued tasks (XADD to
-// {ns}:tasks, every task queued meanwhile in one pipelined round trip) and the reader pops
-// this client's results list (LPOP of up to 256, else BLPOP bounded by kPoll) and completes
-// the futures. `pending_` maps task numbers to their states (one reference each); whoever
-// erases a task from it (the reader with a result, the sender with a write error, a broken
-// connection) completes it, so a task completes once even when a result arrives twice.
+// {ns}:tasks, every task queued meanwhile in one pipelined round trip, then records each
+// entry's id) and the reader reads this client's results list (LRANGE of up to 256, trimmed
+// by the next round trip's LTRIM, else BLMOVE bounded by kPoll) and completes the futures;
+// each makes its connection again when it is lost (retry_). `pending_` maps task numbers to
+// their states (one reference each) and entry ids; whoever erases a task from it (the reader
+// with a result, the sender with a write error, a broken connection, a cancel) completes
+// it, so a task completes once even when a result arrives twice. A third connection, made
+// on the first cancel, runs the cancel script (design 0007 §7).
 #pragma once
 
 #include <condition_variable>
