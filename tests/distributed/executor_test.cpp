@@ -42,6 +42,13 @@ struct CustomError : std::runtime_error {
 int fail_with_custom_error(int) { throw CustomError("custom failure"); }
 CONCUR_REGISTER(fail_with_custom_error);
 
+struct RegisteredError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+CONCUR_REGISTER_EXCEPTION(RegisteredError);
+int fail_with_registered_error(int n) { throw RegisteredError("registered " + std::to_string(n)); }
+CONCUR_REGISTER(fail_with_registered_error);
+
 std::string greet(std::string name) { return "hello " + name; }
 CONCUR_REGISTER(greet);
 
@@ -601,6 +608,21 @@ TEST(ServeProcess, WorkerInAChildProcessAndStopsOnSigterm) {
   EXPECT_EQ(worker.stop(), 0);
 }
 
+// A type of the program's own, registered (mp::register_exception) in client and worker:
+// rebuilt as itself from a worker process.
+TEST(ServeProcess, RegisteredExceptionTypeComesBackAsItself) {
+  concur::testing::RedisServer server;
+  ProcessWorker worker(server.url());
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&fail_with_registered_error, 4);
+  try {
+    (void)f.result(20s);
+    FAIL() << "no exception";
+  } catch (const RegisteredError& e) {
+    EXPECT_STREQ(e.what(), "registered 4");
+  }
+}
+
 TEST(ServeProcess, RemoteErrorNamesTheWorkersHostAndPid) {
   concur::testing::RedisServer server;
   ProcessWorker worker(server.url());
@@ -750,6 +772,27 @@ TEST(ServeProcesses, TaskWhoseProcessDiedOnceRunsAgain) {
   dist::Executor ex({.url = server.url(), .max_attempts = 2});
   EXPECT_EQ(ex.submit(&kill_once, marker).result(30s), 7);
   EXPECT_EQ(::unlink(marker.c_str()), 0);  // the first run left it
+}
+
+// A malformed entry never crashes a worker in process mode either: the call bytes reach
+// invoke in the worker process, which answers ValueError.
+TEST(ServeProcesses, MalformedEntryIsAnsweredWithAnError) {
+  concur::testing::RedisServer server;
+  ProcessesWorker worker(server.url());
+  auto r = connect(server);
+  r.command({"XADD", "{concur}:tasks", "*", "client", "fake", "task", "4", "call", "garbage"});
+  r.command({"XADD", "{concur}:tasks", "*", "client", "fake", "task", "x", "call", "y"});
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"LLEN", "{concur}:results:fake"}).integer == 1;
+      },
+      20s));
+  const auto msg =
+      dist::detail::ResultMessage::decode(r.command({"LPOP", "{concur}:results:fake"}).str);
+  EXPECT_EQ(msg.task, 4U);
+  EXPECT_THROW(mp::decode_result<int>(msg.reply), concur::ValueError);
+  dist::Executor ex({.url = server.url()});
+  EXPECT_EQ(ex.submit(&square, 5).result(20s), 25);  // and it serves on
 }
 
 // mp::main_guard handles --concur-worker=<url>: the user's program serves instead of running

@@ -28,6 +28,7 @@
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/exception_registry.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/queue.hpp"
 #include "multiprocessing/handles.hpp"
@@ -466,6 +467,36 @@ TEST(CodecExceptions, ExecutionFailedKeepsItsParts) {
 struct MyError : concur::ValueError {
   using concur::ValueError::ValueError;
 };
+
+struct QuotaExceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+CONCUR_REGISTER_EXCEPTION(QuotaExceeded);
+
+TEST(CodecExceptions, RegisteredTypeComesBackAsItself) {
+  try {
+    std::rethrow_exception(cross(QuotaExceeded("over by 3")));
+    FAIL() << "no exception";
+  } catch (const QuotaExceeded& e) {
+    EXPECT_STREQ(e.what(), "over by 3");
+  }
+  // A name the reading process did not register: RemoteError with that name and the pid.
+  mp::Buffer bytes{std::byte{208}};
+  mp::detail::encode_value(bytes, std::string("nobody::Knows"));
+  mp::detail::encode_value(bytes, std::string("what it said"));
+  mp::detail::put_trivial<std::int32_t>(bytes, 42);
+  try {
+    mp::rethrow_decoded(bytes);
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "nobody::Knows");
+    EXPECT_EQ(e.message(), "what it said");
+    EXPECT_EQ(e.pid(), 42);
+  }
+  // One name, two types: refused.
+  EXPECT_THROW((void)mp::register_exception<std::runtime_error>("QuotaExceeded"),
+               concur::ValueError);
+  EXPECT_EQ(mp::register_exception<QuotaExceeded>("QuotaExceeded"), "QuotaExceeded");  // again
+}
 
 TEST(CodecExceptions, OthersComeBackAsRemoteError) {
   try {
