@@ -23,7 +23,8 @@
 // and workers must run on the same architecture (x86-64 with x86-64, ...).
 //
 // A task's exception comes back as its own type when the codec knows it (std and concur
-// exceptions), else as mp::RemoteError: its type name, message, and where it was raised
+// exceptions, and the program's own types registered with CONCUR_REGISTER_EXCEPTION in
+// client and workers: concur/multiprocessing/exception_registry.hpp), else as mp::RemoteError: its type name, message, and where it was raised
 // (host() the worker's machine, pid() the process: the worker's, or with
 // ServeOptions::processes the worker process's); what() ends with "(in process <pid> on
 // <host>)". A function the workers have not registered fails with ValueError("... no

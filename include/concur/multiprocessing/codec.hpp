@@ -458,8 +458,9 @@ T loads(std::span<const std::byte> bytes) {
 // BrokenInterpreterPool, ExecutionFailed), queue::Empty and queue::Full, multiprocessing's
 // ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match
 // exactly: a subclass of one of these (a user's `struct MyError : concur::ValueError`) and any
-// other exception come back as RemoteError(demangled type name, what()); a thrown non-exception
-// (`throw 42`) as RemoteError("int", "").
+// other exception come back as RemoteError(demangled type name, what()), unless the program
+// registered its type (exception_registry.hpp: CONCUR_REGISTER_EXCEPTION(MyError)), which
+// then crosses as itself; a thrown non-exception (`throw 42`) as RemoteError("int", "").
 
 /// Appends an encoded exception to `out`. Never throws except std::bad_alloc; a null
 /// `e` is a ValueError.
