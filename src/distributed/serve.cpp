@@ -508,7 +508,9 @@ namespace {
 int worker_switch(std::string_view url, int argc, char** argv) {
   ServeOptions options;
   options.url = std::string(url);
-  if (const char* pw = std::getenv("CONCUR_REDIS_PASSWORD"); pw != nullptr && *pw != '\0') {
+  // From main_guard, first thing in main: no other thread changes the environment.
+  const char* pw = std::getenv("CONCUR_REDIS_PASSWORD");  // NOLINT(concurrency-mt-unsafe)
+  if (pw != nullptr && *pw != '\0') {
     options.password = pw;
   }
   constexpr std::string_view kConcurrency = "--concur-worker-concurrency=";

@@ -181,8 +181,8 @@ void main_guard(int argc, char** argv) {
     const std::string_view arg(argv[i]);
     for (const SwitchEntry& s : registered) {
       if (arg.substr(0, s.prefix.size()) == s.prefix) {
-        std::exit(
-            s.handler(arg.substr(s.prefix.size()), argc, argv));  // NOLINT(concurrency-mt-unsafe)
+        const int status = s.handler(arg.substr(s.prefix.size()), argc, argv);
+        std::exit(status);  // NOLINT(concurrency-mt-unsafe): the program ends here
       }
     }
   }

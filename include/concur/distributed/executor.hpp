@@ -51,7 +51,8 @@
 //    can read it in between), so a cancelled task never runs. A cancelled future is
 //    CANCELLED_AND_NOTIFIED at once (done for wait/as_completed). When Redis cannot answer,
 //    cancel() returns false and the task stays. shutdown(cancel_futures = true) cancels every
-//    task no worker took in one such script. Needs the commands EVAL and XINFO GROUPS (an
+//    task no worker took in one such script; a map that ends early (its timeout, a call that
+//    threw) cancels its remaining calls one cancel() (one round trip) each. Needs the commands EVAL and XINFO GROUPS (an
 //    ACL user: docs/design/0007 §4).
 //  - Celery/RQ/Dask: tasks are functions registered by name, never pickled code.
 //
