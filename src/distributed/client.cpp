@@ -35,10 +35,12 @@ RedisAddress address_from(const ExecutorOptions& options) {
 }
 
 // Deletes the entries ARGV[2..] of the stream KEYS[1] that the group ARGV[1] has not
-// delivered to any worker; returns, per entry, 1 if deleted, else 0. Atomic (a script):
-// no XREADGROUP runs between the test and the XDEL. An entry was delivered iff its id is
-// not above the group's last-delivered-id (entries are delivered in id order, and ids only
-// grow); one that was delivered stays, whether it runs, waits in a worker, or is done.
+// delivered to any worker; returns, per entry, 1 if deleted now, 2 if it was never
+// delivered and is already gone (a cancel whose answer was lost with the connection, run
+// again; or a purge), else 0 (delivered: it stays, whether it runs, waits in a worker, or
+// is done). Atomic (a script): no XREADGROUP runs between the test and the XDEL. An entry
+// was delivered iff its id is not above the group's last-delivered-id (entries are
+// delivered in id order, and ids only grow).
 constexpr std::string_view kDeleteUntaken = R"lua(
 local last = nil
 local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
@@ -61,7 +63,7 @@ for i = 2, #ARGV do
   local a, b = string.match(ARGV[i], '^(%d+)-(%d+)$')
   local m, q = tonumber(a), tonumber(b)
   if m > lm or (m == lm and q > ls) then
-    out[#out + 1] = redis.call('XDEL', KEYS[1], ARGV[i])
+    out[#out + 1] = (redis.call('XDEL', KEYS[1], ARGV[i]) == 1) and 1 or 2
   else
     out[#out + 1] = 0
   end
@@ -273,18 +275,29 @@ std::vector<bool> ClientEngine::delete_untaken(const std::vector<std::string>& e
   std::vector<bool> out(entries.size(), false);
   if (entries.empty()) return out;
   std::lock_guard lock(cancel_mu_);
-  if (!cancel_conn_ || cancel_conn_->broken()) {
-    cancel_conn_.reset();
-    cancel_conn_ = std::make_unique<Redis>(address_, redis_options_);
-  }
   constexpr std::size_t kChunk = 1000;
   for (std::size_t first = 0; first < entries.size(); first += kChunk) {
     const std::size_t n = std::min(kChunk, entries.size() - first);
     std::vector<std::string_view> args{"EVAL", kDeleteUntaken, "1", keys_.tasks, kGroup};
     for (std::size_t i = first; i < first + n; ++i) args.emplace_back(entries[i]);
-    const Reply r = cancel_conn_->command(args);
-    for (std::size_t i = 0; i < n && i < r.elements.size(); ++i) {
-      out[first + i] = r.elements[i].integer == 1;
+    // A connection lost on the way (its answer with it) is made again and the script run
+    // again: an entry the first run deleted then answers 2, still a cancel.
+    for (int round = 0;; ++round) {
+      try {
+        if (!cancel_conn_ || cancel_conn_->broken()) {
+          cancel_conn_.reset();
+          cancel_conn_ = round == 0 ? std::make_unique<Redis>(address_, redis_options_)
+                                    : reconnect(address_, redis_options_, retry_);
+        }
+        const Reply r = cancel_conn_->command(args);
+        for (std::size_t i = 0; i < n && i < r.elements.size(); ++i) {
+          out[first + i] = r.elements[i].integer != 0;
+        }
+        break;
+      } catch (...) {
+        if (round >= 2 || retry_.attempts == 0 || !is_transient(std::current_exception())) throw;
+        cancel_conn_.reset();
+      }
     }
   }
   return out;

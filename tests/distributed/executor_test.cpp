@@ -281,6 +281,25 @@ TEST(ExecutorCancel, TaskNoWorkerTookIsCancelledAndNeverRuns) {
   EXPECT_EQ(std::count(g_runs.begin(), g_runs.end(), 1002), 0);
 }
 
+// A cancel whose answer was lost (Redis restarted) runs its script again: the entry it had
+// deleted is gone and was never delivered, which still counts as cancelled.
+TEST(ExecutorCancel, EntryAlreadyGoneAndNeverDeliveredCountsAsCancelled) {
+  concur::testing::RedisServer server;
+  auto r = connect(server);
+  dist::Executor ex({.url = server.url()});
+  auto f = ex.submit(&record_run, 1004);
+  ASSERT_TRUE(concur::testing::eventually(
+      [&] {
+        return r.command({"XLEN", "{concur}:tasks"}).integer == 1;
+      },
+      10s));
+  const auto entries = r.command({"XRANGE", "{concur}:tasks", "-", "+"});
+  ASSERT_EQ(entries.elements.size(), 1U);
+  EXPECT_EQ(r.command({"XDEL", "{concur}:tasks", entries.elements[0].elements[0].str}).integer, 1);
+  EXPECT_TRUE(f.cancel());
+  EXPECT_TRUE(f.cancelled());
+}
+
 TEST(ExecutorCancel, TaskAWorkerTookCannotBeCancelled) {
   concur::testing::RedisServer server;
   ThreadWorker worker(server.url(), 1);

@@ -24,10 +24,10 @@
 //
 // A task's exception comes back as its own type when the codec knows it (std and concur
 // exceptions, and the program's own types registered with CONCUR_REGISTER_EXCEPTION in
-// client and workers: concur/multiprocessing/exception_registry.hpp), else as mp::RemoteError: its type name, message, and where it was raised
-// (host() the worker's machine, pid() the process: the worker's, or with
-// ServeOptions::processes the worker process's); what() ends with "(in process <pid> on
-// <host>)". A function the workers have not registered fails with ValueError("... no
+// client and workers: concur/multiprocessing/exception_registry.hpp), else as mp::RemoteError: its
+// type name, message, and where it was raised (host() the worker's machine, pid() the process: the
+// worker's, or with ServeOptions::processes the worker process's); what() ends with "(in process
+// <pid> on <host>)". A function the workers have not registered fails with ValueError("... no
 // function registered as '<name>' in this process"): never loaded, never run.
 //
 // Blocking: the constructor connects (at most connect_timeout per connection) and throws
@@ -49,11 +49,12 @@
 //    asks Redis: one round trip (bounded by connect_timeout), a script that deletes the
 //    stream entry only if the group has not delivered it to any worker (atomic: no worker
 //    can read it in between), so a cancelled task never runs. A cancelled future is
-//    CANCELLED_AND_NOTIFIED at once (done for wait/as_completed). When Redis cannot answer,
-//    cancel() returns false and the task stays. shutdown(cancel_futures = true) cancels every
-//    task no worker took in one such script; a map that ends early (its timeout, a call that
-//    threw) cancels its remaining calls one cancel() (one round trip) each. Needs the commands EVAL and XINFO GROUPS (an
-//    ACL user: docs/design/0007 §4).
+//    CANCELLED_AND_NOTIFIED at once (done for wait/as_completed). When Redis cannot answer (after
+//    one reconnection: a script whose answer was lost is run again, and an entry it deleted counts
+//    as cancelled), cancel() returns false and the task stays. shutdown(cancel_futures = true)
+//    cancels every task no worker took in one such script; a map that ends early (its timeout, a
+//    call that threw) cancels its remaining calls one cancel() (one round trip) each. Needs the
+//    commands EVAL and XINFO GROUPS (an ACL user: docs/design/0007 §4).
 //  - Celery/RQ/Dask: tasks are functions registered by name, never pickled code.
 //
 // Redis restarted (with its append-only file), or the network cut: both connections are
