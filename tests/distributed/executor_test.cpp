@@ -845,6 +845,24 @@ TEST(ServeSwitch, ProgramServesWithTheWorkerSwitch) {
       << err.value_or("");
 }
 
+TEST(ServeSwitch, ProcessesOptionRunsTasksInWorkerProcesses) {
+  namespace sp = concur::subprocess;
+  concur::testing::RedisServer server;
+  sp::Popen worker({CONCUR_DISTRIBUTED_TEST_PROGRAM, "--concur-worker=" + server.url(),
+                    "--concur-worker-concurrency=1", "--concur-worker-processes"},
+                   {.stdin_ = sp::DEVNULL, .stdout_ = sp::PIPE, .stderr_ = sp::PIPE});
+  {
+    dist::Executor ex({.url = server.url()});
+    EXPECT_EQ(ex.submit(&cube, 4).result(30s), 64);
+    EXPECT_EQ(ex.submit(&cube, 5).result(30s), 125);
+  }
+  worker.terminate();
+  auto [out, err] = worker.communicate(20s);
+  EXPECT_EQ(worker.returncode(), 0) << err.value_or("");
+  EXPECT_NE(err.value_or("").find("concur-worker: stopped after 2 task(s)"), std::string::npos)
+      << err.value_or("");
+}
+
 TEST(ServeSwitch, UnreachableRedisIsAnErrorExit) {
   namespace sp = concur::subprocess;
   const std::string url =
