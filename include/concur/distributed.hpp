@@ -3,7 +3,9 @@
 //
 //   Python (Celery, RQ, Dask)                 C++
 //   an executor whose tasks run elsewhere     distributed::Executor({.url = "redis://..."})
-//   `celery worker`                           distributed::serve({.url, .concurrency})
+//   `celery worker`                           distributed::serve({.url, .concurrency}), or
+//                                             the program run with --concur-worker=<url>
+//   `celery worker --pool prefork`            distributed::serve({..., .processes = true})
 //   redis.exceptions.ResponseError            distributed::RedisError
 #pragma once
 

@@ -9,6 +9,7 @@
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/exception_registry.hpp"
 #include "concur/multiprocessing/fn.hpp"
 #include "concur/multiprocessing/listener.hpp"
 #include "concur/multiprocessing/managers.hpp"

@@ -64,6 +64,8 @@ struct TaskEntry {
   std::optional<std::uint64_t> task;
   std::string call;      ///< the request bytes
   int max_attempts = 0;  ///< runs at most (0: not given)
+  /// Runs so far, each by a worker that died (the delivery count when claimed; 0 when read).
+  int runs = 0;
   /// Set when the task was claimed from dead workers max_attempts times: why it is not run
   /// again (its answer is then a RuntimeError saying so).
   std::string exhausted;

@@ -4,9 +4,11 @@
 #include <hiredis.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 #include "concur/distributed/errors.hpp"
@@ -248,6 +250,47 @@ Reply Redis::command(std::span<const std::string_view> args) {
   Reply r = get_reply();
   check(r, args.empty() ? std::string_view() : args.front());
   return r;
+}
+
+bool is_transient(const std::exception_ptr& error) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ConnectionError&) {
+    return true;
+  } catch (const TimeoutError&) {
+    return true;
+  } catch (const RedisError& e) {
+    return std::string_view(e.what()).find(": LOADING") != std::string_view::npos;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::unique_ptr<Redis> reconnect(const RedisAddress& address, const RedisOptions& options,
+                                 const RetryPolicy& policy, const std::function<bool()>& give_up) {
+  std::chrono::milliseconds wait = policy.backoff;
+  std::string last = "no attempt";
+  for (int attempt = 0; attempt < policy.attempts; ++attempt) {
+    if (attempt > 0) {
+      if (give_up && give_up()) break;
+      std::this_thread::sleep_for(wait);
+      wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(2));
+    }
+    try {
+      auto r = std::make_unique<Redis>(address, options);
+      (void)r->command({"PING"});  // -LOADING while it reads its append-only file
+      return r;
+    } catch (...) {
+      if (!is_transient(std::current_exception())) throw;
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        last = e.what();
+      }
+    }
+  }
+  throw ConnectionError(ECONNREFUSED, "redis " + address.display() + ": unreachable after " +
+                                          std::to_string(policy.attempts) + " attempt(s): " + last);
 }
 
 }  // namespace concur::distributed::detail

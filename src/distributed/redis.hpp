@@ -24,7 +24,10 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -103,5 +106,25 @@ class Redis {
   redisContext* ctx_ = nullptr;
   bool broken_ = false;
 };
+
+/// How a lost connection is made again: `attempts` tries (0: none), the first at once, the
+/// next after `backoff`, doubled each time up to 2 s.
+struct RetryPolicy {
+  int attempts = 10;
+  std::chrono::milliseconds backoff{100};
+};
+
+/// Whether `error` says the server is (for now) out of reach: the ConnectionError family,
+/// TimeoutError, or an error reply saying it is loading its data (-LOADING, after a
+/// restart). Such failures are retried; others (PermissionError, RedisError) are not.
+bool is_transient(const std::exception_ptr& error) noexcept;
+
+/// A new connection that answered PING, made under `policy`: transient failures are retried
+/// (sleeping the backoff; `give_up`, checked before each sleep, ends it early); a failure
+/// that is not transient is thrown at once. After the last try: ConnectionError("redis
+/// host:port: unreachable after N attempt(s): <last error>").
+std::unique_ptr<Redis> reconnect(const RedisAddress& address, const RedisOptions& options,
+                                 const RetryPolicy& policy,
+                                 const std::function<bool()>& give_up = {});
 
 }  // namespace concur::distributed::detail

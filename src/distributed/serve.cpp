@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -16,8 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include "concur/futures/process_pool.hpp"
 #include "concur/futures/thread_pool.hpp"
+#include "concur/multiprocessing/context.hpp"
 #include "concur/multiprocessing/registry.hpp"
+#include "distributed/client.hpp"
 #include "distributed/protocol.hpp"
 #include "distributed/redis.hpp"
 #include "os/futex.hpp"
@@ -76,14 +83,58 @@ multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
   return reply;
 }
 
+// An invoke() reply whose exception is a RemoteError without a host gets this machine's
+// name, so that the client's RemoteError says where the task failed (host and pid). Other
+// replies are left alone (the exception is decoded only when there is one).
+void add_host(multiprocessing::Buffer& reply, const std::string& host) {
+  namespace reg = multiprocessing::detail;
+  if (reply.size() < 4 || reply[0] != reg::kReplyMagic || reply[2] != reg::kReplyException) return;
+  try {
+    multiprocessing::Reader in(std::span<const std::byte>(reply).subspan(3));
+    const std::exception_ptr e = multiprocessing::decode_exception(in);
+    try {
+      std::rethrow_exception(e);
+    } catch (const multiprocessing::RemoteError& r) {
+      if (!r.host().empty()) return;
+      reply = error_reply(std::make_exception_ptr(
+          multiprocessing::RemoteError(r.type_name(), r.message(), r.pid(), host)));
+    } catch (...) {  // rebuilt as its own type on the client: nothing to add
+    }
+  } catch (...) {  // malformed: the client says so
+  }
+}
+
+// What a worker process of ServeOptions::processes runs: the request, as the thread pool's
+// threads do (a value or an exception reply; never throws).
+multiprocessing::Buffer run_request(multiprocessing::Buffer request) {
+  return multiprocessing::invoke(request);
+}
+
+// This machine's name (the host part of this_worker_name()).
+std::string host_name() {
+  std::string name = detail::this_worker_name();
+  return name.substr(0, name.rfind(':'));
+}
+
 // What the pool's threads share with the reading loop.
 class Worker {
  public:
-  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys)
+  Worker(const ServeOptions& options, const detail::RedisAddress& address, Keys keys,
+         int concurrency)
       : keys_(std::move(keys)),
         name_(detail::this_worker_name()),
+        host_(host_name()),
         ttl_ms_(std::to_string(std::chrono::milliseconds(options.result_ttl).count())),
-        writer_(address, {options.connect_timeout, options.connect_timeout}) {}
+        address_(address),
+        redis_options_{options.connect_timeout, options.connect_timeout},
+        retry_{options.reconnect_attempts, options.reconnect_backoff},
+        writer_(std::make_unique<Redis>(address, redis_options_)) {
+    if (options.processes) {
+      // A worker process that dies fails only the call it ran; a fresh one replaces it.
+      procs_ = std::make_unique<futures::ProcessPoolExecutor>(futures::ProcessPoolOptions{
+          .max_workers = concurrency, .on_worker_death = futures::WorkerDeath::replace});
+    }
+  }
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
@@ -96,11 +147,13 @@ class Worker {
       detail::TaskCounts counts;  // for {ns}:stats
       for (const TaskEntry& entry : entries) {
         const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
-        const detail::ResultMessage msg{
+        detail::ResultMessage msg{
             *entry.task, name_,
-            entry.exhausted.empty()
-                ? multiprocessing::invoke(std::span(bytes, entry.call.size()))
-                : error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))};
+            !entry.exhausted.empty()
+                ? error_reply(std::make_exception_ptr(RuntimeError(entry.exhausted)))
+            : procs_ ? run_in_process(entry)
+                     : multiprocessing::invoke(std::span(bytes, entry.call.size()))};
+        add_host(msg.reply, host_);
         counts.add(msg.reply, !entry.exhausted.empty());
         answers.emplace_back(keys_.results(entry.client), msg.encode());
       }
@@ -140,17 +193,46 @@ class Worker {
       del.emplace_back(entry.id);
     }
     std::lock_guard lock(writer_mu_);
-    // The counters first, their replies ignored: they are advisory (a user whose ACL
-    // lacks HINCRBY still serves).
-    const std::size_t stats = counts.append(writer_, keys_);
-    for (const auto& args : pushes) {
-      writer_.append(args);
-      writer_.append({"PEXPIRE", args[1], ttl_ms_});
+    pipeline_locked(
+        [&] {
+          // The counters first, their replies ignored: they are advisory (a user whose ACL
+          // lacks HINCRBY still serves).
+          const std::size_t stats = counts.append(*writer_, keys_);
+          for (const auto& args : pushes) {
+            writer_->append(args);
+            writer_->append({"PEXPIRE", args[1], ttl_ms_});
+          }
+          writer_->append(ack);
+          writer_->append(del);
+          return stats;
+        },
+        2 * pushes.size() + 2, "RPUSH/PEXPIRE/XACK/XDEL");
+  }
+
+  /// ServeOptions::processes: runs the task in a worker process; when that process dies
+  /// (the task killed it), runs it again in a fresh one, up to the entry's max_attempts runs
+  /// in all (counting runs by workers that died before), then answers with the RuntimeError
+  /// of a task that kept killing its workers.
+  multiprocessing::Buffer run_in_process(const TaskEntry& entry) {
+    const auto* bytes = reinterpret_cast<const std::byte*>(entry.call.data());
+    const int max = entry.max_attempts > 0 ? entry.max_attempts : kDefaultMaxAttempts;
+    int runs = entry.runs;
+    for (;;) {
+      try {
+        return procs_
+            ->submit(&run_request, multiprocessing::Buffer(bytes, bytes + entry.call.size()))
+            .result();
+      } catch (const futures::BrokenProcessPool& e) {  // the process running it died
+        if (++runs >= max) {
+          return error_reply(std::make_exception_ptr(RuntimeError(
+              "concur::distributed: the task was run " + std::to_string(runs) +
+              " time(s), each time by a worker that died (max_attempts = " + std::to_string(max) +
+              "); last on " + name_ + ": " + e.what())));
+        }
+      } catch (...) {  // the pool itself failed
+        return error_reply(std::current_exception());
+      }
     }
-    writer_.append(ack);
-    writer_.append(del);
-    for (std::size_t i = 0; i < stats; ++i) (void)writer_.get_reply();
-    read_replies_locked(2 * pushes.size() + 2, "RPUSH/PEXPIRE/XACK/XDEL");
   }
 
   /// Acknowledges and deletes an entry that cannot be answered, and reports it.
@@ -161,8 +243,7 @@ class Worker {
         std::make_exception_ptr(ValueError("the entry names no client or no task number")));
     try {
       std::lock_guard lock(writer_mu_);
-      acknowledge_locked(entry.id);
-      read_replies_locked(2, "XACK/XDEL");
+      pipeline_locked([&] { acknowledge_locked(entry.id); }, 2, "XACK/XDEL");
     } catch (...) {
       keep_error(std::current_exception());
     }
@@ -188,19 +269,48 @@ class Worker {
   }
 
  private:
+  // Sends what `append` queues and reads its `n` replies; a connection lost on the way is
+  // made again (retry_) and everything sent again (a result may then be pushed twice: the
+  // client completes the future once; XACK and XDEL do nothing the second time).
+  // `append` may return how many replies come first that are to be read and ignored.
+  template <class Append>
+  void pipeline_locked(Append&& append, std::size_t n, std::string_view commands) {
+    for (int round = 0;; ++round) {
+      try {
+        if (!writer_ || writer_->broken()) {
+          writer_.reset();
+          writer_ = detail::reconnect(address_, redis_options_, retry_);
+        }
+        std::size_t ignored = 0;
+        if constexpr (std::is_void_v<decltype(append())>) {
+          append();
+        } else {
+          ignored = append();
+        }
+        for (std::size_t i = 0; i < ignored; ++i) (void)writer_->get_reply();
+        read_replies_locked(n, commands);
+        return;
+      } catch (...) {
+        if (round >= 3 || retry_.attempts == 0 || !detail::is_transient(std::current_exception())) {
+          throw;
+        }
+        writer_.reset();
+      }
+    }
+  }
   // Reads `n` pipelined replies, all of them (so the connection stays in step), then throws
   // the first error reply as RedisError.
   void read_replies_locked(std::size_t n, std::string_view commands) {
     std::optional<Reply> error;
     for (std::size_t i = 0; i < n; ++i) {
-      Reply r = writer_.get_reply();
+      Reply r = writer_->get_reply();
       if (r.is_error() && !error) error = std::move(r);
     }
-    if (error) writer_.check(*error, commands);
+    if (error) writer_->check(*error, commands);
   }
   void acknowledge_locked(const std::string& id) {
-    writer_.append({"XACK", keys_.tasks, detail::kGroup, id});
-    writer_.append({"XDEL", keys_.tasks, id});
+    writer_->append({"XACK", keys_.tasks, detail::kGroup, id});
+    writer_->append({"XDEL", keys_.tasks, id});
   }
   void keep_error(std::exception_ptr e) noexcept {
     std::lock_guard lock(mu_);
@@ -217,14 +327,19 @@ class Worker {
 
   Keys keys_;
   std::string name_;
+  std::string host_;
   std::string ttl_ms_;
+  detail::RedisAddress address_;
+  detail::RedisOptions redis_options_;
+  detail::RetryPolicy retry_;
   std::mutex writer_mu_;
-  Redis writer_;  // under writer_mu_
+  std::unique_ptr<Redis> writer_;  // under writer_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   int running_ = 0;
   std::size_t done_ = 0;
   std::exception_ptr error_;
+  std::unique_ptr<futures::ProcessPoolExecutor> procs_;  // ServeOptions::processes
 };
 
 // The tasks pending at consumers of the group whose heartbeat expired (dead workers),
@@ -254,6 +369,7 @@ std::vector<TaskEntry> reclaim(Redis& redis, const Keys& keys, const std::string
         continue;
       }
       TaskEntry entry = TaskEntry::from_reply(claimed.elements[0]);
+      entry.runs = static_cast<int>(runs);
       const int max = entry.max_attempts > 0 ? entry.max_attempts : default_max_attempts;
       if (runs >= max) {
         entry.exhausted =
@@ -305,13 +421,20 @@ std::size_t serve(const ServeOptions& options) {
   detail::RedisAddress address = detail::parse_url(options.url);
   if (options.password) address.password = *options.password;
   Keys keys(options.namespace_);
+  if (options.reconnect_attempts < 0) throw ValueError("reconnect_attempts must be >= 0");
   // XREADGROUP blocks for poll_interval: the command timeout allows for it.
-  Redis reader(address, {options.connect_timeout, options.connect_timeout + options.poll_interval});
-  detail::ensure_group(reader, keys);
-  Worker worker(options, address, keys);
+  const detail::RedisOptions reader_options{options.connect_timeout,
+                                            options.connect_timeout + options.poll_interval};
+  const detail::RetryPolicy retry{options.reconnect_attempts, options.reconnect_backoff};
+  auto reader = std::make_unique<Redis>(address, reader_options);
+  detail::ensure_group(*reader, keys);
+  Worker worker(options, address, keys, concurrency);
   const std::string consumer = worker.name() + ":" + random_suffix();
   const std::string block = std::to_string(options.poll_interval.count());
   StopSignals signals(options.handle_signals);
+  const auto stopping = [&] {
+    return options.stop.stop_requested() || StopSignals::raised() || worker.error() != nullptr;
+  };
   {
     // Declared last: destroyed (and waited for) first, while what its tasks use lives.
     futures::ThreadPoolExecutor pool(
@@ -322,58 +445,160 @@ std::size_t serve(const ServeOptions& options) {
     const std::string heartbeat_ms = std::to_string(options.heartbeat_ttl.count());
     const auto beat_every = options.heartbeat_ttl / 3;
     auto last_beat = std::chrono::steady_clock::time_point{};
-    auto last_reclaim = std::chrono::steady_clock::now();
-    while (!options.stop.stop_requested() && !StopSignals::raised() && !worker.error()) {
-      const auto now = std::chrono::steady_clock::now();
+    auto next_reclaim = std::chrono::steady_clock::now() + beat_every;
+    const auto beat = [&](std::chrono::steady_clock::time_point now) {
       if (now - last_beat >= beat_every) {
         heartbeat.done = worker.done();
-        reader.command({"SET", heartbeat_key, heartbeat.encode(), "PX", heartbeat_ms});
+        reader->command({"SET", heartbeat_key, heartbeat.encode(), "PX", heartbeat_ms});
         last_beat = now;
       }
-      const int free = worker.free_slots(limit, options.poll_interval);
-      if (free <= 0) continue;
-      std::vector<TaskEntry> entries;
-      if (now - last_reclaim >= beat_every) {
-        last_reclaim = now;
-        entries =
-            reclaim(reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
-      }
-      if (!entries.empty()) {
-        run_batches(pool, worker, entries, concurrency);
-        continue;
-      }
-      reader.append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT", std::to_string(free),
-                     "BLOCK", block, "STREAMS", keys.tasks, ">"});
-      const Reply r = reader.get_reply();
-      if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
-        // The stream (and its group) was deleted, before or during the read: a purge.
-        detail::ensure_group(reader, keys);
-        continue;
-      }
-      reader.check(r, "XREADGROUP");
-      if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
-      for (const Reply& stream : r.elements) {
-        if (stream.elements.size() != 2) continue;
-        for (const Reply& raw : stream.elements[1].elements) {
-          TaskEntry entry = TaskEntry::from_reply(raw);
-          if (entry.id.empty()) continue;
-          if (entry.client.empty() || !entry.task) {
-            worker.drop(entry);
-            continue;
+    };
+    bool recover = false;  // after a reconnect: read this consumer's pending entries again
+    while (!stopping()) {
+      try {
+        const auto now = std::chrono::steady_clock::now();
+        beat(now);
+        if (recover) {
+          // A read whose reply was lost with the connection left its entries pending here,
+          // unknown to us. Once the tasks we hold are answered, every entry still pending at
+          // this consumer is such a one: read them again (history, id 0) and run them.
+          if (worker.free_slots(1, options.poll_interval) <= 0) continue;
+          const Reply r = reader->command({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
+                                           std::to_string(limit), "STREAMS", keys.tasks, "0"});
+          recover = false;
+          std::vector<TaskEntry> lost;
+          for (const Reply& stream : r.elements) {
+            if (stream.elements.size() != 2) continue;
+            for (const Reply& raw : stream.elements[1].elements) {
+              TaskEntry entry = TaskEntry::from_reply(raw);
+              if (entry.id.empty()) continue;
+              if (entry.client.empty() || !entry.task) {
+                worker.drop(entry);  // deleted meanwhile, or malformed
+                continue;
+              }
+              lost.push_back(std::move(entry));
+            }
           }
-          entries.push_back(std::move(entry));
+          run_batches(pool, worker, lost, concurrency);
+          continue;
         }
+        const int free = worker.free_slots(limit, options.poll_interval);
+        if (free <= 0) continue;
+        std::vector<TaskEntry> entries;
+        if (now >= next_reclaim) {
+          next_reclaim = now + beat_every;
+          entries =
+              reclaim(*reader, keys, consumer, static_cast<std::size_t>(free), kDefaultMaxAttempts);
+        }
+        if (!entries.empty()) {
+          run_batches(pool, worker, entries, concurrency);
+          continue;
+        }
+        reader->append({"XREADGROUP", "GROUP", detail::kGroup, consumer, "COUNT",
+                        std::to_string(free), "BLOCK", block, "STREAMS", keys.tasks, ">"});
+        const Reply r = reader->get_reply();
+        if (r.is_error() && (r.str.rfind("NOGROUP", 0) == 0 || r.str.rfind("UNBLOCKED", 0) == 0)) {
+          // The stream (and its group) was deleted, before or during the read: a purge.
+          detail::ensure_group(*reader, keys);
+          continue;
+        }
+        reader->check(r, "XREADGROUP");
+        if (r.type != Reply::Type::array) continue;  // nothing within poll_interval
+        for (const Reply& stream : r.elements) {
+          if (stream.elements.size() != 2) continue;
+          for (const Reply& raw : stream.elements[1].elements) {
+            TaskEntry entry = TaskEntry::from_reply(raw);
+            if (entry.id.empty()) continue;
+            if (entry.client.empty() || !entry.task) {
+              worker.drop(entry);
+              continue;
+            }
+            entries.push_back(std::move(entry));
+          }
+        }
+        run_batches(pool, worker, entries, concurrency);
+      } catch (...) {
+        if (retry.attempts == 0 || !detail::is_transient(std::current_exception())) throw;
+        // Redis restarted or the network was cut: connect again (bounded; ConnectionError
+        // after the last try), beat at once, and give the other workers a whole
+        // heartbeat_ttl to do the same before taking any dead worker's tasks.
+        reader.reset();
+        try {
+          reader = detail::reconnect(address, reader_options, retry, stopping);
+        } catch (...) {
+          if (stopping()) break;  // asked to stop meanwhile: stop
+          throw;
+        }
+        detail::ensure_group(*reader, keys);
+        last_beat = {};
+        beat(std::chrono::steady_clock::now());
+        next_reclaim = std::chrono::steady_clock::now() + options.heartbeat_ttl;
+        recover = true;
       }
-      run_batches(pool, worker, entries, concurrency);
     }
     pool.shutdown(true);
   }
   try {  // gone at once rather than when it expires
-    reader.command({"DEL", keys.worker(consumer)});
+    if (reader) reader->command({"DEL", keys.worker(consumer)});
   } catch (...) {
   }
   if (auto e = worker.error()) std::rethrow_exception(e);
   return worker.done();
 }
 
+namespace {
+
+// `--concur-worker=<url>` (mp::main_guard): serve instead of running main. Other options:
+// --concur-worker-concurrency=N, --concur-worker-namespace=NS, --concur-worker-processes;
+// the password may come from CONCUR_REDIS_PASSWORD rather than the URL.
+int worker_switch(std::string_view url, int argc, char** argv) {
+  ServeOptions options;
+  options.url = std::string(url);
+  // From main_guard, first thing in main: no other thread changes the environment.
+  const char* pw = std::getenv("CONCUR_REDIS_PASSWORD");  // NOLINT(concurrency-mt-unsafe)
+  if (pw != nullptr && *pw != '\0') {
+    options.password = pw;
+  }
+  constexpr std::string_view kConcurrency = "--concur-worker-concurrency=";
+  constexpr std::string_view kNamespace = "--concur-worker-namespace=";
+  for (int i = 1; i < argc && argv[i] != nullptr; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg.substr(0, kConcurrency.size()) == kConcurrency) {
+      const std::string_view v = arg.substr(kConcurrency.size());
+      int n = -1;
+      const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || n < 0) {
+        std::fprintf(stderr, "concur-worker: bad %s\n", argv[i]);
+        return 2;
+      }
+      options.concurrency = n;
+    } else if (arg.substr(0, kNamespace.size()) == kNamespace) {
+      options.namespace_ = std::string(arg.substr(kNamespace.size()));
+    } else if (arg == "--concur-worker-processes") {
+      options.processes = true;
+    }
+  }
+  try {
+    const std::size_t done = serve(options);
+    std::fprintf(stderr, "concur-worker: stopped after %zu task(s)\n", done);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concur-worker: %s\n", e.what());
+    return 1;
+  }
+}
+
+[[maybe_unused]] const bool g_worker_switch = [] {
+  multiprocessing::detail::add_main_switch("--concur-worker=", &worker_switch);
+  return true;
+}();
+
+}  // namespace
+
+void detail::link_worker_switch() noexcept {}
+
 }  // namespace concur::distributed
+
+// The function ServeOptions::processes' worker processes run, registered at static
+// initialisation in every program that links serve (the workers are copies of it).
+CONCUR_REGISTER_AS(concur::distributed::run_request, "concur::distributed::run_request");

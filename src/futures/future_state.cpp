@@ -82,6 +82,12 @@ void StateBase::last_release() noexcept {
 
 bool StateBase::cancel() noexcept {
   std::uint32_t w = word_.load(std::memory_order_acquire);
+  if (remote_ != nullptr && (w & kStateMask) == kPending) {
+    // Queued outside this process: cancelled only if the queue gives it up.
+    if (remote_->dequeue(*this, remote_id_)) return cancel_and_notify();
+    const std::uint32_t s = word_.load(std::memory_order_acquire) & kStateMask;
+    return s == kCancelled || s == kCancelledNotified;
+  }
   for (;;) {
     const std::uint32_t s = w & kStateMask;
     if (s == kCancelled || s == kCancelledNotified) return true;
@@ -93,6 +99,20 @@ bool StateBase::cancel() noexcept {
     if (word_.compare_exchange_weak(w, with_state(w, kCancelled), std::memory_order_acq_rel)) break;
   }
   after_transition(w, kCancelled);
+  return true;
+}
+
+bool StateBase::cancel_and_notify() noexcept {
+  std::uint32_t w = word_.load(std::memory_order_acquire);
+  for (;;) {
+    const std::uint32_t s = w & kStateMask;
+    if (s == kCancelledNotified) return true;
+    if (s != kPending && s != kCancelled) return false;
+    if (word_.compare_exchange_weak(w, with_state(w, kCancelledNotified),
+                                    std::memory_order_acq_rel))
+      break;
+  }
+  after_transition(w, kCancelledNotified);
   return true;
 }
 

@@ -10,30 +10,57 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <system_error>
+#include <typeindex>
 #include <typeinfo>
 
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/exception_registry.hpp"
 #include "concur/queue.hpp"
 
 namespace concur::multiprocessing {
 
 namespace {
-std::string remote_what(const std::string& type_name, const std::string& message, int pid) {
+std::string remote_what(const std::string& type_name, const std::string& message, int pid,
+                        const std::string& host) {
   std::string what = type_name + ": " + message;
-  if (pid != 0 && pid != ::getpid()) what += " (in process " + std::to_string(pid) + ")";
+  if (!host.empty()) {
+    what += " (in process " + std::to_string(pid) + " on " + host + ")";
+  } else if (pid != 0 && pid != ::getpid()) {
+    what += " (in process " + std::to_string(pid) + ")";
+  }
   return what;
 }
 }  // namespace
 
-RemoteError::RemoteError(std::string type_name, std::string message, int pid)
-    : concur::RuntimeError(remote_what(type_name, message, pid)),
+namespace {
+struct ExceptionEntry {
+  std::type_index type;
+  detail::ExceptionFactory make;
+};
+struct ExceptionRegistry {
+  std::map<std::string, ExceptionEntry, std::less<>> by_name;
+  std::map<std::type_index, std::string> by_type;
+};
+std::mutex g_exceptions_mu;
+std::atomic<bool> g_any_registered{false};
+ExceptionRegistry& exceptions() {
+  static ExceptionRegistry reg;  // filled at static initialisation, from any TU
+  return reg;
+}
+}  // namespace
+
+RemoteError::RemoteError(std::string type_name, std::string message, int pid, std::string host)
+    : concur::RuntimeError(remote_what(type_name, message, pid, host)),
       type_name_(std::move(type_name)),
       message_(std::move(message)),
-      pid_(pid) {}
+      pid_(pid),
+      host_(std::move(host)) {}
 
 std::span<const std::byte> Reader::take(std::size_t n) {
   if (n > remaining()) {
@@ -278,7 +305,9 @@ enum : std::uint8_t {
   kBadAlloc = 203,
   kFileExists = 204,
   kFileNotFound = 205,
-  kOSError = 206,  // any member of the OSError family: errno + the call's description
+  kOSError = 206,       // any member of the OSError family: errno + the call's description
+  kRemoteOnHost = 207,  // a RemoteError from another machine: kRemote's fields, then the host
+  kRegistered = 208,    // a type of exception_registry.hpp: its name, what(), the pid
 };
 
 enum : std::uint8_t { kCatGeneric = 1, kCatSystem = 2, kCatIostream = 3, kCatFuture = 4 };
@@ -352,10 +381,77 @@ void encode_os_error(Buffer& out, const concur::OSError& ex) {
                       : what);
 }
 
+// A registered type (exception_registry.hpp): its name, what() and this pid; false if the
+// exception's type is not registered.
+bool encode_registered(Buffer& out, const std::exception_ptr& e) {
+  if (!g_any_registered.load(std::memory_order_acquire)) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    const std::string name = detail::registered_exception_name(typeid(ex));
+    if (name.empty()) return false;
+    out.push_back(std::byte{kRegistered});
+    put_string(out, name);
+    put_string(out, ex.what());
+    detail::put_trivial<std::int32_t>(out, ::getpid());
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 }  // namespace
+
+namespace detail {
+
+std::string_view add_exception(std::string_view name, const std::type_info& type,
+                               ExceptionFactory make) {
+  std::lock_guard lock(g_exceptions_mu);
+  auto& reg = exceptions();
+  const auto by_name = reg.by_name.find(std::string(name));
+  if (by_name != reg.by_name.end() && by_name->second.type != std::type_index(type)) {
+    throw ValueError("register_exception: '" + std::string(name) +
+                     "' is already registered for another type");
+  }
+  const auto by_type = reg.by_type.find(std::type_index(type));
+  if (by_type != reg.by_type.end() && by_type->second != name) {
+    throw ValueError("register_exception: this type is already registered as '" + by_type->second +
+                     "'");
+  }
+  reg.by_name.insert_or_assign(std::string(name), ExceptionEntry{std::type_index(type), make});
+  reg.by_type.insert_or_assign(std::type_index(type), std::string(name));
+  g_any_registered.store(true, std::memory_order_release);
+  return reg.by_type.find(std::type_index(type))->second;
+}
+
+std::string registered_exception_name(const std::type_info& type) {
+  std::lock_guard lock(g_exceptions_mu);
+  const auto& reg = exceptions();
+  const auto it = reg.by_type.find(std::type_index(type));
+  return it == reg.by_type.end() ? std::string() : it->second;
+}
+
+std::exception_ptr make_registered_exception(const std::string& name, const std::string& what) {
+  ExceptionFactory make = nullptr;
+  {
+    std::lock_guard lock(g_exceptions_mu);
+    const auto& reg = exceptions();
+    const auto it = reg.by_name.find(name);
+    if (it == reg.by_name.end()) return nullptr;
+    make = it->second.make;
+  }
+  try {
+    return make(what);
+  } catch (...) {  // its constructor threw: that is what crosses
+    return std::current_exception();
+  }
+}
+
+}  // namespace detail
 
 void encode_exception(Buffer& out, const std::exception_ptr& e) {
   if (!e) detail::throw_bad_input("encode_exception: null exception_ptr");
+  if (encode_registered(out, e)) return;
   try {
     std::rethrow_exception(e);
   } catch (const concur::OSError& ex) {
@@ -379,7 +475,15 @@ void encode_exception(Buffer& out, const std::exception_ptr& e) {
     put_string(out, ex.type_name());
     put_string(out, strip_prefix(ex.what(), ex.type_name()));
   } catch (const RemoteError& ex) {
-    // Re-crossing keeps the original type name, whatever subclass carried it.
+    // Re-crossing keeps the original type name, whatever subclass carried it, and its host.
+    if (!ex.host().empty()) {
+      out.push_back(std::byte{kRemoteOnHost});
+      put_string(out, ex.type_name());
+      put_string(out, ex.message());
+      detail::put_trivial<std::int32_t>(out, ex.pid());
+      put_string(out, ex.host());
+      return;
+    }
     encode_remote(out, ex.type_name(), ex.message(), ex.pid() != 0 ? ex.pid() : ::getpid());
   } catch (const std::bad_alloc& ex) {
     if (typeid(ex) != typeid(std::bad_alloc)) {
@@ -419,6 +523,21 @@ std::exception_ptr decode_exception(Reader& in) {
       auto message = detail::decode_value<std::string>(in);
       const auto pid = detail::get_trivial<std::int32_t>(in);
       return std::make_exception_ptr(RemoteError(std::move(type_name), std::move(message), pid));
+    }
+    case kRegistered: {
+      auto name = detail::decode_value<std::string>(in);
+      auto what = detail::decode_value<std::string>(in);
+      const auto pid = detail::get_trivial<std::int32_t>(in);
+      if (auto made = detail::make_registered_exception(name, what)) return made;
+      return std::make_exception_ptr(RemoteError(std::move(name), std::move(what), pid));
+    }
+    case kRemoteOnHost: {
+      auto type_name = detail::decode_value<std::string>(in);
+      auto message = detail::decode_value<std::string>(in);
+      const auto pid = detail::get_trivial<std::int32_t>(in);
+      auto host = detail::decode_value<std::string>(in);
+      return std::make_exception_ptr(
+          RemoteError(std::move(type_name), std::move(message), pid, std::move(host)));
     }
     case kSystemError: {
       const auto value = detail::get_trivial<std::int32_t>(in);

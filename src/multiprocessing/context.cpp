@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "process_impl.hpp"
 
@@ -135,6 +138,26 @@ Process Context::make(ProcessOptions options, std::unique_ptr<detail::Target> ta
 
 // ---- main_guard ---------------------------------------------------------------------------
 
+namespace {
+struct SwitchEntry {
+  std::string prefix;
+  detail::MainSwitch handler;
+};
+std::mutex& switches_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::vector<SwitchEntry>& switches() {
+  static std::vector<SwitchEntry> list;
+  return list;
+}
+}  // namespace
+
+void detail::add_main_switch(std::string_view prefix, MainSwitch handler) {
+  std::lock_guard lock(switches_mu());
+  switches().push_back(SwitchEntry{std::string(prefix), handler});
+}
+
 void main_guard(int argc, char** argv) {
   if (argc >= 1 && argv != nullptr && argv[0] != nullptr) detail::g_argv0 = argv[0];
   detail::g_guard_called.store(true);
@@ -146,6 +169,21 @@ void main_guard(int argc, char** argv) {
     if (std::strcmp(argv[1], "--concur-mp-forkserver") == 0) {
       ::unsetenv("CONCUR_MP_CHILD");  // NOLINT(concurrency-mt-unsafe): first thing in main
       detail::run_forkserver(std::atoi(argv[2]));
+    }
+  }
+  if (argv == nullptr) return;
+  std::vector<SwitchEntry> registered;
+  {
+    std::lock_guard lock(switches_mu());
+    registered = switches();
+  }
+  for (int i = 1; i < argc && argv[i] != nullptr; ++i) {
+    const std::string_view arg(argv[i]);
+    for (const SwitchEntry& s : registered) {
+      if (arg.substr(0, s.prefix.size()) == s.prefix) {
+        const int status = s.handler(arg.substr(s.prefix.size()), argc, argv);
+        std::exit(status);  // NOLINT(concurrency-mt-unsafe): the program ends here
+      }
     }
   }
 }

@@ -137,7 +137,7 @@ TEST_F(SeedCluster, WorkersInTheirOwnNetworkNamespaces) {
     ASSERT_EQ(seed::ip({"addr", "add", links[i].host_ip + "/30", "dev", host_ends[i]}), 0);
     ASSERT_EQ(seed::ip({"link", "set", host_ends[i], "up"}), 0);
   }
-  concur::testing::RedisServer server({links[0].host_ip, links[1].host_ip});
+  concur::testing::RedisServer server({.bind = {links[0].host_ip, links[1].host_ip}});
 
   // Each worker's shell says in which namespace it is, waits until its end of the pair has
   // been moved in, sets it up (loopback stays down), and becomes the worker.

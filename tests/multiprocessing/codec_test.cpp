@@ -28,6 +28,7 @@
 #include "concur/futures/errors.hpp"
 #include "concur/multiprocessing/connection.hpp"
 #include "concur/multiprocessing/errors.hpp"
+#include "concur/multiprocessing/exception_registry.hpp"
 #include "concur/multiprocessing/queues.hpp"
 #include "concur/queue.hpp"
 #include "multiprocessing/handles.hpp"
@@ -467,6 +468,36 @@ struct MyError : concur::ValueError {
   using concur::ValueError::ValueError;
 };
 
+struct QuotaExceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+CONCUR_REGISTER_EXCEPTION(QuotaExceeded);
+
+TEST(CodecExceptions, RegisteredTypeComesBackAsItself) {
+  try {
+    std::rethrow_exception(cross(QuotaExceeded("over by 3")));
+    FAIL() << "no exception";
+  } catch (const QuotaExceeded& e) {
+    EXPECT_STREQ(e.what(), "over by 3");
+  }
+  // A name the reading process did not register: RemoteError with that name and the pid.
+  mp::Buffer bytes{std::byte{208}};
+  mp::detail::encode_value(bytes, std::string("nobody::Knows"));
+  mp::detail::encode_value(bytes, std::string("what it said"));
+  mp::detail::put_trivial<std::int32_t>(bytes, 42);
+  try {
+    mp::rethrow_decoded(bytes);
+  } catch (const mp::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "nobody::Knows");
+    EXPECT_EQ(e.message(), "what it said");
+    EXPECT_EQ(e.pid(), 42);
+  }
+  // One name, two types: refused.
+  EXPECT_THROW((void)mp::register_exception<std::runtime_error>("QuotaExceeded"),
+               concur::ValueError);
+  EXPECT_EQ(mp::register_exception<QuotaExceeded>("QuotaExceeded"), "QuotaExceeded");  // again
+}
+
 TEST(CodecExceptions, OthersComeBackAsRemoteError) {
   try {
     std::rethrow_exception(cross(MyError("custom")));
@@ -488,6 +519,14 @@ TEST(CodecExceptions, OthersComeBackAsRemoteError) {
     } catch (const mp::RemoteError& other) {
       EXPECT_EQ(other.pid(), 1);
       EXPECT_STREQ(other.what(), "x::E: boom (in process 1)");
+    }
+    // One from another machine (a distributed worker) keeps its host too.
+    try {
+      std::rethrow_exception(cross(mp::RemoteError("x::E", "boom", 7, "node-3")));
+    } catch (const mp::RemoteError& other) {
+      EXPECT_EQ(other.pid(), 7);
+      EXPECT_EQ(other.host(), "node-3");
+      EXPECT_STREQ(other.what(), "x::E: boom (in process 7 on node-3)");
     }
   }
   auto bytes = mp::encode_exception(std::make_exception_ptr(42));

@@ -48,15 +48,15 @@ int free_port(const std::string& host) {
   return ntohs(addr.sin_port);
 }
 
-RedisServer::RedisServer(std::vector<std::string> bind)
-    : bind_(std::move(bind)), password_(random_hex(32)) {
-  if (bind_.empty()) throw std::runtime_error("RedisServer: no address to bind");
+RedisServer::RedisServer(RedisServerOptions options)
+    : options_(std::move(options)), password_(random_hex(32)) {
+  if (options_.bind.empty()) throw std::runtime_error("RedisServer: no address to bind");
   std::string tmpl = (std::filesystem::temp_directory_path() / "concur-redis-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("RedisServer: mkdtemp failed");
   dir_ = tmpl;
   std::string why;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (start_on(free_port(bind_.front()), why)) return;
+    if (start_on(free_port(options_.bind.front()), why)) return;
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
@@ -67,10 +67,12 @@ bool RedisServer::start_on(int port, std::string& why) {
   port_ = port;
   std::vector<std::string> args{"setpriv", "--pdeathsig",        "KILL",  "redis-server",
                                 "--port",  std::to_string(port), "--bind"};
-  args.insert(args.end(), bind_.begin(), bind_.end());
+  args.insert(args.end(), options_.bind.begin(), options_.bind.end());
   for (const char* arg : {"--protected-mode", "yes", "--requirepass"}) args.emplace_back(arg);
   args.push_back(password_);
-  for (const char* arg : {"--save", "", "--appendonly", "no", "--dir"}) args.emplace_back(arg);
+  for (const char* arg : {"--save", "", "--appendonly"}) args.emplace_back(arg);
+  args.emplace_back(options_.appendonly ? "yes" : "no");
+  for (const char* arg : {"--appendfsync", "always", "--dir"}) args.emplace_back(arg);
   args.push_back(dir_.string());
   args.emplace_back("--logfile");
   args.push_back((dir_ / "redis.log").string());
@@ -83,7 +85,7 @@ bool RedisServer::start_on(int port, std::string& why) {
   using namespace std::chrono_literals;
   const auto end = std::chrono::steady_clock::now() + 10s;
   distributed::detail::RedisAddress address;
-  address.host = bind_.front();
+  address.host = options_.bind.front();
   address.port = port;
   address.password = password_;
   while (std::chrono::steady_clock::now() < end) {
@@ -98,8 +100,10 @@ bool RedisServer::start_on(int port, std::string& why) {
         // Nothing is written there from now on (no persistence; Redis reopens its log file
         // for each line and skips it when that fails): gone now, so that even a test that
         // crashes leaves no directory behind.
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
+        if (!options_.appendonly) {
+          std::error_code ec;
+          std::filesystem::remove_all(dir_, ec);
+        }
         return true;
       }
     } catch (const std::exception& e) {
@@ -110,6 +114,17 @@ bool RedisServer::start_on(int port, std::string& why) {
   why = "no PING answer within 10 s (" + why + "); log:\n" + log();
   stop();
   return false;
+}
+
+void RedisServer::restart() {
+  stop();
+  std::string why;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {  // the port is ours again once the old server closed it
+    if (start_on(port_, why)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < end);
+  throw std::runtime_error("RedisServer: redis-server did not restart: " + why);
 }
 
 RedisServer::~RedisServer() {
@@ -133,14 +148,14 @@ void RedisServer::stop() noexcept {
   proc_.reset();  // reaps (killing first) whatever is left
 }
 
-std::string RedisServer::url() const { return url_on(bind_.front()); }
+std::string RedisServer::url() const { return url_on(options_.bind.front()); }
 
 std::string RedisServer::url_on(const std::string& host) const {
   return "redis://:" + password_ + "@" + host + ":" + std::to_string(port_) + "/0";
 }
 
 std::string RedisServer::url_without_password() const {
-  return "redis://" + bind_.front() + ":" + std::to_string(port_) + "/0";
+  return "redis://" + options_.bind.front() + ":" + std::to_string(port_) + "/0";
 }
 
 std::string RedisServer::log() const {

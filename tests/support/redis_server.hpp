@@ -7,7 +7,8 @@
 //
 // Each server listens on 127.0.0.1 only (or on the addresses given, e.g. the host ends of
 // veth pairs: never 0.0.0.0), on a port free when it starts, with a random
-// password (--requirepass), without persistence (--save '', --appendonly no), in a private
+// password (--requirepass), without persistence (--save '', --appendonly no, unless
+// RedisServerOptions::appendonly), in a private
 // temporary directory (--dir, also holding its log until PING answers, then removed). It runs under
 // `setpriv --pdeathsig KILL`, so a test killed by CTest's timeout leaves no server behind. The
 // constructor waits at most 10 s for PING to answer (retrying on another port if the chosen one was
@@ -30,10 +31,17 @@ namespace concur::testing {
 /// A TCP port on `host` (an IPv4 address) that was free when this returned.
 int free_port(const std::string& host = "127.0.0.1");
 
+struct RedisServerOptions {
+  /// The IPv4 addresses it listens on (the first one is the URLs'); never 0.0.0.0.
+  std::vector<std::string> bind{"127.0.0.1"};
+  /// Persistence in an append-only file (--appendonly yes, fsync always), in the private
+  /// directory, which then stays until the destructor: what restart() reloads.
+  bool appendonly = false;
+};
+
 class RedisServer {
  public:
-  /// Listens on the IPv4 addresses `bind` (the first one is the URLs').
-  explicit RedisServer(std::vector<std::string> bind = {"127.0.0.1"});
+  explicit RedisServer(RedisServerOptions options = {});
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -49,6 +57,10 @@ class RedisServer {
   /// Stops the server now (SIGTERM, bounded, then SIGKILL) and reaps it; the directory
   /// stays until the destructor. For tests of a server gone away.
   void stop() noexcept;
+  /// stop(), then a new server on the same port, directory and password (with appendonly,
+  /// it reloads what the first one wrote); waits for PING as the constructor does. Throws
+  /// std::runtime_error if it does not start.
+  void restart();
   /// The server's log (its file in the private directory) while it starts, for failure
   /// messages; empty once it answered (the directory is gone).
   [[nodiscard]] std::string log() const;
@@ -56,7 +68,7 @@ class RedisServer {
  private:
   bool start_on(int port, std::string& why);
 
-  std::vector<std::string> bind_;
+  RedisServerOptions options_;
   std::filesystem::path dir_;
   std::string password_;
   int port_ = 0;

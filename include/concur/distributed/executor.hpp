@@ -23,9 +23,12 @@
 // and workers must run on the same architecture (x86-64 with x86-64, ...).
 //
 // A task's exception comes back as its own type when the codec knows it (std and concur
-// exceptions), else as mp::RemoteError (type name, message, the worker's pid). A function
-// the workers have not registered fails with ValueError("... no function registered as
-// '<name>' in this process"): never loaded, never run.
+// exceptions, and the program's own types registered with CONCUR_REGISTER_EXCEPTION in
+// client and workers: concur/multiprocessing/exception_registry.hpp), else as mp::RemoteError: its
+// type name, message, and where it was raised (host() the worker's machine, pid() the process: the
+// worker's, or with ServeOptions::processes the worker process's); what() ends with "(in process
+// <pid> on <host>)". A function the workers have not registered fails with ValueError("... no
+// function registered as '<name>' in this process"): never loaded, never run.
 //
 // Blocking: the constructor connects (at most connect_timeout per connection) and throws
 // if Redis cannot be reached (ConnectionRefusedError, TimeoutError, ... naming host:port)
@@ -40,10 +43,29 @@
 // Python parity (concurrent.futures.Executor):
 //  - submit, map (timeout, chunksize: a chunk is one task), shutdown(wait, cancel_futures);
 //    the futures mix with local ones in futures::wait and as_completed.
-//  - A submitted task is RUNNING at once: cancel() returns false (Python: true until a
-//    worker takes it), and shutdown(cancel_futures = true) cancels nothing already
-//    submitted. Not yet provided.
+//  - cancel(), as Python's: true while no worker has taken the task, false once one has
+//    (running, or done). A submitted task stays PENDING until its result arrives (the
+//    client does not hear when a worker takes it: running() is false meanwhile), so cancel()
+//    asks Redis: one round trip (bounded by connect_timeout), a script that deletes the
+//    stream entry only if the group has not delivered it to any worker (atomic: no worker
+//    can read it in between), so a cancelled task never runs. A cancelled future is
+//    CANCELLED_AND_NOTIFIED at once (done for wait/as_completed). When Redis cannot answer (after
+//    one reconnection: a script whose answer was lost is run again, and an entry it deleted counts
+//    as cancelled), cancel() returns false and the task stays. shutdown(cancel_futures = true)
+//    cancels every task no worker took in one such script; a map that ends early (its timeout, a
+//    call that threw) cancels its remaining calls one cancel() (one round trip) each. Needs the
+//    commands EVAL and XINFO GROUPS (an ACL user: docs/design/0007 §4).
 //  - Celery/RQ/Dask: tasks are functions registered by name, never pickled code.
+//
+// Redis restarted (with its append-only file), or the network cut: both connections are
+// made again, at most reconnect_attempts tries, reconnect_backoff apart (doubled each time,
+// up to 2 s); after the last, every waiting future fails with ConnectionError("redis
+// host:port: unreachable after N attempt(s): ...") and submit throws BrokenExecutor.
+// Nothing is lost across a restart: results are read from the list without being removed
+// and trimmed only once delivered, so a reply cut by the restart is read again; XADDs not
+// answered are sent again (a task whose XADD Redis applied before the cut is then queued
+// twice, and may run twice: its future completes once). What Redis itself keeps across a
+// crash depends on its appendfsync setting ("always": every acknowledged write).
 //
 // Workers that die: a task held by a worker whose heartbeat expired (SIGKILL, a crash, a
 // lost machine: serve.hpp's heartbeat_ttl) is claimed by a live worker and run again, at
@@ -52,8 +74,7 @@
 // KilledWorker). At least once: while its worker lives, a task runs once; the future
 // completes once even when a task ran twice.
 //
-// Not yet provided (issue 11): reconnection after Redis restarts (the futures waiting then
-// fail with the ConnectionError), the worker's host in RemoteError, concur-cluster.
+// Operations: the concur-cluster tool (info, purge; README, design 0007 §8).
 #pragma once
 
 #include <chrono>
@@ -81,6 +102,12 @@ struct ExecutorOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// How long this client's results wait in Redis for it (refreshed on each result).
   std::chrono::seconds result_ttl{3600};
+  /// A connection lost while the executor runs (Redis restarted, a network cut) is made
+  /// again: at most this many tries, reconnect_backoff apart, doubled each time up to 2 s
+  /// (the defaults wait about 13 s in all); then the waiting futures fail with
+  /// ConnectionError and the executor is broken. 0: the first loss breaks it.
+  int reconnect_attempts = 10;
+  std::chrono::milliseconds reconnect_backoff{100};
 };
 
 namespace detail {

@@ -12,6 +12,17 @@
 //     ...                                            // the client side
 //   }
 //
+// Or with no code at all: a program that uses distributed::Executor (or serve) and calls
+// mp::main_guard first becomes a worker when run with the switch
+//
+//   ./app --concur-worker=redis://10.0.0.5:6379/0 [--concur-worker-concurrency=N]
+//         [--concur-worker-processes] [--concur-worker-namespace=NS]
+//
+// main_guard then calls serve with those options (the password from the URL, or from the
+// environment variable CONCUR_REDIS_PASSWORD, which keeps it out of `ps`), never runs the
+// rest of main, and exits: 0 after SIGTERM / SIGINT, 1 when serve throws (Redis
+// unreachable: the error on stderr), 2 for a malformed option.
+//
 // serve() joins the namespace's consumer group and runs its tasks until asked to stop:
 // it holds at most concurrency * prefetch tasks (XREADGROUP of what is missing, blocking at
 // most poll_interval, so a stop is seen within it), shares what it read among the
@@ -36,11 +47,29 @@
 // installed for the call's duration, the previous ones restored). It then reads no more,
 // waits for the tasks it holds to finish and be answered, and returns how many it ran.
 //
-// Throws what Executor's constructor throws when Redis cannot be reached at start; later
-// connection errors end serve() with that error once the tasks held are finished.
+// Processes: with `processes`, each task runs in a worker process of a process pool of
+// serve's own (futures::ProcessPoolExecutor with on_worker_death = replace) rather than in
+// the thread that took it. A task that kills its process (SIGKILL, a segfault, std::exit)
+// then costs that process only: a fresh one replaces it and the task runs again, at most
+// the client's max_attempts runs in all (counting runs by workers that died before it was
+// claimed), then it is answered with RuntimeError("...the task was run N time(s), each time
+// by a worker that died (max_attempts = N); last on <host:pid>: worker process <pid> died
+// (SIGKILL)..."). The program must call mp::main_guard first (the worker processes are
+// copies of it, started by its start method).
 //
-// Python/Celery parity: `celery worker --concurrency N` with the threads pool; tasks run
-// at least once in general, and exactly once while the worker lives.
+// Throws what Executor's constructor throws when Redis cannot be reached at start. A
+// connection lost later (Redis restarted, a network cut) is made again, at most
+// reconnect_attempts tries, reconnect_backoff apart (doubled up to 2 s); after the last,
+// serve() ends with ConnectionError once the tasks it holds are finished. Across the cut:
+// answers not acknowledged are sent again (a result may reach its client twice: the future
+// completes once); entries a read delivered whose reply was lost (they are pending at this
+// worker, which never saw them) are read again, once the tasks it holds are answered; and
+// no dead worker's task is claimed for a whole heartbeat_ttl, so that the other workers
+// have time to reconnect and beat again.
+//
+// Python/Celery parity: `celery worker --concurrency N` with the threads pool, or with
+// `processes` the prefork pool; tasks run at least once in general, and exactly once while
+// the worker lives.
 #pragma once
 
 #include <chrono>
@@ -58,8 +87,15 @@ struct ServeOptions {
   std::optional<std::string> password{};
   /// Must be the clients' namespace_.
   std::string namespace_ = "concur";
-  /// Tasks run at once (threads); 0: cpu_count().
+  /// Tasks run at once (threads, or worker processes with `processes`); 0: cpu_count().
   int concurrency = 0;
+  /// Run each task in a worker process (a futures::ProcessPoolExecutor of `concurrency`
+  /// processes, started through the program's start method: the program must call
+  /// mp::main_guard first) rather than in a thread of this one. A task that crashes or kills
+  /// its process then costs that process only: a fresh one replaces it and the task runs
+  /// again, at most the client's max_attempts runs in all, then fails with the RuntimeError
+  /// of a task whose workers died (see above).
+  bool processes = false;
   /// Tasks held at most: concurrency * prefetch (Celery's worker_prefetch_multiplier,
   /// whose default is also 4). Held tasks wait for a thread; other workers cannot take them.
   int prefetch = 4;
@@ -78,6 +114,11 @@ struct ServeOptions {
   std::chrono::milliseconds connect_timeout{5000};
   /// Expiry of a client's results list, refreshed on each result.
   std::chrono::seconds result_ttl{3600};
+  /// A lost connection is made again (as ExecutorOptions' fields of the same names): at most
+  /// this many tries, reconnect_backoff apart, doubled up to 2 s; then serve() ends with the
+  /// ConnectionError once the tasks it holds are finished. 0: the first loss ends it.
+  int reconnect_attempts = 10;
+  std::chrono::milliseconds reconnect_backoff{100};
 };
 
 /// Runs tasks until stopped (see above); returns the number of tasks run.

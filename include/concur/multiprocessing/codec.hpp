@@ -91,21 +91,26 @@ template <class T>
 concept Picklable = detail::picklable<T>();
 
 /// An exception that could not be rebuilt as its own type on this side: its demangled
-/// type name (as the sending process spelled it), its message, and the pid of the process
-/// that raised it (0: unknown). what() is "<type_name>: <message>", followed by " (in process
-/// <pid>)" when that is another process than the one reading it. Python:
+/// type name (as the sending process spelled it), its message, the pid of the process
+/// that raised it (0: unknown) and, when it came from another machine (a distributed
+/// worker), that machine's host name (empty: this machine or unknown). what() is
+/// "<type_name>: <message>", followed by " (in process <pid>)" when that is another process
+/// than the one reading it, or " (in process <pid> on <host>)" when the host is known. It
+/// crosses again unchanged (type name, pid and host). Python:
 /// multiprocessing.pool.RemoteTraceback / the unpickled exception.
 class RemoteError : public concur::RuntimeError {
  public:
-  RemoteError(std::string type_name, std::string message, int pid = 0);
+  RemoteError(std::string type_name, std::string message, int pid = 0, std::string host = {});
   [[nodiscard]] const std::string& type_name() const noexcept { return type_name_; }
   [[nodiscard]] const std::string& message() const noexcept { return message_; }
   [[nodiscard]] int pid() const noexcept { return pid_; }
+  [[nodiscard]] const std::string& host() const noexcept { return host_; }
 
  private:
   std::string type_name_;
   std::string message_;
   int pid_ = 0;
+  std::string host_;
 };
 
 /// A cursor over encoded bytes. Every read is bounds-checked: reading past the end
@@ -453,8 +458,9 @@ T loads(std::span<const std::byte> bytes) {
 // BrokenInterpreterPool, ExecutionFailed), queue::Empty and queue::Full, multiprocessing's
 // ProcessError and AuthenticationError, and RemoteError itself. The dynamic type must match
 // exactly: a subclass of one of these (a user's `struct MyError : concur::ValueError`) and any
-// other exception come back as RemoteError(demangled type name, what()); a thrown non-exception
-// (`throw 42`) as RemoteError("int", "").
+// other exception come back as RemoteError(demangled type name, what()), unless the program
+// registered its type (exception_registry.hpp: CONCUR_REGISTER_EXCEPTION(MyError)), which
+// then crosses as itself; a thrown non-exception (`throw 42`) as RemoteError("int", "").
 
 /// Appends an encoded exception to `out`. Never throws except std::bad_alloc; a null
 /// `e` is a ValueError.

@@ -169,8 +169,21 @@ using ForkWarningHook = std::function<void(const std::string& message)>;
 ForkWarningHook set_fork_warning_hook(ForkWarningHook hook);
 
 /// See "The rule" above. Returns at once in a normal run; in a child started by spawn or
-/// forkserver (or in the forkserver itself) it never returns.
+/// forkserver (or in the forkserver itself) it never returns. Nor does it when an argument
+/// is a switch a linked module registered (detail::add_main_switch): the program then does
+/// what the switch says and exits, never running the rest of main. concur::distributed
+/// registers `--concur-worker=<redis url>`: the program serves as a cluster worker
+/// (concur/distributed/serve.hpp).
 void main_guard(int argc, char** argv);
+
+namespace detail {
+/// Runs instead of main when main_guard sees its switch: `value` is what follows the
+/// prefix; argc/argv are main's (for other options). Returns the exit status.
+using MainSwitch = int (*)(std::string_view value, int argc, char** argv);
+/// Registers `handler` for arguments starting with `prefix` (e.g. "--concur-worker="),
+/// at static initialisation. The first argument matching a registered prefix wins.
+void add_main_switch(std::string_view prefix, MainSwitch handler);
+}  // namespace detail
 
 }  // namespace concur::multiprocessing
 

@@ -43,6 +43,25 @@ class AnyFuture;
 namespace concur::futures::detail {
 
 class MultiWaiter;
+class StateBase;
+
+/// A queue outside this process holding an executor's tasks while they are PENDING
+/// (distributed::Executor: a Redis stream that workers read). A task on one has its
+/// StateBase::remote_ set: cancel() of it while PENDING first asks the queue to take it off.
+class RemoteQueue {
+ public:
+  /// Takes `task` (the backend's number `id` for it) off the queue if no worker has taken
+  /// it yet: true, and cancel() then cancels it (nothing will run it); false when a worker
+  /// took it, it is done or being completed, or the queue cannot say (cancel() returns
+  /// false). Called only while the future is PENDING; may block (a round trip); never throws.
+  virtual bool dequeue(StateBase& task, std::uint64_t id) noexcept = 0;
+
+ protected:
+  RemoteQueue() = default;
+  ~RemoteQueue() = default;
+  RemoteQueue(const RemoteQueue&) = default;
+  RemoteQueue& operator=(const RemoteQueue&) = default;
+};
 
 /// A node of a future's waiter list: one per (wait()/as_completed() call, future).
 struct WaiterNode {
@@ -90,8 +109,13 @@ class StateBase {
 
   // --- transitions -----------------------------------------------------------
   /// Python's cancel(): true if PENDING (now CANCELLED) or already cancelled.
-  /// A RUNNING task that accepts a std::stop_token is asked to stop.
+  /// A RUNNING task that accepts a std::stop_token is asked to stop. A PENDING task on a
+  /// remote queue (remote_ set) is cancelled only if the queue gives it up (dequeue), and is
+  /// then CANCELLED_AND_NOTIFIED at once (no worker will ever see it).
   bool cancel() noexcept;
+  /// For executors: a task taken off their queue that nothing will run: PENDING or
+  /// CANCELLED -> CANCELLED_AND_NOTIFIED (true); false if RUNNING or done otherwise.
+  bool cancel_and_notify() noexcept;
   /// Python's set_running_or_notify_cancel().
   bool set_running_or_notify_cancel();
   /// Claims the right to complete (PENDING/RUNNING -> SETTING) or throws
@@ -144,6 +168,10 @@ class StateBase {
   /// Set by tasks that take a std::stop_token: cancel() of a RUNNING task
   /// requests a stop through it.
   std::stop_source* stop_ = nullptr;
+  /// Set (with remote_id_) by a backend whose PENDING tasks wait on a RemoteQueue, before
+  /// the future is handed out; it must outlive every call of dequeue made through it.
+  RemoteQueue* remote_ = nullptr;
+  std::uint64_t remote_id_ = 0;
 
   /// The repr Python prints: <Future at 0x... state=finished returned int>.
   [[nodiscard]] std::string repr() const;
