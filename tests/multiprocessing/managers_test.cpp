@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -237,6 +238,25 @@ TEST(Manager, ConnectTimeoutBoundsAServerThatNeverAnswers) {
   auto c = real.create<mm::Proxy<Counter>>("Counter", std::int64_t{0});
   EXPECT_EQ(c.connect_timeout(), 250ms);
   EXPECT_EQ(mp::loads<mm::Proxy<Counter>>(mp::dumps(c)).connect_timeout(), 250ms);
+}
+
+// A local server that authenticates and then never answers the shared-memory upgrade: the
+// same bound, not a hang.
+TEST(Manager, ConnectTimeoutBoundsAnUnansweredUpgrade) {
+  const concur::Bytes key("k");
+  mp::connection::Listener listener({.authkey = key});
+  std::optional<mp::Connection<concur::Bytes>> held;
+  std::thread server([&] { held.emplace(listener.accept<concur::Bytes>(10s)); });
+  mm::BaseManager m(mm::setup<&setup>,
+                    {.address = listener.address(), .authkey = key, .connect_timeout = 300ms});
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(m.connect(), concur::TimeoutError);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 180ms);
+  EXPECT_LT(took, 3s);
+  server.join();
+  ASSERT_TRUE(held.has_value());
+  held->close();
 }
 
 // Each connection's handshake runs on its own thread: clients that connect and stay

@@ -14,6 +14,7 @@
 #include "concur/multiprocessing/managers/proxy.hpp"
 #include "concur/multiprocessing/process.hpp"
 #include "os/fd_passing.hpp"
+#include "os/poll.hpp"
 #include "protocol.hpp"
 
 namespace concur::multiprocessing::managers::detail {
@@ -47,8 +48,9 @@ std::map<std::string, ServerLink>& connections() {
   return tls_connections.by_address;
 }
 
-// Asks a local server for rings (kUpgrade) and takes them from its raw reply.
-Connection<Bytes> upgrade(Connection<Bytes>& socket) {
+// Asks a local server for rings (kUpgrade) and takes them from its raw reply, waiting for
+// it until `deadline` (the connect bound: TimeoutError after it).
+Connection<Bytes> upgrade(Connection<Bytes>& socket, const Deadline& deadline) {
   auto& core = multiprocessing::detail::ConnectionAccess::core(socket);
   if (core.has_data()) throw ValueError("manager: unexpected bytes before the upgrade");
   const std::byte request{static_cast<std::uint8_t>(Request::kUpgrade)};
@@ -60,6 +62,8 @@ Connection<Bytes> upgrade(Connection<Bytes>& socket) {
     for (int f : fds) ::close(f);
   };
   try {
+    if (!os::wait_fd(fd, os::kPollIn, deadline))
+      throw TimeoutError("manager: the server did not answer the upgrade in time");
     auto* head = reinterpret_cast<std::byte*>(&n);
     const std::size_t got = os::recv_with_fds(fd, std::span<std::byte>(head, 8), fds);
     if (got == 0 || !os::recv_all(fd, std::span<std::byte>(head + got, 8 - got)))
@@ -108,11 +112,12 @@ Buffer request(const connection::Address& address, const std::optional<Bytes>& a
   const std::string key = address.repr();
   auto it = conns.find(key);
   if (it == conns.end()) {
+    const Deadline deadline{Timeout(connect_timeout)};
     connection::ClientOptions options;
     options.authkey = authkey;
     options.timeout = connect_timeout;  // a server that accepts and never answers: an error
     ServerLink link{connection::Client<Bytes>(address, options), std::nullopt};
-    if (address.family() == "AF_UNIX") link.ring.emplace(upgrade(link.socket));
+    if (address.family() == "AF_UNIX") link.ring.emplace(upgrade(link.socket, deadline));
     it = conns.emplace(key, std::move(link)).first;
   }
   Bytes reply;

@@ -16,11 +16,11 @@
 // RemoteError (codec.hpp); ValueError for a name the registration does not expose, or for
 // arguments of other types than the method's; EOFError / ConnectionError when the server is
 // gone (never a hang: its end of the socket closes when it dies); AuthenticationError when
-// the keys differ; TimeoutError when opening the connection (connect and handshake) takes
-// more than the proxy's connect_timeout (ManagerOptions::connect_timeout of the manager that
-// made it, 30 s by default): a server that accepts and never answers is an error, not a
-// hang. A call on an open connection is not bounded: a server alive but stuck holds its
-// caller, as in Python.
+// the keys differ; TimeoutError when opening the connection (connect, handshake and, for a local
+// server, the shared-memory upgrade) takes more than the proxy's connect_timeout
+// (ManagerOptions::connect_timeout of the manager that made it, 30 s by default): a server that
+// accepts and never answers is an error, not a hang. A call on an open connection is not bounded: a
+// server alive but stuck holds its caller, as in Python.
 //
 // Crossing: a proxy is Picklable (a Process argument under every start method, an item of a
 // DictProxy or a Queue...). As a Process argument it carries its authkey (Python: only
