@@ -27,6 +27,7 @@
 #include "os/socket.hpp"
 #include "os/terminal.hpp"
 #include "support/redis_server.hpp"
+#include "support/thread_worker.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -69,29 +70,7 @@ CONCUR_REGISTER(tool_held);
 
 namespace {
 
-// serve() in a thread of this process, stopped (and joined) at scope end.
-class ThreadWorker {
- public:
-  explicit ThreadWorker(const std::string& url, int concurrency, int prefetch = 4)
-      : thread_([url, concurrency, prefetch](std::stop_token stop) {
-          (void)dist::serve({.url = url,
-                             .concurrency = concurrency,
-                             .prefetch = prefetch,
-                             .stop = stop,
-                             .handle_signals = false,
-                             .poll_interval = 50ms,
-                             .heartbeat_ttl = 600ms});
-        }) {}
-  ~ThreadWorker() {
-    thread_.request_stop();
-    thread_.join();
-  }
-  ThreadWorker(const ThreadWorker&) = delete;
-  ThreadWorker& operator=(const ThreadWorker&) = delete;
-
- private:
-  std::jthread thread_;
-};
+using concur::testing::ThreadWorker;
 
 struct Ran {
   int rc = -1;

@@ -24,6 +24,7 @@
 #include "distributed/redis.hpp"
 #include "support/leak_check.hpp"
 #include "support/redis_server.hpp"
+#include "support/thread_worker.hpp"
 
 namespace dist = concur::distributed;
 namespace cf = concur::futures;
@@ -102,28 +103,7 @@ void run_worker(std::string url, int concurrency) {
 
 namespace {
 
-// serve() in a thread of this process, stopped (and joined) at scope end.
-class ThreadWorker {
- public:
-  explicit ThreadWorker(const std::string& url, int concurrency = 2)
-      : thread_([url, concurrency](std::stop_token stop) {
-          (void)dist::serve({.url = url,
-                             .concurrency = concurrency,
-                             .stop = stop,
-                             .handle_signals = false,
-                             .poll_interval = 50ms,
-                             .heartbeat_ttl = 600ms});
-        }) {}
-  ~ThreadWorker() {
-    thread_.request_stop();
-    thread_.join();
-  }
-  ThreadWorker(const ThreadWorker&) = delete;
-  ThreadWorker& operator=(const ThreadWorker&) = delete;
-
- private:
-  std::jthread thread_;
-};
+using concur::testing::ThreadWorker;
 
 // serve() in a child process, stopped by SIGTERM at scope end (it must exit 0).
 class ProcessWorker {
