@@ -57,23 +57,35 @@ void BM_ThreadPool_MapNoop(benchmark::State& state) {
 }
 BENCHMARK(BM_ThreadPool_MapNoop)->Unit(benchmark::kMillisecond)->UseRealTime()->MinWarmUpTime(1);
 
-// The function is given as a lambda, as the parallel_for peer's body is: both inline it. Given
-// as the function (a pointer), each item costs an indirect call in the worker (about 0.65×
-// the rate on the 2-core machine).
-void BM_ThreadPool_MapChunkedNoop(benchmark::State& state) {
+// Chunked map of 1M ints, chunksize 10,000. The function is given as a lambda, as the
+// parallel_for peer's body is: both inline it. Given as the function (a pointer), each item
+// costs an indirect call in the worker (about 0.65× the rate on the 2-core machine).
+// `list`: the results are taken as one vector (MapResult::list(), Python's
+// list(executor.map(...))) and summed there, as the peer sums its output vector; otherwise
+// item by item from the range.
+void BM_ThreadPool_MapChunkedNoop(benchmark::State& state, const char* case_name, bool list) {
   cf::ThreadPoolExecutor pool({.max_workers = workers()});
   std::vector<int> xs(kMapItems);
   std::iota(xs.begin(), xs.end(), 0);
   for (auto _ : state) {
     long sum = 0;
-    for (int r : pool.map(
-             {.chunksize = 10'000}, [](int x) { return noop(x); }, xs))
-      sum += r;
+    auto results = pool.map(
+        {.chunksize = 10'000}, [](int x) { return noop(x); }, xs);
+    if (list) {
+      for (int r : results.list()) sum += r;
+    } else {
+      for (int r : results) sum += r;
+    }
     benchmark::DoNotOptimize(sum);
   }
-  report_rate(state, "thread_pool.map_chunked_noop", "concur", "items/s", kMapItems);
+  report_rate(state, case_name, "concur", "items/s", kMapItems);
 }
-BENCHMARK(BM_ThreadPool_MapChunkedNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ThreadPool_MapChunkedNoop, item, "thread_pool.map_chunked_noop", false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_ThreadPool_MapChunkedNoop, list, "thread_pool.map_chunked_list_noop", true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_ThreadPool_AsCompleted(benchmark::State& state) {
   cf::ThreadPoolExecutor pool({.max_workers = workers()});
@@ -109,7 +121,8 @@ BENCHMARK(BM_Tbb_TaskGroupNoop)
     ->MinWarmUpTime(1)
     ->MinTime(3);
 
-void BM_Tbb_ParallelForNoop(benchmark::State& state) {
+// Reported under both chunked cases (item by item, and list()): the same peer.
+void BM_Tbb_ParallelForNoop(benchmark::State& state, const char* case_name) {
   tbb::task_arena arena(workers());
   std::vector<int> xs(kMapItems), out(kMapItems);
   std::iota(xs.begin(), xs.end(), 0);
@@ -123,9 +136,14 @@ void BM_Tbb_ParallelForNoop(benchmark::State& state) {
     for (int r : out) sum += r;
     benchmark::DoNotOptimize(sum);
   }
-  report_rate(state, "thread_pool.map_chunked_noop", "tbb", "items/s", kMapItems);
+  report_rate(state, case_name, "tbb", "items/s", kMapItems);
 }
-BENCHMARK(BM_Tbb_ParallelForNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Tbb_ParallelForNoop, item, "thread_pool.map_chunked_noop")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Tbb_ParallelForNoop, list, "thread_pool.map_chunked_list_noop")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 #endif
 
 }  // namespace

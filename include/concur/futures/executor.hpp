@@ -3,6 +3,7 @@
 //   submit(fn, args...)     -> Future<R>  schedules fn(args...), R = its result type
 //   map(fn, ranges...)      -> MapResult<R> results in input order
 //   map({.timeout, .chunksize, .buffersize, .progress}, fn, ranges...)
+//   map(...).list()         -> std::vector<R> every result, in order
 //   shutdown(wait = true, cancel_futures = false)
 //
 // Arguments are decayed and copied (or moved) into the task, as std::thread
@@ -33,13 +34,23 @@
 //    progress_bar() draws on stderr when it is a terminal (futures/progress.hpp).
 //  - chunksize groups that many inputs into one task (CPython honours it only
 //    in ProcessPoolExecutor; here every executor does, which makes map over
-//    many small items cheap). chunksize < 1 throws ValueError.
+//    many small items cheap). chunksize < 1 throws ValueError. A thread pool's
+//    chunked map (no buffersize) over one sized random-access range whose
+//    elements have fn's result type (int -> int, std::string -> std::string)
+//    is a slab map: the inputs are copied once, at map(), into one vector, and
+//    each chunk's call writes its results over its items there; no allocation
+//    per chunk for the values. Other chunked maps give each chunk a vector.
+//  - MapResult::list() is Python's list(executor.map(...)): every result in one
+//    std::vector, in order (a slab map hands over its slab, no copy), throwing
+//    as the iteration would. Taking results one at a time costs a step per item
+//    that a loop over the vector does not have.
 //  - The destructor of an executor calls shutdown(wait = true).
 #pragma once
 
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <iterator>
@@ -321,11 +332,22 @@ class MapResult {
                            std::make_move_iterator(chunks.end()));
   }
   MapResult(detail::MapFutures<R> futures, bool chunked, const Deadline& deadline,
-            std::unique_ptr<detail::MapFeed<R>> feed)
+            std::unique_ptr<detail::MapFeed<R>> feed, std::size_t expected = 0)
       : futures_(std::move(futures)),
         feed_(std::move(feed)),
         deadline_(deadline),
+        expected_(expected),
         chunked_(chunked) {}
+  /// A chunked map whose chunks write their results over their inputs in `slab` (one
+  /// vector for the whole map, `chunksize` items per chunk, in the order of `futures`).
+  MapResult(detail::MapFutures<R> futures, const Deadline& deadline,
+            std::shared_ptr<std::vector<R>> slab, std::size_t chunksize)
+      : futures_(std::move(futures)),
+        deadline_(deadline),
+        slab_(std::move(slab)),
+        slab_chunk_(chunksize),
+        expected_(slab_->size()),
+        chunked_(true) {}
   MapResult(MapResult&&) noexcept = default;
   MapResult& operator=(MapResult&&) noexcept = default;
   ~MapResult() {
@@ -342,14 +364,47 @@ class MapResult {
     // instructions (inlined into the slow path, it built the optional in memory and
     // reloaded it: a store-forwarding stall per item, map_chunked_noop a third as fast).
     // Only reached after next_slow() (it fills chunk_values_), and close() empties it.
-    if (chunk_pos_ < chunk_values_.size()) return std::move(chunk_values_[chunk_pos_++]);
+    if (chunk_pos_ < chunk_size_) return std::move(at(chunk_pos_++));
     return next_slow();
+  }
+
+  /// Every result not yet yielded, in order, in one vector: Python's
+  /// list(executor.map(...)). Blocks until the last result is in (bounded by the map's
+  /// timeout); throws as the iteration would, at the first failed call in input order
+  /// (the range is then over, the calls not yet started cancelled, the results before it
+  /// dropped). A chunked map moves each chunk's results in as one block: no step per item,
+  /// so the caller's loop over the vector is as fast as over any vector.
+  std::vector<R> list() {
+    std::vector<R> out;
+    if constexpr (!std::is_same_v<R, bool>) {
+      if (slab_ && !started_) return whole_slab();
+      if (chunked_) {
+        if (!started_ && expected_ != 0) out.reserve(expected_);
+        for (bool first = true;; first = false) {
+          if (!first) {
+            if (!step_in_chunk()) break;  // loads the next chunk, past its first result
+            --chunk_pos_;
+          }
+          if (!slab_ && out.empty() && chunk_pos_ == 0 && out.capacity() < chunk_size_) {
+            out = std::move(chunk_values_);  // the first chunk's storage, grown below
+            chunk_values_.clear();
+          } else {
+            out.insert(out.end(), std::make_move_iterator(chunk_data_ + chunk_pos_),
+                       std::make_move_iterator(chunk_data_ + chunk_size_));
+          }
+          chunk_pos_ = chunk_size_;
+        }
+        return out;
+      }
+    }
+    while (auto v = next()) out.push_back(std::move(*v));
+    return out;
   }
 
   /// Ends the iteration: cancels every call not yet started, submits no more.
   void close() noexcept {
     closed_ = true;
-    chunk_pos_ = chunk_values_.size();
+    chunk_pos_ = chunk_size_;
     feed_.reset();
     for (auto& f : futures_.single)
       if (f.valid()) f.cancel();
@@ -361,7 +416,7 @@ class MapResult {
   std::optional<R> next_slow() {
     if (chunked_) {
       if (!step_in_chunk()) return std::nullopt;
-      return std::move(chunk_values_[chunk_pos_ - 1]);
+      return std::move(at(chunk_pos_ - 1));
     }
     started_ = true;
     if (closed_) return std::nullopt;
@@ -379,15 +434,45 @@ class MapResult {
     }
   }
 
-  /// Steps a chunked map to its next result, chunk_values_[chunk_pos_ - 1] (loading the
-  /// next chunk when this one is used up); false at the end. The chunk before stays alive
-  /// until the next one is loaded, so an iterator's current result survives a next() that
-  /// loads a chunk.
+  /// The current chunk's result `i`.
+  decltype(auto) at(std::size_t i) {
+    if constexpr (std::is_same_v<R, bool>) {
+      return chunk_values_[i];  // a std::vector<bool> reference
+    } else {
+      return (chunk_data_[i]);
+    }
+  }
+
+  /// Every result of a slab map none of whose results was taken yet: each chunk awaited in
+  /// input order (throwing as step_in_chunk does), then the slab itself, moved out (its
+  /// chunks are done: nothing writes to it any more).
+  std::vector<R> whole_slab() {
+    started_ = true;
+    if (closed_) return {};
+    try {
+      while (!futures_.chunks.empty()) {
+        failed_chunk_ = std::move(futures_.chunks.front());
+        futures_.chunks.pop_front();
+        (void)result_or_cancel(failed_chunk_);
+        failed_chunk_ = Future<std::vector<R>>(nullptr);
+      }
+    } catch (...) {
+      close();
+      throw;
+    }
+    finish();
+    return std::move(*slab_);
+  }
+
+  /// Steps a chunked map to its next result, at(chunk_pos_ - 1) (loading the next chunk
+  /// when this one is used up); false at the end. The chunk before stays alive until the
+  /// next one is loaded (in previous_values_, or in the slab), so an iterator's current
+  /// result survives a next() that loads a chunk.
   bool step_in_chunk() {
     started_ = true;
     if (closed_) return false;
     try {
-      while (chunk_pos_ == chunk_values_.size()) {
+      while (chunk_pos_ == chunk_size_) {
         refill();
         if (futures_.chunks.empty()) {
           finish();
@@ -397,10 +482,23 @@ class MapResult {
         // stays until the range goes, in the consumer's thread, never in a worker's.
         failed_chunk_ = std::move(futures_.chunks.front());
         futures_.chunks.pop_front();
-        std::vector<R> values = result_or_cancel(failed_chunk_);
+        (void)result_or_cancel(failed_chunk_);  // waits; throws the chunk's exception
+        if (slab_) {
+          // Its results lie in the slab, over its inputs.
+          if constexpr (!std::is_same_v<R, bool>) chunk_data_ = slab_->data() + slab_next_;
+          chunk_size_ = std::min(slab_chunk_, slab_->size() - slab_next_);
+          slab_next_ += chunk_size_;
+        } else {
+          // The chunk's results are moved out, not copied: this range holds the only
+          // handle on the chunk's future that reads its value.
+          std::vector<R> values = std::move(failed_chunk_.state_ptr()->owned_value());
+          previous_values_ = std::exchange(chunk_values_, std::move(values));
+          if constexpr (!std::is_same_v<R, bool>) chunk_data_ = chunk_values_.data();
+          chunk_size_ = chunk_values_.size();
+        }
         failed_chunk_ = Future<std::vector<R>>(nullptr);  // keep no reference to what was yielded
-        previous_values_ = std::exchange(chunk_values_, std::move(values));
         chunk_pos_ = 0;
+        ++chunk_loads_;
       }
       ++chunk_pos_;
       return true;
@@ -432,27 +530,40 @@ class MapResult {
    private:
     void advance() {
       // A chunked map's results are yielded where they lie in the range's chunk: no move
-      // into an optional per item (map_chunked_noop spends its time here). The position is
-      // the range's own, so next() and the iterator share it.
+      // into an optional per item. The step within a chunk keeps its position in this
+      // iterator (registers, in a range-for: no call here takes the iterator's address)
+      // and stores it to the range's, so next() and the iterator share one position; it
+      // only compares the range's position and chunk with its own (a next() in between
+      // sends it to the slow path). Loading the position from memory at each step instead
+      // chains the steps through memory (map_chunked_noop at a third of the speed).
       // (Not for bool: std::vector<bool> has no bool to point at.)
       if constexpr (kWalk) {
-        if (p_ != nullptr && m_->chunk_pos_ < m_->chunk_values_.size()) {
-          p_ = &m_->chunk_values_[m_->chunk_pos_++];
+        if (p_ != nullptr && pos_ != size_ && m_->chunk_pos_ == pos_ &&
+            m_->chunk_loads_ == loads_) {
+          ++p_;
+          __builtin_prefetch(reinterpret_cast<const char*>(p_) + 1024);
+          m_->chunk_pos_ = ++pos_;
+          return;
+        }
+        if (m_->chunked_) {
+          p_ = nullptr;
+          try {
+            if (!m_->step_in_chunk()) {
+              m_ = nullptr;
+              return;
+            }
+          } catch (...) {
+            m_ = nullptr;
+            throw;
+          }
+          pos_ = m_->chunk_pos_;
+          size_ = m_->chunk_size_;
+          loads_ = m_->chunk_loads_;
+          p_ = m_->chunk_data_ + (pos_ - 1);
           return;
         }
       }
       try {
-        p_ = nullptr;
-        if constexpr (kWalk) {
-          if (m_->chunked_) {
-            if (m_->step_in_chunk()) {
-              p_ = &m_->chunk_values_[m_->chunk_pos_ - 1];
-            } else {
-              m_ = nullptr;
-            }
-            return;
-          }
-        }
         current_ = m_->next();
       } catch (...) {
         m_ = nullptr;
@@ -462,7 +573,10 @@ class MapResult {
     }
     static constexpr bool kWalk = !std::is_same_v<R, bool>;
     MapResult* m_ = nullptr;
-    R* p_ = nullptr;  // chunked: the current result, in the range's chunk
+    R* p_ = nullptr;           // chunked: the current result, in the range's chunk
+    std::size_t pos_ = 0;      // chunked: the range's position just past p_
+    std::size_t size_ = 0;     // chunked: the size of p_'s chunk
+    std::uint64_t loads_ = 0;  // chunked: which chunk p_ is in (the range's chunk_loads_)
     std::optional<R> current_;
   };
   iterator begin() { return iterator(this); }
@@ -477,7 +591,7 @@ class MapResult {
     return std::nullopt;
   }
   template <class V>
-  V result_or_cancel(const Future<V>& f) {
+  decltype(auto) result_or_cancel(const Future<V>& f) {
     try {
       const auto left = deadline_.remaining();
       return deadline_.is_forever() ? f.result() : f.result(left);
@@ -494,7 +608,16 @@ class MapResult {
   Deadline deadline_;
   std::vector<R> chunk_values_;
   std::vector<R> previous_values_;  // the chunk before, while an iterator may point into it
+  // A slab map (see the constructor): the slab, its chunks' size, where the next one begins.
+  std::shared_ptr<std::vector<R>> slab_;
+  std::size_t slab_chunk_ = 0;
+  std::size_t slab_next_ = 0;
+  // The current chunk's results (in chunk_values_, or in the slab) and the position in it.
+  R* chunk_data_ = nullptr;  // unused for bool (std::vector<bool>: see at())
+  std::size_t chunk_size_ = 0;
   std::size_t chunk_pos_ = 0;
+  std::uint64_t chunk_loads_ = 0;  // chunks loaded so far: which one chunk_values_ holds
+  std::size_t expected_ = 0;       // the number of calls, when known at map() (else 0)
   bool chunked_ = false;
   bool started_ = false;
   bool closed_ = false;
@@ -543,6 +666,12 @@ struct MapOne : MapFn<Fn> {
 template <class Fn, class R, class Item, bool Tuple>
 struct MapChunk : MapFn<Fn> {
   std::vector<R> operator()(std::vector<Item> items) {
+    if constexpr (!Tuple && std::is_same_v<R, Item> && !std::is_same_v<R, bool>) {
+      // Each result over its item: no second vector, and the results stay where the items
+      // were in cache.
+      for (Item& item : items) item = std::invoke(this->fn, std::move(item));
+      return items;
+    }
     std::vector<R> out;
     out.reserve(items.size());
     for (auto& item : items) {
@@ -554,6 +683,18 @@ struct MapChunk : MapFn<Fn> {
       }
     }
     return out;
+  }
+};
+
+/// One chunk of a slab map: fn over the slab's items [begin, end), each result written over
+/// its item. Runs only in the map's own process (the slab is shared memory of this one).
+template <class Fn, class R>
+struct MapSlabChunk : MapFn<Fn> {
+  std::vector<R> operator()(std::shared_ptr<std::vector<R>> slab, std::size_t begin,
+                            std::size_t end) {
+    R* items = slab->data();
+    for (std::size_t i = begin; i < end; ++i) items[i] = std::invoke(this->fn, std::move(items[i]));
+    return {};  // the results are in the slab
   }
 };
 
@@ -612,6 +753,9 @@ class MapSource<Ex, F, std::tuple<Rs...>, Held...> final : public MapFeed<map_re
                         ranges_)),
         ends_(std::apply([](auto&... r) { return std::make_tuple(std::ranges::end(r)...); },
                          ranges_)) {}
+
+  /// The calls submitted so far.
+  [[nodiscard]] std::size_t calls() const noexcept { return calls_; }
 
   bool submit_next(MapFutures<R>& out) override {
     if (alive_.expired() || at_end()) {
@@ -688,11 +832,51 @@ class MapSource<Ex, F, std::tuple<Rs...>, Held...> final : public MapFeed<map_re
   std::tuple<std::ranges::sentinel_t<Held>...> ends_;
 };
 
+/// Whether map(fn, ranges...) can run as a slab map: one sized random-access range whose
+/// element type is fn's result type (each result can take its item's place).
+template <class F, class... Rs>
+concept slab_mappable =
+    sizeof...(Rs) == 1 && std::same_as<map_result_t<F, Rs...>, map_item_t<Rs...>> &&
+    !std::same_as<map_result_t<F, Rs...>, bool> &&
+    std::is_move_assignable_v<map_result_t<F, Rs...>> &&
+    (std::ranges::random_access_range<Rs> && ...) &&
+    (std::sized_sentinel_for<std::ranges::sentinel_t<Rs>, std::ranges::iterator_t<Rs>> && ...);
+
+/// A chunked map on an executor that runs calls in this process, as a slab map: the inputs
+/// copied once into one vector (the slab), each chunk's call writing its results over its
+/// items there, so the whole map makes one allocation for its values, and MapResult::list()
+/// hands the slab itself over.
+template <class Ex, class F, class Rg>
+auto run_slab_map(Ex& ex, const MapOptions& options, const F& fn, const Deadline& deadline,
+                  const std::shared_ptr<MapProgressState>& progress, Rg& range) {
+  using R = map_result_t<F, Rg&>;
+  auto first = std::ranges::begin(range);
+  const auto n = static_cast<std::size_t>(std::ranges::end(range) - first);
+  auto slab = std::make_shared<std::vector<R>>(first, first + static_cast<std::ptrdiff_t>(n));
+  const auto size = static_cast<std::size_t>(options.chunksize);
+  MapSlabChunk<std::decay_t<F>, R> chunk{{std::decay_t<F>(fn)}};
+  MapFutures<R> futures;
+  for (std::size_t begin = 0; begin < n;) {
+    const std::size_t end = n - begin > size ? begin + size : n;
+    auto f = ex.submit(chunk, slab, begin, end);
+    if (progress) {
+      f.add_done_callback(
+          [p = progress, k = end - begin](const Future<std::vector<R>>&) { p->add_done(k); });
+    }
+    futures.chunks.push_back(std::move(f));
+    begin = end;
+  }
+  if (progress) progress->set_total(n);
+  return MapResult<R>(std::move(futures), deadline, std::move(slab), size);
+}
+
 /// Executor::map(options, fn, ranges...) on `ex` (whose submit makes each call, and
 /// `alive` expires when it is destroyed): every call submitted now, or, with a buffersize,
-/// that many now and the rest as the results are consumed.
+/// that many now and the rest as the results are consumed. `here`: ex runs calls in this
+/// process (a chunked map may then be a slab map).
 template <class Ex, class F, class... Rs>
-auto run_map(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, F&& fn, Rs&&... ranges) {
+auto run_map(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, bool here, F&& fn,
+             Rs&&... ranges) {
   using R = map_result_t<F, Rs...>;
   static_assert(!std::is_void_v<R>,
                 "Executor::map needs a function that returns a value; use submit for void");
@@ -710,11 +894,15 @@ auto run_map(Ex& ex, std::weak_ptr<void> alive, const MapOptions& options, F&& f
   MapFutures<R> futures;
   const bool chunked = options.chunksize > 1;
   if (!options.buffersize) {
+    // (Executor's own map only: another executor's submit may take other calls.)
+    if constexpr (slab_mappable<F, Rs...> && std::is_same_v<Ex, futures::Executor>) {
+      if (chunked && here) return run_slab_map(ex, options, fn, deadline, progress, ranges...);
+    }
     MapSource<Ex, F, std::tuple<Rs...>, std::remove_reference_t<Rs>&...> source(
         ex, alive, options, fn, progress, ranges...);
     while (source.submit_next(futures)) {
     }
-    return MapResult<R>(std::move(futures), chunked, deadline, nullptr);
+    return MapResult<R>(std::move(futures), chunked, deadline, nullptr, source.calls());
   } else {
     // The ranges as a buffered map holds them, as std::views::all would (a reference to an
     // lvalue, an rvalue moved in); spelled out because clang 14 (clang-tidy here) cannot
@@ -774,7 +962,7 @@ class Executor {
   template <class F, class... Rs>
   requires detail::mappable<F, Rs...>
   auto map(const MapOptions& options, F&& fn, Rs&&... ranges) {
-    return detail::run_map(*this, lifetime(), options, std::forward<F>(fn),
+    return detail::run_map(*this, lifetime(), options, runs_calls_here(), std::forward<F>(fn),
                            std::forward<Rs>(ranges)...);
   }
 
@@ -790,6 +978,9 @@ class Executor {
   /// The token handed to stoppable tasks (stop requested at shutdown with
   /// cancel_futures). Default: a token that never stops.
   virtual std::stop_token stop_token() const noexcept { return {}; }
+  /// Whether every call runs in this process, on one of its threads (then a chunked map may
+  /// share its inputs with its calls: run_slab_map). Default: no.
+  [[nodiscard]] virtual bool runs_calls_here() const noexcept { return false; }
   /// Expires when this executor is destroyed: what a map with a buffersize checks before
   /// it submits.
   [[nodiscard]] std::weak_ptr<void> lifetime() const noexcept { return alive_; }

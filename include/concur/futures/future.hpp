@@ -145,6 +145,9 @@ class State : public StateBase {
   const Stored& value() const noexcept {
     return *std::launder(reinterpret_cast<const Stored*>(&storage_));
   }
+  /// The value, to move out of a finished state by the one owner that reads it (a map's
+  /// chunk futures, which users never see): no other reader may remain.
+  Stored& owned_value() noexcept { return *std::launder(reinterpret_cast<Stored*>(&storage_)); }
 
  protected:
   ~State() override {

@@ -417,11 +417,11 @@ class InterpreterPoolExecutor final : public Executor {
     if constexpr (detail::map_takes_context<Ctx, F, Rs...>) {
       using W = detail::WithContext<Ctx, std::decay_t<F>>;
       check_map<W, Rs...>();
-      return detail::run_map(*this, lifetime(), options, W{std::forward<F>(fn)},
+      return detail::run_map(*this, lifetime(), options, false, W{std::forward<F>(fn)},
                              std::forward<Rs>(ranges)...);
     } else {
       check_map<F, Rs...>();
-      return detail::run_map(*this, lifetime(), options, std::forward<F>(fn),
+      return detail::run_map(*this, lifetime(), options, false, std::forward<F>(fn),
                              std::forward<Rs>(ranges)...);
     }
   }

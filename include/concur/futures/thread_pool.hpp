@@ -94,6 +94,7 @@ class ThreadPoolExecutor final : public Executor {
  protected:
   void submit_task(concur::futures::detail::StateBase* task) override;
   [[nodiscard]] std::stop_token stop_token() const noexcept override;
+  [[nodiscard]] bool runs_calls_here() const noexcept override { return true; }
 
  private:
   template <class Ctx>
