@@ -3,22 +3,29 @@
 // benchmark's own on a free loopback port (started as the tests start theirs:
 // tests/support/redis_server.hpp).
 //
-//   distributed.submit_wait_noop   submit(&noop, i) then result(), one task at a time: the
-//                                  round trip of one task through Redis (tasks/s)
+//   distributed.submit_wait_noop   20,000 submit(&noop, i), each call its own task, then
+//                                  result() of every future, as thread_pool.submit_wait_noop
+//                                  and process_pool.submit_wait_noop do (tasks/s)
 //   distributed.map_noop           map(&noop, 20,000 ints), chunksize 1: every call its own
 //                                  task, written in pipelined batches by the sender (tasks/s)
 //   distributed.latency_one        the median time of one task's round trip (submit, then
 //                                  result()), over 500 tasks each submitted once the previous
 //                                  one has its result: workers idle in their blocking read (µs)
 //
+// "One at a time" (submit_wait_noop) is one task per submit() and per stream entry, against
+// map's many calls in one map() call; the executor's sender still writes the entries that
+// queued up while it was busy in one pipeline (design 0007 §9). A task submitted only once the
+// one before has its result is latency_one: its inverse is that shape's rate.
+//
 // The floor of each case: the same work with the bare Redis calls, no threads, no codec
-// (src/distributed/redis.hpp's thin hiredis layer): the client XADDs a task (pipelined for
-// map) and pops its results list (BLPOP, LPOP 256 for map); 2 floor worker processes loop on
+// (src/distributed/redis.hpp's thin hiredis layer). 2 floor worker processes loop on
 // XREADGROUP COUNT 64 BLOCK, answer a read with one pipelined RPUSH per task, then one XACK
-// and one XDEL of all its ids. This is what the steering research measured from C (22 k
-// tasks/s one at a time, 123 k/s batched, on an idle machine); the floor workers are separate
-// processes from concur's, in a namespace of their own on the same server, and each floor
-// runs right after concur's case, so both see about the same load.
+// and one XDEL of all its ids. The floor client, for submit_wait_noop, XADDs each task in its
+// own round trip (what the steering research measured "one at a time, from C"), then pops the
+// results (LPOP 256, BLPOP when empty); for map_noop, XADDs every task in one pipeline, then
+// pops the same way; for latency_one, pipelines one XADD and a BLPOP per task. The floor
+// workers are separate processes from concur's, in a namespace of their own on the same
+// server, and each floor runs right after concur's case, so both see about the same load.
 //
 // Method: the server, the workers and the executor are made, and a first call answered,
 // before the timed loops; the workers stop (SIGTERM) and the server goes after the run.
@@ -51,7 +58,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr int kWorkers = 2;
-constexpr int kOneAtATime = 2'000;
+constexpr int kSubmits = 20'000;
 constexpr int kMapItems = 20'000;
 constexpr int kLatencySamples = 500;
 constexpr int kPrefetch = 64;  // no-op tasks: a worker may hold many (Celery: 4 by default)
@@ -123,8 +130,19 @@ struct FloorClient {
       redis.append({"XADD", floor_keys().tasks, "*", "r", results, "v", v});
     }
     for (std::size_t i = 0; i < xs.size(); ++i) (void)redis.get_reply();
+    return pop_results(xs.size());
+  }
+  // Each task its own XADD round trip, then the results popped.
+  long each(const std::vector<int>& xs) {
+    for (int x : xs) {
+      const std::string v = std::to_string(x);
+      (void)redis.command({"XADD", floor_keys().tasks, "*", "r", results, "v", v});
+    }
+    return pop_results(xs.size());
+  }
+  long pop_results(std::size_t n) {
     long sum = 0;
-    for (std::size_t got = 0; got < xs.size();) {
+    for (std::size_t got = 0; got < n;) {
       const auto r = redis.command({"LPOP", results, "256"});
       if (r.is_nil()) {
         const auto b = redis.command({"BLPOP", results, "5"});
@@ -178,23 +196,27 @@ Cluster& cluster() {
 
 void BM_Distributed_SubmitWaitNoop(benchmark::State& state) {
   dist::Executor& ex = *cluster().ex;
+  std::vector<cf::Future<int>> fs;
+  fs.reserve(kSubmits);
   for (auto _ : state) {
+    fs.clear();
+    for (int i = 0; i < kSubmits; ++i) fs.push_back(ex.submit(&noop, i));
     long sum = 0;
-    for (int i = 0; i < kOneAtATime; ++i) sum += ex.submit(&noop, i).result();
-    if (sum != static_cast<long>(kOneAtATime) * (kOneAtATime - 1) / 2) std::abort();
+    for (auto& f : fs) sum += f.result();
+    if (sum != static_cast<long>(kSubmits) * (kSubmits - 1) / 2) std::abort();
   }
-  report_rate(state, "distributed.submit_wait_noop", "concur", "tasks/s", kOneAtATime);
+  report_rate(state, "distributed.submit_wait_noop", "concur", "tasks/s", kSubmits);
 }
 BENCHMARK(BM_Distributed_SubmitWaitNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Floor_SubmitWaitNoop(benchmark::State& state) {
   FloorClient& fl = *cluster().floor;
+  std::vector<int> xs(kSubmits);
+  std::iota(xs.begin(), xs.end(), 0);
   for (auto _ : state) {
-    long sum = 0;
-    for (int i = 0; i < kOneAtATime; ++i) sum += fl.one(i);
-    if (sum != static_cast<long>(kOneAtATime) * (kOneAtATime - 1) / 2) std::abort();
+    if (fl.each(xs) != static_cast<long>(kSubmits) * (kSubmits - 1) / 2) std::abort();
   }
-  report_rate(state, "distributed.submit_wait_noop", "floor", "tasks/s", kOneAtATime);
+  report_rate(state, "distributed.submit_wait_noop", "floor", "tasks/s", kSubmits);
 }
 BENCHMARK(BM_Floor_SubmitWaitNoop)->Unit(benchmark::kMillisecond)->UseRealTime();
 

@@ -1,6 +1,6 @@
 """Peers of bench/distributed_bench.cpp: Celery, RQ and Dask (Debian's python3-celery,
-python3-rq, python3-distributed) running the same no-op tasks with 2 workers, one task at a
-time each, as concur's cluster does. Same shape as the other peers: a CASES dict, one JSON
+python3-rq, python3-distributed) running the same no-op tasks with 2 workers, as concur's
+cluster does. Same shape as the other peers: a CASES dict, one JSON
 line per measurement, {"case", "impl", "value", "unit"}, with impl "celery", "rq" or "dask".
 
     /usr/bin/python3 bench/py_peers_distributed.py [CASE...] [--peers celery,rq,dask]
@@ -20,7 +20,8 @@ Each peer gets a fresh cluster, made before its timed loops and torn down after 
   loopback.
 
 Cases (the C++ benchmark measures the same):
-  distributed.submit_wait_noop  submit one no-op, wait for its result, n times (tasks/s)
+  distributed.submit_wait_noop  submit n no-ops one call each (Celery `delay`, RQ `enqueue`,
+                                Dask `Client.submit`), then wait for every result (tasks/s)
   distributed.map_noop          the peer's batch API: Celery `group(...).apply_async()`,
                                 RQ `Queue.enqueue_many`, Dask `Client.map`, then every
                                 result (tasks/s)
@@ -34,7 +35,7 @@ Exits 77 (CTest's "skipped") when a peer's package is not installed.
 """
 import gc, json, os, secrets, shutil, socket, statistics, subprocess, sys, tempfile, time
 
-N_ONE = {"celery": 1_000, "rq": 300, "dask": 1_000}   # one at a time: about a second each
+N_SUBMIT = {"celery": 2_000, "rq": 1_000, "dask": 2_000}
 N_MAP = {"celery": 2_000, "rq": 1_000, "dask": 5_000}
 N_LATENCY = 100
 PREFETCH = 64
@@ -137,15 +138,16 @@ def wait_until(ready, what, timeout=60):
         time.sleep(0.05)
 
 
-def measure(impl, cases, one, batch):
-    """Runs the requested cases with `one(i)` (submit one task, wait for its result) and
+def measure(impl, cases, one, each, batch):
+    """Runs the requested cases with `one(i)` (submit one task, wait for its result),
+    `each(xs)` (submit every task by its own call, then wait for every result) and
     `batch(xs)` (submit a batch, wait for every result)."""
     for i in range(20):  # warm up
         assert one(i) == i
     if "distributed.submit_wait_noop" in cases:
-        n = N_ONE[impl]
+        n = N_SUBMIT[impl]
         t = time.perf_counter()
-        total = sum(one(i) for i in range(n))
+        total = sum(each(list(range(n))))
         dt = time.perf_counter() - t
         assert total == n * (n - 1) // 2
         out("distributed.submit_wait_noop", impl, n / dt, "tasks/s")
@@ -194,6 +196,7 @@ def run_celery(cases):
         wait_until(lambda: len(app.control.ping(timeout=0.5) or []) >= 2, "celery workers")
         measure("celery", cases,
                 lambda i: task.delay(i).get(timeout=60),
+                lambda xs: [r.get(timeout=600) for r in [task.delay(x) for x in xs]],
                 lambda xs: group(task.s(x) for x in xs).apply_async().get(timeout=600))
         app.close()
     except BaseException:
@@ -252,6 +255,7 @@ def run_rq(cases):
         wait_until(lambda: len(Worker.all(connection=conn)) >= 2, "rq workers")
         measure("rq", cases,
                 lambda i: rq_wait([q.enqueue(fn, i)])[0],
+                lambda xs: rq_wait([q.enqueue(fn, x) for x in xs]),
                 lambda xs: rq_wait(q.enqueue_many([Queue.prepare_data(fn, (x,)) for x in xs])))
     except BaseException:
         show(log)
@@ -274,6 +278,7 @@ def run_dask(cases):
         fn = task_fn()
         measure("dask", cases,
                 lambda i: client.submit(fn, i, pure=False).result(),
+                lambda xs: client.gather([client.submit(fn, x, pure=False) for x in xs]),
                 lambda xs: client.gather(client.map(fn, xs, pure=False)))
 
 
