@@ -539,7 +539,17 @@ std::size_t serve(const ServeOptions& options) {
     pool.shutdown(true);
   }
   try {  // gone at once rather than when it expires
-    if (reader) reader->command({"DEL", keys.worker(consumer)});
+    if (reader) {
+      reader->command({"DEL", keys.worker(consumer)});
+      // And out of the group when it holds no task: nothing else gives this consumer entries
+      // (only its own reads do; a reclaim claims for the claimer). One that still holds
+      // some stays, for the others to reclaim (its heartbeat is gone already).
+      const Reply held =
+          reader->command({"XPENDING", keys.tasks, detail::kGroup, "-", "+", "1", consumer});
+      if (held.type == Reply::Type::array && held.elements.empty()) {
+        reader->command({"XGROUP", "DELCONSUMER", keys.tasks, detail::kGroup, consumer});
+      }
+    }
   } catch (...) {
   }
   if (auto e = worker.error()) std::rethrow_exception(e);

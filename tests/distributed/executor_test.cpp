@@ -415,6 +415,8 @@ TEST(Executor, LeavesNoKeyButTheTaskStreamAndCounters) {
   EXPECT_EQ(r.command({"XLEN", "{concur}:tasks"}).integer, 0);  // acknowledged and deleted
   const auto pending = r.command({"XPENDING", "{concur}:tasks", "workers"});
   EXPECT_EQ(pending.elements[0].integer, 0);
+  // The worker that stopped cleanly, holding nothing, left the group too.
+  EXPECT_TRUE(r.command({"XINFO", "CONSUMERS", "{concur}:tasks", "workers"}).elements.empty());
 }
 
 TEST(Executor, NamespacesAreApart) {
