@@ -80,7 +80,7 @@ inline std::string shown(const std::string& url) {
 inline int master(const std::string& url, const std::string& ns = "concur",
                   std::chrono::milliseconds result_timeout = std::chrono::seconds(30)) {
   say("Connect to " + shown(url) + "...\n");
-  auto ex = std::make_unique<dist::Executor>(
+  dist::Executor ex(
       dist::ExecutorOptions{.url = url, .password = password_from_env(), .namespace_ = ns});
   std::mt19937 gen(std::random_device{}());
   std::uniform_int_distribution<std::int64_t> randint(0, 10000);
@@ -90,7 +90,7 @@ inline int master(const std::string& url, const std::string& ns = "concur",
     const std::int64_t n = randint(gen);
     say("Put task " + std::to_string(n) + "...\n");
     numbers.push_back(n);
-    results.push_back(ex->submit(&square, n));
+    results.push_back(ex.submit(&square, n));
   }
   say("Try get results...\n");
   for (std::size_t i = 0; i < results.size(); ++i) {
@@ -100,8 +100,9 @@ inline int master(const std::string& url, const std::string& ns = "concur",
     } catch (const concur::TimeoutError&) {
       say("No result within " + std::to_string(result_timeout.count()) +
           " ms: is a worker serving namespace '" + ns + "'?\n");
-      // Its destructor would wait for every result (forever without a worker): left behind.
-      (void)ex.release();  // NOLINT(bugprone-unused-return-value)
+      // The tasks no worker took are taken back (cancelled), so the destructor waits only
+      // for any a worker is running.
+      ex.shutdown(false, true);
       return 1;
     }
     say("Result: " + r + "\n");
@@ -110,7 +111,7 @@ inline int master(const std::string& url, const std::string& ns = "concur",
       return 1;
     }
   }
-  ex->shutdown();
+  ex.shutdown();
   say("master exit.\n");
   return 0;
 }

@@ -19,6 +19,7 @@
 #include "distributed/redis.hpp"
 #include "support/redis_server.hpp"
 #include "support/seed_util.hpp"
+#include "support/timing.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
 
@@ -115,6 +116,28 @@ TEST_F(SeedCluster, WrongPasswordIsAnError) {
     EXPECT_EQ(r.returncode, 3) << mode << ": " << *r.stdout_ << *r.stderr_;
     EXPECT_NE(r.stderr_->find("WRONGPASS"), std::string::npos) << *r.stderr_;
   }
+}
+
+// No worker serves the namespace: the master says so after its wait (here 1 s), takes its
+// tasks back from the stream (cancelled: none is left for a later worker) and exits 1.
+TEST_F(SeedCluster, NoWorkerIsSaidAfterTheWaitAndTheTasksAreTakenBack) {
+  concur::testing::RedisServer server;
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = sp::run({kProgram, "master", server.url_without_password(), "nobody", "1"},
+                         {.stdout_ = sp::PIPE,
+                          .stderr_ = sp::PIPE,
+                          .timeout = concur::Timeout(30s),
+                          .env = with_password(server.password())});
+  concur::testing::expect_took(concur::testing::seconds_since(t0), 1.0);
+  EXPECT_EQ(r.returncode, 1) << *r.stdout_ << *r.stderr_;
+  EXPECT_NE(r.stdout_->find("No result within 1000 ms"), std::string::npos) << *r.stdout_;
+  namespace detail = concur::distributed::detail;
+  detail::Redis redis(detail::parse_url(server.url()), {});
+  EXPECT_EQ(redis.command({"XLEN", "{nobody}:tasks"}).integer, 0);
+  // A usage error for a bad wait.
+  EXPECT_EQ(sp::run({kProgram, "master", server.url(), "nobody", "0"}, {.stderr_ = sp::DEVNULL})
+                .returncode,
+            2);
 }
 
 // As other machines would: each worker runs in a network namespace of its own (`unshare
