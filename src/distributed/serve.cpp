@@ -75,13 +75,7 @@ class StopSignals {
   struct sigaction old_int_ {};
 };
 
-// An invoke() reply carrying `error`.
-multiprocessing::Buffer error_reply(const std::exception_ptr& error) {
-  namespace reg = multiprocessing::detail;
-  multiprocessing::Buffer reply{reg::kReplyMagic, reg::kCallVersion, reg::kReplyException};
-  multiprocessing::encode_exception(reply, error);
-  return reply;
-}
+using detail::error_reply;  // an invoke() reply carrying an exception (protocol.hpp)
 
 // An invoke() reply whose exception is a RemoteError without a host gets this machine's
 // name, so that the client's RemoteError says where the task failed (host and pid). Other
