@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -54,6 +55,57 @@ Deadline in(milliseconds ms) { return Deadline(Deadline::Clock::now() + ms); }
 
 RingStatus read_into(Ring& r, mp::Buffer& out, const Deadline& d = Deadline()) {
   return r.read(&take, &out, d);
+}
+
+// A reader that places streamed messages piece by piece (RingPlacement with append, as
+// strings do), optionally slowly, so that a test can act while it is inside a message.
+struct Placed {
+  mp::Buffer bytes;  // the whole message (a one-chunk one) or the bytes after its first 16
+  std::uint64_t w0 = 0, w1 = 0;
+  int pieces = 0;
+  int dropped = 0;
+  milliseconds pause{0};  // slept after each piece
+
+  static std::span<std::byte> place(void* ctx, std::uint64_t w0, std::uint64_t w1) noexcept {
+    auto& p = *static_cast<Placed*>(ctx);
+    p.bytes.clear();
+    p.w0 = w0;
+    p.w1 = w1;
+    return {};
+  }
+  static void done(void*, std::uint64_t) {}
+  static void drop(void* ctx) noexcept {
+    auto& p = *static_cast<Placed*>(ctx);
+    p.bytes.clear();
+    ++p.dropped;
+  }
+  static void append(void* ctx, std::span<const std::byte> b) noexcept {
+    auto& p = *static_cast<Placed*>(ctx);
+    p.bytes.insert(p.bytes.end(), b.begin(), b.end());
+    ++p.pieces;
+    if (p.pause.count() != 0) std::this_thread::sleep_for(p.pause);
+  }
+  static void whole(void* ctx, std::span<const std::byte> b) {
+    auto& p = *static_cast<Placed*>(ctx);
+    p.bytes.assign(b.begin(), b.end());
+    p.w0 = p.w1 = 0;
+  }
+  /// The message received, whole (the first 16 bytes put back in front when placed).
+  [[nodiscard]] mp::Buffer message(bool was_placed) const {
+    if (!was_placed) return bytes;
+    mp::Buffer m(16);
+    std::memcpy(m.data(), &w0, 8);
+    std::memcpy(m.data() + 8, &w1, 8);
+    m.insert(m.end(), bytes.begin(), bytes.end());
+    return m;
+  }
+};
+
+constexpr detail::RingPlacement kPlacement{&Placed::place, &Placed::done, &Placed::drop,
+                                           &Placed::append};
+
+RingStatus read_placed(Ring& r, Placed& out, const Deadline& d = Deadline()) {
+  return r.read(&Placed::whole, &out, d, -1, &kPlacement);
 }
 
 }  // namespace
@@ -249,6 +301,98 @@ TEST(Ring, AWriterKilledMidMessageWithNoOtherWriterIsNoticedByTheReader) {
   ASSERT_EQ(t.ring.write(pattern(50, 2), Deadline()), RingStatus::kOk);
   ASSERT_EQ(read_into(t.ring, got, in(milliseconds(1000))), RingStatus::kOk);
   EXPECT_EQ(got, pattern(50, 2));
+}
+
+// The queues' and connections' default ring (4 MiB): sizes around the one-chunk limit (half
+// the ring), the room a stream starts with (a quarter) and whole rings arrive whole and in
+// order, assembled and placed.
+TEST(Ring, SizesAroundEveryStreamThresholdArriveWhole) {
+  constexpr std::size_t kCap = std::size_t{4} << 20;
+  TestRing t(kCap);
+  std::vector<std::size_t> sizes;
+  for (const std::size_t base : {kCap / 4, kCap / 2 - 8, kCap - 8, 2 * kCap + 8}) {
+    for (const std::size_t d : {base - 9, base - 1, base, base + 1, base + 7, base + 8}) {
+      sizes.push_back(d);
+    }
+  }
+  concur::testing::ForkChild reader([&] {
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      Placed got;
+      const bool placing = i % 2 == 0;
+      const RingStatus st = placing ? read_placed(t.ring, got, in(milliseconds(20000)))
+                                    : read_into(t.ring, got.bytes, in(milliseconds(20000)));
+      if (st != RingStatus::kOk) return 1;
+      const bool streamed = sizes[i] + 8 > kCap / 2;
+      if (got.message(placing && streamed) != pattern(sizes[i], static_cast<std::uint32_t>(i))) {
+        return 2;
+      }
+      if (got.dropped != 0) return 3;
+    }
+    return 0;
+  });
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    ASSERT_EQ(
+        t.ring.write(pattern(sizes[i], static_cast<std::uint32_t>(i)), in(milliseconds(20000))),
+        RingStatus::kOk)
+        << sizes[i];
+  }
+  EXPECT_TRUE(reader.ok());
+  EXPECT_EQ(t.ring.qsize(), 0u);
+  EXPECT_FALSE(t.ring.has_data());
+}
+
+// The kills below, through the default ring, whose chunks are 2 MiB: a slow reader (10 ms a
+// chunk) keeps the 64 MiB message in flight while the test acts.
+TEST(Ring, AWriterKilledBetweenChunksIsDroppedByAPlacingReader) {
+  TestRing t(std::size_t{4} << 20);
+  const std::size_t big = 64u << 20;
+  concur::testing::ForkChild doomed([&] {
+    t.ring.write(pattern(big, 1), Deadline());
+    return 3;
+  });
+  Placed got;
+  got.pause = milliseconds(10);
+  RingStatus st = RingStatus::kTimeout;
+  std::thread reader([&] { st = read_placed(t.ring, got, in(milliseconds(30000))); });
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().head_pos > (4u << 20); },
+                                          milliseconds(20000)));
+  doomed.kill();
+  EXPECT_NE(doomed.join(), 0);
+  ASSERT_EQ(t.ring.positions().tail_count, 0u) << "the message ended before the kill";
+  ASSERT_EQ(t.ring.write(pattern(50, 2), in(milliseconds(30000))), RingStatus::kOk);
+  reader.join();
+  EXPECT_EQ(st, RingStatus::kOk);
+  EXPECT_EQ(got.dropped, 1);
+  EXPECT_EQ(got.bytes, pattern(50, 2));  // never a part of the big one
+  EXPECT_EQ(t.ring.qsize(), 0u);
+  EXPECT_FALSE(t.ring.has_data());
+}
+
+TEST(Ring, AReaderKilledBetweenChunksIsSkippedByTheNext) {
+  TestRing t(std::size_t{4} << 20);
+  const std::size_t big = 64u << 20;
+  concur::testing::ForkChild writer([&] {
+    if (t.ring.write(pattern(big, 1), in(milliseconds(30000))) != RingStatus::kOk) return 1;
+    if (t.ring.write(pattern(50, 2), in(milliseconds(30000))) != RingStatus::kOk) return 2;
+    return 0;
+  });
+  concur::testing::ForkChild doomed([&] {
+    Placed got;
+    got.pause = milliseconds(10);
+    read_placed(t.ring, got);
+    return 3;
+  });
+  ASSERT_TRUE(concur::testing::eventually([&] { return t.ring.positions().head_pos > (4u << 20); },
+                                          milliseconds(20000)));
+  doomed.kill();
+  EXPECT_NE(doomed.join(), 0);
+  ASSERT_EQ(t.ring.positions().head_count, 0u) << "the message ended before the kill";
+  mp::Buffer got;
+  ASSERT_EQ(read_into(t.ring, got, in(milliseconds(30000))), RingStatus::kOk);
+  EXPECT_EQ(got, pattern(50, 2));  // the rest of the big one was skipped
+  EXPECT_TRUE(writer.ok());
+  EXPECT_EQ(t.ring.qsize(), 0u);
+  EXPECT_FALSE(t.ring.has_data());
 }
 
 TEST(Ring, TaskDoneAndJoin) {

@@ -72,7 +72,7 @@ void BaseManager::start(const Call& initializer) {
   if (state_ == State::kStarted) throw ProcessError("Already started server");
   if (state_ == State::kShutdown) throw ProcessError("Manager has shut down");
   if (state_ == State::kConnected) throw ProcessError("Manager is connected to a server");
-  auto [reader, writer] = Pipe<Bytes>(false);
+  auto [reader, writer] = Pipe<Bytes>(false, std::size_t{1} << 20);  // not the 4 MiB default
   const Context ctx = ctx_.value_or(get_context());
   process_.emplace(start_(ctx, initializer.request(), address_, authkey_, writer));
   writer.close();

@@ -162,7 +162,8 @@ constexpr auto kHandshakeTimeout = 10s;
 // Answers a kUpgrade: a duplex Pipe whose second end goes to the client over the socket
 // (its fds attached), the first returned to serve on.
 Connection<Bytes> upgrade(Connection<Bytes>& sock) {
-  auto [mine, theirs] = Pipe<Bytes>(true);
+  // 1 MiB per direction (not Pipe's 4 MiB default): one such pipe per client connection.
+  auto [mine, theirs] = Pipe<Bytes>(true, std::size_t{1} << 20);
   Buffer message(8);
   std::vector<int> fds;
   {
