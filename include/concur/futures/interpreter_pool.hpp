@@ -270,25 +270,29 @@ class IsolatedTask final : public State<R> {
  private:
   void execute() noexcept {
     // 1. Decode: a failure here is not the task's (it never ran): delivered as itself.
-    std::optional<Fn> fn;
-    std::optional<std::tuple<Args...>> args;
+    // (call_decoded is noexcept: what this handler catches comes from the decoding.)
     try {
-      fn.emplace(call_->first.take());
-      args.emplace(
-          std::apply([](auto&... c) { return std::tuple<Args...>{c.take()...}; }, call_->second));
+      Fn fn = call_->first.take();
+      std::tuple<Args...> args =
+          std::apply([](auto&... c) { return std::tuple<Args...>{c.take()...}; }, call_->second);
+      call_decoded(std::move(fn), std::move(args));
     } catch (...) {
       fail(std::current_exception());
-      return;
     }
-    // 2. Call: an exception is the task's: ExecutionFailed.
+  }
+  // 2. Call: an exception is the task's: ExecutionFailed. The callable and the arguments
+  // go before the result is decoded.
+  void call_decoded(Fn fn_in, std::tuple<Args...> args_in) noexcept {
     try {
       if constexpr (std::is_void_v<R>) {
-        invoke(*fn, *args);
+        invoke(fn_in, args_in);
         succeed();
       } else {
-        Carry<R> out(std::in_place, invoke(*fn, *args));
-        fn.reset();
-        args.reset();
+        Carry<R> out = [&] {
+          Fn fn = std::move(fn_in);
+          std::tuple<Args...> args = std::move(args_in);
+          return Carry<R>(std::in_place, invoke(fn, args));
+        }();
         // 3. The result, decoded (a decoding failure is delivered as itself).
         R value = [&]() -> R {
           try {
